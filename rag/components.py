@@ -1,0 +1,55 @@
+"""Build the components once, from settings, at startup (CLI or FastAPI lifespan); they are passed in, never global."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from langchain_core.language_models import BaseChatModel
+
+from rag.embedding.dense import SentenceTransformerEmbedder
+from rag.embedding.sparse import Bm25Encoder
+from rag.llm.factory import build_chat_model
+from rag.pipeline import RagPipeline
+from rag.retrieval import Retriever
+from rag.settings import Settings
+from rag.store.base import VectorStore
+from rag.store.qdrant import QdrantStore
+
+
+def build_store(settings: Settings) -> VectorStore:
+    api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    return QdrantStore(
+        url=settings.qdrant_url,
+        api_key=api_key,
+        path=settings.qdrant_path,
+        timeout_s=settings.qdrant_timeout_s,
+    )
+
+
+@dataclass
+class Components:
+    """Everything ingestion and retrieval need; `close` releases the store (local mode holds a file lock)."""
+
+    settings: Settings
+    store: VectorStore
+    embedder: SentenceTransformerEmbedder
+    sparse: Bm25Encoder
+    retriever: Retriever
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build_components(settings: Settings) -> Components:
+    embedder = SentenceTransformerEmbedder(
+        settings.embed_model_path, device=settings.embed_device, batch_size=settings.embed_batch_size
+    )
+    sparse = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
+    store = build_store(settings)
+    retriever = Retriever(store, embedder, sparse, prefetch_k=settings.prefetch_k)
+    return Components(settings=settings, store=store, embedder=embedder, sparse=sparse, retriever=retriever)
+
+
+def build_pipeline(components: Components, chat_model: BaseChatModel | None = None) -> RagPipeline:
+    model = chat_model or build_chat_model(components.settings)
+    return RagPipeline(components.retriever, model, components.settings)

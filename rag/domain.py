@@ -1,0 +1,90 @@
+"""Domain types shared by ingestion, retrieval, generation and the API."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+JsonDict = dict[str, Any]
+
+# Namespace of chunk point ids: uuid5(namespace, "tenant/doc_id/chunk_index/chunk_hash").
+POINT_NAMESPACE = uuid.UUID("6f1c3f0e-8a57-4c0b-9d1e-2f6a3b7c9e10")
+
+
+def content_hash(text: str) -> str:
+    """Hash of normalized content: line endings unified, trailing whitespace per line and at the ends dropped."""
+    normalized = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip()
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One source document, identified by a stable id (path relative to the source root, or given)."""
+
+    doc_id: str
+    text: str
+    title: str
+    source: str
+    metadata: JsonDict = field(default_factory=dict)
+
+    @property
+    def doc_hash(self) -> str:
+        return content_hash(f"{self.title}\n{self.text}")
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of a document, the unit that is embedded, stored and retrieved."""
+
+    tenant: str
+    doc_id: str
+    doc_hash: str
+    chunk_index: int
+    text: str
+    title: str
+    source: str
+    metadata: JsonDict = field(default_factory=dict)
+
+    @property
+    def point_id(self) -> str:
+        chunk_hash = hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:16]
+        key = f"{self.tenant}/{self.doc_id}/{self.chunk_index}/{chunk_hash}"
+        return str(uuid.uuid5(POINT_NAMESPACE, key))
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedders see: the title gives a chunk its context."""
+        return f"{self.title}\n{self.text}" if self.title else self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A retrieved chunk with its score."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A numbered source given to the LLM; `index` is the number the answer cites as [index]."""
+
+    index: int
+    doc_id: str
+    title: str
+    source: str
+    excerpt: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A complete grounded answer."""
+
+    text: str
+    citations: list[Citation]
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str

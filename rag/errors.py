@@ -1,0 +1,22 @@
+"""The platform's exception tree; the API maps it once to OpenAI-shaped error responses."""
+
+
+class RagError(Exception):
+    """Base class of every error the platform raises on purpose. Messages are safe to show to callers."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class InvalidInput(RagError):
+    """The caller sent something the platform cannot use."""
+
+
+class NotFound(RagError):
+    """A named thing (collection, model, document) does not exist."""
+
+
+class BackendUnavailable(RagError):
+    """A dependency (store, embedder, LLM backend) cannot be reached or failed."""

@@ -1,0 +1,43 @@
+"""Our retriever as a LangChain `BaseRetriever`, so LangChain users can compose it into their own chains."""
+
+from __future__ import annotations
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+
+from rag.retrieval import RetrievalRequest, Retriever
+from rag.settings import RetrievalMode
+
+
+class RagRetriever(BaseRetriever):
+    retriever: Retriever
+    collection: str
+    tenant: str = "default"
+    top_k: int = 5
+    mode: RetrievalMode = "hybrid"
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[LCDocument]:
+        hits = self.retriever.retrieve(
+            RetrievalRequest(
+                query=query, collection=self.collection, tenant=self.tenant, top_k=self.top_k, mode=self.mode
+            )
+        )
+        return [
+            LCDocument(
+                page_content=h.chunk.text,
+                metadata={
+                    "doc_id": h.chunk.doc_id,
+                    "title": h.chunk.title,
+                    "source": h.chunk.source,
+                    "chunk_index": h.chunk.chunk_index,
+                    "score": h.score,
+                    **h.chunk.metadata,
+                },
+            )
+            for h in hits
+        ]

@@ -1,0 +1,65 @@
+"""The one configuration class: every setting comes from `RAG_*` environment variables (or a `.env` file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+RetrievalMode = Literal["dense", "sparse", "hybrid"]
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "rag-platform"
+
+
+class Settings(BaseSettings):
+    """Platform settings. Read once at startup (CLI or FastAPI lifespan) and passed to the components."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+
+    # Store: embedded local mode at `qdrant_path` unless `qdrant_url` names a server.
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    qdrant_path: Path = Path(".rag/qdrant")
+    qdrant_timeout_s: float = 10.0
+    collection: str = "docs"
+    tenant: str = "default"
+
+    # Models: converted models and other derived files are cached here (outside the repository).
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    embed_model_path: Path | None = None  # a sentence-transformers directory; default: the packaged MiniLM
+    embed_batch_size: int = 64
+    embed_device: str = "cpu"
+
+    # Sparse BM25 term weights (Qdrant applies IDF through the sparse vector's modifier).
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    bm25_avg_len: float = 120.0
+
+    # Chunking (token-aware, counted in the embedding model's tokens).
+    chunk_size: int = 200
+    chunk_overlap: int = 30
+
+    # Retrieval.
+    retrieval_mode: RetrievalMode = "hybrid"
+    top_k: int = 4
+    prefetch_k: int = 50
+    history_turns: int = 1  # earlier user turns added to the retrieval query of a follow-up question
+
+    # Generation: vLLM's OpenAI server when `llm_base_url` is set, otherwise the in-process engine.
+    llm_base_url: str | None = None
+    llm_model: str = "smollm2-135m-instruct"
+    llm_api_key: SecretStr = SecretStr("EMPTY")
+    llm_timeout_s: float = 60.0
+    llm_max_retries: int = 1
+    llm_model_path: Path | None = None  # a transformers directory for the in-process engine
+    max_tokens: int = 256
+    temperature: float = 0.0
+
+    # API.
+    api_model_name: str = "rag"
+    max_body_bytes: int = 1_000_000
+    excerpt_chars: int = 300

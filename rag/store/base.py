@@ -1,0 +1,65 @@
+"""The store seam: everything the platform asks of its vector database, and nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from rag.domain import Chunk, Hit
+from rag.embedding.base import SparseVector
+from rag.settings import RetrievalMode
+
+# A user filter: payload field -> a value, or a list of values (any of them matches).
+FilterValue = str | int | float | bool | list[str] | list[int]
+PayloadFilter = Mapping[str, FilterValue]
+
+# Fields a chunk carries at the top level of its payload; any other filter key is looked up in `metadata`.
+TOP_LEVEL_FIELDS = frozenset({"doc_id", "doc_hash", "chunk_index", "source", "title"})
+
+
+class VectorStore(Protocol):
+    @property
+    def location(self) -> str:
+        """Where the data lives, for status output (a path or a URL, never a secret)."""
+        ...
+
+    def list_collections(self) -> list[str]: ...
+
+    def collection_exists(self, collection: str) -> bool: ...
+
+    def ensure_collection(self, collection: str, dense_dim: int) -> None: ...
+
+    def upsert(
+        self,
+        collection: str,
+        chunks: Sequence[Chunk],
+        dense: Sequence[Sequence[float]],
+        sparse: Sequence[SparseVector],
+    ) -> None: ...
+
+    def delete_stale(self, collection: str, tenant: str, doc_id: str, keep_hash: str) -> None:
+        """Delete the document's points whose `doc_hash` is not `keep_hash`."""
+        ...
+
+    def delete_document(self, collection: str, tenant: str, doc_id: str) -> None: ...
+
+    def document_hashes(self, collection: str, tenant: str) -> dict[str, set[str]]:
+        """doc_id -> the set of `doc_hash` values its points carry (more than one after an interrupted update)."""
+        ...
+
+    def count(self, collection: str, tenant: str | None = None) -> int: ...
+
+    def query(
+        self,
+        collection: str,
+        *,
+        tenant: str,
+        mode: RetrievalMode,
+        dense: Sequence[float] | None,
+        sparse: SparseVector | None,
+        limit: int,
+        prefetch_limit: int,
+        filters: PayloadFilter | None = None,
+    ) -> list[Hit]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,273 @@
+"""`VectorStore` on qdrant-client: a Qdrant server when a URL is given, otherwise local mode at a path.
+
+Schema: named dense vector `dense` (cosine) and sparse vector `bm25` (IDF modifier); payload per chunk: `tenant`,
+`doc_id`, `doc_hash`, `chunk_index`, `text`, `source`, `title`, `metadata`. qdrant-client's types stay in here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from rag.domain import Chunk, Hit
+from rag.embedding.base import SparseVector
+from rag.errors import BackendUnavailable, InvalidInput, NotFound
+from rag.settings import RetrievalMode
+from rag.store.base import TOP_LEVEL_FIELDS, PayloadFilter
+
+DENSE = "dense"
+SPARSE = "bm25"
+_INDEXED_FIELDS = ("tenant", "doc_id", "doc_hash")
+_T = TypeVar("_T")
+
+
+def payload_of(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "tenant": chunk.tenant,
+        "doc_id": chunk.doc_id,
+        "doc_hash": chunk.doc_hash,
+        "chunk_index": chunk.chunk_index,
+        "text": chunk.text,
+        "source": chunk.source,
+        "title": chunk.title,
+        "metadata": chunk.metadata,
+    }
+
+
+def chunk_of(payload: dict[str, Any]) -> Chunk:
+    return Chunk(
+        tenant=payload["tenant"],
+        doc_id=payload["doc_id"],
+        doc_hash=payload["doc_hash"],
+        chunk_index=int(payload["chunk_index"]),
+        text=payload["text"],
+        source=payload.get("source", ""),
+        title=payload.get("title", ""),
+        metadata=payload.get("metadata") or {},
+    )
+
+
+def _match(key: str, value: object) -> models.FieldCondition:
+    if isinstance(value, list):
+        if not value or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
+            raise InvalidInput(f"filter '{key}': a list must hold strings or integers", param="filter")
+        return models.FieldCondition(key=key, match=models.MatchAny(any=value))
+    if isinstance(value, str | int | bool):
+        return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+    raise InvalidInput(f"filter '{key}': expected a string, integer, boolean or list", param="filter")
+
+
+def build_filter(tenant: str, filters: PayloadFilter | None = None, **exact: str) -> models.Filter:
+    """The tenant condition always; user filters on top (keys outside the chunk fields mean `metadata.KEY`)."""
+    must: list[models.Condition] = [_match("tenant", tenant)]
+    must += [_match(k, v) for k, v in exact.items()]
+    for key, value in (filters or {}).items():
+        if not key or key == "tenant":
+            raise InvalidInput("filter keys must be non-empty and may not name the tenant", param="filter")
+        field = key if key in TOP_LEVEL_FIELDS or key.startswith("metadata.") else f"metadata.{key}"
+        must.append(_match(field, value))
+    return models.Filter(must=must)
+
+
+class QdrantStore:
+    """`VectorStore` over qdrant-client (server or local mode)."""
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        path: Path | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self._local = url is None
+        self._lock = threading.RLock()  # local mode is a single in-process object, not safe across threads
+        try:
+            if url is not None:
+                self._location = url
+                self._client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout_s))
+            else:
+                if path is None:
+                    raise InvalidInput("a local Qdrant store needs a path")
+                path.mkdir(parents=True, exist_ok=True)
+                self._location = str(path.resolve())
+                self._client = QdrantClient(path=str(path))
+        except RuntimeError as exc:  # local mode refuses a path another process holds
+            raise BackendUnavailable(f"cannot open the local Qdrant store at {path}: {exc}") from exc
+
+    @property
+    def location(self) -> str:
+        return f"qdrant-local:{self._location}" if self._local else f"qdrant:{self._location}"
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            if self._local:
+                with self._lock:
+                    yield
+            else:
+                yield
+        except (ResponseHandlingException, ConnectionError, TimeoutError) as exc:
+            raise BackendUnavailable("the vector store is unreachable") from exc
+        except UnexpectedResponse as exc:
+            if exc.status_code == 404:
+                raise NotFound("collection not found") from exc
+            raise BackendUnavailable(f"the vector store answered {exc.status_code}") from exc
+
+    def _call(self, fn: Callable[[], _T]) -> _T:
+        with self._guard():
+            return fn()
+
+    def list_collections(self) -> list[str]:
+        return sorted(c.name for c in self._call(self._client.get_collections).collections)
+
+    def collection_exists(self, collection: str) -> bool:
+        return self._call(lambda: self._client.collection_exists(collection))
+
+    def _require(self, collection: str) -> None:
+        if not self.collection_exists(collection):
+            raise NotFound(f"collection '{collection}' does not exist", param="collection")
+
+    def ensure_collection(self, collection: str, dense_dim: int) -> None:
+        if self.collection_exists(collection):
+            info = self._call(lambda: self._client.get_collection(collection))
+            vectors = info.config.params.vectors
+            size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
+            if size != dense_dim:
+                raise InvalidInput(
+                    f"collection '{collection}' holds {size}-dimensional vectors; the embedder gives {dense_dim}",
+                    param="collection",
+                )
+            return
+        with self._guard():
+            self._client.create_collection(
+                collection,
+                vectors_config={DENSE: models.VectorParams(size=dense_dim, distance=models.Distance.COSINE)},
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            )
+            if not self._local:  # local mode has no payload indexes (and warns about them)
+                for field in _INDEXED_FIELDS:
+                    self._client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
+
+    def upsert(
+        self,
+        collection: str,
+        chunks: Sequence[Chunk],
+        dense: Sequence[Sequence[float]],
+        sparse: Sequence[SparseVector],
+    ) -> None:
+        if not (len(chunks) == len(dense) == len(sparse)):
+            raise ValueError("chunks, dense and sparse vectors must be aligned")
+        points = [
+            models.PointStruct(
+                id=chunk.point_id,
+                vector={
+                    DENSE: list(d),
+                    SPARSE: models.SparseVector(indices=s.indices, values=s.values),
+                },
+                payload=payload_of(chunk),
+            )
+            for chunk, d, s in zip(chunks, dense, sparse, strict=True)
+        ]
+        if points:
+            self._call(lambda: self._client.upsert(collection, points=points, wait=True))
+
+    def _delete(self, collection: str, flt: models.Filter) -> None:
+        selector = models.FilterSelector(filter=flt)
+        self._call(lambda: self._client.delete(collection, points_selector=selector, wait=True))
+
+    def delete_stale(self, collection: str, tenant: str, doc_id: str, keep_hash: str) -> None:
+        flt = build_filter(tenant, doc_id=doc_id)
+        flt.must_not = [_match("doc_hash", keep_hash)]
+        self._delete(collection, flt)
+
+    def delete_document(self, collection: str, tenant: str, doc_id: str) -> None:
+        self._require(collection)
+        self._delete(collection, build_filter(tenant, doc_id=doc_id))
+
+    def document_hashes(self, collection: str, tenant: str) -> dict[str, set[str]]:
+        hashes: dict[str, set[str]] = {}
+        if not self.collection_exists(collection):
+            return hashes
+        flt = build_filter(tenant)
+        offset: models.ExtendedPointId | None = None
+        while True:
+            page, offset = self._call(
+                lambda off=offset: self._client.scroll(  # type: ignore[misc]
+                    collection,
+                    scroll_filter=flt,
+                    limit=2048,
+                    offset=off,
+                    with_payload=["doc_id", "doc_hash"],
+                    with_vectors=False,
+                )
+            )
+            for point in page:
+                payload = point.payload or {}
+                hashes.setdefault(str(payload["doc_id"]), set()).add(str(payload["doc_hash"]))
+            if offset is None:
+                return hashes
+
+    def count(self, collection: str, tenant: str | None = None) -> int:
+        self._require(collection)
+        flt = build_filter(tenant) if tenant is not None else None
+        return self._call(lambda: self._client.count(collection, count_filter=flt, exact=True).count)
+
+    def query(
+        self,
+        collection: str,
+        *,
+        tenant: str,
+        mode: RetrievalMode,
+        dense: Sequence[float] | None,
+        sparse: SparseVector | None,
+        limit: int,
+        prefetch_limit: int,
+        filters: PayloadFilter | None = None,
+    ) -> list[Hit]:
+        self._require(collection)
+        flt = build_filter(tenant, filters)
+        dense_q = list(dense) if dense is not None else None
+        sparse_q = models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse else None
+        if mode == "hybrid":
+            if dense_q is None or sparse_q is None:
+                raise ValueError("hybrid search needs a dense and a sparse query")
+            prefetch = [models.Prefetch(query=dense_q, using=DENSE, limit=prefetch_limit, filter=flt)]
+            if sparse_q.indices:  # a query of stop words only has no sparse side
+                prefetch.append(models.Prefetch(query=sparse_q, using=SPARSE, limit=prefetch_limit, filter=flt))
+            result = self._call(
+                lambda: self._client.query_points(
+                    collection,
+                    prefetch=prefetch,
+                    query=models.FusionQuery(fusion=models.Fusion.RRF),
+                    query_filter=flt,
+                    limit=limit,
+                    with_payload=True,
+                )
+            )
+        else:
+            vector: Any = dense_q if mode == "dense" else sparse_q
+            if vector is None:
+                raise ValueError(f"{mode} search needs a {mode} query")
+            if mode == "sparse" and not sparse_q.indices:  # type: ignore[union-attr]
+                return []  # a query of stop words only matches nothing
+            result = self._call(
+                lambda: self._client.query_points(
+                    collection,
+                    query=vector,
+                    using=DENSE if mode == "dense" else SPARSE,
+                    query_filter=flt,
+                    limit=limit,
+                    with_payload=True,
+                )
+            )
+        return [Hit(chunk=chunk_of(p.payload or {}), score=float(p.score)) for p in result.points]
+
+    def close(self) -> None:
+        self._call(self._client.close)

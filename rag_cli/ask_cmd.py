@@ -1,0 +1,47 @@
+"""`rag ask "QUESTION" [--collection NAME]`: the answer, streamed, then its numbered sources."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rag.components import build_components, build_pipeline
+from rag.pipeline import ChatRequest, TokenDelta
+from rag.prompts import Turn
+from rag.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("ask", help="answer a question from the ingested documents, with sources")
+    p.add_argument("question")
+    p.add_argument("--collection", help="collection to search (default: RAG_COLLECTION)")
+    p.add_argument("--tenant", help="tenant whose documents to search (default: RAG_TENANT)")
+    p.add_argument("--top-k", type=int, help="number of sources (default: RAG_TOP_K)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings()
+    components = build_components(settings)
+    try:
+        pipeline = build_pipeline(components)
+        request = ChatRequest(
+            turns=[Turn("user", args.question)],
+            collection=args.collection or settings.collection,
+            tenant=args.tenant or settings.tenant,
+            top_k=args.top_k or settings.top_k,
+            mode=settings.retrieval_mode,
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+        )
+        grounding = pipeline.ground(request)
+        for event in pipeline.stream(request, grounding):
+            if isinstance(event, TokenDelta):
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+        print("\n\nSources:")
+        for c in grounding.citations:
+            print(f"  [{c.index}] {c.title} ({c.source}) score={c.score:.3f}")
+    finally:
+        components.close()
+    return 0

@@ -1,0 +1,47 @@
+"""`POST /v1/retrieve`: query -> scored chunks, no generation."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from rag.retrieval import RetrievalRequest
+from serving.deps import StateDep, TenantDep
+from serving.protocol import ErrorResponse, RetrievedChunk, RetrieveRequest, RetrieveResponse
+
+router = APIRouter()
+
+
+@router.post(
+    "/v1/retrieve",
+    response_model=RetrieveResponse,
+    responses={code: {"model": ErrorResponse} for code in (400, 404, 413, 503)},
+)
+async def retrieve(body: RetrieveRequest, state: StateDep, tenant: TenantDep) -> RetrieveResponse:
+    settings = state.settings
+    request = RetrievalRequest(
+        query=body.query,
+        collection=body.collection or settings.collection,
+        tenant=tenant,
+        top_k=body.top_k or settings.top_k,
+        mode=body.mode or settings.retrieval_mode,
+        filters=body.filter,
+    )
+    hits = await run_in_threadpool(state.components.retriever.retrieve, request)
+    return RetrieveResponse(
+        collection=request.collection,
+        mode=request.mode,
+        data=[
+            RetrievedChunk(
+                index=i,
+                doc_id=h.chunk.doc_id,
+                chunk_index=h.chunk.chunk_index,
+                title=h.chunk.title,
+                source=h.chunk.source,
+                text=h.chunk.text,
+                score=h.score,
+                metadata=h.chunk.metadata,
+            )
+            for i, h in enumerate(hits, start=1)
+        ],
+    )

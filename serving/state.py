@@ -1,0 +1,18 @@
+"""What the app builds once in its lifespan and hands to requests through dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.components import Components
+from rag.pipeline import RagPipeline
+from rag.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    components: Components
+    pipeline: RagPipeline
+    llm_name: str
+    started: int
