@@ -1,0 +1,94 @@
+"""The Qdrant store with real embeddings: schema, tenant isolation, filters, each retrieval mode."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.domain import Chunk
+from rag.embedding.dense import SentenceTransformerEmbedder
+from rag.embedding.sparse import Bm25Encoder
+from rag.errors import InvalidInput, NotFound
+from rag.retrieval import RetrievalRequest, Retriever
+from rag.store.qdrant import QdrantStore
+
+TEXTS = {
+    "helm.md": "Deploy the platform on Kubernetes with the Helm chart: helm install rag ./helm.",
+    "ingest.md": "Run rag ingest with a directory of Markdown files to load documents.",
+    "cats.md": "Cats sleep for most of the day and hunt at night.",
+}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[QdrantStore]:
+    s = QdrantStore(path=tmp_path / "q")
+    yield s
+    s.close()
+
+
+def _fill(store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, tenant: str) -> None:
+    store.ensure_collection("c", embedder.dimension)
+    chunks = [
+        Chunk(tenant, doc_id, f"hash-{doc_id}", 0, text, doc_id, f"docs/{doc_id}", {"team": doc_id.split(".")[0]})
+        for doc_id, text in TEXTS.items()
+    ]
+    texts = [c.embed_text for c in chunks]
+    store.upsert("c", chunks, embedder.embed_documents(texts), sparse.encode_documents(texts))
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+def test_each_mode_finds_the_relevant_chunk(
+    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, mode: str
+) -> None:
+    _fill(store, embedder, sparse, "t1")
+    retriever = Retriever(store, embedder, sparse, prefetch_k=10)
+    hits = retriever.retrieve(RetrievalRequest("how do I install the helm chart", "c", "t1", 2, mode))  # type: ignore[arg-type]
+    assert hits[0].chunk.doc_id == "helm.md"
+    assert hits[0].score > 0
+
+
+def test_tenants_never_see_each_other(
+    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    _fill(store, embedder, sparse, "t1")
+    retriever = Retriever(store, embedder, sparse, prefetch_k=10)
+    assert retriever.retrieve(RetrievalRequest("helm", "c", "t2", 5, "hybrid")) == []
+    assert store.count("c", "t1") == 3 and store.count("c", "t2") == 0
+    with pytest.raises(InvalidInput):
+        retriever.retrieve(RetrievalRequest("helm", "c", "t2", 5, "hybrid", filters={"tenant": "t1"}))
+
+
+def test_payload_and_metadata_filters(
+    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    _fill(store, embedder, sparse, "t1")
+    retriever = Retriever(store, embedder, sparse, prefetch_k=10)
+    hits = retriever.retrieve(RetrievalRequest("helm", "c", "t1", 5, "dense", filters={"team": "cats"}))
+    assert [h.chunk.doc_id for h in hits] == ["cats.md"]
+    hits = retriever.retrieve(
+        RetrievalRequest("helm", "c", "t1", 5, "hybrid", filters={"doc_id": ["ingest.md", "cats.md"]})
+    )
+    assert {h.chunk.doc_id for h in hits} == {"ingest.md", "cats.md"}
+
+
+def test_document_hashes_delete_stale_and_delete_document(
+    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    _fill(store, embedder, sparse, "t1")
+    assert store.document_hashes("c", "t1")["helm.md"] == {"hash-helm.md"}
+    store.delete_stale("c", "t1", "helm.md", keep_hash="other")
+    assert "helm.md" not in store.document_hashes("c", "t1")
+    store.delete_document("c", "t1", "cats.md")
+    assert set(store.document_hashes("c", "t1")) == {"ingest.md"}
+
+
+def test_unknown_collection_is_not_found(store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder) -> None:
+    retriever = Retriever(store, embedder, sparse, prefetch_k=10)
+    with pytest.raises(NotFound):
+        retriever.retrieve(RetrievalRequest("helm", "missing", "t1", 5, "hybrid"))
+
+
+def test_dimension_mismatch_is_refused(store: QdrantStore) -> None:
+    store.ensure_collection("c", 384)
+    with pytest.raises(InvalidInput):
+        store.ensure_collection("c", 768)
