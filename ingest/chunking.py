@@ -15,9 +15,11 @@ class Chunker:
             raise ValueError("chunk_overlap must be at least 0 and smaller than chunk_size")
 
         def splitter(separators: list[str] | None) -> RecursiveCharacterTextSplitter:
-            return RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
+            made = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
                 tokenizer, chunk_size=chunk_size, chunk_overlap=chunk_overlap, separators=separators
             )
+            assert isinstance(made, RecursiveCharacterTextSplitter)
+            return made
 
         self._plain = splitter(None)
         self._markdown = splitter(RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN))

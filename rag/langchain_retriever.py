@@ -5,6 +5,7 @@ from __future__ import annotations
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
 
 from rag.retrieval import RetrievalRequest, Retriever
 from rag.settings import RetrievalMode
@@ -17,11 +18,9 @@ class RagRetriever(BaseRetriever):
     top_k: int = 5
     mode: RetrievalMode = "hybrid"
 
-    model_config = {"arbitrary_types_allowed": True}
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[LCDocument]:
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         hits = self.retriever.retrieve(
             RetrievalRequest(
                 query=query, collection=self.collection, tenant=self.tenant, top_k=self.top_k, mode=self.mode

@@ -5,7 +5,7 @@ One pipeline serves the API, the CLI and the evaluation harness, so what evaluat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -117,7 +117,7 @@ class RagPipeline:
     def _llm_kwargs(self, request: ChatRequest) -> dict[str, Any]:
         return {"max_tokens": request.max_tokens, "temperature": request.temperature}
 
-    async def astream(self, request: ChatRequest, grounding: Grounding) -> AsyncIterator[StreamEvent]:
+    async def astream(self, request: ChatRequest, grounding: Grounding) -> AsyncGenerator[StreamEvent, None]:
         """Token deltas of the answer, then one `Finished` event. Abstains without calling the LLM if nothing
         was retrieved."""
         if not grounding.hits:

@@ -26,9 +26,7 @@ class RetrievalRequest:
 class Retriever:
     """The one retriever behind the API, the CLI and the evaluation harness."""
 
-    def __init__(
-        self, store: VectorStore, embedder: DenseEmbedder, sparse: SparseEncoder, *, prefetch_k: int
-    ) -> None:
+    def __init__(self, store: VectorStore, embedder: DenseEmbedder, sparse: SparseEncoder, *, prefetch_k: int) -> None:
         self.store = store
         self.embedder = embedder
         self.sparse = sparse

@@ -37,10 +37,15 @@ def run(args: argparse.Namespace) -> int:
     components = build_components(settings)
     try:
         chunker = Chunker(
-            components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+            components.embedder.tokenizer,
+            chunk_size=settings.chunk_size,
+            chunk_overlap=settings.chunk_overlap,
         )
         total = sum(s.estimated_documents() for s in sources)
         with tqdm(total=total, unit="doc", desc="ingest", disable=not sys.stderr.isatty()) as bar:
+
+            def advance() -> None:
+                bar.update(1)
 
             def report(failure: LoadFailure) -> None:
                 bar.write(f"failed: {failure.path}: {failure.error}", file=sys.stderr)
@@ -52,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                 chunker,
                 collection=collection,
                 tenant=tenant,
-                on_document=lambda: bar.update(1),
+                on_document=advance,
                 on_failure=report,
             )
             summary = ingestor.run(load(sources))

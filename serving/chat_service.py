@@ -6,9 +6,8 @@ backend that is down is a plain 503. An error after that is sent inside the stre
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
@@ -105,7 +104,7 @@ class ChatService:
     async def _stream(
         self,
         first: StreamEvent,
-        events: AsyncIterator[StreamEvent],
+        events: AsyncGenerator[StreamEvent, None],
         grounding: Grounding,
         include_usage: bool,
     ) -> AsyncIterator[bytes]:
@@ -113,7 +112,12 @@ class ChatService:
 
         def chunk(choices: list[ChunkChoice], **extra: object) -> bytes:
             c = ChatCompletionChunk(
-                id=cid, object="chat.completion.chunk", created=created, model=model, choices=choices, **extra  # type: ignore[arg-type]
+                id=cid,
+                object="chat.completion.chunk",
+                created=created,
+                model=model,
+                choices=choices,
+                **extra,  # type: ignore[arg-type]
             )
             return _sse(c.model_dump_json(exclude_unset=True))  # only what is set: delta holds just what changed
 

@@ -32,9 +32,7 @@ def error_body(status: int, message: str, *, param: str | None = None, code: str
     return ErrorResponse(error=ErrorBody(message=message, type=err_type, param=param, code=code or default_code))
 
 
-def error_response(
-    status: int, message: str, *, param: str | None = None, code: str | None = None
-) -> JSONResponse:
+def error_response(status: int, message: str, *, param: str | None = None, code: str | None = None) -> JSONResponse:
     body = error_body(status, message, param=param, code=code)
     return JSONResponse(status_code=status, content=body.model_dump())
 

@@ -106,7 +106,11 @@ def _error(response: httpx.Response) -> dict[str, object]:
         ({"model": "rag", "messages": [{"role": "wizard", "content": "hi"}]}, 400, "messages.0.role"),
         ({"model": "rag", "messages": "hello"}, 400, "messages"),
         ({"messages": [{"role": "user", "content": "hi"}]}, 400, "model"),
-        ({"model": "rag", "messages": [{"role": "user", "content": "hi"}], "collection": "nope"}, 404, "collection"),
+        (
+            {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "collection": "nope"},
+            404,
+            "collection",
+        ),
         ({"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]}, 404, "model"),
         ({"model": "rag", "messages": [{"role": "user", "content": "hi"}], "top_k": 0}, 400, "top_k"),
     ],
@@ -119,7 +123,9 @@ def test_bad_requests_get_openai_errors(api: Server, payload: dict[str, object],
 
 def test_malformed_json_and_oversized_body(api: Server) -> None:
     r = httpx.post(
-        api.base_url + "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
+        api.base_url + "/v1/chat/completions",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
     )
     assert r.status_code == 400 and "JSON" in str(_error(r)["message"])
     big = json.dumps({"model": "rag", "messages": [{"role": "user", "content": "a" * 2_000_000}]})
@@ -129,7 +135,9 @@ def test_malformed_json_and_oversized_body(api: Server) -> None:
 
 def test_openai_client_sees_typed_errors(client: OpenAI) -> None:
     with pytest.raises(NotFoundError):
-        client.chat.completions.create(model="rag", messages=[{"role": "user", "content": "x"}], extra_body={"collection": "nope"})
+        client.chat.completions.create(
+            model="rag", messages=[{"role": "user", "content": "x"}], extra_body={"collection": "nope"}
+        )
 
 
 def test_health_and_readiness(api: Server) -> None:
@@ -147,7 +155,9 @@ def api_without_llm(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) 
     path = tmp_path_factory.mktemp("nollm-store") / "qdrant"
     shutil.copytree(docs_store, path)
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    server = start_api(path, tmp_path_factory.mktemp("logs") / "nollm.log", RAG_LLM_BASE_URL=dead, RAG_LLM_MAX_RETRIES="0")
+    server = start_api(
+        path, tmp_path_factory.mktemp("logs") / "nollm.log", RAG_LLM_BASE_URL=dead, RAG_LLM_MAX_RETRIES="0"
+    )
     yield server
     server.stop()
 

@@ -10,7 +10,11 @@ def _hit(doc_id: str, text: str, score: float) -> Hit:
 
 
 def test_follow_up_retrieval_query_includes_the_earlier_user_turn() -> None:
-    turns = [Turn("user", "Tell me about the Helm chart"), Turn("assistant", "It deploys..."), Turn("user", "How do I upgrade it?")]
+    turns = [
+        Turn("user", "Tell me about the Helm chart"),
+        Turn("assistant", "It deploys..."),
+        Turn("user", "How do I upgrade it?"),
+    ]
     assert retrieval_query(turns, history_turns=1) == "Tell me about the Helm chart\nHow do I upgrade it?"
     assert retrieval_query(turns, history_turns=0) == "How do I upgrade it?"
 

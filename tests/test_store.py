@@ -29,7 +29,16 @@ def store(tmp_path: Path) -> Iterator[QdrantStore]:
 def _fill(store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, tenant: str) -> None:
     store.ensure_collection("c", embedder.dimension)
     chunks = [
-        Chunk(tenant, doc_id, f"hash-{doc_id}", 0, text, doc_id, f"docs/{doc_id}", {"team": doc_id.split(".")[0]})
+        Chunk(
+            tenant,
+            doc_id,
+            f"hash-{doc_id}",
+            0,
+            text,
+            doc_id,
+            f"docs/{doc_id}",
+            {"team": doc_id.split(".")[0]},
+        )
         for doc_id, text in TEXTS.items()
     ]
     texts = [c.embed_text for c in chunks]
@@ -82,7 +91,9 @@ def test_document_hashes_delete_stale_and_delete_document(
     assert set(store.document_hashes("c", "t1")) == {"ingest.md"}
 
 
-def test_unknown_collection_is_not_found(store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder) -> None:
+def test_unknown_collection_is_not_found(
+    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
     retriever = Retriever(store, embedder, sparse, prefetch_k=10)
     with pytest.raises(NotFound):
         retriever.retrieve(RetrievalRequest("helm", "missing", "t1", 5, "hybrid"))

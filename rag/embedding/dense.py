@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from rag.errors import BackendUnavailable
+from rag.hf_runtime import offline_and_quiet
 
 
 def packaged_minilm_path() -> Path:
@@ -20,12 +20,8 @@ class SentenceTransformerEmbedder:
     """`DenseEmbedder` over `SentenceTransformer.encode`, normalized for cosine similarity."""
 
     def __init__(self, model_path: Path | None = None, *, device: str = "cpu", batch_size: int = 64) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        offline_and_quiet()
         from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()  # chunking measures long texts with the tokenizer; that is no error
 
         path = model_path or packaged_minilm_path()
         if not path.is_dir():

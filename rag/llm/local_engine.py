@@ -6,9 +6,8 @@ closing the stream stops the generation. One generation runs at a time (the CPU 
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables.config import run_in_executor
 from pydantic import PrivateAttr
+
+from rag.hf_runtime import offline_and_quiet
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 
@@ -41,12 +42,10 @@ class LocalChatModel(BaseChatModel):
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        offline_and_quiet()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
         self._model = AutoModelForCausalLM.from_pretrained(str(self.model_dir), dtype=torch.bfloat16)
         self._model.eval()
@@ -82,7 +81,7 @@ class LocalChatModel(BaseChatModel):
         stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
+    ) -> Generator[ChatGenerationChunk, None, None]:
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         max_new = int(kwargs.get("max_tokens") or self.max_tokens)
@@ -118,7 +117,7 @@ class LocalChatModel(BaseChatModel):
                 result["completion_tokens"] = int(out.shape[1]) - prompt_tokens
             except BaseException as exc:  # surfaced to the consumer below
                 result["error"] = exc
-                streamer.end()
+                streamer.end()  # type: ignore[no-untyped-call]
 
         thread = threading.Thread(target=work, name="local-llm-generate", daemon=True)
         thread.start()

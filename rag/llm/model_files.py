@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from rag.errors import BackendUnavailable
+from rag.hf_runtime import offline_and_quiet
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def dev_model_dir(cache_dir: Path) -> Path:
 
 def convert_gguf(gguf_path: Path, target: Path) -> None:
     """Dequantize a Llama GGUF into a bfloat16 safetensors directory with its tokenizer (atomic rename)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline_and_quiet()
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
@@ -57,7 +57,7 @@ def convert_gguf(gguf_path: Path, target: Path) -> None:
     loaded = AutoModelForCausalLM.from_pretrained(src, gguf_file=name, dtype=torch.float32)
     model = LlamaForCausalLM(config)
     model.load_state_dict(loaded.state_dict())
-    model = model.to(torch.bfloat16)
+    model = model.to(dtype=torch.bfloat16)  # type: ignore[call-arg]  # transformers types `.to` oddly
     model.generation_config.pad_token_id = tokenizer.pad_token_id or tokenizer.eos_token_id
 
     target.parent.mkdir(parents=True, exist_ok=True)

