@@ -8,7 +8,6 @@ from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
 from rag.domain import Chunk, Document
 
-
 # Sentence and clause boundaries before single spaces: the splitter measures every piece in tokens, so splitting
 # prose word by word would cost one tokenizer call per word (measured: 4x the chunking time on SciFact).
 _FINER = [". ", "? ", "! ", "; ", ", ", " ", ""]
