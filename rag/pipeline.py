@@ -56,6 +56,8 @@ class Finished:
 
 
 StreamEvent = TokenDelta | Finished
+# What the pipeline says, without calling the LLM, when retrieval found nothing.
+ABSTENTION: tuple[StreamEvent, ...] = (TokenDelta(NO_SOURCES_ANSWER), Finished(0, 0, "stop"))
 
 
 @contextmanager
@@ -121,8 +123,8 @@ class RagPipeline:
         """Token deltas of the answer, then one `Finished` event. Abstains without calling the LLM if nothing
         was retrieved."""
         if not grounding.hits:
-            yield TokenDelta(NO_SOURCES_ANSWER)
-            yield Finished(0, 0, "stop")
+            for event in ABSTENTION:
+                yield event
             return
         usage = _UsageTracker()
         with _llm_errors():
@@ -135,8 +137,7 @@ class RagPipeline:
     def stream(self, request: ChatRequest, grounding: Grounding) -> Iterator[StreamEvent]:
         """The synchronous twin of `astream`, for the CLI and the evaluation harness."""
         if not grounding.hits:
-            yield TokenDelta(NO_SOURCES_ANSWER)
-            yield Finished(0, 0, "stop")
+            yield from ABSTENTION
             return
         usage = _UsageTracker()
         with _llm_errors():

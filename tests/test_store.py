@@ -103,3 +103,15 @@ def test_dimension_mismatch_is_refused(store: QdrantStore) -> None:
     store.ensure_collection("c", 384)
     with pytest.raises(InvalidInput):
         store.ensure_collection("c", 768)
+
+
+def test_langchain_retriever_adapter(
+    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    from rag.langchain_retriever import RagRetriever
+
+    _fill(store, embedder, sparse, "t1")
+    lc = RagRetriever(retriever=Retriever(store, embedder, sparse, prefetch_k=10), collection="c", tenant="t1", top_k=2)
+    docs = lc.invoke("helm chart install")
+    assert len(docs) == 2
+    assert docs[0].metadata["doc_id"] == "helm.md" and "helm install" in docs[0].page_content

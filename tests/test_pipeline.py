@@ -1,0 +1,71 @@
+"""Pipeline logic over the real store and embedder, with a deterministic fake chat model."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from rag.domain import Chunk
+from rag.embedding.dense import SentenceTransformerEmbedder
+from rag.embedding.sparse import Bm25Encoder
+from rag.errors import InvalidInput
+from rag.pipeline import ChatRequest, RagPipeline
+from rag.prompts import NO_SOURCES_ANSWER, Turn
+from rag.retrieval import Retriever
+from rag.settings import Settings
+from rag.store.qdrant import QdrantStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[QdrantStore]:
+    s = QdrantStore(path=tmp_path / "q")
+    yield s
+    s.close()
+
+
+def _request(question: str, **kw: object) -> ChatRequest:
+    base: dict[str, object] = dict(
+        turns=[Turn("user", question)], collection="c", tenant="t", top_k=2, mode="hybrid", max_tokens=8, temperature=0
+    )
+    return ChatRequest(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def _pipeline(
+    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, reply: str
+) -> RagPipeline:
+    model = GenericFakeChatModel(messages=iter([AIMessage(reply)]))
+    return RagPipeline(Retriever(store, embedder, sparse, prefetch_k=10), model, Settings())
+
+
+def test_abstains_without_calling_the_llm_when_nothing_is_found(
+    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    store.ensure_collection("c", embedder.dimension)
+    pipeline = _pipeline(store, embedder, sparse, "an invented answer")
+    answer = pipeline.answer(_request("What is the boiling point of water?"))
+    assert answer.text == NO_SOURCES_ANSWER and answer.citations == []
+
+
+def test_answer_carries_numbered_citations_of_the_retrieved_chunks(
+    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    store.ensure_collection("c", embedder.dimension)
+    chunks = [
+        Chunk("t", f"d{i}", "h", 0, text, f"T{i}", f"s{i}")
+        for i, text in enumerate(["Water boils at 100 C.", "Ice melts at 0 C."])
+    ]
+    texts = [c.embed_text for c in chunks]
+    store.upsert("c", chunks, embedder.embed_documents(texts), sparse.encode_documents(texts))
+    answer = _pipeline(store, embedder, sparse, "It boils at 100 C [1].").answer(_request("When does water boil?"))
+    assert answer.text == "It boils at 100 C [1]."
+    assert [(c.index, c.doc_id) for c in answer.citations] == [(1, "d0"), (2, "d1")]
+
+
+def test_last_message_must_be_a_user_question(
+    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    pipeline = _pipeline(store, embedder, sparse, "x")
+    with pytest.raises(InvalidInput):
+        pipeline.ground(_request("q", turns=[Turn("user", "q"), Turn("assistant", "a")]))
