@@ -45,7 +45,7 @@ class Settings(BaseSettings):
 
     # Retrieval.
     retrieval_mode: RetrievalMode = "hybrid"
-    top_k: int = 4
+    top_k: int = 3
     prefetch_k: int = 50
     history_turns: int = 1  # earlier user turns added to the retrieval query of a follow-up question
 

@@ -26,7 +26,7 @@ def test_prompt_numbers_sources_and_keeps_the_conversation() -> None:
     assert isinstance(messages[0], SystemMessage) and "Be brief." in messages[0].text
     assert [type(m) for m in messages[1:]] == [HumanMessage, AIMessage, HumanMessage]
     final = messages[-1].text
-    assert "[1] Title a\nalpha text" in final and "[2] Title b\nbeta text" in final
+    assert "Source [1]: alpha text\n\nSource [2]: beta text" in final
     assert final.endswith("Question: q2")
 
 
@@ -35,3 +35,12 @@ def test_citations_are_numbered_and_excerpts_bounded() -> None:
     assert [c.index for c in cites] == [1, 2]
     assert len(cites[0].excerpt) == 10 and cites[1].excerpt == "short"
     assert cites[0].source == "src/a"
+
+
+def test_loop_detector_stops_repeated_sentences_only() -> None:
+    from rag.llm.local_engine import is_looping
+
+    loop = "Run helm install. The cluster will be created with helm. The cluster will be created with helm. The"
+    assert is_looping(loop)
+    assert not is_looping("Run helm install. The cluster will be created with helm. Then open the API.")
+    assert not is_looping("Yes. Yes. Yes. ")  # short sentences may repeat legitimately

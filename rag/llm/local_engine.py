@@ -6,6 +6,7 @@ closing the stream stops the generation. One generation runs at a time (the CPU 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
@@ -22,6 +23,17 @@ from pydantic import PrivateAttr
 from rag.hf_runtime import offline_and_quiet
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
+_SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+")
+
+
+def is_looping(text: str, min_chars: int = 24) -> bool:
+    """True when the newest complete sentence already appeared earlier: greedy decoding of a small model has
+    entered a loop, and everything after it would repeat. (Penalties would also punish copying the sources.)"""
+    sentences = [s.strip() for s in _SENTENCE_END.split(text)]
+    if len(sentences) < 3:
+        return False
+    newest = sentences[-2]  # the last element may be an unfinished sentence
+    return len(newest) >= min_chars and newest in sentences[:-2]
 
 
 def _chat_dicts(messages: list[BaseMessage]) -> list[dict[str, str]]:
@@ -131,6 +143,8 @@ class LocalChatModel(BaseChatModel):
                     if run_manager:
                         run_manager.on_llm_new_token(piece)
                     yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                    if is_looping(text):
+                        break
         finally:
             cancelled.set()
             thread.join()
