@@ -13,16 +13,20 @@ from rag.pipeline import RagPipeline
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store.base import VectorStore
+from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
 
 
 def build_store(settings: Settings) -> VectorStore:
+    if settings.qdrant_url is None and settings.embedded_store == "edge":
+        return EdgeStore(settings.qdrant_path / "edge", rrf_k=settings.rrf_k)
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
     return QdrantStore(
         url=settings.qdrant_url,
         api_key=api_key,
         path=settings.qdrant_path,
         timeout_s=settings.qdrant_timeout_s,
+        rrf_k=settings.rrf_k,
     )
 
 

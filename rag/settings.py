@@ -20,10 +20,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
 
-    # Store: embedded local mode at `qdrant_path` unless `qdrant_url` names a server.
+    # Store: a Qdrant server when `qdrant_url` is set; otherwise embedded at `qdrant_path`, by default in Qdrant
+    # Edge (the Qdrant engine in-process), or in qdrant-client's local mode (a pure-Python stand-in) when asked.
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     qdrant_path: Path = Path(".rag/qdrant")
+    embedded_store: Literal["edge", "qdrant-local"] = "edge"
+    rrf_k: int = 60  # reciprocal rank fusion constant, the same in every engine
     qdrant_timeout_s: float = 10.0
     collection: str = "docs"
     tenant: str = "default"

@@ -17,6 +17,9 @@ import pytest
 
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
+from rag.store.base import VectorStore
+from rag.store.edge import EdgeStore
+from rag.store.qdrant import QdrantStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -35,6 +38,14 @@ def embedder() -> SentenceTransformerEmbedder:
 @pytest.fixture(scope="session")
 def sparse() -> Bm25Encoder:
     return Bm25Encoder()
+
+
+@pytest.fixture(params=["edge", "qdrant-local"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    """Every store implementation, each in a fresh folder: the shared store suite runs against all of them."""
+    engine: VectorStore = EdgeStore(tmp_path / "edge") if request.param == "edge" else QdrantStore(path=tmp_path / "q")
+    yield engine
+    engine.close()
 
 
 def free_port() -> int:

@@ -1,7 +1,6 @@
 """Ingestion into a real local Qdrant with the real embedder: identity, skip-unchanged, updates, exit codes."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from ingest.loaders import discover, load
 from ingest.sync import Ingestor, IngestSummary
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
-from rag.store.qdrant import QdrantStore
+from rag.store.base import VectorStore
 from rag_cli.main import main
 from tests.conftest import DOCS
 
@@ -31,15 +30,8 @@ class CountingEmbedder:
         return self.inner.embed_query(text)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[QdrantStore]:
-    s = QdrantStore(path=tmp_path / "q")
-    yield s
-    s.close()
-
-
 def _ingest(
-    store: QdrantStore, embedder: CountingEmbedder, sparse: Bm25Encoder, paths: list[Path], batch: int = 256
+    store: VectorStore, embedder: CountingEmbedder, sparse: Bm25Encoder, paths: list[Path], batch: int = 256
 ) -> IngestSummary:
     chunker = Chunker(embedder.inner.tokenizer, chunk_size=64, chunk_overlap=8)
     ingestor = Ingestor(store, embedder, sparse, chunker, collection="c", tenant="t", batch_chunks=batch)
@@ -47,7 +39,7 @@ def _ingest(
 
 
 def test_reingest_is_idempotent_and_skips_unchanged_documents(
-    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     counting = CountingEmbedder(embedder)
     first = _ingest(store, counting, sparse, [DOCS])
@@ -60,7 +52,7 @@ def test_reingest_is_idempotent_and_skips_unchanged_documents(
 
 
 def test_changed_document_replaces_its_chunks(
-    tmp_path: Path, store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    tmp_path: Path, store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -79,7 +71,7 @@ def test_changed_document_replaces_its_chunks(
 
 
 def test_interrupted_update_converges_on_rerun(
-    tmp_path: Path, store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    tmp_path: Path, store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     """Simulate a crash between upserting a new version and sweeping the old one: a rerun converges."""
     src = tmp_path / "src"

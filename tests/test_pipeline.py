@@ -1,8 +1,5 @@
 """Pipeline logic over the real store and embedder, with a deterministic fake chat model."""
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
@@ -15,14 +12,7 @@ from rag.pipeline import ChatRequest, RagPipeline
 from rag.prompts import NO_SOURCES_ANSWER, Turn
 from rag.retrieval import Retriever
 from rag.settings import Settings
-from rag.store.qdrant import QdrantStore
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[QdrantStore]:
-    s = QdrantStore(path=tmp_path / "q")
-    yield s
-    s.close()
+from rag.store.base import VectorStore
 
 
 def _request(question: str, **kw: object) -> ChatRequest:
@@ -33,14 +23,14 @@ def _request(question: str, **kw: object) -> ChatRequest:
 
 
 def _pipeline(
-    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, reply: str
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, reply: str
 ) -> RagPipeline:
     model = GenericFakeChatModel(messages=iter([AIMessage(reply)]))
     return RagPipeline(Retriever(store, embedder, sparse, prefetch_k=10), model, Settings())
 
 
 def test_abstains_without_calling_the_llm_when_nothing_is_found(
-    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     store.ensure_collection("c", embedder.dimension)
     pipeline = _pipeline(store, embedder, sparse, "an invented answer")
@@ -49,7 +39,7 @@ def test_abstains_without_calling_the_llm_when_nothing_is_found(
 
 
 def test_answer_carries_numbered_citations_of_the_retrieved_chunks(
-    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     store.ensure_collection("c", embedder.dimension)
     chunks = [
@@ -64,7 +54,7 @@ def test_answer_carries_numbered_citations_of_the_retrieved_chunks(
 
 
 def test_last_message_must_be_a_user_question(
-    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     pipeline = _pipeline(store, embedder, sparse, "x")
     with pytest.raises(InvalidInput):

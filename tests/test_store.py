@@ -1,6 +1,5 @@
 """The Qdrant store with real embeddings: schema, tenant isolation, filters, each retrieval mode."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,8 @@ from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.errors import InvalidInput, NotFound
 from rag.retrieval import RetrievalRequest, Retriever
+from rag.store.base import VectorStore
+from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
 
 TEXTS = {
@@ -19,14 +20,7 @@ TEXTS = {
 }
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[QdrantStore]:
-    s = QdrantStore(path=tmp_path / "q")
-    yield s
-    s.close()
-
-
-def _fill(store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, tenant: str) -> None:
+def _fill(store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, tenant: str) -> None:
     store.ensure_collection("c", embedder.dimension)
     chunks = [
         Chunk(
@@ -47,7 +41,7 @@ def _fill(store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm2
 
 @pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
 def test_each_mode_finds_the_relevant_chunk(
-    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, mode: str
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, mode: str
 ) -> None:
     _fill(store, embedder, sparse, "t1")
     retriever = Retriever(store, embedder, sparse, prefetch_k=10)
@@ -57,7 +51,7 @@ def test_each_mode_finds_the_relevant_chunk(
 
 
 def test_tenants_never_see_each_other(
-    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     _fill(store, embedder, sparse, "t1")
     retriever = Retriever(store, embedder, sparse, prefetch_k=10)
@@ -68,7 +62,7 @@ def test_tenants_never_see_each_other(
 
 
 def test_payload_and_metadata_filters(
-    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     _fill(store, embedder, sparse, "t1")
     retriever = Retriever(store, embedder, sparse, prefetch_k=10)
@@ -81,7 +75,7 @@ def test_payload_and_metadata_filters(
 
 
 def test_document_hashes_delete_stale_and_delete_document(
-    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     _fill(store, embedder, sparse, "t1")
     assert store.document_hashes("c", "t1")["helm.md"] == {"hash-helm.md"}
@@ -92,21 +86,21 @@ def test_document_hashes_delete_stale_and_delete_document(
 
 
 def test_unknown_collection_is_not_found(
-    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     retriever = Retriever(store, embedder, sparse, prefetch_k=10)
     with pytest.raises(NotFound):
         retriever.retrieve(RetrievalRequest("helm", "missing", "t1", 5, "hybrid"))
 
 
-def test_dimension_mismatch_is_refused(store: QdrantStore) -> None:
+def test_dimension_mismatch_is_refused(store: VectorStore) -> None:
     store.ensure_collection("c", 384)
     with pytest.raises(InvalidInput):
         store.ensure_collection("c", 768)
 
 
 def test_langchain_retriever_adapter(
-    store: QdrantStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     from rag.langchain_retriever import RagRetriever
 
@@ -115,3 +109,26 @@ def test_langchain_retriever_adapter(
     docs = lc.invoke("helm chart install")
     assert len(docs) == 2
     assert docs[0].metadata["doc_id"] == "helm.md" and "helm install" in docs[0].page_content
+
+
+def test_engines_agree_on_ids_scores_and_order(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    """The same ingest gives the same points anywhere: Edge and qdrant-client's local mode rank identically."""
+    engines: list[VectorStore] = [EdgeStore(tmp_path / "edge"), QdrantStore(path=tmp_path / "local")]
+    query = "how do I install the helm chart"
+    try:
+        results = []
+        for engine in engines:
+            _fill(engine, embedder, sparse, "t1")
+            retriever = Retriever(engine, embedder, sparse, prefetch_k=10)
+            ranked: dict[str, list[tuple[str, float]]] = {}
+            for mode in ("dense", "sparse", "hybrid"):
+                hits = retriever.retrieve(RetrievalRequest(query, "c", "t1", 3, mode))  # type: ignore[arg-type]
+                ranked[mode] = [(h.chunk.point_id, round(h.score, 4)) for h in hits]
+            results.append(ranked)
+        assert results[0] == results[1]
+        assert all(results[0][mode] for mode in ("dense", "sparse", "hybrid"))
+    finally:
+        for engine in engines:
+            engine.close()

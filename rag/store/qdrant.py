@@ -19,60 +19,24 @@ from rag.domain import Chunk, Hit
 from rag.embedding.base import SparseVector
 from rag.errors import BackendUnavailable, InvalidInput, NotFound
 from rag.settings import RetrievalMode
-from rag.store.base import TOP_LEVEL_FIELDS, PayloadFilter
+from rag.store.base import PayloadFilter
+from rag.store.filters import Conditions, conditions
+from rag.store.payload import DENSE, INDEXED_FIELDS, SPARSE, chunk_of, payload_of
 
-DENSE = "dense"
-SPARSE = "bm25"
-_INDEXED_FIELDS = ("tenant", "doc_id", "doc_hash")
 _T = TypeVar("_T")
-
-
-def payload_of(chunk: Chunk) -> dict[str, Any]:
-    return {
-        "tenant": chunk.tenant,
-        "doc_id": chunk.doc_id,
-        "doc_hash": chunk.doc_hash,
-        "chunk_index": chunk.chunk_index,
-        "text": chunk.text,
-        "source": chunk.source,
-        "title": chunk.title,
-        "metadata": chunk.metadata,
-    }
-
-
-def chunk_of(payload: dict[str, Any]) -> Chunk:
-    return Chunk(
-        tenant=payload["tenant"],
-        doc_id=payload["doc_id"],
-        doc_hash=payload["doc_hash"],
-        chunk_index=int(payload["chunk_index"]),
-        text=payload["text"],
-        source=payload.get("source", ""),
-        title=payload.get("title", ""),
-        metadata=payload.get("metadata") or {},
-    )
 
 
 def _match(key: str, value: object) -> models.FieldCondition:
     if isinstance(value, list):
-        if not value or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
-            raise InvalidInput(f"filter '{key}': a list must hold strings or integers", param="filter")
         return models.FieldCondition(key=key, match=models.MatchAny(any=value))
-    if isinstance(value, str | int | bool):
-        return models.FieldCondition(key=key, match=models.MatchValue(value=value))
-    raise InvalidInput(f"filter '{key}': expected a string, integer, boolean or list", param="filter")
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))  # type: ignore[arg-type]
 
 
-def build_filter(tenant: str, filters: PayloadFilter | None = None, **exact: str) -> models.Filter:
-    """The tenant condition always; user filters on top (keys outside the chunk fields mean `metadata.KEY`)."""
-    must: list[models.Condition] = [_match("tenant", tenant)]
-    must += [_match(k, v) for k, v in exact.items()]
-    for key, value in (filters or {}).items():
-        if not key or key == "tenant":
-            raise InvalidInput("filter keys must be non-empty and may not name the tenant", param="filter")
-        field = key if key in TOP_LEVEL_FIELDS or key.startswith("metadata.") else f"metadata.{key}"
-        must.append(_match(field, value))
-    return models.Filter(must=must)
+def to_filter(conds: Conditions) -> models.Filter:
+    return models.Filter(
+        must=[_match(k, v) for k, v in conds.must],
+        must_not=[_match(k, v) for k, v in conds.must_not] or None,
+    )
 
 
 class QdrantStore:
@@ -85,8 +49,10 @@ class QdrantStore:
         api_key: str | None = None,
         path: Path | None = None,
         timeout_s: float = 10.0,
+        rrf_k: int = 60,
     ) -> None:
         self._local = url is None
+        self._rrf_k = rrf_k
         self._lock = threading.RLock()  # local mode is a single in-process object, not safe across threads
         try:
             if url is not None:
@@ -152,7 +118,7 @@ class QdrantStore:
                 sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             )
             if not self._local:  # local mode has no payload indexes (and warns about them)
-                for field in _INDEXED_FIELDS:
+                for field in INDEXED_FIELDS:
                     self._client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
 
     def upsert(
@@ -183,19 +149,18 @@ class QdrantStore:
         self._call(lambda: self._client.delete(collection, points_selector=selector, wait=True))
 
     def delete_stale(self, collection: str, tenant: str, doc_id: str, keep_hash: str) -> None:
-        flt = build_filter(tenant, doc_id=doc_id)
-        flt.must_not = [_match("doc_hash", keep_hash)]
-        self._delete(collection, flt)
+        base = conditions(tenant, doc_id=doc_id)
+        self._delete(collection, to_filter(Conditions(base.must, must_not=(("doc_hash", keep_hash),))))
 
     def delete_document(self, collection: str, tenant: str, doc_id: str) -> None:
         self._require(collection)
-        self._delete(collection, build_filter(tenant, doc_id=doc_id))
+        self._delete(collection, to_filter(conditions(tenant, doc_id=doc_id)))
 
     def document_hashes(self, collection: str, tenant: str) -> dict[str, set[str]]:
         hashes: dict[str, set[str]] = {}
         if not self.collection_exists(collection):
             return hashes
-        flt = build_filter(tenant)
+        flt = to_filter(conditions(tenant))
         offset: models.ExtendedPointId | None = None
         while True:
             page, offset = self._call(
@@ -216,7 +181,7 @@ class QdrantStore:
 
     def count(self, collection: str, tenant: str | None = None) -> int:
         self._require(collection)
-        flt = build_filter(tenant) if tenant is not None else None
+        flt = to_filter(conditions(tenant)) if tenant is not None else None
         return self._call(lambda: self._client.count(collection, count_filter=flt, exact=True).count)
 
     def query(
@@ -232,7 +197,7 @@ class QdrantStore:
         filters: PayloadFilter | None = None,
     ) -> list[Hit]:
         self._require(collection)
-        flt = build_filter(tenant, filters)
+        flt = to_filter(conditions(tenant, filters))
         dense_q = list(dense) if dense is not None else None
         sparse_q = models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse else None
         if mode == "hybrid":
@@ -245,7 +210,7 @@ class QdrantStore:
                 lambda: self._client.query_points(
                     collection,
                     prefetch=prefetch,
-                    query=models.FusionQuery(fusion=models.Fusion.RRF),
+                    query=models.RrfQuery(rrf=models.Rrf(k=self._rrf_k)),
                     query_filter=flt,
                     limit=limit,
                     with_payload=True,

@@ -1,0 +1,220 @@
+"""`VectorStore` on Qdrant Edge (`qdrant-edge-py`): the Qdrant engine inside this process, the embedded default.
+
+A collection is an Edge shard directory, `<root>/<collection>/shard`, beside a small `collection.json` (dense
+dimension). Same schema, payload and point ids as the server; updates go through Edge's write-ahead log, and
+`close` flushes. qdrant-edge's types stay in here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from rag.domain import Chunk, Hit
+from rag.embedding.base import SparseVector
+from rag.errors import BackendUnavailable, InvalidInput, NotFound
+from rag.settings import RetrievalMode
+from rag.store.base import PayloadFilter
+from rag.store.filters import Conditions, conditions
+from rag.store.payload import DENSE, INDEXED_FIELDS, SPARSE, chunk_of, payload_of
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+_META = "collection.json"
+
+
+def _match(key: str, value: object) -> qe.FieldCondition:
+    if isinstance(value, list):
+        return qe.FieldCondition(key=key, match=qe.MatchAny(any=value))
+    return qe.FieldCondition(key=key, match=qe.MatchValue(value=value))  # type: ignore[arg-type]
+
+
+def to_filter(conds: Conditions) -> qe.Filter:
+    return qe.Filter(
+        must=[_match(k, v) for k, v in conds.must],
+        must_not=[_match(k, v) for k, v in conds.must_not] or None,
+    )
+
+
+def _sparse(vector: SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+class EdgeStore:
+    """`VectorStore` over Qdrant Edge shards under one root directory."""
+
+    def __init__(self, root: Path, *, rrf_k: int = 60) -> None:
+        self._root = root
+        self._rrf_k = rrf_k
+        self._shards: dict[str, qe.EdgeShard] = {}
+        self._lock = threading.RLock()
+        root.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def location(self) -> str:
+        return f"qdrant-edge:{self._root.resolve()}"
+
+    def _dir(self, collection: str) -> Path:
+        if not _NAME.match(collection):
+            raise InvalidInput(f"invalid collection name '{collection}'", param="collection")
+        return self._root / collection
+
+    def list_collections(self) -> list[str]:
+        return sorted(p.parent.name for p in self._root.glob(f"*/{_META}"))
+
+    def collection_exists(self, collection: str) -> bool:
+        return (self._dir(collection) / _META).is_file()
+
+    def _shard(self, collection: str) -> qe.EdgeShard:
+        with self._lock:
+            shard = self._shards.get(collection)
+            if shard is None:
+                if not self.collection_exists(collection):
+                    raise NotFound(f"collection '{collection}' does not exist", param="collection")
+                try:
+                    shard = qe.EdgeShard.load(str(self._dir(collection) / "shard"))
+                except Exception as exc:
+                    raise BackendUnavailable(f"cannot open collection '{collection}'") from exc
+                self._shards[collection] = shard
+            return shard
+
+    def ensure_collection(self, collection: str, dense_dim: int) -> None:
+        directory = self._dir(collection)
+        meta = directory / _META
+        with self._lock:
+            if meta.is_file():
+                size = json.loads(meta.read_text())["dense_dim"]
+                if size != dense_dim:
+                    raise InvalidInput(
+                        f"collection '{collection}' holds {size}-dimensional vectors; the embedder gives {dense_dim}",
+                        param="collection",
+                    )
+                return
+            config = qe.EdgeConfig(
+                vectors={DENSE: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
+                sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            )
+            shard_dir = directory / "shard"
+            # A crash after creating the shard but before writing the marker leaves a shard to reuse.
+            shard = (
+                qe.EdgeShard.load(str(shard_dir)) if shard_dir.exists() else qe.EdgeShard.create(str(shard_dir), config)
+            )
+            for field in INDEXED_FIELDS:
+                shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+            shard.flush()
+            self._shards[collection] = shard
+            tmp = meta.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"dense_dim": dense_dim, "dense": DENSE, "sparse": SPARSE}))
+            tmp.replace(meta)
+
+    def upsert(
+        self,
+        collection: str,
+        chunks: Sequence[Chunk],
+        dense: Sequence[Sequence[float]],
+        sparse: Sequence[SparseVector],
+    ) -> None:
+        if not (len(chunks) == len(dense) == len(sparse)):
+            raise ValueError("chunks, dense and sparse vectors must be aligned")
+        points = [
+            qe.Point(id=chunk.point_id, vector={DENSE: list(d), SPARSE: _sparse(s)}, payload=payload_of(chunk))
+            for chunk, d, s in zip(chunks, dense, sparse, strict=True)
+        ]
+        if points:
+            shard = self._shard(collection)
+            with self._lock:
+                shard.update(qe.UpdateOperation.upsert_points(points))
+
+    def _delete(self, collection: str, conds: Conditions) -> None:
+        shard = self._shard(collection)
+        with self._lock:
+            shard.update(qe.UpdateOperation.delete_points_by_filter(to_filter(conds)))
+
+    def delete_stale(self, collection: str, tenant: str, doc_id: str, keep_hash: str) -> None:
+        base = conditions(tenant, doc_id=doc_id)
+        self._delete(collection, Conditions(base.must, must_not=(("doc_hash", keep_hash),)))
+
+    def delete_document(self, collection: str, tenant: str, doc_id: str) -> None:
+        self._delete(collection, conditions(tenant, doc_id=doc_id))
+
+    def document_hashes(self, collection: str, tenant: str) -> dict[str, set[str]]:
+        hashes: dict[str, set[str]] = {}
+        if not self.collection_exists(collection):
+            return hashes
+        shard, flt = self._shard(collection), to_filter(conditions(tenant))
+        offset: Any = None
+        while True:
+            with self._lock:
+                request = qe.ScrollRequest(
+                    offset=offset, limit=2048, filter=flt, with_payload=["doc_id", "doc_hash"], with_vector=False
+                )
+                page, offset = shard.scroll(request)
+            for record in page:
+                payload = record.payload or {}
+                hashes.setdefault(str(payload["doc_id"]), set()).add(str(payload["doc_hash"]))
+            if offset is None:
+                return hashes
+
+    def count(self, collection: str, tenant: str | None = None) -> int:
+        shard = self._shard(collection)
+        flt = to_filter(conditions(tenant)) if tenant is not None else None
+        with self._lock:
+            return int(shard.count(qe.CountRequest(exact=True, filter=flt)))
+
+    def query(
+        self,
+        collection: str,
+        *,
+        tenant: str,
+        mode: RetrievalMode,
+        dense: Sequence[float] | None,
+        sparse: SparseVector | None,
+        limit: int,
+        prefetch_limit: int,
+        filters: PayloadFilter | None = None,
+    ) -> list[Hit]:
+        shard = self._shard(collection)
+        flt = to_filter(conditions(tenant, filters))
+        if mode == "hybrid":
+            if dense is None or sparse is None:
+                raise ValueError("hybrid search needs a dense and a sparse query")
+            prefetch = [qe.Prefetch(limit=prefetch_limit, query=qe.Query.Nearest(list(dense), using=DENSE), filter=flt)]
+            if sparse.indices:  # a query of stop words only has no sparse side
+                query = qe.Query.Nearest(_sparse(sparse), using=SPARSE)
+                prefetch.append(qe.Prefetch(limit=prefetch_limit, query=query, filter=flt))
+            request = qe.QueryRequest(
+                limit=limit,
+                prefetches=prefetch,
+                query=qe.Fusion.Rrf(k=self._rrf_k),  # type: ignore[arg-type]  # the stub omits Fusion's inner classes
+                filter=flt,
+                with_payload=True,
+            )
+        elif mode == "dense":
+            if dense is None:
+                raise ValueError("dense search needs a dense query")
+            request = qe.QueryRequest(
+                limit=limit, query=qe.Query.Nearest(list(dense), using=DENSE), filter=flt, with_payload=True
+            )
+        else:
+            if sparse is None:
+                raise ValueError("sparse search needs a sparse query")
+            if not sparse.indices:
+                return []
+            request = qe.QueryRequest(
+                limit=limit, query=qe.Query.Nearest(_sparse(sparse), using=SPARSE), filter=flt, with_payload=True
+            )
+        with self._lock:
+            points = shard.query(request)
+        return [Hit(chunk=chunk_of(p.payload or {}), score=float(p.score)) for p in points]
+
+    def close(self) -> None:
+        with self._lock:
+            for shard in self._shards.values():
+                shard.flush()
+                shard.close()
+            self._shards.clear()

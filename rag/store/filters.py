@@ -1,0 +1,38 @@
+"""Engine-neutral filter conditions: the tenant always, exact matches, user filters. Each store translates them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.errors import InvalidInput
+from rag.store.base import TOP_LEVEL_FIELDS, FilterValue, PayloadFilter
+
+# A condition: payload key -> one value, or a list of values (any of them matches).
+Condition = tuple[str, str | int | bool | list[str] | list[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    must: tuple[Condition, ...]
+    must_not: tuple[Condition, ...] = ()
+
+
+def _checked(key: str, value: FilterValue | object) -> Condition:
+    if isinstance(value, list):
+        if not value or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
+            raise InvalidInput(f"filter '{key}': a list must hold strings or integers", param="filter")
+        return key, value
+    if isinstance(value, str | int | bool):
+        return key, value
+    raise InvalidInput(f"filter '{key}': expected a string, integer, boolean or list", param="filter")
+
+
+def conditions(tenant: str, filters: PayloadFilter | None = None, **exact: str) -> Conditions:
+    """The tenant condition always; exact matches; user filters (keys outside the chunk fields mean `metadata.KEY`)."""
+    must: list[Condition] = [("tenant", tenant), *exact.items()]
+    for key, value in (filters or {}).items():
+        if not key or key == "tenant":
+            raise InvalidInput("filter keys must be non-empty and may not name the tenant", param="filter")
+        field = key if key in TOP_LEVEL_FIELDS or key.startswith("metadata.") else f"metadata.{key}"
+        must.append(_checked(field, value))
+    return Conditions(must=tuple(must))
