@@ -68,6 +68,7 @@ class Ingestor:
         stored = self._store.document_hashes(self._collection, self._tenant)
         seen: set[str] = set()
         pending: list[_Pending] = []
+        pending_chunks = 0
 
         def fail(failure: LoadFailure) -> None:
             summary.failed.append({"path": failure.path, "error": failure.error})
@@ -92,9 +93,10 @@ class Ingestor:
                 fail(LoadFailure(item.source, "no text to index"))
                 continue
             pending.append(_Pending(item, chunks, replaces=previous is not None))
-            if sum(len(p.chunks) for p in pending) >= self._batch_chunks:
+            pending_chunks += len(chunks)
+            if pending_chunks >= self._batch_chunks:
                 self._flush(pending, summary)
-                pending = []
+                pending, pending_chunks = [], 0
         self._flush(pending, summary)
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary
