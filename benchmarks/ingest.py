@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, this file's folder comes first on sys.path, and this module would shadow the `ingest` package.
@@ -24,7 +25,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "scifact" / "corpus.jsonl"
 
 
-def run_cli(corpus: Path, store: Path) -> tuple[dict[str, object], float]:
+def run_cli(corpus: Path, store: Path) -> tuple[dict[str, Any], float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update({"RAG_QDRANT_PATH": str(store), "HF_HUB_OFFLINE": "1"})
     started = time.perf_counter()
@@ -76,7 +77,7 @@ def main() -> None:
         rerun, rerun_wall = run_cli(corpus, Path(tmp) / "qdrant")
         ceiling = plain_encode(corpus)
 
-    docs, chunks, seconds = int(summary["documents_seen"]), int(summary["chunks_upserted"]), float(summary["seconds"])  # type: ignore[call-overload]
+    docs, chunks, seconds = int(summary["documents_seen"]), int(summary["chunks_upserted"]), float(summary["seconds"])
     rows = [
         ("rag ingest (pipeline, after model load)", docs, chunks, seconds),
         ("rag ingest (whole command, with startup)", docs, chunks, wall),
@@ -86,9 +87,9 @@ def main() -> None:
             int(rerun["documents_seen"]),
             int(rerun["chunks_upserted"]),
             float(rerun["seconds"]),
-        ),  # type: ignore[call-overload]
+        ),
     ]
-    result = {
+    result: dict[str, Any] = {
         "corpus": str(args.corpus),
         "limit": args.limit,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "processor": platform.processor()},
@@ -109,7 +110,7 @@ def main() -> None:
         "rerun_wall_seconds": round(rerun_wall, 2),
     }
     print(f"{'run':44} {'docs':>6} {'chunks':>7} {'seconds':>8} {'docs/s':>8} {'chunks/s':>9}")
-    for row in result["rows"]:  # type: ignore[attr-defined]
+    for row in result["rows"]:
         cells = (row["documents"], row["chunks"], row["seconds"], row["docs_per_s"], row["chunks_per_s"])
         print(f"{row['name']:44} {cells[0]:>6} {cells[1]:>7} {cells[2]:>8.2f} {cells[3]:>8.1f} {cells[4]:>9.1f}")
     print(f"pipeline / encode ceiling (chunks/s): {result['pipeline_vs_encode_chunks_per_s_ratio']:.3f}")

@@ -98,6 +98,7 @@ class Ingestor:
                 self._flush(pending, summary)
                 pending, pending_chunks = [], 0
         self._flush(pending, summary)
+        self._store.optimize(self._collection)  # also finishes what a killed run left unindexed
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary
 

@@ -14,12 +14,17 @@ from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store.base import VectorStore
 from rag.store.edge import EdgeStore
+from rag.store.index import HnswParams
 from rag.store.qdrant import QdrantStore
+
+
+def hnsw_params(settings: Settings) -> HnswParams:
+    return HnswParams(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct, ef=settings.hnsw_ef)
 
 
 def build_store(settings: Settings) -> VectorStore:
     if settings.qdrant_url is None and settings.embedded_store == "edge":
-        return EdgeStore(settings.qdrant_path / "edge", rrf_k=settings.rrf_k)
+        return EdgeStore(settings.qdrant_path / "edge", rrf_k=settings.rrf_k, hnsw=hnsw_params(settings))
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
     return QdrantStore(
         url=settings.qdrant_url,
@@ -27,6 +32,7 @@ def build_store(settings: Settings) -> VectorStore:
         path=settings.qdrant_path,
         timeout_s=settings.qdrant_timeout_s,
         rrf_k=settings.rrf_k,
+        hnsw=hnsw_params(settings),
     )
 
 

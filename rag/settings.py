@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     qdrant_path: Path = Path(".rag/qdrant")
     embedded_store: Literal["edge", "qdrant-local"] = "edge"
     rrf_k: int = 60  # reciprocal rank fusion constant, the same in every engine
+    # Dense vector index (HNSW), the same in every engine; chosen by benchmarks/index_recall.py.
+    hnsw_m: int = 16
+    hnsw_ef_construct: int = 100
+    hnsw_ef: int = 128
     qdrant_timeout_s: float = 10.0
     collection: str = "docs"
     tenant: str = "default"

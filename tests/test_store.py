@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.domain import Chunk
+from rag.embedding.base import SparseVector
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.errors import InvalidInput, NotFound
@@ -12,6 +14,7 @@ from rag.retrieval import RetrievalRequest, Retriever
 from rag.store.base import VectorStore
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
+from rag.store.transfer import copy_collection
 
 TEXTS = {
     "helm.md": "Deploy the platform on Kubernetes with the Helm chart: helm install rag ./helm.",
@@ -132,3 +135,70 @@ def test_engines_agree_on_ids_scores_and_order(
     finally:
         for engine in engines:
             engine.close()
+
+
+def _other(store: VectorStore, tmp_path: Path) -> VectorStore:
+    return QdrantStore(path=tmp_path / "other") if isinstance(store, EdgeStore) else EdgeStore(tmp_path / "other")
+
+
+def test_copy_collection_moves_every_point_to_the_other_engine(
+    store: VectorStore, tmp_path: Path, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    """A collection streamed to another engine keeps ids, payload and vectors: the target ranks as the source."""
+    for tenant in ("t1", "t2"):
+        _fill(store, embedder, sparse, tenant)
+    target = _other(store, tmp_path)
+    try:
+        assert copy_collection(store, target, "c", batch=2) == 6
+        assert copy_collection(store, target, "c", batch=2) == 6  # a rerun rewrites the same points
+        assert target.count("c") == 6 and target.count("c", "t2") == 3
+        assert target.document_hashes("c", "t1") == store.document_hashes("c", "t1")
+        dense, query = embedder.embed_query("helm install"), sparse.encode_query("helm install")
+        for mode in ("dense", "sparse", "hybrid"):
+            ranked = [
+                [
+                    (h.chunk.point_id, round(h.score, 4))
+                    for h in engine.query(
+                        "c", tenant="t2", mode=mode, dense=dense, sparse=query, limit=3, prefetch_limit=10
+                    )
+                ]
+                for engine in (store, target)
+            ]
+            assert ranked[0] == ranked[1] and ranked[0]
+    finally:
+        target.close()
+
+
+def test_edge_builds_its_hnsw_index_on_optimize_and_it_finds_what_exact_search_finds(tmp_path: Path) -> None:
+    """Edge has no background optimizer: without `optimize` nothing is indexed. 8,000 points are past Qdrant's
+    indexing threshold; each of 50 stored vectors, queried, must come back first through the index as exactly."""
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(8000, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    chunks = [Chunk("t", f"d{i}", "h", 0, f"text {i}", "", "s") for i in range(len(vectors))]
+    no_terms = [SparseVector([], [])] * len(chunks)
+    store = EdgeStore(tmp_path / "edge")
+    try:
+        store.ensure_collection("big", 384)
+        for i in range(0, len(chunks), 1000):
+            store.upsert("big", chunks[i : i + 1000], vectors[i : i + 1000].tolist(), no_terms[i : i + 1000])
+        assert store.index_info("big")["indexed_vectors"] == 0
+        store.optimize("big")
+        assert store.index_info("big")["indexed_vectors"] >= len(chunks)
+        for i in range(0, len(chunks), 160):
+            found = [
+                store.query(
+                    "big",
+                    tenant="t",
+                    mode="dense",
+                    dense=vectors[i].tolist(),
+                    sparse=None,
+                    limit=1,
+                    prefetch_limit=1,
+                    exact=exact,
+                )[0].chunk.doc_id
+                for exact in (False, True)
+            ]
+            assert found == [f"d{i}", f"d{i}"]
+    finally:
+        store.close()

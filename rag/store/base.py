@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from rag.domain import Chunk, Hit
@@ -15,6 +16,15 @@ PayloadFilter = Mapping[str, FilterValue]
 
 # Fields a chunk carries at the top level of its payload; any other filter key is looked up in `metadata`.
 TOP_LEVEL_FIELDS = frozenset({"doc_id", "doc_hash", "chunk_index", "source", "title"})
+
+
+@dataclass(frozen=True, slots=True)
+class PointBatch:
+    """Stored points as they were upserted: chunks with their aligned dense and sparse vectors."""
+
+    chunks: list[Chunk]
+    dense: list[list[float]]
+    sparse: list[SparseVector]
 
 
 class VectorStore(Protocol):
@@ -49,6 +59,10 @@ class VectorStore(Protocol):
 
     def count(self, collection: str, tenant: str | None = None) -> int: ...
 
+    def scroll_points(self, collection: str, batch: int = 512) -> Iterator[PointBatch]:
+        """Every point of the collection (all tenants), vectors included, in batches: for moving a collection."""
+        ...
+
     def query(
         self,
         collection: str,
@@ -60,6 +74,13 @@ class VectorStore(Protocol):
         limit: int,
         prefetch_limit: int,
         filters: PayloadFilter | None = None,
-    ) -> list[Hit]: ...
+        exact: bool = False,
+    ) -> list[Hit]:
+        """Top `limit` chunks of the tenant; `exact` skips the vector index (brute force, for checks)."""
+        ...
+
+    def optimize(self, collection: str) -> None:
+        """Build the indexes for what was written, where the engine does not do it in the background."""
+        ...
 
     def close(self) -> None: ...

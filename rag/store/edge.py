@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import qdrant_edge as qe
 
@@ -20,9 +20,11 @@ from rag.domain import Chunk, Hit
 from rag.embedding.base import SparseVector
 from rag.errors import BackendUnavailable, InvalidInput, NotFound
 from rag.settings import RetrievalMode
-from rag.store.base import PayloadFilter
+from rag.store.base import PayloadFilter, PointBatch
 from rag.store.filters import Conditions, conditions
+from rag.store.index import HnswParams
 from rag.store.payload import DENSE, INDEXED_FIELDS, SPARSE, chunk_of, payload_of
+from rag.store.query_plan import Nearest, plan_query
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _META = "collection.json"
@@ -48,9 +50,10 @@ def _sparse(vector: SparseVector) -> qe.SparseVector:
 class EdgeStore:
     """`VectorStore` over Qdrant Edge shards under one root directory."""
 
-    def __init__(self, root: Path, *, rrf_k: int = 60) -> None:
+    def __init__(self, root: Path, *, rrf_k: int = 60, hnsw: HnswParams | None = None) -> None:
         self._root = root
         self._rrf_k = rrf_k
+        self._hnsw = hnsw or HnswParams()
         self._shards: dict[str, qe.EdgeShard] = {}
         self._lock = threading.RLock()
         root.mkdir(parents=True, exist_ok=True)
@@ -98,6 +101,11 @@ class EdgeStore:
             config = qe.EdgeConfig(
                 vectors={DENSE: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
                 sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+                hnsw_config=qe.HnswIndexConfig(
+                    m=self._hnsw.m,
+                    ef_construct=self._hnsw.ef_construct,
+                    full_scan_threshold=self._hnsw.full_scan_threshold_kb,
+                ),
             )
             shard_dir = directory / "shard"
             # A crash after creating the shard but before writing the marker leaves a shard to reuse.
@@ -160,11 +168,49 @@ class EdgeStore:
             if offset is None:
                 return hashes
 
+    def scroll_points(self, collection: str, batch: int = 512) -> Iterator[PointBatch]:
+        shard = self._shard(collection)
+        offset: Any = None
+        while True:
+            with self._lock:
+                request = qe.ScrollRequest(offset=offset, limit=batch, with_payload=True, with_vector=True)
+                page, offset = shard.scroll(request)
+            vectors = [cast(dict[str, Any], r.vector) for r in page]
+            yield PointBatch(
+                chunks=[chunk_of(r.payload or {}) for r in page],
+                dense=[list(v[DENSE]) for v in vectors],
+                sparse=[SparseVector(list(v[SPARSE].indices), list(v[SPARSE].values)) for v in vectors],
+            )
+            if offset is None:
+                return
+
     def count(self, collection: str, tenant: str | None = None) -> int:
         shard = self._shard(collection)
         flt = to_filter(conditions(tenant)) if tenant is not None else None
         with self._lock:
             return int(shard.count(qe.CountRequest(exact=True, filter=flt)))
+
+    def optimize(self, collection: str) -> None:
+        """Edge has no background optimizer: merge segments and build the HNSW and sparse indexes now, then flush."""
+        shard = self._shard(collection)
+        with self._lock:
+            shard.optimize()
+            shard.flush()
+
+    def index_info(self, collection: str) -> dict[str, int]:
+        """Segments, points and how many dense vectors sit in an HNSW index (the rest are searched exactly)."""
+        shard = self._shard(collection)
+        with self._lock:
+            info = shard.info()
+        return {
+            "segments": info.segments_count,
+            "points": info.points_count,
+            "indexed_vectors": info.indexed_vectors_count,
+        }
+
+    def _nearest(self, side: Nearest) -> Any:
+        vector = _sparse(side.vector) if isinstance(side.vector, SparseVector) else side.vector
+        return qe.Query.Nearest(vector, using=side.using)
 
     def query(
         self,
@@ -177,37 +223,26 @@ class EdgeStore:
         limit: int,
         prefetch_limit: int,
         filters: PayloadFilter | None = None,
+        exact: bool = False,
     ) -> list[Hit]:
         shard = self._shard(collection)
+        plan = plan_query(mode, dense, sparse)
+        if plan is None:
+            return []
         flt = to_filter(conditions(tenant, filters))
-        if mode == "hybrid":
-            if dense is None or sparse is None:
-                raise ValueError("hybrid search needs a dense and a sparse query")
-            prefetch = [qe.Prefetch(limit=prefetch_limit, query=qe.Query.Nearest(list(dense), using=DENSE), filter=flt)]
-            if sparse.indices:  # a query of stop words only has no sparse side
-                query = qe.Query.Nearest(_sparse(sparse), using=SPARSE)
-                prefetch.append(qe.Prefetch(limit=prefetch_limit, query=query, filter=flt))
-            request = qe.QueryRequest(
-                limit=limit,
-                prefetches=prefetch,
-                query=qe.Fusion.Rrf(k=self._rrf_k),  # type: ignore[arg-type]  # the stub omits Fusion's inner classes
-                filter=flt,
-                with_payload=True,
-            )
-        elif mode == "dense":
-            if dense is None:
-                raise ValueError("dense search needs a dense query")
-            request = qe.QueryRequest(
-                limit=limit, query=qe.Query.Nearest(list(dense), using=DENSE), filter=flt, with_payload=True
-            )
+        params = qe.SearchParams(hnsw_ef=self._hnsw.ef, exact=exact)
+        if plan.nearest is not None:
+            query: Any = self._nearest(plan.nearest)
+            prefetches = None
         else:
-            if sparse is None:
-                raise ValueError("sparse search needs a sparse query")
-            if not sparse.indices:
-                return []
-            request = qe.QueryRequest(
-                limit=limit, query=qe.Query.Nearest(_sparse(sparse), using=SPARSE), filter=flt, with_payload=True
-            )
+            query = qe.Fusion.Rrf(k=self._rrf_k)
+            prefetches = [
+                qe.Prefetch(limit=prefetch_limit, query=self._nearest(p), filter=flt, params=params)
+                for p in plan.prefetch
+            ]
+        request = qe.QueryRequest(
+            limit=limit, query=query, prefetches=prefetches, filter=flt, params=params, with_payload=True
+        )
         with self._lock:
             points = shard.query(request)
         return [Hit(chunk=chunk_of(p.payload or {}), score=float(p.score)) for p in points]

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
@@ -19,9 +19,11 @@ from rag.domain import Chunk, Hit
 from rag.embedding.base import SparseVector
 from rag.errors import BackendUnavailable, InvalidInput, NotFound
 from rag.settings import RetrievalMode
-from rag.store.base import PayloadFilter
+from rag.store.base import PayloadFilter, PointBatch
 from rag.store.filters import Conditions, conditions
+from rag.store.index import HnswParams
 from rag.store.payload import DENSE, INDEXED_FIELDS, SPARSE, chunk_of, payload_of
+from rag.store.query_plan import Nearest, plan_query
 
 _T = TypeVar("_T")
 
@@ -50,9 +52,11 @@ class QdrantStore:
         path: Path | None = None,
         timeout_s: float = 10.0,
         rrf_k: int = 60,
+        hnsw: HnswParams | None = None,
     ) -> None:
         self._local = url is None
         self._rrf_k = rrf_k
+        self._hnsw = hnsw or HnswParams()
         self._lock = threading.RLock()  # local mode is a single in-process object, not safe across threads
         try:
             if url is not None:
@@ -116,6 +120,11 @@ class QdrantStore:
                 collection,
                 vectors_config={DENSE: models.VectorParams(size=dense_dim, distance=models.Distance.COSINE)},
                 sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                hnsw_config=models.HnswConfigDiff(
+                    m=self._hnsw.m,
+                    ef_construct=self._hnsw.ef_construct,
+                    full_scan_threshold=self._hnsw.full_scan_threshold_kb,
+                ),
             )
             if not self._local:  # local mode has no payload indexes (and warns about them)
                 for field in INDEXED_FIELDS:
@@ -179,10 +188,36 @@ class QdrantStore:
             if offset is None:
                 return hashes
 
+    def scroll_points(self, collection: str, batch: int = 512) -> Iterator[PointBatch]:
+        self._require(collection)
+        offset: models.ExtendedPointId | None = None
+        while True:
+            page, offset = self._call(
+                lambda off=offset: self._client.scroll(  # type: ignore[misc]
+                    collection, limit=batch, offset=off, with_payload=True, with_vectors=True
+                )
+            )
+            vectors = [cast(dict[str, Any], r.vector) for r in page]
+            yield PointBatch(
+                chunks=[chunk_of(r.payload or {}) for r in page],
+                dense=[list(v[DENSE]) for v in vectors],
+                sparse=[SparseVector(list(v[SPARSE].indices), list(v[SPARSE].values)) for v in vectors],
+            )
+            if offset is None:
+                return
+
     def count(self, collection: str, tenant: str | None = None) -> int:
         self._require(collection)
         flt = to_filter(conditions(tenant)) if tenant is not None else None
         return self._call(lambda: self._client.count(collection, count_filter=flt, exact=True).count)
+
+    def optimize(self, collection: str) -> None:
+        """The server optimizes in the background and local mode has no index: nothing to do."""
+
+    @staticmethod
+    def _vector(side: Nearest) -> list[float] | models.SparseVector:
+        v = side.vector
+        return models.SparseVector(indices=v.indices, values=v.values) if isinstance(v, SparseVector) else v
 
     def query(
         self,
@@ -195,43 +230,37 @@ class QdrantStore:
         limit: int,
         prefetch_limit: int,
         filters: PayloadFilter | None = None,
+        exact: bool = False,
     ) -> list[Hit]:
-        self._require(collection)
+        if self._local:  # local mode answers a missing collection with a bare ValueError; the server with a 404
+            self._require(collection)
+        plan = plan_query(mode, dense, sparse)
+        if plan is None:
+            return []
         flt = to_filter(conditions(tenant, filters))
-        dense_q = list(dense) if dense is not None else None
-        sparse_q = models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse else None
-        if mode == "hybrid":
-            if dense_q is None or sparse_q is None:
-                raise ValueError("hybrid search needs a dense and a sparse query")
-            prefetch = [models.Prefetch(query=dense_q, using=DENSE, limit=prefetch_limit, filter=flt)]
-            if sparse_q.indices:  # a query of stop words only has no sparse side
-                prefetch.append(models.Prefetch(query=sparse_q, using=SPARSE, limit=prefetch_limit, filter=flt))
-            result = self._call(
-                lambda: self._client.query_points(
-                    collection,
-                    prefetch=prefetch,
-                    query=models.RrfQuery(rrf=models.Rrf(k=self._rrf_k)),
-                    query_filter=flt,
-                    limit=limit,
-                    with_payload=True,
-                )
-            )
+        # Local mode always searches exactly (and warns about search parameters).
+        params = None if self._local else models.SearchParams(hnsw_ef=self._hnsw.ef, exact=exact)
+        query: Any
+        if plan.nearest is not None:
+            query, using, prefetch = self._vector(plan.nearest), plan.nearest.using, None
         else:
-            vector: Any = dense_q if mode == "dense" else sparse_q
-            if vector is None:
-                raise ValueError(f"{mode} search needs a {mode} query")
-            if mode == "sparse" and not sparse_q.indices:  # type: ignore[union-attr]
-                return []  # a query of stop words only matches nothing
-            result = self._call(
-                lambda: self._client.query_points(
-                    collection,
-                    query=vector,
-                    using=DENSE if mode == "dense" else SPARSE,
-                    query_filter=flt,
-                    limit=limit,
-                    with_payload=True,
-                )
+            query, using = models.RrfQuery(rrf=models.Rrf(k=self._rrf_k)), None
+            prefetch = [
+                models.Prefetch(query=self._vector(p), using=p.using, limit=prefetch_limit, filter=flt, params=params)
+                for p in plan.prefetch
+            ]
+        result = self._call(
+            lambda: self._client.query_points(
+                collection,
+                query=query,
+                using=using,
+                prefetch=prefetch,
+                query_filter=flt,
+                search_params=params,
+                limit=limit,
+                with_payload=True,
             )
+        )
         return [Hit(chunk=chunk_of(p.payload or {}), score=float(p.score)) for p in result.points]
 
     def close(self) -> None:

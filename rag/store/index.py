@@ -1,0 +1,16 @@
+"""Vector index settings shared by every engine, so a collection is built and searched the same way anywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class HnswParams:
+    """HNSW graph degree `m`, build beam `ef_construct`, search beam `ef`; segments under `full_scan_threshold_kb`
+    of vectors are searched exactly (Qdrant's own rule)."""
+
+    m: int = 16
+    ef_construct: int = 100
+    ef: int = 128
+    full_scan_threshold_kb: int = 10_000
