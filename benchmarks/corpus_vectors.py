@@ -13,7 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.chunking import Chunker
-from ingest.loaders import SourceFile, load
+from ingest.loaders import load
+from ingest.sources import SourceFile
 from rag.domain import Chunk, Document
 from rag.embedding.base import SparseVector
 from rag.embedding.dense import SentenceTransformerEmbedder

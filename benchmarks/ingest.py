@@ -41,7 +41,8 @@ def run_cli(corpus: Path, store: Path) -> tuple[dict[str, Any], float]:
 
 def plain_encode(corpus: Path) -> dict[str, float]:
     from ingest.chunking import Chunker
-    from ingest.loaders import SourceFile, load
+    from ingest.loaders import load
+    from ingest.sources import SourceFile
     from rag.domain import Document
     from rag.embedding.dense import SentenceTransformerEmbedder
     from rag.settings import Settings

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+from langchain_text_splitters import Language, MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
-from rag.domain import Chunk, Document
+from rag.domain import Chunk, Document, DocumentPart, JsonDict
 
 # Sentence and clause boundaries before single spaces: the splitter measures every piece in tokens, so splitting
 # prose word by word would cost one tokenizer call per word (measured: 4x the chunking time on SciFact).
 _FINER = [". ", "? ", "! ", "; ", ", ", " ", ""]
 _PLAIN = ["\n\n", "\n", *_FINER]
+# Markdown (and DOCX, whose headings the loader writes as Markdown) is split by headings first; each chunk keeps
+# its heading path, e.g. {"headings": "Deploy > Helm"}.
+_HEADED_FORMATS = frozenset({"md", "markdown", "docx"})
+_HEADINGS = (("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4"))
 
 
 def _markdown_separators() -> list[str]:
@@ -33,11 +38,24 @@ class Chunker:
 
         self._plain = splitter(_PLAIN)
         self._markdown = splitter(_markdown_separators())
+        self._headers = MarkdownHeaderTextSplitter(list(_HEADINGS), strip_headers=False)
+
+    def _pieces(self, document: Document) -> Iterator[tuple[str, JsonDict]]:
+        """(text, metadata of its own) per piece: a part's metadata (PDF page), a Markdown heading path."""
+        for part in document.parts or (DocumentPart(document.text),):
+            if document.metadata.get("format") not in _HEADED_FORMATS:
+                for text in self._plain.split_text(part.text):
+                    yield text, part.metadata
+                continue
+            for section in self._headers.split_text(part.text):
+                path = " > ".join(str(section.metadata[key]) for _, key in _HEADINGS if key in section.metadata)
+                meta = {**part.metadata, "headings": path} if path else part.metadata
+                for text in self._markdown.split_text(section.page_content.replace("  \n", "\n")):
+                    yield text, meta
 
     def chunk(self, document: Document, tenant: str) -> list[Chunk]:
-        splitter = self._markdown if document.metadata.get("format") in {"md", "markdown"} else self._plain
-        pieces = [p.strip() for p in splitter.split_text(document.text)]
         doc_hash = document.doc_hash
+        pieces = [(text.strip(), meta) for text, meta in self._pieces(document)]
         return [
             Chunk(
                 tenant=tenant,
@@ -47,7 +65,7 @@ class Chunker:
                 text=text,
                 title=document.title,
                 source=document.source,
-                metadata=document.metadata,
+                metadata={**document.metadata, **meta},
             )
-            for i, text in enumerate(p for p in pieces if p)
+            for i, (text, meta) in enumerate((t, m) for t, m in pieces if t)
         ]

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ingest.chunking import Chunker
-from ingest.loaders import LoadFailure
+from ingest.formats.base import LoadFailure
 from rag.domain import Chunk, Document
 from rag.embedding.base import DenseEmbedder, SparseEncoder
-from rag.store.base import VectorStore
+from rag.store.base import StoredDocument, VectorStore
 
 
 @dataclass
@@ -27,12 +27,20 @@ class IngestSummary:
     documents_added: int = 0
     documents_updated: int = 0
     documents_unchanged: int = 0
+    documents_pruned: int = 0
     chunks_upserted: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _file_of(where: str) -> str:
+    """The file behind a failure path (`file`, `file:LINE`) or a stored source (`file`, `file#record`)."""
+    path = where.split("#", 1)[0]
+    head, sep, tail = path.rpartition(":")
+    return head if sep and tail.isdigit() else path
 
 
 @dataclass
@@ -61,11 +69,16 @@ class Ingestor:
         self._batch_chunks = batch_chunks
         self._on_document, self._on_failure = on_document, on_failure
 
-    def run(self, items: Iterable[Document | LoadFailure]) -> IngestSummary:
+    def run(
+        self, items: Iterable[Document | LoadFailure], *, prune: Callable[[StoredDocument], bool] | None = None
+    ) -> IngestSummary:
+        """Sync `items` into the collection. With `prune`, stored documents it selects (this run's source and shard)
+        that the run did not see are deleted at the end, except those of files that failed to load this time."""
         started = time.perf_counter()
         summary = IngestSummary(collection=self._collection, store=self._store.location)
         self._store.ensure_collection(self._collection, self._embedder.dimension)
-        stored = self._store.document_hashes(self._collection, self._tenant)
+        stored_docs = self._store.documents(self._collection, self._tenant)
+        stored = {d.doc_id: d.hashes for d in stored_docs}
         seen: set[str] = set()
         pending: list[_Pending] = []
         pending_chunks = 0
@@ -98,6 +111,12 @@ class Ingestor:
                 self._flush(pending, summary)
                 pending, pending_chunks = [], 0
         self._flush(pending, summary)
+        if prune is not None:
+            failed_files = {_file_of(f["path"]) for f in summary.failed}
+            for doc in stored_docs:
+                if doc.doc_id not in seen and prune(doc) and _file_of(doc.source) not in failed_files:
+                    self._store.delete_document(self._collection, self._tenant, doc.doc_id)
+                    summary.documents_pruned += 1
         self._store.optimize(self._collection)  # also finishes what a killed run left unindexed
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary

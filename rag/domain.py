@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,18 +21,33 @@ def content_hash(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentPart:
+    """A part of a document with metadata of its own, such as a PDF page (`{"page": 3}`)."""
+
+    text: str
+    metadata: JsonDict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
-    """One source document, identified by a stable id (path relative to the source root, or given)."""
+    """One source document, identified by a stable id (path relative to the source root, or given).
+
+    `parts`, when given, split the text into pieces chunked separately, each chunk carrying its part's metadata;
+    `text` is then the parts joined by blank lines.
+    """
 
     doc_id: str
     text: str
     title: str
     source: str
     metadata: JsonDict = field(default_factory=dict)
+    parts: tuple[DocumentPart, ...] = ()
 
     @property
     def doc_hash(self) -> str:
-        return content_hash(f"{self.title}\n{self.text}")
+        """Changes when what is stored would change: title, text, metadata, or part metadata (pages)."""
+        meta = json.dumps([self.metadata, [p.metadata for p in self.parts]], sort_keys=True, default=str)
+        return content_hash(f"{self.title}\n{self.text}\n{meta}")
 
 
 @dataclass(frozen=True, slots=True)

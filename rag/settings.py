@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     bm25_b: float = 0.75
     bm25_avg_len: float = 120.0
 
+    # Ingestion: files over the size limit are reported, not loaded; record files (JSONL, CSV) name their fields.
+    ingest_max_file_mb: float = 50.0
+    ingest_text_field: str = "text"
+    ingest_title_field: str = "title"
+    ingest_id_field: str = "id"
+
     # Chunking (token-aware, counted in the embedding model's tokens).
     chunk_size: int = 200
     chunk_overlap: int = 30

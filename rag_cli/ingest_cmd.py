@@ -1,75 +1,102 @@
-"""`rag ingest PATH... [--collection NAME] [--json]`."""
+"""`rag ingest PATH... [--collection NAME] [--tenant T] [--shard I/N] [--prune] [--include GLOB] [--json]`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ingest.chunking import Chunker
-from ingest.loaders import LoadFailure, UsageError, discover, load
-from ingest.sync import Ingestor
+from ingest.formats.base import LoadFailure, LoadOptions
+from ingest.loaders import SUFFIXES, estimated_documents, load
+from ingest.partition import Shard, parse_shard, shard_from_env
+from ingest.sources import SourceScope, UsageError, discover
+from ingest.sync import Ingestor, IngestSummary
 from rag.components import build_components
 from rag.settings import Settings
+from rag.store.base import StoredDocument
+from rag_cli.progress import Progress
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("ingest", help="load, chunk, embed and store documents (unchanged ones are skipped)")
-    p.add_argument("paths", nargs="+", type=Path, help=".txt/.md/.html files, directories, BEIR corpus.jsonl")
+    p.add_argument("paths", nargs="+", type=Path, help="files and directories (searched recursively)")
     p.add_argument("--collection", help="target collection (default: RAG_COLLECTION)")
     p.add_argument("--tenant", help="tenant to tag the chunks with (default: RAG_TENANT)")
+    p.add_argument("--include", action="append", default=[], metavar="GLOB", help="only matching files (repeatable)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching files (repeatable)")
+    p.add_argument(
+        "--shard",
+        help="I/N: only this hash partition of the documents (default: JOB_COMPLETION_INDEX/JOB_COMPLETIONS if set)",
+    )
+    p.add_argument("--prune", action="store_true", help="delete stored documents that left these paths")
+    p.add_argument("--text-field", help="record files: field holding the text (default: RAG_INGEST_TEXT_FIELD)")
+    p.add_argument("--title-field", help="record files: field holding the title (default: RAG_INGEST_TITLE_FIELD)")
+    p.add_argument("--id-field", help="record files: field holding the id (default: RAG_INGEST_ID_FIELD)")
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
     p.set_defaults(run=run)
+
+
+def _usage(message: str) -> int:
+    print(f"rag ingest: {message}", file=sys.stderr)
+    return 2
+
+
+def _print_summary(summary: IngestSummary, shard: Shard, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({**summary.to_json(), "shard": str(shard)}))
+        return
+    print(
+        f"{summary.documents_seen} documents in '{summary.collection}' ({summary.store}), shard {shard}: "
+        f"{summary.documents_added} added, {summary.documents_updated} updated, "
+        f"{summary.documents_unchanged} unchanged, {summary.documents_pruned} pruned; "
+        f"{summary.chunks_upserted} chunks written; {len(summary.failed)} failed; {summary.seconds:.1f} s"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
     try:
-        sources = discover(args.paths)
-    except UsageError as exc:
-        print(f"rag ingest: {exc}", file=sys.stderr)
-        return 2
-    collection = args.collection or settings.collection
-    tenant = args.tenant or settings.tenant
+        shard = parse_shard(args.shard) if args.shard else shard_from_env(os.environ)
+        sources = discover(args.paths, SUFFIXES, include=args.include, exclude=args.exclude)
+    except (UsageError, ValueError) as exc:
+        return _usage(str(exc))
+    options = LoadOptions(
+        text_field=args.text_field or settings.ingest_text_field,
+        title_field=args.title_field or settings.ingest_title_field,
+        id_field=args.id_field or settings.ingest_id_field,
+        max_file_bytes=int(settings.ingest_max_file_mb * 1_000_000),
+    )
+    scope = SourceScope.of(args.paths)
+
+    def in_this_run(doc: StoredDocument) -> bool:
+        return scope.covers(doc.source) and shard.owns(doc.doc_id)
+
     components = build_components(settings)
     try:
         chunker = Chunker(
-            components.embedder.tokenizer,
-            chunk_size=settings.chunk_size,
-            chunk_overlap=settings.chunk_overlap,
+            components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
         )
-        total = sum(s.estimated_documents() for s in sources)
-        with tqdm(total=total, unit="doc", desc="ingest", disable=not sys.stderr.isatty()) as bar:
-
-            def advance() -> None:
-                bar.update(1)
+        total = sum(estimated_documents(s) for s in sources)
+        with Progress(total, f"ingest {shard}") as progress:
 
             def report(failure: LoadFailure) -> None:
-                bar.write(f"failed: {failure.path}: {failure.error}", file=sys.stderr)
+                progress.write(f"rag ingest: failed: {failure.path}: {failure.error}")
 
             ingestor = Ingestor(
                 components.store,
                 components.embedder,
                 components.sparse,
                 chunker,
-                collection=collection,
-                tenant=tenant,
-                on_document=advance,
+                collection=args.collection or settings.collection,
+                tenant=args.tenant or settings.tenant,
+                on_document=progress.advance,
                 on_failure=report,
             )
-            summary = ingestor.run(load(sources))
+            summary = ingestor.run(load(sources, options, wanted=shard.owns), prune=in_this_run if args.prune else None)
     finally:
         components.close()
-    if args.json:
-        print(json.dumps(summary.to_json()))
-    else:
-        print(
-            f"{summary.documents_seen} documents in '{collection}' ({summary.store}): "
-            f"{summary.documents_added} added, {summary.documents_updated} updated, "
-            f"{summary.documents_unchanged} unchanged; {summary.chunks_upserted} chunks written; "
-            f"{len(summary.failed)} failed; {summary.seconds:.1f} s"
-        )
+    _print_summary(summary, shard, args.json)
     return 1 if summary.failed else 0

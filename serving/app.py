@@ -16,7 +16,7 @@ from rag.llm.factory import chat_model_name
 from rag.settings import Settings
 from serving.body_limit import BodyLimitMiddleware
 from serving.errors import install_error_handlers
-from serving.routers import chat, health, models, retrieve
+from serving.routers import chat, documents, health, models, retrieve
 from serving.state import AppState
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,6 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    for router in (chat.router, models.router, retrieve.router, health.router):
+    for router in (chat.router, models.router, retrieve.router, documents.router, health.router):
         app.include_router(router)
     return app

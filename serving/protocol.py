@@ -160,6 +160,16 @@ class RetrieveResponse(BaseModel):
     data: list[RetrievedChunk]
 
 
+class DocumentDeleted(BaseModel):
+    """`DELETE /v1/documents/{doc_id}`: what went (OpenAI's deletion shape, plus the chunk count)."""
+
+    id: str
+    object: Literal["document"] = "document"
+    deleted: bool = True
+    collection: str
+    chunks_deleted: int
+
+
 class ErrorBody(BaseModel):
     message: str
     type: str

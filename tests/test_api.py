@@ -173,3 +173,20 @@ def test_llm_down_is_503_and_retrieval_still_works(api_without_llm: Server) -> N
     assert r.status_code == 200 and r.json()["data"]
     ready = httpx.get(api_without_llm.base_url + "/readyz")
     assert ready.status_code == 503 and ready.json()["down"] == ["llm"]
+
+
+def test_delete_document_then_it_is_gone(api: Server) -> None:
+    """Runs last in this module: it removes storage.md from the served collection."""
+    query = {"query": "rag copy moves a collection to a Qdrant server", "top_k": 5, "mode": "sparse"}
+    before = httpx.post(api.base_url + "/v1/retrieve", json=query).json()["data"]
+    assert any(d["doc_id"] == "storage.md" for d in before)
+    r = httpx.delete(api.base_url + "/v1/documents/storage.md")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["id"] == "storage.md" and body["deleted"] is True and body["chunks_deleted"] > 0
+    after = httpx.post(api.base_url + "/v1/retrieve", json=query).json()["data"]
+    assert all(d["doc_id"] != "storage.md" for d in after)
+    again = httpx.delete(api.base_url + "/v1/documents/storage.md")
+    assert again.status_code == 404 and _error(again)["param"] == "doc_id"
+    missing = httpx.delete(api.base_url + "/v1/documents/x.md", params={"collection": "nope"})
+    assert missing.status_code == 404 and _error(missing)["param"] == "collection"

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from rag.store.base import document_hashes
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
 from tests.conftest import rag_env, run_rag
@@ -18,7 +19,7 @@ def test_rag_copy_moves_the_collection_and_reports_it(docs_store: Path, tmp_path
     try:
         assert summary["points"] == source.count("docs") == copied.count("docs") > 0
         assert summary["from"].startswith("qdrant-edge:") and summary["to"].startswith("qdrant-local:")
-        assert copied.document_hashes("docs", "default") == source.document_hashes("docs", "default")
+        assert document_hashes(copied, "docs", "default") == document_hashes(source, "docs", "default")
     finally:
         source.close()
         copied.close()

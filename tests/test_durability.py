@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from rag.store.base import document_hashes
 from rag.store.edge import EdgeStore
 from tests.conftest import RAG_BIN, rag_env, run_rag
 
@@ -26,7 +27,7 @@ def _corpus(path: Path, n: int) -> Path:
 def _state(store_path: Path) -> tuple[int, dict[str, set[str]]]:
     store = EdgeStore(store_path / "edge")
     try:
-        return store.count("docs"), store.document_hashes("docs", "default")
+        return store.count("docs"), document_hashes(store, "docs", "default")
     finally:
         store.close()
 

@@ -6,11 +6,14 @@ from pathlib import Path
 import pytest
 
 from ingest.chunking import Chunker
-from ingest.loaders import discover, load
+from ingest.loaders import SUFFIXES, load
+from ingest.partition import Shard
+from ingest.sources import SourceScope, discover
 from ingest.sync import Ingestor, IngestSummary
+from rag.domain import Document, DocumentPart
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
-from rag.store.base import VectorStore
+from rag.store.base import VectorStore, document_hashes
 from rag_cli.main import main
 from tests.conftest import DOCS
 
@@ -35,7 +38,7 @@ def _ingest(
 ) -> IngestSummary:
     chunker = Chunker(embedder.inner.tokenizer, chunk_size=64, chunk_overlap=8)
     ingestor = Ingestor(store, embedder, sparse, chunker, collection="c", tenant="t", batch_chunks=batch)
-    return ingestor.run(load(discover(paths)))
+    return ingestor.run(load(discover(paths, SUFFIXES)))
 
 
 def test_reingest_is_idempotent_and_skips_unchanged_documents(
@@ -61,11 +64,11 @@ def test_changed_document_replaces_its_chunks(
     (src / "other.md").write_text("# Other\n\nUnrelated text about gardens.")
     counting = CountingEmbedder(embedder)
     _ingest(store, counting, sparse, [src])
-    old_hashes = store.document_hashes("c", "t")["guide.md"]
+    old_hashes = document_hashes(store, "c", "t")["guide.md"]
     doc.write_text("# Guide\n\nNew short text about trains.")
     summary = _ingest(store, counting, sparse, [src])
     assert (summary.documents_updated, summary.documents_unchanged) == (1, 1)
-    hashes = store.document_hashes("c", "t")
+    hashes = document_hashes(store, "c", "t")
     assert len(hashes["guide.md"]) == 1 and hashes["guide.md"] != old_hashes
     assert store.count("c") == summary.chunks_upserted + 1  # the new guide chunk(s) plus the untouched other.md
 
@@ -83,11 +86,11 @@ def test_interrupted_update_converges_on_rerun(
     doc.write_text("version two " * 10)
     store.delete_stale = lambda *a, **k: None  # type: ignore[method-assign]  # the crash: no sweep
     _ingest(store, counting, sparse, [src])
-    assert len(store.document_hashes("c", "t")["a.txt"]) == 2  # both versions searchable, none lost
+    assert len(document_hashes(store, "c", "t")["a.txt"]) == 2  # both versions searchable, none lost
     del store.delete_stale
     summary = _ingest(store, counting, sparse, [src])
     assert summary.documents_updated == 1
-    assert len(store.document_hashes("c", "t")["a.txt"]) == 1
+    assert len(document_hashes(store, "c", "t")["a.txt"]) == 1
     assert store.count("c") == summary.chunks_upserted
 
 
@@ -117,3 +120,98 @@ def test_cli_json_summary_and_exit_codes(
     with pytest.raises(SystemExit) as exc:
         main(["ingest"])
     assert exc.value.code == 2
+
+
+def test_chunks_keep_markdown_heading_paths_and_pdf_pages(embedder: SentenceTransformerEmbedder) -> None:
+    chunker = Chunker(embedder.tokenizer, chunk_size=40, chunk_overlap=0)
+    md = Document(
+        "guide.md",
+        "# Guide\n\nIntro text.\n\n## Deploy\n\nUse helm.\n\n### Helm values\n\nSet replicas.\n\n## Scale\n\nAdd pods.",
+        "Guide",
+        "s",
+        {"format": "md"},
+    )
+    headings = [(c.text.splitlines()[0], c.metadata.get("headings")) for c in chunker.chunk(md, "t")]
+    assert headings == [
+        ("# Guide", "Guide"),
+        ("## Deploy", "Guide > Deploy"),
+        ("### Helm values", "Guide > Deploy > Helm values"),
+        ("## Scale", "Guide > Scale"),
+    ]
+    pages = (DocumentPart("First page text.", {"page": 1}), DocumentPart("Second page text.", {"page": 2}))
+    pdf = Document("m.pdf", "\n\n".join(p.text for p in pages), "M", "s", {"format": "pdf"}, pages)
+    chunks = chunker.chunk(pdf, "t")
+    assert [(c.chunk_index, c.metadata["page"], c.metadata["format"]) for c in chunks] == [(0, 1, "pdf"), (1, 2, "pdf")]
+
+
+def test_prune_removes_only_documents_that_left_this_source(
+    tmp_path: Path, store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root in (a, b):
+        root.mkdir()
+        for name in ("keep.txt", "gone.txt", "breaks.txt"):
+            (root / name).write_text(f"{root.name} {name} text about pruning")
+    counting = CountingEmbedder(embedder)
+    chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=8)
+    ingestor = Ingestor(store, counting, sparse, chunker, collection="c", tenant="t")
+    ingestor.run(load(discover([a], SUFFIXES)))
+    Ingestor(store, counting, sparse, chunker, collection="c", tenant="b").run(load(discover([b], SUFFIXES)))
+    (a / "gone.txt").unlink()
+    (a / "breaks.txt").write_bytes(b"\x00binary now")  # fails to load: what was stored stays
+    scope = SourceScope.of([a])
+    summary = ingestor.run(load(discover([a], SUFFIXES)), prune=lambda d: scope.covers(d.source))
+    assert summary.documents_pruned == 1 and len(summary.failed) == 1
+    assert set(document_hashes(store, "c", "t")) == {"keep.txt", "breaks.txt"}
+    assert set(document_hashes(store, "c", "b")) == {"keep.txt", "gone.txt", "breaks.txt"}  # another tenant
+    other_root = ingestor.run(load(discover([a / "keep.txt"], SUFFIXES)), prune=lambda d: False)
+    assert other_root.documents_pruned == 0 and set(document_hashes(store, "c", "t")) == {"keep.txt", "breaks.txt"}
+
+
+def test_shards_partition_the_documents_exactly(
+    tmp_path: Path, store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(24):
+        (src / f"d{i:02}.txt").write_text(f"document number {i} about partitions")
+    records = src / "rows.jsonl"
+    records.write_text("\n".join(json.dumps({"id": f"r{i}", "text": f"record {i}"}) for i in range(12)))
+    chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=8)
+    seen: list[int] = []
+    for i in range(3):
+        ingestor = Ingestor(store, embedder, sparse, chunker, collection="c", tenant="t")
+        summary = ingestor.run(load(discover([src], SUFFIXES), wanted=Shard(i, 3).owns))
+        seen.append(summary.documents_seen)
+    assert sum(seen) == 36 and all(n > 0 for n in seen)
+    assert len(document_hashes(store, "c", "t")) == 36 and store.count("c") == 36
+
+
+def test_cli_shards_from_job_env_status_and_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RAG_QDRANT_PATH", str(tmp_path / "q"))
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(10):
+        (src / f"n{i}.md").write_text(f"# Note {i}\n\nBody {i}.")
+    monkeypatch.setenv("JOB_COMPLETIONS", "2")
+    runs = []
+    for index in ("0", "1"):
+        monkeypatch.setenv("JOB_COMPLETION_INDEX", index)
+        assert main(["ingest", str(src), "--json"]) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    assert [r["shard"] for r in runs] == ["0/2", "1/2"] and sum(r["documents_added"] for r in runs) == 10
+    assert main(["ingest", str(src), "--shard", "2/2"]) == 2  # I must be below N
+    capsys.readouterr()
+
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["store"].startswith("qdrant-edge:")
+    assert status["collections"] == [{"name": "docs", "documents": 10, "chunks": 10, "tenants": 1}]
+    assert main(["delete", "--doc-id", "n3.md"]) == 0
+    assert json.loads(capsys.readouterr().out)["chunks_deleted"] == 1
+    assert main(["delete", "--doc-id", "n3.md"]) == 1
+    assert "'n3.md' is not in collection" in capsys.readouterr().err
+    assert main(["status", "--collection", "docs", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["collections"][0]["documents"] == 9

@@ -1,14 +1,36 @@
+"""Loaders per format, discovery, and bad input: every bad file is one clear failure and never an exception."""
+
 import json
 from pathlib import Path
 
+import docx
 import pytest
+from fpdf import FPDF
+from pypdf import PdfReader, PdfWriter
 
-from ingest.loaders import LoadFailure, UsageError, discover, load
+from ingest.formats.base import LoadFailure, LoadOptions
+from ingest.loaders import SUFFIXES, load
+from ingest.sources import SourceScope, UsageError, discover
 from rag.domain import Document
 
 
-def _load_all(paths: list[Path]) -> list[Document | LoadFailure]:
-    return list(load(discover(paths)))
+def _load_all(paths: list[Path], **options: object) -> list[Document | LoadFailure]:
+    return list(load(discover(paths, SUFFIXES), LoadOptions(**options)))  # type: ignore[arg-type]
+
+
+def _by_name(results: list[Document | LoadFailure]) -> dict[str, Document | LoadFailure]:
+    return {Path((r.path if isinstance(r, LoadFailure) else r.source).split("#")[0]).name: r for r in results}
+
+
+def _pdf(path: Path, pages: list[str]) -> Path:
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 10, text)
+    pdf.set_title("Pump manual")
+    pdf.output(str(path))
+    return path
 
 
 def test_directory_ids_are_relative_paths_and_unsupported_files_are_skipped(tmp_path: Path) -> None:
@@ -19,6 +41,20 @@ def test_directory_ids_are_relative_paths_and_unsupported_files_are_skipped(tmp_
     docs = _load_all([tmp_path])
     assert [d.doc_id for d in docs if isinstance(d, Document)] == ["a.txt", "sub/b.md"]
     assert docs[1].title == "Bravo title"  # type: ignore[union-attr]
+    assert Path(docs[0].source).is_absolute()  # type: ignore[union-attr]
+
+
+def test_include_and_exclude_globs(tmp_path: Path) -> None:
+    for name in ("keep/a.md", "keep/b.txt", "drop/c.md", "keep/draft-d.md"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("text")
+    found = discover([tmp_path], SUFFIXES, include=["keep/*"], exclude=["draft-*"])
+    assert [s.doc_id for s in found] == ["keep/a.md", "keep/b.txt"]
+    assert [s.doc_id for s in discover([tmp_path], SUFFIXES, include=["*.md"])] == [
+        "drop/c.md",
+        "keep/a.md",
+        "keep/draft-d.md",
+    ]
 
 
 def test_html_keeps_main_content_not_navigation(tmp_path: Path) -> None:
@@ -34,16 +70,92 @@ def test_html_keeps_main_content_not_navigation(tmp_path: Path) -> None:
     assert "Home" not in doc.text and "2026" not in doc.text
 
 
+def test_text_in_other_encodings_is_decoded(tmp_path: Path) -> None:
+    (tmp_path / "latin1.txt").write_bytes("Le café est très chaud, déjà servi à la française.".encode("latin-1"))
+    (tmp_path / "utf16.txt").write_bytes("Grüße aus Köln, schöne Straße.".encode("utf-16"))
+    (tmp_path / "bom.txt").write_bytes("\ufeffplain with a byte order mark".encode())
+    docs = _by_name(_load_all([tmp_path]))
+    assert "café est très" in docs["latin1.txt"].text  # type: ignore[union-attr]
+    assert "Grüße aus Köln" in docs["utf16.txt"].text  # type: ignore[union-attr]
+    assert docs["bom.txt"].text == "plain with a byte order mark"  # type: ignore[union-attr]
+
+
+def test_pdf_text_per_page_with_page_numbers(tmp_path: Path) -> None:
+    _pdf(tmp_path / "manual.pdf", ["Page one explains the pump.", "Page two covers the valves."])
+    (doc,) = _load_all([tmp_path])
+    assert isinstance(doc, Document)
+    assert doc.title == "Pump manual" and doc.metadata == {"format": "pdf", "pages": 2}
+    assert [(p.metadata["page"], "valves" in p.text) for p in doc.parts] == [(1, False), (2, True)]
+
+
+def test_docx_paragraphs_tables_and_headings(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_heading("Operations", level=1)
+    document.add_paragraph("Restart the service nightly.")
+    document.add_heading("Backups", level=2)
+    table = document.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "daily", "03:00"
+    document.save(str(tmp_path / "ops.docx"))
+    (doc,) = _load_all([tmp_path])
+    assert isinstance(doc, Document)
+    assert doc.text == "# Operations\n\nRestart the service nightly.\n\n## Backups\n\ndaily | 03:00"
+
+
+def test_jsonl_and_csv_records_with_configured_fields(tmp_path: Path) -> None:
+    rows = [{"key": "a1", "body": "First ticket text", "team": "ops"}, {"body": "  "}, {"key": "a3", "body": "Third"}]
+    (tmp_path / "tickets.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n[1]\n")
+    (tmp_path / "faq.csv").write_text("key,body,lang\nq1,How to reset?,en\nq2,,en\n")
+    results = _load_all([tmp_path], text_field="body", id_field="key")
+    docs = {r.doc_id: r for r in results if isinstance(r, Document)}
+    assert set(docs) == {"tickets.jsonl#a1", "tickets.jsonl#a3", "faq.csv#q1"}
+    assert docs["tickets.jsonl#a1"].metadata == {"team": "ops", "format": "jsonl"}
+    assert docs["faq.csv#q1"].text == "How to reset?" and docs["faq.csv#q1"].metadata["lang"] == "en"
+    failures = sorted(Path(r.path).name for r in results if isinstance(r, LoadFailure))
+    assert failures == ["faq.csv:3", "tickets.jsonl:2", "tickets.jsonl:4"]
+    (missing,) = _load_all([tmp_path / "faq.csv"], text_field="nope")
+    assert isinstance(missing, LoadFailure) and "no 'nope' column" in missing.error
+
+
 def test_bad_files_become_failures_not_exceptions(tmp_path: Path) -> None:
+    good = _pdf(tmp_path / "good.pdf", ["Fine text."])
+    data = good.read_bytes()
+    (tmp_path / "truncated.pdf").write_bytes(data[: len(data) // 2])
+    (tmp_path / "corrupt.pdf").write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 20 + b"\n%%EOF\n")
+    (tmp_path / "fake.pdf").write_text("just text with a pdf name")
+    writer = PdfWriter(clone_from=PdfReader(good))
+    writer.encrypt("secret")
+    writer.write(str(tmp_path / "locked.pdf"))
+    (tmp_path / "blank.pdf").write_bytes(_blank_pdf())
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
     (tmp_path / "empty.txt").write_text("  \n")
-    (tmp_path / "binary.txt").write_bytes(b"abc\x00\x01\x02")
-    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "binary.txt").write_bytes(b"abc\x00\x01\x02" * 100)
+    (tmp_path / "controls.md").write_bytes(bytes(range(1, 32)) * 50)
+    (tmp_path / "big.txt").write_text("x" * 150_000)
     (tmp_path / "ok.txt").write_text("fine")
-    results = {Path(r.path if isinstance(r, LoadFailure) else r.source).name: r for r in _load_all([tmp_path])}
+    results = _by_name(_load_all([tmp_path], max_file_bytes=100_000))
     assert isinstance(results["ok.txt"], Document)
-    for name, reason in [("empty.txt", "empty"), ("binary.txt", "binary"), ("latin1.txt", "UTF-8")]:
+    expected = {
+        "truncated.pdf": "truncated PDF",
+        "corrupt.pdf": "PDF",
+        "fake.pdf": "not a PDF",
+        "locked.pdf": "encrypted PDF",
+        "blank.pdf": "no extractable text",
+        "broken.docx": "DOCX",
+        "empty.txt": "empty",
+        "binary.txt": "binary",
+        "controls.md": "binary",
+        "big.txt": "100,000-byte limit",
+    }
+    for name, reason in expected.items():
         failure = results[name]
-        assert isinstance(failure, LoadFailure) and reason in failure.error
+        assert isinstance(failure, LoadFailure) and reason in failure.error, (name, failure)
+    assert len(results) == len(expected) + 2  # good.pdf and ok.txt load
+
+
+def _blank_pdf() -> bytes:
+    pdf = FPDF()
+    pdf.add_page()
+    return bytes(pdf.output())
 
 
 def test_beir_corpus_records_and_bad_lines(tmp_path: Path) -> None:
@@ -58,4 +170,10 @@ def test_beir_corpus_records_and_bad_lines(tmp_path: Path) -> None:
 
 def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
-        discover([tmp_path / "nope"])
+        discover([tmp_path / "nope"], SUFFIXES)
+
+
+def test_source_scope_covers_only_what_is_under_its_roots(tmp_path: Path) -> None:
+    scope = SourceScope.of([tmp_path / "a", tmp_path / "one.csv"])
+    assert scope.covers(f"{tmp_path}/a/x.md") and scope.covers(f"{tmp_path}/one.csv#r7")
+    assert not scope.covers(f"{tmp_path}/ab/x.md") and not scope.covers(f"{tmp_path}/b/x.md")

@@ -11,7 +11,7 @@ from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.errors import InvalidInput, NotFound
 from rag.retrieval import RetrievalRequest, Retriever
-from rag.store.base import VectorStore
+from rag.store.base import VectorStore, document_hashes
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
 from rag.store.transfer import copy_collection
@@ -81,11 +81,11 @@ def test_document_hashes_delete_stale_and_delete_document(
     store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     _fill(store, embedder, sparse, "t1")
-    assert store.document_hashes("c", "t1")["helm.md"] == {"hash-helm.md"}
+    assert document_hashes(store, "c", "t1")["helm.md"] == {"hash-helm.md"}
     store.delete_stale("c", "t1", "helm.md", keep_hash="other")
-    assert "helm.md" not in store.document_hashes("c", "t1")
+    assert "helm.md" not in document_hashes(store, "c", "t1")
     store.delete_document("c", "t1", "cats.md")
-    assert set(store.document_hashes("c", "t1")) == {"ingest.md"}
+    assert set(document_hashes(store, "c", "t1")) == {"ingest.md"}
 
 
 def test_unknown_collection_is_not_found(
@@ -152,7 +152,7 @@ def test_copy_collection_moves_every_point_to_the_other_engine(
         assert copy_collection(store, target, "c", batch=2) == 6
         assert copy_collection(store, target, "c", batch=2) == 6  # a rerun rewrites the same points
         assert target.count("c") == 6 and target.count("c", "t2") == 3
-        assert target.document_hashes("c", "t1") == store.document_hashes("c", "t1")
+        assert document_hashes(target, "c", "t1") == document_hashes(store, "c", "t1")
         dense, query = embedder.embed_query("helm install"), sparse.encode_query("helm install")
         for mode in ("dense", "sparse", "hybrid"):
             ranked = [

@@ -27,6 +27,17 @@ class PointBatch:
     sparse: list[SparseVector]
 
 
+@dataclass(slots=True)
+class StoredDocument:
+    """A document as the store holds it: its chunks' `doc_hash` values (more than one after an interrupted
+    update) and the `source` they came from."""
+
+    tenant: str
+    doc_id: str
+    source: str
+    hashes: set[str]
+
+
 class VectorStore(Protocol):
     @property
     def location(self) -> str:
@@ -53,11 +64,13 @@ class VectorStore(Protocol):
 
     def delete_document(self, collection: str, tenant: str, doc_id: str) -> None: ...
 
-    def document_hashes(self, collection: str, tenant: str) -> dict[str, set[str]]:
-        """doc_id -> the set of `doc_hash` values its points carry (more than one after an interrupted update)."""
+    def documents(self, collection: str, tenant: str | None = None) -> list[StoredDocument]:
+        """The documents of one tenant (or of all), from their chunks' payload; none if the collection is absent."""
         ...
 
-    def count(self, collection: str, tenant: str | None = None) -> int: ...
+    def count(self, collection: str, tenant: str | None = None, doc_id: str | None = None) -> int:
+        """Chunks in the collection; of one tenant; of one of its documents (`doc_id` needs `tenant`)."""
+        ...
 
     def scroll_points(self, collection: str, batch: int = 512) -> Iterator[PointBatch]:
         """Every point of the collection (all tenants), vectors included, in batches: for moving a collection."""
@@ -84,3 +97,8 @@ class VectorStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def document_hashes(store: VectorStore, collection: str, tenant: str) -> dict[str, set[str]]:
+    """doc_id -> the `doc_hash` values its chunks carry, for one tenant."""
+    return {d.doc_id: d.hashes for d in store.documents(collection, tenant)}

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import qdrant_edge as qe
 
@@ -20,10 +20,19 @@ from rag.domain import Chunk, Hit
 from rag.embedding.base import SparseVector
 from rag.errors import BackendUnavailable, InvalidInput, NotFound
 from rag.settings import RetrievalMode
-from rag.store.base import PayloadFilter, PointBatch
+from rag.store.base import PayloadFilter, PointBatch, StoredDocument
 from rag.store.filters import Conditions, conditions
 from rag.store.index import HnswParams
-from rag.store.payload import DENSE, INDEXED_FIELDS, SPARSE, chunk_of, payload_of
+from rag.store.payload import (
+    DENSE,
+    DOCUMENT_FIELDS,
+    INDEXED_FIELDS,
+    SPARSE,
+    add_document,
+    chunk_of,
+    payload_of,
+    point_batch,
+)
 from rag.store.query_plan import Nearest, plan_query
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
@@ -150,23 +159,23 @@ class EdgeStore:
     def delete_document(self, collection: str, tenant: str, doc_id: str) -> None:
         self._delete(collection, conditions(tenant, doc_id=doc_id))
 
-    def document_hashes(self, collection: str, tenant: str) -> dict[str, set[str]]:
-        hashes: dict[str, set[str]] = {}
+    def documents(self, collection: str, tenant: str | None = None) -> list[StoredDocument]:
+        found: dict[tuple[str, str], StoredDocument] = {}
         if not self.collection_exists(collection):
-            return hashes
-        shard, flt = self._shard(collection), to_filter(conditions(tenant))
+            return []
+        shard = self._shard(collection)
+        flt = to_filter(conditions(tenant)) if tenant is not None else None
         offset: Any = None
         while True:
             with self._lock:
                 request = qe.ScrollRequest(
-                    offset=offset, limit=2048, filter=flt, with_payload=["doc_id", "doc_hash"], with_vector=False
+                    offset=offset, limit=2048, filter=flt, with_payload=DOCUMENT_FIELDS, with_vector=False
                 )
                 page, offset = shard.scroll(request)
             for record in page:
-                payload = record.payload or {}
-                hashes.setdefault(str(payload["doc_id"]), set()).add(str(payload["doc_hash"]))
+                add_document(found, record.payload)
             if offset is None:
-                return hashes
+                return list(found.values())
 
     def scroll_points(self, collection: str, batch: int = 512) -> Iterator[PointBatch]:
         shard = self._shard(collection)
@@ -175,18 +184,13 @@ class EdgeStore:
             with self._lock:
                 request = qe.ScrollRequest(offset=offset, limit=batch, with_payload=True, with_vector=True)
                 page, offset = shard.scroll(request)
-            vectors = [cast(dict[str, Any], r.vector) for r in page]
-            yield PointBatch(
-                chunks=[chunk_of(r.payload or {}) for r in page],
-                dense=[list(v[DENSE]) for v in vectors],
-                sparse=[SparseVector(list(v[SPARSE].indices), list(v[SPARSE].values)) for v in vectors],
-            )
+            yield point_batch(page)
             if offset is None:
                 return
 
-    def count(self, collection: str, tenant: str | None = None) -> int:
+    def count(self, collection: str, tenant: str | None = None, doc_id: str | None = None) -> int:
         shard = self._shard(collection)
-        flt = to_filter(conditions(tenant)) if tenant is not None else None
+        flt = to_filter(conditions(tenant, doc_id=doc_id)) if tenant is not None else None
         with self._lock:
             return int(shard.count(qe.CountRequest(exact=True, filter=flt)))
 

@@ -27,9 +27,10 @@ def _checked(key: str, value: FilterValue | object) -> Condition:
     raise InvalidInput(f"filter '{key}': expected a string, integer, boolean or list", param="filter")
 
 
-def conditions(tenant: str, filters: PayloadFilter | None = None, **exact: str) -> Conditions:
-    """The tenant condition always; exact matches; user filters (keys outside the chunk fields mean `metadata.KEY`)."""
-    must: list[Condition] = [("tenant", tenant), *exact.items()]
+def conditions(tenant: str, filters: PayloadFilter | None = None, **exact: str | None) -> Conditions:
+    """The tenant condition always; exact matches (None: no condition); user filters (keys outside the chunk fields
+    mean `metadata.KEY`)."""
+    must: list[Condition] = [("tenant", tenant), *((k, v) for k, v in exact.items() if v is not None)]
     for key, value in (filters or {}).items():
         if not key or key == "tenant":
             raise InvalidInput("filter keys must be non-empty and may not name the tenant", param="filter")

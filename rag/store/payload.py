@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from rag.domain import Chunk
+from rag.embedding.base import SparseVector
+from rag.store.base import PointBatch, StoredDocument
 
 DENSE = "dense"  # named dense vector (cosine)
 SPARSE = "bm25"  # named sparse vector (IDF modifier)
@@ -36,3 +39,37 @@ def chunk_of(payload: dict[str, Any]) -> Chunk:
         title=payload.get("title", ""),
         metadata=payload.get("metadata") or {},
     )
+
+
+class StoredRecord(Protocol):
+    """A point read back with payload and vectors (qdrant-client's and Edge's `Record` both fit)."""
+
+    @property
+    def payload(self) -> dict[str, Any] | None: ...
+
+    @property
+    def vector(self) -> Any: ...
+
+
+def point_batch(records: Sequence[StoredRecord]) -> PointBatch:
+    """Records (named vectors `dense` and `bm25`) back into the chunks and vectors they were upserted from."""
+    vectors: list[dict[str, Any]] = [r.vector for r in records]
+    return PointBatch(
+        chunks=[chunk_of(r.payload or {}) for r in records],
+        dense=[list(v[DENSE]) for v in vectors],
+        sparse=[SparseVector(list(v[SPARSE].indices), list(v[SPARSE].values)) for v in vectors],
+    )
+
+
+DOCUMENT_FIELDS = ["tenant", "doc_id", "doc_hash", "source"]  # what `documents` reads of each chunk
+
+
+def add_document(found: dict[tuple[str, str], StoredDocument], payload: dict[str, Any] | None) -> None:
+    """Fold one chunk's payload (DOCUMENT_FIELDS) into the documents found so far."""
+    p = payload or {}
+    key = (str(p["tenant"]), str(p["doc_id"]))
+    doc = found.get(key)
+    if doc is None:
+        found[key] = StoredDocument(key[0], key[1], str(p.get("source", "")), {str(p["doc_hash"])})
+    else:
+        doc.hashes.add(str(p["doc_hash"]))

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
@@ -19,10 +19,19 @@ from rag.domain import Chunk, Hit
 from rag.embedding.base import SparseVector
 from rag.errors import BackendUnavailable, InvalidInput, NotFound
 from rag.settings import RetrievalMode
-from rag.store.base import PayloadFilter, PointBatch
+from rag.store.base import PayloadFilter, PointBatch, StoredDocument
 from rag.store.filters import Conditions, conditions
 from rag.store.index import HnswParams
-from rag.store.payload import DENSE, INDEXED_FIELDS, SPARSE, chunk_of, payload_of
+from rag.store.payload import (
+    DENSE,
+    DOCUMENT_FIELDS,
+    INDEXED_FIELDS,
+    SPARSE,
+    add_document,
+    chunk_of,
+    payload_of,
+    point_batch,
+)
 from rag.store.query_plan import Nearest, plan_query
 
 _T = TypeVar("_T")
@@ -165,11 +174,11 @@ class QdrantStore:
         self._require(collection)
         self._delete(collection, to_filter(conditions(tenant, doc_id=doc_id)))
 
-    def document_hashes(self, collection: str, tenant: str) -> dict[str, set[str]]:
-        hashes: dict[str, set[str]] = {}
+    def documents(self, collection: str, tenant: str | None = None) -> list[StoredDocument]:
+        found: dict[tuple[str, str], StoredDocument] = {}
         if not self.collection_exists(collection):
-            return hashes
-        flt = to_filter(conditions(tenant))
+            return []
+        flt = to_filter(conditions(tenant)) if tenant is not None else None
         offset: models.ExtendedPointId | None = None
         while True:
             page, offset = self._call(
@@ -178,15 +187,14 @@ class QdrantStore:
                     scroll_filter=flt,
                     limit=2048,
                     offset=off,
-                    with_payload=["doc_id", "doc_hash"],
+                    with_payload=DOCUMENT_FIELDS,
                     with_vectors=False,
                 )
             )
             for point in page:
-                payload = point.payload or {}
-                hashes.setdefault(str(payload["doc_id"]), set()).add(str(payload["doc_hash"]))
+                add_document(found, point.payload)
             if offset is None:
-                return hashes
+                return list(found.values())
 
     def scroll_points(self, collection: str, batch: int = 512) -> Iterator[PointBatch]:
         self._require(collection)
@@ -197,18 +205,13 @@ class QdrantStore:
                     collection, limit=batch, offset=off, with_payload=True, with_vectors=True
                 )
             )
-            vectors = [cast(dict[str, Any], r.vector) for r in page]
-            yield PointBatch(
-                chunks=[chunk_of(r.payload or {}) for r in page],
-                dense=[list(v[DENSE]) for v in vectors],
-                sparse=[SparseVector(list(v[SPARSE].indices), list(v[SPARSE].values)) for v in vectors],
-            )
+            yield point_batch(page)
             if offset is None:
                 return
 
-    def count(self, collection: str, tenant: str | None = None) -> int:
+    def count(self, collection: str, tenant: str | None = None, doc_id: str | None = None) -> int:
         self._require(collection)
-        flt = to_filter(conditions(tenant)) if tenant is not None else None
+        flt = to_filter(conditions(tenant, doc_id=doc_id)) if tenant is not None else None
         return self._call(lambda: self._client.count(collection, count_filter=flt, exact=True).count)
 
     def optimize(self, collection: str) -> None:

@@ -1,0 +1,18 @@
+"""Deleting one document: what `rag delete` and `DELETE /v1/documents/{doc_id}` share."""
+
+from __future__ import annotations
+
+from rag.errors import NotFound
+from rag.store.base import VectorStore
+
+
+def delete_document(store: VectorStore, collection: str, tenant: str, doc_id: str) -> int:
+    """Delete the tenant's document from the collection; returns how many chunks went. NotFound when absent."""
+    if not store.collection_exists(collection):
+        raise NotFound(f"collection '{collection}' does not exist", param="collection")
+    chunks = store.count(collection, tenant, doc_id=doc_id)
+    if chunks == 0:
+        raise NotFound(f"document '{doc_id}' is not in collection '{collection}'", param="doc_id")
+    store.delete_document(collection, tenant, doc_id)
+    store.optimize(collection)
+    return chunks

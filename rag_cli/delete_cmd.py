@@ -1,0 +1,30 @@
+"""`rag delete --doc-id ID [--collection NAME] [--tenant T]`: remove one document's chunks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rag.components import build_store
+from rag.settings import Settings
+from rag.store.deletion import delete_document
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("delete", help="delete one document (all its chunks)")
+    p.add_argument("--doc-id", required=True, help="the document id (its path relative to the ingested folder)")
+    p.add_argument("--collection", help="collection (default: RAG_COLLECTION)")
+    p.add_argument("--tenant", help="tenant (default: RAG_TENANT)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings()
+    collection, tenant = args.collection or settings.collection, args.tenant or settings.tenant
+    store = build_store(settings)
+    try:
+        chunks = delete_document(store, collection, tenant, args.doc_id)
+    finally:
+        store.close()
+    print(json.dumps({"collection": collection, "tenant": tenant, "doc_id": args.doc_id, "chunks_deleted": chunks}))
+    return 0
