@@ -24,7 +24,12 @@ def hnsw_params(settings: Settings) -> HnswParams:
 
 def build_store(settings: Settings) -> VectorStore:
     if settings.qdrant_url is None and settings.embedded_store == "edge":
-        return EdgeStore(settings.qdrant_path / "edge", rrf_k=settings.rrf_k, hnsw=hnsw_params(settings))
+        return EdgeStore(
+            settings.qdrant_path / "edge",
+            rrf_k=settings.rrf_k,
+            hnsw=hnsw_params(settings),
+            indexed_metadata=settings.indexed_metadata,
+        )
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
     return QdrantStore(
         url=settings.qdrant_url,
@@ -33,6 +38,7 @@ def build_store(settings: Settings) -> VectorStore:
         timeout_s=settings.qdrant_timeout_s,
         rrf_k=settings.rrf_k,
         hnsw=hnsw_params(settings),
+        indexed_metadata=settings.indexed_metadata,
     )
 
 

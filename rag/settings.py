@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 RetrievalMode = Literal["dense", "sparse", "hybrid"]
 
@@ -20,6 +20,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
 
+    @field_validator("indexed_metadata", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
     # Store: a Qdrant server when `qdrant_url` is set; otherwise embedded at `qdrant_path`, by default in Qdrant
     # Edge (the Qdrant engine in-process), or in qdrant-client's local mode (a pure-Python stand-in) when asked.
     qdrant_url: str | None = None
@@ -27,6 +32,8 @@ class Settings(BaseSettings):
     qdrant_path: Path = Path(".rag/qdrant")
     embedded_store: Literal["edge", "qdrant-local"] = "edge"
     rrf_k: int = 60  # reciprocal rank fusion constant, the same in every engine
+    # Metadata keys that filters use often (comma-separated): keyword-indexed, so a selective filter stays fast.
+    indexed_metadata: Annotated[list[str], NoDecode] = []
     # Dense vector index (HNSW), the same in every engine; chosen by benchmarks/index_recall.py.
     hnsw_m: int = 16
     hnsw_ef_construct: int = 100

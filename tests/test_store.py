@@ -202,3 +202,16 @@ def test_edge_builds_its_hnsw_index_on_optimize_and_it_finds_what_exact_search_f
             assert found == [f"d{i}", f"d{i}"]
     finally:
         store.close()
+
+
+def test_metadata_keys_named_in_settings_get_keyword_indexes(tmp_path: Path) -> None:
+    store = EdgeStore(tmp_path / "edge")
+    store.ensure_collection("c", 4)
+    store.close()
+    reopened = EdgeStore(tmp_path / "edge", indexed_metadata=["team"])
+    try:
+        reopened.ensure_collection("c", 4)  # an existing collection gains the index
+        shard = reopened._shard("c")
+        assert {"tenant", "doc_id", "doc_hash", "metadata.team"} <= set(shard.info().payload_schema)
+    finally:
+        reopened.close()

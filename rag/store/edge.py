@@ -26,10 +26,10 @@ from rag.store.index import HnswParams
 from rag.store.payload import (
     DENSE,
     DOCUMENT_FIELDS,
-    INDEXED_FIELDS,
     SPARSE,
     add_document,
     chunk_of,
+    indexed_fields,
     payload_of,
     point_batch,
 )
@@ -59,8 +59,11 @@ def _sparse(vector: SparseVector) -> qe.SparseVector:
 class EdgeStore:
     """`VectorStore` over Qdrant Edge shards under one root directory."""
 
-    def __init__(self, root: Path, *, rrf_k: int = 60, hnsw: HnswParams | None = None) -> None:
+    def __init__(
+        self, root: Path, *, rrf_k: int = 60, hnsw: HnswParams | None = None, indexed_metadata: Sequence[str] = ()
+    ) -> None:
         self._root = root
+        self._indexed = indexed_fields(indexed_metadata)
         self._rrf_k = rrf_k
         self._hnsw = hnsw or HnswParams()
         self._shards: dict[str, qe.EdgeShard] = {}
@@ -106,6 +109,7 @@ class EdgeStore:
                         f"collection '{collection}' holds {size}-dimensional vectors; the embedder gives {dense_dim}",
                         param="collection",
                     )
+                self._index_payload(self._shard(collection))
                 return
             config = qe.EdgeConfig(
                 vectors={DENSE: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
@@ -121,13 +125,19 @@ class EdgeStore:
             shard = (
                 qe.EdgeShard.load(str(shard_dir)) if shard_dir.exists() else qe.EdgeShard.create(str(shard_dir), config)
             )
-            for field in INDEXED_FIELDS:
-                shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
-            shard.flush()
+            self._index_payload(shard)
             self._shards[collection] = shard
             tmp = meta.with_suffix(".tmp")
             tmp.write_text(json.dumps({"dense_dim": dense_dim, "dense": DENSE, "sparse": SPARSE}))
             tmp.replace(meta)
+
+    def _index_payload(self, shard: qe.EdgeShard) -> None:
+        """Create the keyword indexes the shard lacks (a setting may have added metadata keys since)."""
+        existing = set(shard.info().payload_schema)
+        for field in self._indexed:
+            if field not in existing:
+                shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+        shard.flush()
 
     def upsert(
         self,

@@ -15,6 +15,12 @@ SPARSE = "bm25"  # named sparse vector (IDF modifier)
 INDEXED_FIELDS = ("tenant", "doc_id", "doc_hash")
 
 
+def indexed_fields(metadata_keys: Sequence[str] = ()) -> tuple[str, ...]:
+    """Keyword-indexed payload fields: ours, plus the metadata keys filters use (`metadata.KEY`). Without an index a
+    selective metadata filter makes Qdrant walk the HNSW graph past rejected points (benchmarks/store.py)."""
+    return INDEXED_FIELDS + tuple(f"metadata.{k}" for k in metadata_keys if k)
+
+
 def payload_of(chunk: Chunk) -> dict[str, Any]:
     return {
         "tenant": chunk.tenant,

@@ -25,10 +25,10 @@ from rag.store.index import HnswParams
 from rag.store.payload import (
     DENSE,
     DOCUMENT_FIELDS,
-    INDEXED_FIELDS,
     SPARSE,
     add_document,
     chunk_of,
+    indexed_fields,
     payload_of,
     point_batch,
 )
@@ -62,8 +62,10 @@ class QdrantStore:
         timeout_s: float = 10.0,
         rrf_k: int = 60,
         hnsw: HnswParams | None = None,
+        indexed_metadata: Sequence[str] = (),
     ) -> None:
         self._local = url is None
+        self._indexed = indexed_fields(indexed_metadata)
         self._rrf_k = rrf_k
         self._hnsw = hnsw or HnswParams()
         self._lock = threading.RLock()  # local mode is a single in-process object, not safe across threads
@@ -123,6 +125,7 @@ class QdrantStore:
                     f"collection '{collection}' holds {size}-dimensional vectors; the embedder gives {dense_dim}",
                     param="collection",
                 )
+            self._index_payload(collection, set(info.payload_schema or {}))
             return
         with self._guard():
             self._client.create_collection(
@@ -135,9 +138,19 @@ class QdrantStore:
                     full_scan_threshold=self._hnsw.full_scan_threshold_kb,
                 ),
             )
-            if not self._local:  # local mode has no payload indexes (and warns about them)
-                for field in INDEXED_FIELDS:
-                    self._client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
+        self._index_payload(collection, set())
+
+    def _index_payload(self, collection: str, existing: set[str]) -> None:
+        """Create the keyword indexes the collection lacks; local mode has none (and warns about them)."""
+        if self._local:
+            return
+        for field in self._indexed:
+            if field not in existing:
+                self._call(
+                    lambda f=field: self._client.create_payload_index(  # type: ignore[misc]
+                        collection, f, models.PayloadSchemaType.KEYWORD
+                    )
+                )
 
     def upsert(
         self,
