@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
         )
         total = sum(estimated_documents(s) for s in sources)
-        with Progress(total, f"ingest {shard}") as progress:
+        with Progress(total, f"ingest {shard}", every_s=settings.progress_every_s) as progress:
 
             def report(failure: LoadFailure) -> None:
                 progress.write(f"rag ingest: failed: {failure.path}: {failure.error}")

@@ -1,4 +1,4 @@
-"""Progress on long work: a tqdm bar on a terminal, and a plain line every 30 s in job logs (no terminal)."""
+"""Progress on long work: a tqdm bar on a terminal, and a plain line every `every_s` in job logs (no terminal)."""
 
 from __future__ import annotations
 

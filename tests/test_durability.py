@@ -60,3 +60,50 @@ def test_killed_ingest_reopens_and_converges(tmp_path: Path) -> None:
     assert clean.returncode == 0, clean.stderr
     assert _state(killed_path) == _state(clean_path)
     assert partial_count < _state(clean_path)[0]  # the kill really interrupted the writing
+
+
+def _versioned_corpus(path: Path, changed: range, kept: range, added: range) -> Path:
+    """Documents of `changed` get new text, `kept` stay as `_corpus` wrote them, `added` are new; the rest left."""
+
+    def text(i: int, salt: int) -> str:
+        return " ".join(WORDS[(i * 7 + j + salt) % len(WORDS)] for j in range(40))
+
+    rows = [{"_id": f"d{i}", "title": f"Doc {i}", "text": text(i, 3)} for i in changed]
+    rows += [{"_id": f"d{i}", "title": f"Doc {i}", "text": text(i, 0)} for i in (*kept, *added)]
+    corpus = path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return corpus
+
+
+def _run_until(args: list[str], env: dict[str, str], documents: int) -> None:
+    """Start `rag ingest`, SIGKILL it once its progress line reports `documents` processed."""
+    process = subprocess.Popen([RAG_BIN, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    for line in process.stderr:
+        done = line.split(": ")[-1].split("/")[0].replace(",", "")
+        if line.startswith("ingest ") and done.isdigit() and int(done) >= documents:
+            process.send_signal(signal.SIGKILL)
+            break
+    assert process.wait() == -signal.SIGKILL, "the ingest finished before it could be killed"
+
+
+def test_update_with_prune_killed_twice_converges(tmp_path: Path) -> None:
+    """Changed, kept, removed and new documents; the syncing run (with --prune) is killed twice mid-way; the
+    rerun leaves exactly the chunks a clean ingest of the new corpus makes."""
+    killed_path, clean_path = tmp_path / "killed", tmp_path / "clean"
+    first = run_rag(["ingest", str(_corpus(tmp_path, 600)), "--json"], rag_env(killed_path))
+    assert first.returncode == 0, first.stderr
+    corpus = _versioned_corpus(tmp_path, changed=range(0, 150), kept=range(300, 600), added=range(600, 900))
+    env = rag_env(killed_path, RAG_PROGRESS_EVERY_S="0.1")
+    for documents in (250, 600):
+        _run_until(["ingest", str(corpus), "--prune"], env, documents)
+        assert _state(killed_path)[0] > 0  # the shard reopens after each kill
+    rerun = run_rag(["ingest", str(corpus), "--prune", "--json"], rag_env(killed_path))
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["documents_pruned"] == 150  # d150..d299 left the corpus
+
+    clean = run_rag(["ingest", str(corpus), "--json"], rag_env(clean_path))
+    assert clean.returncode == 0, clean.stderr
+    count, hashes = _state(killed_path)
+    assert (count, hashes) == _state(clean_path)
+    assert count == 750 and all(len(h) == 1 for h in hashes.values())  # one version each, nothing duplicated
