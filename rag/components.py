@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.embedding.dense import SentenceTransformerEmbedder
+from rag.embedding.base import DenseEmbedder
+from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
+from rag.embedding.onnx import OnnxEmbedder
+from rag.embedding.onnx_export import onnx_model_dir
 from rag.embedding.sparse import Bm25Encoder
 from rag.llm.factory import build_chat_model
 from rag.pipeline import RagPipeline
@@ -48,7 +51,7 @@ class Components:
 
     settings: Settings
     store: VectorStore
-    embedder: SentenceTransformerEmbedder
+    embedder: DenseEmbedder
     sparse: Bm25Encoder
     retriever: Retriever
 
@@ -56,10 +59,19 @@ class Components:
         self.store.close()
 
 
-def build_components(settings: Settings) -> Components:
-    embedder = SentenceTransformerEmbedder(
+def build_embedder(settings: Settings) -> DenseEmbedder:
+    if settings.embed_backend == "onnx-int8":
+        source = settings.embed_model_path or packaged_minilm_path()
+        name = settings.embed_model_path.name if settings.embed_model_path else "all-MiniLM-L6-v2"
+        model_dir = onnx_model_dir(source, settings.cache_dir, name)
+        return OnnxEmbedder(model_dir, name=name, batch_size=settings.embed_batch_size)
+    return SentenceTransformerEmbedder(
         settings.embed_model_path, device=settings.embed_device, batch_size=settings.embed_batch_size
     )
+
+
+def build_components(settings: Settings) -> Components:
+    embedder = build_embedder(settings)
     sparse = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
     store = build_store(settings)
     retriever = Retriever(store, embedder, sparse, prefetch_k=settings.prefetch_k)

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     embed_model_path: Path | None = None  # a sentence-transformers directory; default: the packaged MiniLM
     embed_batch_size: int = 64
     embed_device: str = "cpu"
+    # `torch`: sentence-transformers on PyTorch. `onnx-int8`: the same model exported to ONNX and int8-quantized
+    # once (cached under cache_dir), run by onnxruntime; faster on CPU, measured by benchmarks/ingest.py.
+    embed_backend: Literal["torch", "onnx-int8"] = "torch"
 
     # Sparse BM25 term weights (Qdrant applies IDF through the sparse vector's modifier).
     bm25_k1: float = 1.2

@@ -1,0 +1,82 @@
+"""The packaged sentence-transformers model as ONNX, fp32 or int8 (dynamic quantization), exported once, offline.
+
+`torch.onnx.export` writes the transformer (token embeddings out); onnxruntime's `quantize_dynamic` makes the int8
+copy (per-channel weights, activations quantized at run time). Pooling and normalization stay in Python
+(`rag.embedding.onnx`). The directory is cached under `<cache_dir>/models/`; a half-written one is never used.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from rag.hf_runtime import offline_and_quiet
+
+log = logging.getLogger(__name__)
+
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def onnx_model_dir(source: Path, cache_dir: Path, name: str) -> Path:
+    """`<cache>/models/<name>-onnx/` with `model.onnx`, `model_int8.onnx` and the tokenizer, exporting on first use."""
+    target = cache_dir / "models" / f"{name}-onnx"
+    if (target / "model_int8.onnx").is_file():
+        return target
+    export_onnx(source, target)
+    return target
+
+
+def export_onnx(source: Path, target: Path) -> None:
+    offline_and_quiet()
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel, AutoTokenizer
+
+    log.info("exporting %s to ONNX (fp32 and int8) in %s (once; under a minute)", source.name, target)
+    tokenizer = AutoTokenizer.from_pretrained(str(source))
+    model = AutoModel.from_pretrained(str(source)).eval()
+
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return out.last_hidden_state
+
+    sample = tokenizer(["an example", "another, longer example sentence"], padding=True, return_tensors="pt")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "token_embeddings")}
+        # The tracer warns about mask shapes it records as constants; the export is checked against PyTorch's
+        # vectors on varied lengths and batch sizes (tests/test_embedding.py).
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                TokenEmbeddings(model),
+                tuple(sample[name] for name in INPUTS),
+                str(staging / "model.onnx"),
+                input_names=list(INPUTS),
+                output_names=["token_embeddings"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+        quantize_dynamic(
+            staging / "model.onnx", staging / "model_int8.onnx", weight_type=QuantType.QInt8, per_channel=True
+        )
+        tokenizer.save_pretrained(staging)
+        for config in ("sentence_bert_config.json", "config.json"):
+            if (source / config).is_file():
+                shutil.copy(source / config, staging / config)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
