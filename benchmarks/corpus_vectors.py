@@ -16,7 +16,7 @@ from ingest.chunking import Chunker
 from ingest.loaders import load
 from ingest.sources import SourceFile
 from rag.domain import Chunk, Document
-from rag.embedding.base import SparseVector
+from rag.embedding.base import DenseEmbedder, SparseVector
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.settings import Settings
@@ -30,25 +30,30 @@ class CorpusVectors:
     chunks: list[Chunk]
     dense: npt.NDArray[np.float32]  # (len(chunks), dim), L2-normalized
     sparse: list[SparseVector]
-    embedder: SentenceTransformerEmbedder
+    embedder: DenseEmbedder
     encoder: Bm25Encoder
 
 
-def _cache_key(corpus: Path, embedder: SentenceTransformerEmbedder, settings: Settings) -> str:
+def _cache_key(corpus: Path, embedder: DenseEmbedder, settings: Settings) -> str:
     digest = hashlib.sha256(corpus.read_bytes())
     digest.update(f"{embedder.name}/{settings.chunk_size}/{settings.chunk_overlap}".encode())
     return digest.hexdigest()[:16]
 
 
-def corpus_vectors(corpus: Path, settings: Settings | None = None, tenant: str = "default") -> CorpusVectors:
+def corpus_vectors(
+    corpus: Path, settings: Settings | None = None, tenant: str = "default", embedder: DenseEmbedder | None = None
+) -> CorpusVectors:
+    """`embedder` defaults to the PyTorch MiniLM; another (the ONNX backend) gets a cache file of its own."""
     settings = settings or Settings()
-    embedder = SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
+    embedder = embedder or SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
     encoder = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
     chunker = Chunker(embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
     docs = [d for d in load([SourceFile(corpus, corpus.name)]) if isinstance(d, Document)]
     chunks = [c for d in docs for c in chunker.chunk(d, tenant)]
     texts = [c.embed_text for c in chunks]
-    cache = settings.cache_dir / "bench" / f"{corpus.parent.name}-{_cache_key(corpus, embedder, settings)}.npy"
+    key = _cache_key(corpus, embedder, settings)
+    suffix = "" if isinstance(embedder, SentenceTransformerEmbedder) else f"-{embedder.name}"
+    cache = settings.cache_dir / "bench" / f"{corpus.parent.name}-{key}{suffix}.npy"
     if cache.is_file():
         dense = np.load(cache)
     else:

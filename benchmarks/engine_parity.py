@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from benchmarks.corpus_vectors import ROOT, SCIFACT, corpus_vectors
+from benchmarks.scifact_eval import metrics_per_mode
 from benchmarks.store import ENGINES, MODES, load
 from evals.beir import load_qrels, load_queries
-from evals.metrics import document_scores, retrieval_metrics
 
 
 def main() -> None:
@@ -37,25 +37,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             store = make(Path(tmp))
             load(store, "scifact", cv)
-            for mode in MODES:
-                started = time.perf_counter()
-                run = {
-                    qid: document_scores(
-                        store.query(
-                            "scifact",
-                            tenant="default",
-                            mode=mode,
-                            dense=dense,
-                            sparse=sparse,
-                            limit=args.depth,
-                            prefetch_limit=args.depth,
-                        )
-                    )
-                    for qid, (dense, sparse) in queries.items()
-                }
-                metrics = retrieval_metrics(qrels, run)
+            started = time.perf_counter()
+            for mode, metrics in metrics_per_mode(store, "scifact", queries, qrels, MODES, args.depth).items():
                 results.setdefault(mode, {})[engine] = metrics
-                print(f"{engine:>12} {mode:>7} {metrics}  ({time.perf_counter() - started:.1f} s)", flush=True)
+                print(f"{engine:>12} {mode:>7} {metrics}", flush=True)
+            print(f"{engine}: {time.perf_counter() - started:.1f} s for all modes", flush=True)
             store.close()
 
     print(f"\n{'mode':>7} " + " ".join(f"{e:>13}" for e in ENGINES) + "  max |diff| nDCG@10")

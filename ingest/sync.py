@@ -8,14 +8,15 @@ after, so a crash leaves the old or the new version searchable (briefly both), a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ingest.chunking import Chunker
 from ingest.formats.base import LoadFailure
+from ingest.prefetch import prefetch
 from rag.domain import Chunk, Document
-from rag.embedding.base import DenseEmbedder, SparseEncoder
+from rag.embedding.base import DenseEmbedder, SparseEncoder, SparseVector
 from rag.store.base import StoredDocument, VectorStore
 
 
@@ -50,6 +51,14 @@ class _Pending:
     replaces: bool  # the store holds another version of this document
 
 
+@dataclass
+class _Batch:
+    pending: list[_Pending]
+    chunks: list[Chunk]
+    texts: list[str]
+    sparse: list[SparseVector]
+
+
 class Ingestor:
     def __init__(
         self,
@@ -60,7 +69,7 @@ class Ingestor:
         *,
         collection: str,
         tenant: str,
-        batch_chunks: int = 256,
+        batch_chunks: int = 1024,
         on_document: Callable[[], None] = lambda: None,
         on_failure: Callable[[LoadFailure], None] = lambda f: None,
     ) -> None:
@@ -80,6 +89,28 @@ class Ingestor:
         stored_docs = self._store.documents(self._collection, self._tenant)
         stored = {d.doc_id: d.hashes for d in stored_docs}
         seen: set[str] = set()
+        batches = self._batches(items, stored, seen, summary)
+        for batch in prefetch(batches, depth=2):
+            self._write(batch, summary)
+        if prune is not None:
+            failed_files = {_file_of(f["path"]) for f in summary.failed}
+            for doc in stored_docs:
+                if doc.doc_id not in seen and prune(doc) and _file_of(doc.source) not in failed_files:
+                    self._store.delete_document(self._collection, self._tenant, doc.doc_id)
+                    summary.documents_pruned += 1
+        self._store.optimize(self._collection)  # also finishes what a killed run left unindexed
+        summary.seconds = round(time.perf_counter() - started, 3)
+        return summary
+
+    def _batches(
+        self,
+        items: Iterable[Document | LoadFailure],
+        stored: dict[str, set[str]],
+        seen: set[str],
+        summary: IngestSummary,
+    ) -> Iterator[_Batch]:
+        """Load, diff against the store, chunk and BM25-encode, in batches of about `batch_chunks` chunks (runs in
+        the prefetch thread, ahead of the embedding)."""
         pending: list[_Pending] = []
         pending_chunks = 0
 
@@ -108,29 +139,22 @@ class Ingestor:
             pending.append(_Pending(item, chunks, replaces=previous is not None))
             pending_chunks += len(chunks)
             if pending_chunks >= self._batch_chunks:
-                self._flush(pending, summary)
+                yield self._encoded(pending)
                 pending, pending_chunks = [], 0
-        self._flush(pending, summary)
-        if prune is not None:
-            failed_files = {_file_of(f["path"]) for f in summary.failed}
-            for doc in stored_docs:
-                if doc.doc_id not in seen and prune(doc) and _file_of(doc.source) not in failed_files:
-                    self._store.delete_document(self._collection, self._tenant, doc.doc_id)
-                    summary.documents_pruned += 1
-        self._store.optimize(self._collection)  # also finishes what a killed run left unindexed
-        summary.seconds = round(time.perf_counter() - started, 3)
-        return summary
+        if pending:
+            yield self._encoded(pending)
 
-    def _flush(self, pending: list[_Pending], summary: IngestSummary) -> None:
-        if not pending:
-            return
+    def _encoded(self, pending: list[_Pending]) -> _Batch:
         chunks = [c for p in pending for c in p.chunks]
         texts = [c.embed_text for c in chunks]
-        dense = self._embedder.embed_documents(texts)
-        sparse = self._sparse.encode_documents(texts)
-        self._store.upsert(self._collection, chunks, dense, sparse)
-        summary.chunks_upserted += len(chunks)
-        for p in pending:
+        return _Batch(pending, chunks, texts, self._sparse.encode_documents(texts))
+
+    def _write(self, batch: _Batch, summary: IngestSummary) -> None:
+        """Embed, upsert the new chunks, then sweep the replaced versions' old chunks."""
+        dense = self._embedder.embed_documents(batch.texts)
+        self._store.upsert(self._collection, batch.chunks, dense, batch.sparse)
+        summary.chunks_upserted += len(batch.chunks)
+        for p in batch.pending:
             if p.replaces:
                 self._store.delete_stale(self._collection, self._tenant, p.document.doc_id, p.document.doc_hash)
                 summary.documents_updated += 1

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
 
     # Ingestion: files over the size limit are reported, not loaded; record files (JSONL, CSV) name their fields.
     ingest_max_file_mb: float = 50.0
+    ingest_batch_chunks: int = 1024  # chunks embedded per call: larger batches sort by length better
     progress_every_s: float = 30.0  # without a terminal (job logs), a progress line this often
     ingest_text_field: str = "text"
     ingest_title_field: str = "title"

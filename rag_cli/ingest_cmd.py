@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 chunker,
                 collection=args.collection or settings.collection,
                 tenant=args.tenant or settings.tenant,
+                batch_chunks=settings.ingest_batch_chunks,
                 on_document=progress.advance,
                 on_failure=report,
             )

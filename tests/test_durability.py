@@ -38,7 +38,7 @@ def test_killed_ingest_reopens_and_converges(tmp_path: Path) -> None:
 
     process = subprocess.Popen(
         [RAG_BIN, "ingest", str(corpus), "--json"],
-        env=rag_env(killed_path),
+        env=rag_env(killed_path, RAG_INGEST_BATCH_CHUNKS="64"),  # many small writes, so the kill lands among them
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -94,7 +94,7 @@ def test_update_with_prune_killed_twice_converges(tmp_path: Path) -> None:
     first = run_rag(["ingest", str(_corpus(tmp_path, 600)), "--json"], rag_env(killed_path))
     assert first.returncode == 0, first.stderr
     corpus = _versioned_corpus(tmp_path, changed=range(0, 150), kept=range(300, 600), added=range(600, 900))
-    env = rag_env(killed_path, RAG_PROGRESS_EVERY_S="0.1")
+    env = rag_env(killed_path, RAG_PROGRESS_EVERY_S="0.1", RAG_INGEST_BATCH_CHUNKS="64")
     for documents in (250, 600):
         _run_until(["ingest", str(corpus), "--prune"], env, documents)
         assert _state(killed_path)[0] > 0  # the shard reopens after each kill

@@ -1,0 +1,41 @@
+"""Retrieval metrics of a loaded collection per mode, for the benchmarks that compare engines or embedders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from evals.metrics import document_scores, retrieval_metrics
+from rag.embedding.base import SparseVector
+from rag.settings import RetrievalMode
+from rag.store.base import VectorStore
+
+QueryVectors = Mapping[str, tuple[list[float], SparseVector]]
+
+
+def metrics_per_mode(
+    store: VectorStore,
+    collection: str,
+    queries: QueryVectors,
+    qrels: Mapping[str, Mapping[str, int]],
+    modes: Sequence[RetrievalMode],
+    depth: int = 50,
+) -> dict[str, dict[str, float]]:
+    """mode -> nDCG@10, Recall@10, Recall@100, MRR@10; `depth` chunks per query, documents scored by their best."""
+    out: dict[str, dict[str, float]] = {}
+    for mode in modes:
+        run = {
+            qid: document_scores(
+                store.query(
+                    collection,
+                    tenant="default",
+                    mode=mode,
+                    dense=dense,
+                    sparse=sparse,
+                    limit=depth,
+                    prefetch_limit=depth,
+                )
+            )
+            for qid, (dense, sparse) in queries.items()
+        }
+        out[mode] = retrieval_metrics(qrels, run)
+    return out
