@@ -40,6 +40,13 @@ def _cache_key(corpus: Path, embedder: DenseEmbedder, settings: Settings) -> str
     return digest.hexdigest()[:16]
 
 
+def corpus_chunks(corpus: Path, settings: Settings, tokenizer: object, tenant: str = "default") -> list[Chunk]:
+    """Exactly the chunks `rag ingest` makes of the corpus."""
+    chunker = Chunker(tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
+    docs = [d for d in load([SourceFile(corpus, corpus.name)]) if isinstance(d, Document)]
+    return [c for d in docs for c in chunker.chunk(d, tenant)]
+
+
 def corpus_vectors(
     corpus: Path, settings: Settings | None = None, tenant: str = "default", embedder: DenseEmbedder | None = None
 ) -> CorpusVectors:
@@ -47,9 +54,7 @@ def corpus_vectors(
     settings = settings or Settings()
     embedder = embedder or SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
     encoder = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
-    chunker = Chunker(embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
-    docs = [d for d in load([SourceFile(corpus, corpus.name)]) if isinstance(d, Document)]
-    chunks = [c for d in docs for c in chunker.chunk(d, tenant)]
+    chunks = corpus_chunks(corpus, settings, embedder.tokenizer, tenant)
     texts = [c.embed_text for c in chunks]
     key = _cache_key(corpus, embedder, settings)
     suffix = "" if isinstance(embedder, SentenceTransformerEmbedder) else f"-{embedder.name}"

@@ -1,9 +1,14 @@
-"""Ingestion throughput on SciFact: `rag ingest` next to plain `SentenceTransformer.encode` on the same chunks.
+"""Ingestion throughput on SciFact, in one run, each in a process of its own (so each has its own peak memory):
 
-    .venv/bin/python benchmarks/ingest.py [--corpus ../shared/data/scifact/corpus.jsonl] [--limit N]
+- `rag ingest` with the default embedding backend, and a re-run on the unchanged corpus;
+- `rag ingest` with RAG_EMBED_BACKEND=onnx-int8;
+- plain `SentenceTransformer.encode` (fp32, batch 32) on exactly the chunks the pipeline makes: the ceiling;
+- LangChain's usual path, `QdrantVectorStore.from_documents` with `HuggingFaceEmbeddings` on the same model and
+  the same chunks (local Qdrant).
 
-Prints a table and writes benchmarks/results/ingest.json. The ceiling is the embedding alone, on exactly the chunks
-the pipeline makes (same chunker, same text with title), with the same batch size, in the same run.
+    .venv/bin/python -m benchmarks.ingest [--corpus ../shared/data/scifact/corpus.jsonl] [--limit N]
+
+Prints a table (chunks/s, peak RSS) and the ratios, and writes benchmarks/results/ingest.json.
 """
 
 from __future__ import annotations
@@ -19,52 +24,82 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's folder comes first on sys.path, and this module would shadow the `ingest` package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "scifact" / "corpus.jsonl"
+from benchmarks.corpus_vectors import ROOT, SCIFACT
+
+PYTHON = sys.executable
+RAG = str(Path(sys.executable).parent / "rag")
 
 
-def run_cli(corpus: Path, store: Path) -> tuple[dict[str, Any], float]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update({"RAG_QDRANT_PATH": str(store), "HF_HUB_OFFLINE": "1"})
+def _measured(cmd: list[str], env: dict[str, str]) -> tuple[str, float, float]:
+    """Run `cmd`; its stdout, wall seconds and peak RSS in MiB (from wait4, this child only)."""
     started = time.perf_counter()
-    out = subprocess.run(
-        [str(Path(sys.executable).parent / "rag"), "ingest", str(corpus), "--collection", "bench", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout), time.perf_counter() - started
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        stdout = out.read().decode()
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"{cmd} exited {process.returncode}")
+    return stdout, wall, usage.ru_maxrss / 1024
 
 
-def plain_encode(corpus: Path) -> dict[str, float]:
-    from ingest.chunking import Chunker
-    from ingest.loaders import load
-    from ingest.sources import SourceFile
-    from rag.domain import Document
-    from rag.embedding.dense import SentenceTransformerEmbedder
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == "RAG_CACHE_DIR"}
+    return {**env, "HF_HUB_OFFLINE": "1", **extra}
+
+
+def _ingest(corpus: Path, store: Path, **extra: str) -> dict[str, Any]:
+    out, wall, rss = _measured([RAG, "ingest", str(corpus), "--json"], _env(RAG_QDRANT_PATH=str(store), **extra))
+    summary = json.loads(out)
+    return {"chunks": summary["chunks_upserted"], "seconds": summary["seconds"], "wall": wall, "peak_rss_mib": rss}
+
+
+def _worker(kind: str, corpus: Path) -> dict[str, Any]:
+    """Runs in the child: embed the pipeline's chunks the plain way or LangChain's way; prints its figures."""
+    from benchmarks.corpus_vectors import corpus_chunks
+    from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
     from rag.settings import Settings
 
     settings = Settings()
-    embedder = SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
-    chunker = Chunker(embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
-    docs = [d for d in load([SourceFile(corpus, corpus.name)]) if isinstance(d, Document)]
-    texts = [c.embed_text for d in docs for c in chunker.chunk(d, "default")]
-    model = embedder._model  # the same SentenceTransformer, called directly: the ceiling
-    started = time.perf_counter()
-    model.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True, convert_to_numpy=True)
-    seconds = time.perf_counter() - started
-    return {"documents": len(docs), "chunks": len(texts), "seconds": seconds}
+    embedder = SentenceTransformerEmbedder()
+    chunks = corpus_chunks(corpus, settings, embedder.tokenizer)
+    texts = [c.embed_text for c in chunks]
+    if kind == "encode":
+        started = time.perf_counter()
+        embedder._model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+        return {"chunks": len(texts), "seconds": time.perf_counter() - started}
+    from langchain_core.documents import Document as LcDocument
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_qdrant import QdrantVectorStore
+
+    docs = [LcDocument(page_content=t, metadata={"doc_id": c.doc_id}) for t, c in zip(texts, chunks, strict=True)]
+    embeddings = HuggingFaceEmbeddings(
+        model_name=str(packaged_minilm_path()), encode_kwargs={"normalize_embeddings": True}
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        QdrantVectorStore.from_documents(docs, embeddings, path=tmp, collection_name="bench")
+        seconds = time.perf_counter() - started
+    return {"chunks": len(texts), "seconds": seconds}
+
+
+def _child(kind: str, corpus: Path) -> dict[str, Any]:
+    out, wall, rss = _measured([PYTHON, "-m", "benchmarks.ingest", "--worker", kind, "--corpus", str(corpus)], _env())
+    return {**json.loads(out), "wall": wall, "peak_rss_mib": rss}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--corpus", type=Path, default=SCIFACT / "corpus.jsonl")
     parser.add_argument("--limit", type=int, help="only the first N documents")
+    parser.add_argument("--worker", choices=["encode", "langchain"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ingest.json")
     args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(_worker(args.worker, args.corpus)))
+        return
     if not args.corpus.is_file():
         sys.exit(f"corpus not found: {args.corpus}")
 
@@ -74,47 +109,44 @@ def main() -> None:
             corpus = Path(tmp) / "corpus.jsonl"
             with args.corpus.open() as src:
                 corpus.write_text("".join(line for _, line in zip(range(args.limit), src, strict=False)))
-        summary, wall = run_cli(corpus, Path(tmp) / "qdrant")
-        rerun, rerun_wall = run_cli(corpus, Path(tmp) / "qdrant")
-        ceiling = plain_encode(corpus)
+        runs = {"rag ingest (default backend)": _ingest(corpus, Path(tmp) / "torch")}
+        runs["rag ingest re-run, unchanged"] = _ingest(corpus, Path(tmp) / "torch")
+        runs["rag ingest, onnx-int8 backend"] = _ingest(corpus, Path(tmp) / "int8", RAG_EMBED_BACKEND="onnx-int8")
+        runs["SentenceTransformer.encode fp32 (ceiling)"] = _child("encode", corpus)
+        runs["LangChain QdrantVectorStore.from_documents"] = _child("langchain", corpus)
 
-    docs, chunks, seconds = int(summary["documents_seen"]), int(summary["chunks_upserted"]), float(summary["seconds"])
-    rows = [
-        ("rag ingest (pipeline, after model load)", docs, chunks, seconds),
-        ("rag ingest (whole command, with startup)", docs, chunks, wall),
-        ("SentenceTransformer.encode (same chunks)", ceiling["documents"], ceiling["chunks"], ceiling["seconds"]),
-        (
-            "rag ingest re-run, unchanged corpus",
-            int(rerun["documents_seen"]),
-            int(rerun["chunks_upserted"]),
-            float(rerun["seconds"]),
-        ),
-    ]
-    result: dict[str, Any] = {
+    def rate(name: str) -> float:
+        run = runs[name]
+        return float(run["chunks"]) / float(run["seconds"])
+
+    pipeline, encode, langchain = (
+        rate("rag ingest (default backend)"),
+        rate("SentenceTransformer.encode fp32 (ceiling)"),
+        rate("LangChain QdrantVectorStore.from_documents"),
+    )
+    first, rerun = runs["rag ingest (default backend)"], runs["rag ingest re-run, unchanged"]
+    ratios = {
+        "pipeline_vs_plain_encode": round(pipeline / encode, 3),
+        "pipeline_vs_langchain": round(pipeline / langchain, 3),
+        "onnx_int8_pipeline_vs_plain_encode": round(rate("rag ingest, onnx-int8 backend") / encode, 3),
+        "first_run_vs_unchanged_rerun_wall": round(first["wall"] / rerun["wall"], 1),
+    }
+    print(f"{'run':46} {'chunks':>7} {'seconds':>8} {'chunks/s':>9} {'wall s':>7} {'peak RSS':>9}")
+    for name, run in runs.items():
+        per_s = run["chunks"] / run["seconds"] if run["chunks"] else 0.0
+        print(
+            f"{name:46} {run['chunks']:>7} {run['seconds']:>8.2f} {per_s:>9.1f} {run['wall']:>7.1f} "
+            f"{run['peak_rss_mib']:>6.0f} MiB"
+        )
+    for key, value in ratios.items():
+        print(f"{key}: {value}")
+    result = {
         "corpus": str(args.corpus),
         "limit": args.limit,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "processor": platform.processor()},
-        "rows": [
-            {
-                "name": n,
-                "documents": d,
-                "chunks": c,
-                "seconds": round(s, 3),
-                "docs_per_s": round(d / s, 1),
-                "chunks_per_s": round(c / s, 1),
-            }
-            for n, d, c, s in rows
-        ],
-        "pipeline_vs_encode_chunks_per_s_ratio": round(
-            (chunks / seconds) / (ceiling["chunks"] / ceiling["seconds"]), 3
-        ),
-        "rerun_wall_seconds": round(rerun_wall, 2),
+        "runs": runs,
+        "ratios": ratios,
     }
-    print(f"{'run':44} {'docs':>6} {'chunks':>7} {'seconds':>8} {'docs/s':>8} {'chunks/s':>9}")
-    for row in result["rows"]:
-        cells = (row["documents"], row["chunks"], row["seconds"], row["docs_per_s"], row["chunks_per_s"])
-        print(f"{row['name']:44} {cells[0]:>6} {cells[1]:>7} {cells[2]:>8.2f} {cells[3]:>8.1f} {cells[4]:>9.1f}")
-    print(f"pipeline / encode ceiling (chunks/s): {result['pipeline_vs_encode_chunks_per_s_ratio']:.3f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from langchain_core.language_models import BaseChatModel
 
 from rag.embedding.base import DenseEmbedder
+from rag.embedding.batched import BatchedTransformerEmbedder, resolve_device
 from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
 from rag.embedding.onnx import OnnxEmbedder
 from rag.embedding.onnx_export import onnx_model_dir
@@ -65,9 +66,12 @@ def build_embedder(settings: Settings) -> DenseEmbedder:
         name = settings.embed_model_path.name if settings.embed_model_path else "all-MiniLM-L6-v2"
         model_dir = onnx_model_dir(source, settings.cache_dir, name)
         return OnnxEmbedder(model_dir, name=name, batch_size=settings.embed_batch_size)
-    return SentenceTransformerEmbedder(
-        settings.embed_model_path, device=settings.embed_device, batch_size=settings.embed_batch_size
-    )
+    device = resolve_device(settings.embed_device)
+    if device.startswith("cuda"):
+        name = settings.embed_model_path.name if settings.embed_model_path else "all-MiniLM-L6-v2"
+        source = settings.embed_model_path or packaged_minilm_path()
+        return BatchedTransformerEmbedder(source, name=name, device=device, batch_size=settings.embed_gpu_batch_size)
+    return SentenceTransformerEmbedder(settings.embed_model_path, device=device, batch_size=settings.embed_batch_size)
 
 
 def build_components(settings: Settings) -> Components:

@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     embed_model_path: Path | None = None  # a sentence-transformers directory; default: the packaged MiniLM
     embed_batch_size: int = 64
-    embed_device: str = "cpu"
+    embed_device: str = "auto"  # `auto`: CUDA when a GPU is visible (the batched fp16 path), else CPU
+    embed_gpu_batch_size: int = 1024
     # `torch`: sentence-transformers on PyTorch. `onnx-int8`: the same model exported to ONNX and int8-quantized
     # once (cached under cache_dir), run by onnxruntime; faster on CPU, measured by benchmarks/ingest.py.
     embed_backend: Literal["torch", "onnx-int8"] = "torch"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.embedding.batched import BatchedTransformerEmbedder, resolve_device
 from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
 from rag.embedding.onnx import OnnxEmbedder
 from rag.embedding.onnx_export import onnx_model_dir
@@ -31,3 +32,12 @@ def test_onnx_int8_vectors_match_pytorch_and_the_export_is_cached(
     assert ((got * want).sum(axis=1) > 0.97).all()  # batching by length keeps each text's own vector
     query = np.array(onnx.embed_query("how do I install on kubernetes"))
     assert int(np.argmax(got @ query)) == 0
+
+
+def test_batched_transformer_path_matches_sentence_transformers(embedder: SentenceTransformerEmbedder) -> None:
+    """The GPU path's logic (tokenized ahead, length-sorted batches, own pooling), run on CPU in fp32."""
+    batched = BatchedTransformerEmbedder(packaged_minilm_path(), name="m", device="cpu", batch_size=2)
+    assert batched.dimension == 384
+    got, want = np.array(batched.embed_documents(TEXTS)), np.array(embedder.embed_documents(TEXTS))
+    assert ((got * want).sum(axis=1) > 0.9999).all()
+    assert resolve_device("cpu") == "cpu" and resolve_device("auto") in {"cpu", "cuda"}
