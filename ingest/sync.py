@@ -77,6 +77,7 @@ class Ingestor:
         self._collection, self._tenant = collection, tenant
         self._batch_chunks = batch_chunks
         self._on_document, self._on_failure = on_document, on_failure
+        self._collection_ready = False
 
     def run(
         self, items: Iterable[Document | LoadFailure], *, prune: Callable[[StoredDocument], bool] | None = None
@@ -85,8 +86,7 @@ class Ingestor:
         that the run did not see are deleted at the end, except those of files that failed to load this time."""
         started = time.perf_counter()
         summary = IngestSummary(collection=self._collection, store=self._store.location)
-        self._store.ensure_collection(self._collection, self._embedder.dimension)
-        stored_docs = self._store.documents(self._collection, self._tenant)
+        stored_docs = self._store.documents(self._collection, self._tenant)  # none if the collection is new
         stored = {d.doc_id: d.hashes for d in stored_docs}
         seen: set[str] = set()
         batches = self._batches(items, stored, seen, summary)
@@ -98,7 +98,8 @@ class Ingestor:
                 if doc.doc_id not in seen and prune(doc) and _file_of(doc.source) not in failed_files:
                     self._store.delete_document(self._collection, self._tenant, doc.doc_id)
                     summary.documents_pruned += 1
-        self._store.optimize(self._collection)  # also finishes what a killed run left unindexed
+        if self._collection_ready or stored_docs:  # also finishes what a killed run left unindexed
+            self._store.optimize(self._collection)
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary
 
@@ -152,6 +153,9 @@ class Ingestor:
     def _write(self, batch: _Batch, summary: IngestSummary) -> None:
         """Embed, upsert the new chunks, then sweep the replaced versions' old chunks."""
         dense = self._embedder.embed_documents(batch.texts)
+        if not self._collection_ready:  # created (or checked) at the first write, when the model is loaded anyway
+            self._store.ensure_collection(self._collection, self._embedder.dimension)
+            self._collection_ready = True
         self._store.upsert(self._collection, batch.chunks, dense, batch.sparse)
         summary.chunks_upserted += len(batch.chunks)
         for p in batch.pending:

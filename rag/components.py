@@ -9,6 +9,7 @@ from langchain_core.language_models import BaseChatModel
 from rag.embedding.base import DenseEmbedder
 from rag.embedding.batched import BatchedTransformerEmbedder, resolve_device
 from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
+from rag.embedding.lazy import LazyEmbedder
 from rag.embedding.onnx import OnnxEmbedder
 from rag.embedding.onnx_export import onnx_model_dir
 from rag.embedding.sparse import Bm25Encoder
@@ -60,22 +61,30 @@ class Components:
         self.store.close()
 
 
-def build_embedder(settings: Settings) -> DenseEmbedder:
-    if settings.embed_backend == "onnx-int8":
-        source = settings.embed_model_path or packaged_minilm_path()
-        name = settings.embed_model_path.name if settings.embed_model_path else "all-MiniLM-L6-v2"
-        model_dir = onnx_model_dir(source, settings.cache_dir, name)
-        return OnnxEmbedder(model_dir, name=name, batch_size=settings.embed_batch_size)
-    device = resolve_device(settings.embed_device)
-    if device.startswith("cuda"):
-        name = settings.embed_model_path.name if settings.embed_model_path else "all-MiniLM-L6-v2"
-        source = settings.embed_model_path or packaged_minilm_path()
-        return BatchedTransformerEmbedder(source, name=name, device=device, batch_size=settings.embed_gpu_batch_size)
-    return SentenceTransformerEmbedder(settings.embed_model_path, device=device, batch_size=settings.embed_batch_size)
+def build_embedder(settings: Settings, *, lazy: bool = False) -> DenseEmbedder:
+    """The configured backend: ONNX int8 or PyTorch on CPU, the batched fp16 path on CUDA. `lazy` defers loading
+    the model to its first use (ingestion of an unchanged corpus never needs it)."""
+    source = settings.embed_model_path or packaged_minilm_path()
+    name = settings.embed_model_path.name if settings.embed_model_path else "all-MiniLM-L6-v2"
+
+    def load() -> DenseEmbedder:
+        device = resolve_device(settings.embed_device)
+        if device.startswith("cuda"):
+            return BatchedTransformerEmbedder(
+                source, name=name, device=device, batch_size=settings.embed_gpu_batch_size
+            )
+        if settings.embed_backend == "onnx-int8":
+            model_dir = onnx_model_dir(source, settings.cache_dir, name)
+            return OnnxEmbedder(model_dir, name=name, batch_size=settings.embed_batch_size)
+        return SentenceTransformerEmbedder(
+            settings.embed_model_path, device=device, batch_size=settings.embed_batch_size
+        )
+
+    return LazyEmbedder(load, name=name, tokenizer_dir=source) if lazy else load()
 
 
-def build_components(settings: Settings) -> Components:
-    embedder = build_embedder(settings)
+def build_components(settings: Settings, *, lazy_embedder: bool = False) -> Components:
+    embedder = build_embedder(settings, lazy=lazy_embedder)
     sparse = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
     store = build_store(settings)
     retriever = Retriever(store, embedder, sparse, prefetch_k=settings.prefetch_k)

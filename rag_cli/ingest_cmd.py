@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     def in_this_run(doc: StoredDocument) -> bool:
         return scope.covers(doc.source) and shard.owns(doc.doc_id)
 
-    components = build_components(settings)
+    components = build_components(settings, lazy_embedder=True)  # an unchanged corpus never loads the model
     try:
         chunker = Chunker(
             components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap

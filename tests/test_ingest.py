@@ -11,7 +11,8 @@ from ingest.partition import Shard
 from ingest.sources import SourceScope, discover
 from ingest.sync import Ingestor, IngestSummary
 from rag.domain import Document, DocumentPart
-from rag.embedding.dense import SentenceTransformerEmbedder
+from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
+from rag.embedding.lazy import LazyEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.store.base import VectorStore, document_hashes
 from rag_cli.main import main
@@ -215,3 +216,16 @@ def test_cli_shards_from_job_env_status_and_delete(
     assert "'n3.md' is not in collection" in capsys.readouterr().err
     assert main(["status", "--collection", "docs", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["collections"][0]["documents"] == 9
+
+
+def test_unchanged_rerun_never_loads_the_embedding_model(
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    def ingest_with_lazy_model() -> LazyEmbedder:
+        lazy = LazyEmbedder(lambda: embedder, name=embedder.name, tokenizer_dir=packaged_minilm_path())
+        chunker = Chunker(lazy.tokenizer, chunk_size=64, chunk_overlap=8)
+        Ingestor(store, lazy, sparse, chunker, collection="c", tenant="t").run(load(discover([DOCS], SUFFIXES)))
+        return lazy
+
+    assert ingest_with_lazy_model().loaded
+    assert not ingest_with_lazy_model().loaded  # the tokenizer chunked, nothing needed embedding
