@@ -75,8 +75,10 @@ def export_onnx(source: Path, target: Path) -> None:
         for config in ("sentence_bert_config.json", "config.json"):
             if (source / config).is_file():
                 shutil.copy(source / config, staging / config)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+        try:
+            staging.rename(target)
+        except OSError:  # another process finished the same export first: keep theirs
+            if not (target / "model_int8.onnx").is_file():
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
