@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from langchain_text_splitters import Language, MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+from tokenizers import Tokenizer
 
 from rag.domain import Chunk, Document, DocumentPart, JsonDict
 
@@ -24,17 +25,27 @@ def _markdown_separators() -> list[str]:
     return [s for s in coarse if s not in {" ", ""}] + _FINER
 
 
+def token_counter(tokenizer: Any) -> Callable[[str], int]:
+    """Tokens of a text without special tokens, from a `tokenizers.Tokenizer` (no torch import: an unchanged re-run
+    stays light) or a transformers tokenizer; both give the same count for the same tokenizer.json."""
+    if isinstance(tokenizer, Tokenizer):
+        fast = Tokenizer.from_str(tokenizer.to_str())
+        fast.no_truncation()  # tokenizer.json may cap at the model's length; chunks are measured uncapped
+        fast.no_padding()
+        return lambda text: len(fast.encode(text, add_special_tokens=False).ids)
+    return lambda text: len(tokenizer.tokenize(text))
+
+
 class Chunker:
     def __init__(self, tokenizer: Any, *, chunk_size: int, chunk_overlap: int) -> None:
         if not 0 <= chunk_overlap < chunk_size:
             raise ValueError("chunk_overlap must be at least 0 and smaller than chunk_size")
+        count = token_counter(tokenizer)
 
         def splitter(separators: list[str]) -> RecursiveCharacterTextSplitter:
-            made = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-                tokenizer, chunk_size=chunk_size, chunk_overlap=chunk_overlap, separators=separators
+            return RecursiveCharacterTextSplitter(
+                chunk_size=chunk_size, chunk_overlap=chunk_overlap, separators=separators, length_function=count
             )
-            assert isinstance(made, RecursiveCharacterTextSplitter)
-            return made
 
         self._plain = splitter(_PLAIN)
         self._markdown = splitter(_markdown_separators())

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING
 
 from rag.embedding.base import DenseEmbedder
-from rag.embedding.batched import BatchedTransformerEmbedder, resolve_device
-from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
+from rag.embedding.dense import packaged_minilm_path
 from rag.embedding.lazy import LazyEmbedder
-from rag.embedding.onnx import OnnxEmbedder
-from rag.embedding.onnx_export import onnx_model_dir
 from rag.embedding.sparse import Bm25Encoder
-from rag.llm.factory import build_chat_model
-from rag.pipeline import RagPipeline
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store.base import VectorStore
-from rag.store.edge import EdgeStore
 from rag.store.index import HnswParams
-from rag.store.qdrant import QdrantStore
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from rag.pipeline import RagPipeline
+
+# Heavy modules (a store client, the model backends, the LLM stack) are imported where a setting selects them, so
+# a command that needs none of them (an unchanged re-ingest, `rag status`) starts in a second or two.
 
 
 def hnsw_params(settings: Settings) -> HnswParams:
@@ -29,12 +29,16 @@ def hnsw_params(settings: Settings) -> HnswParams:
 
 def build_store(settings: Settings) -> VectorStore:
     if settings.qdrant_url is None and settings.embedded_store == "edge":
+        from rag.store.edge import EdgeStore
+
         return EdgeStore(
             settings.qdrant_path / "edge",
             rrf_k=settings.rrf_k,
             hnsw=hnsw_params(settings),
             indexed_metadata=settings.indexed_metadata,
         )
+    from rag.store.qdrant import QdrantStore
+
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
     return QdrantStore(
         url=settings.qdrant_url,
@@ -68,14 +72,21 @@ def build_embedder(settings: Settings, *, lazy: bool = False) -> DenseEmbedder:
     name = settings.embed_model_path.name if settings.embed_model_path else "all-MiniLM-L6-v2"
 
     def load() -> DenseEmbedder:
+        from rag.embedding.batched import BatchedTransformerEmbedder, resolve_device
+
         device = resolve_device(settings.embed_device)
         if device.startswith("cuda"):
             return BatchedTransformerEmbedder(
                 source, name=name, device=device, batch_size=settings.embed_gpu_batch_size
             )
         if settings.embed_backend == "onnx-int8":
+            from rag.embedding.onnx import OnnxEmbedder
+            from rag.embedding.onnx_export import onnx_model_dir
+
             model_dir = onnx_model_dir(source, settings.cache_dir, name)
             return OnnxEmbedder(model_dir, name=name, batch_size=settings.embed_batch_size)
+        from rag.embedding.dense import SentenceTransformerEmbedder
+
         return SentenceTransformerEmbedder(
             settings.embed_model_path, device=device, batch_size=settings.embed_batch_size
         )
@@ -92,5 +103,8 @@ def build_components(settings: Settings, *, lazy_embedder: bool = False) -> Comp
 
 
 def build_pipeline(components: Components, chat_model: BaseChatModel | None = None) -> RagPipeline:
+    from rag.llm.factory import build_chat_model
+    from rag.pipeline import RagPipeline
+
     model = chat_model or build_chat_model(components.settings)
     return RagPipeline(components.retriever, model, components.settings)

@@ -6,8 +6,6 @@ import argparse
 import sys
 
 from rag.components import build_components, build_pipeline
-from rag.pipeline import ChatRequest, TokenDelta
-from rag.prompts import Turn
 from rag.settings import Settings
 
 
@@ -21,6 +19,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rag.pipeline import ChatRequest, TokenDelta  # the LLM stack loads only for this command
+    from rag.prompts import Turn
+
     settings = Settings()
     components = build_components(settings)
     try:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-import uvicorn
-
 from rag.settings import Settings
-from serving.app import create_app
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,6 +15,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from serving.app import create_app  # FastAPI and the serving stack load only for this command
+
     app = create_app(Settings())
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

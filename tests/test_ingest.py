@@ -229,3 +229,14 @@ def test_unchanged_rerun_never_loads_the_embedding_model(
 
     assert ingest_with_lazy_model().loaded
     assert not ingest_with_lazy_model().loaded  # the tokenizer chunked, nothing needed embedding
+
+
+def test_fast_tokenizer_and_transformers_tokenizer_chunk_identically(embedder: SentenceTransformerEmbedder) -> None:
+    """Re-runs chunk with `tokenizers` alone (no torch import); the chunks must be the ones the model's tokenizer
+    makes, or unchanged documents would look changed."""
+    fast = LazyEmbedder(lambda: embedder, name="m", tokenizer_dir=packaged_minilm_path()).tokenizer
+    text = " ".join((DOCS / name).read_text() for name in ("overview.md", "ingestion.md", "storage.md"))
+    document = Document("d", text * 2, "T", "s", {"format": "txt"})
+    by_fast = Chunker(fast, chunk_size=200, chunk_overlap=30).chunk(document, "t")
+    by_model = Chunker(embedder.tokenizer, chunk_size=200, chunk_overlap=30).chunk(document, "t")
+    assert [c.text for c in by_fast] == [c.text for c in by_model] and len(by_fast) > 5

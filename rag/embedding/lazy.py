@@ -41,10 +41,16 @@ class LazyEmbedder:
         if self._inner is not None:
             return self._inner.tokenizer
         if self._tokenizer is None:
-            offline_and_quiet()
-            from transformers import AutoTokenizer
+            fast = self._tokenizer_dir / "tokenizer.json"
+            if fast.is_file():  # the same tokenizer without importing transformers (and torch)
+                from tokenizers import Tokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(str(self._tokenizer_dir))
+                self._tokenizer = Tokenizer.from_file(str(fast))
+            else:
+                offline_and_quiet()
+                from transformers import AutoTokenizer
+
+                self._tokenizer = AutoTokenizer.from_pretrained(str(self._tokenizer_dir))
         return self._tokenizer
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
