@@ -81,6 +81,3 @@ def load(
             yield LoadFailure(str(source.path), f"cannot read: {exc.strerror or exc}")
         except Exception as exc:  # a parser's own error on a malformed file: report it, go on
             yield LoadFailure(str(source.path), f"cannot parse: {type(exc).__name__}: {exc}")
-
-
-__all__ = ["SUFFIXES", "LoadFailure", "LoadOptions", "estimated_documents", "holds_many", "load"]

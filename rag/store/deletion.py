@@ -13,6 +13,5 @@ def delete_document(store: VectorStore, collection: str, tenant: str, doc_id: st
     chunks = store.count(collection, tenant, doc_id=doc_id)
     if chunks == 0:
         raise NotFound(f"document '{doc_id}' is not in collection '{collection}'", param="doc_id")
-    store.delete_document(collection, tenant, doc_id)
-    store.optimize(collection)
+    store.delete_document(collection, tenant, doc_id)  # marked deleted at once; `rag ingest` vacuums later
     return chunks
