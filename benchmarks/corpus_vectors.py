@@ -52,7 +52,7 @@ def corpus_vectors(
 ) -> CorpusVectors:
     """`embedder` defaults to the PyTorch MiniLM; another (the ONNX backend) gets a cache file of its own."""
     settings = settings or Settings()
-    embedder = embedder or SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
+    embedder = embedder or SentenceTransformerEmbedder(batch_tokens=settings.embed_batch_tokens)
     encoder = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
     chunks = corpus_chunks(corpus, settings, embedder.tokenizer, tenant)
     texts = [c.embed_text for c in chunks]

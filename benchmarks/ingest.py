@@ -2,6 +2,7 @@
 
 - `rag ingest` with each CPU embedding backend (PyTorch fp32, ONNX int8), and a re-run on the unchanged corpus;
 - plain `SentenceTransformer.encode` (fp32, batch 32) on exactly the chunks the pipeline makes: the ceiling;
+- the ONNX int8 backend alone (`embed_array`) on the same chunks, to compare backends without the pipeline;
 - LangChain's usual path, `QdrantVectorStore.from_documents` with `HuggingFaceEmbeddings` on the same model and
   the same chunks (local Qdrant).
 
@@ -29,6 +30,7 @@ from rag.settings import Settings
 TORCH, INT8 = "rag ingest, torch fp32", "rag ingest, onnx-int8"
 RERUN = "rag ingest re-run, unchanged corpus"
 ENCODE = "SentenceTransformer.encode fp32, batch 32"
+INT8_ALONE = "onnx-int8 embed_array alone"
 LANGCHAIN = "LangChain QdrantVectorStore.from_documents"
 PYTHON = sys.executable
 RAG = str(Path(sys.executable).parent / "rag")
@@ -74,6 +76,13 @@ def _worker(kind: str, corpus: Path) -> dict[str, Any]:
         started = time.perf_counter()
         embedder._model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
         return {"chunks": len(texts), "seconds": time.perf_counter() - started}
+    if kind == "int8":
+        from rag.components import build_embedder
+
+        int8 = build_embedder(Settings(embed_backend="onnx-int8", embed_device="cpu"))
+        started = time.perf_counter()
+        int8.embed_documents(texts)
+        return {"chunks": len(texts), "seconds": time.perf_counter() - started}
     from langchain_core.documents import Document as LcDocument
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_qdrant import QdrantVectorStore
@@ -98,7 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=SCIFACT / "corpus.jsonl")
     parser.add_argument("--limit", type=int, help="only the first N documents")
-    parser.add_argument("--worker", choices=["encode", "langchain"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["encode", "int8", "langchain"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ingest.json")
     args = parser.parse_args()
     if args.worker:
@@ -117,6 +126,7 @@ def main() -> None:
         runs[RERUN] = _ingest(corpus, Path(tmp) / "torch", RAG_EMBED_BACKEND="torch")
         runs[INT8] = _ingest(corpus, Path(tmp) / "int8", RAG_EMBED_BACKEND="onnx-int8")
         runs[ENCODE] = _child("encode", corpus)
+        runs[INT8_ALONE] = _child("int8", corpus)
         runs[LANGCHAIN] = _child("langchain", corpus)
 
     def rate(name: str) -> float:
@@ -128,6 +138,7 @@ def main() -> None:
     ratios = {
         "torch_pipeline_vs_plain_encode": round(rate(TORCH) / encode, 3),
         "int8_pipeline_vs_plain_encode": round(rate(INT8) / encode, 3),
+        "int8_backend_vs_plain_encode": round(rate(INT8_ALONE) / encode, 3),
         "default_pipeline_vs_langchain": round(rate(default) / langchain, 3),
         "langchain_vs_plain_encode": round(langchain / encode, 3),
         "first_run_vs_unchanged_rerun_wall": round(runs[TORCH]["wall"] / runs[RERUN]["wall"], 1),

@@ -37,11 +37,9 @@ class IngestSummary:
         return asdict(self)
 
 
-def _file_of(where: str) -> str:
-    """The file behind a failure path (`file`, `file:LINE`) or a stored source (`file`, `file#record`)."""
-    path = where.split("#", 1)[0]
-    head, sep, tail = path.rpartition(":")
-    return head if sep and tail.isdigit() else path
+def _from_any(source: str, files: set[str]) -> bool:
+    """Whether a stored document's source (`file`, or `file#record` for records) comes from one of `files`."""
+    return source in files or any(source.startswith(f"{f}#") for f in files)
 
 
 @dataclass
@@ -89,13 +87,13 @@ class Ingestor:
         stored_docs = self._store.documents(self._collection, self._tenant)  # none if the collection is new
         stored = {d.doc_id: d.hashes for d in stored_docs}
         seen: set[str] = set()
-        batches = self._batches(items, stored, seen, summary)
+        failed_files: set[str] = set()
+        batches = self._batches(items, stored, seen, failed_files, summary)
         for batch in prefetch(batches, depth=2):
             self._write(batch, summary)
         if prune is not None:
-            failed_files = {_file_of(f["path"]) for f in summary.failed}
             for doc in stored_docs:
-                if doc.doc_id not in seen and prune(doc) and _file_of(doc.source) not in failed_files:
+                if doc.doc_id not in seen and prune(doc) and not _from_any(doc.source, failed_files):
                     self._store.delete_document(self._collection, self._tenant, doc.doc_id)
                     summary.documents_pruned += 1
         if self._collection_ready or stored_docs:  # also finishes what a killed run left unindexed
@@ -108,6 +106,7 @@ class Ingestor:
         items: Iterable[Document | LoadFailure],
         stored: dict[str, set[str]],
         seen: set[str],
+        failed_files: set[str],
         summary: IngestSummary,
     ) -> Iterator[_Batch]:
         """Load, diff against the store, chunk and BM25-encode, in batches of about `batch_chunks` chunks (runs in
@@ -117,6 +116,7 @@ class Ingestor:
 
         def fail(failure: LoadFailure) -> None:
             summary.failed.append({"path": failure.path, "error": failure.error})
+            failed_files.add(failure.file)
             self._on_failure(failure)
 
         for item in items:

@@ -84,11 +84,11 @@ def build_embedder(settings: Settings, *, lazy: bool = False) -> DenseEmbedder:
             from rag.embedding.onnx_export import onnx_model_dir
 
             model_dir = onnx_model_dir(source, settings.cache_dir, name)
-            return OnnxEmbedder(model_dir, name=name, batch_size=settings.embed_batch_size)
+            return OnnxEmbedder(model_dir, batch_tokens=settings.embed_batch_tokens)
         from rag.embedding.dense import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(
-            settings.embed_model_path, device=device, batch_size=settings.embed_batch_size
+            settings.embed_model_path, device=device, batch_tokens=settings.embed_batch_tokens
         )
 
     return LazyEmbedder(load, name=name, tokenizer_dir=source) if lazy else load()

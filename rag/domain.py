@@ -42,12 +42,12 @@ class Document:
     source: str
     metadata: JsonDict = field(default_factory=dict)
     parts: tuple[DocumentPart, ...] = ()
+    # Changes when what is stored would change: title, text, metadata, or part metadata (pages). Computed once.
+    doc_hash: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def doc_hash(self) -> str:
-        """Changes when what is stored would change: title, text, metadata, or part metadata (pages)."""
+    def __post_init__(self) -> None:
         meta = json.dumps([self.metadata, [p.metadata for p in self.parts]], sort_keys=True, default=str)
-        return content_hash(f"{self.title}\n{self.text}\n{meta}")
+        object.__setattr__(self, "doc_hash", content_hash(f"{self.title}\n{self.text}\n{meta}"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,12 +45,14 @@ class Settings(BaseSettings):
     # Models: converted models and other derived files are cached here (outside the repository).
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     embed_model_path: Path | None = None  # a sentence-transformers directory; default: the packaged MiniLM
-    embed_batch_size: int = 16  # on CPU small batches are fastest (benchmarks: 21.6 chunks/s at 16, 17.8 at 64)
+    # CPU batches are cut from token-sorted texts at this many padded tokens (rag/embedding/token_batches.py:
+    # 4,096 was fastest on SciFact chunks, 2,048 and 8,192 slower)
+    embed_batch_tokens: int = 4096
     embed_device: str = "auto"  # `auto`: CUDA when a GPU is visible (the batched fp16 path), else CPU
     embed_gpu_batch_size: int = 1024
     # CPU backend. `onnx-int8` (default): the model exported to ONNX and int8-quantized once (cached under
-    # cache_dir), run by onnxruntime: 1.5x plain PyTorch encode, SciFact nDCG@10 within 0.003 of fp32
-    # (benchmarks/ingest.py, benchmarks/embed_quality.py). `torch`: sentence-transformers on PyTorch, fp32.
+    # cache_dir), run by onnxruntime with fused BERT kernels: about 2x plain PyTorch encode, SciFact nDCG@10 close
+    # to fp32 (benchmarks/ingest.py, benchmarks/embed_quality.py). `torch`: sentence-transformers on PyTorch, fp32.
     embed_backend: Literal["torch", "onnx-int8"] = "onnx-int8"
 
     # Sparse BM25 term weights (Qdrant applies IDF through the sparse vector's modifier).

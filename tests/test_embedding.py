@@ -8,6 +8,7 @@ from rag.embedding.batched import BatchedTransformerEmbedder, resolve_device
 from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
 from rag.embedding.onnx import OnnxEmbedder
 from rag.embedding.onnx_export import onnx_model_dir
+from rag.embedding.token_batches import token_batches
 
 TEXTS = [
     "Deploy the platform on Kubernetes with the Helm chart.",
@@ -25,8 +26,8 @@ def test_onnx_int8_vectors_match_pytorch_and_the_export_is_cached(
     assert onnx_model_dir(packaged_minilm_path(), tmp_path, "all-MiniLM-L6-v2") == model_dir
     assert (model_dir / "model_int8.onnx").stat().st_mtime_ns == exported  # not exported twice
 
-    onnx = OnnxEmbedder(model_dir, name="all-MiniLM-L6-v2", batch_size=2)
-    assert onnx.dimension == embedder.dimension == 384 and onnx.name == "all-MiniLM-L6-v2-onnx-int8"
+    onnx = OnnxEmbedder(model_dir, batch_tokens=40)
+    assert onnx.dimension == embedder.dimension == 384 and onnx.name == "all-MiniLM-L6-v2-onnx-v2-int8"
     got, want = np.array(onnx.embed_documents(TEXTS)), np.array(embedder.embed_documents(TEXTS))
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     assert ((got * want).sum(axis=1) > 0.97).all()  # batching by length keeps each text's own vector
@@ -41,3 +42,23 @@ def test_batched_transformer_path_matches_sentence_transformers(embedder: Senten
     got, want = np.array(batched.embed_documents(TEXTS)), np.array(embedder.embed_documents(TEXTS))
     assert ((got * want).sum(axis=1) > 0.9999).all()
     assert resolve_device("cpu") == "cpu" and resolve_device("auto") in {"cpu", "cuda"}
+
+
+def test_token_batches_cover_every_text_once_within_the_budget(embedder: SentenceTransformerEmbedder) -> None:
+    texts = [word * n for n, word in enumerate(["alpha ", "beta gamma ", "delta ", "x "] * 5, start=1)]
+    batches = list(token_batches(embedder.tokenizer, texts, max_length=32, token_budget=64))
+    rows = [r for b in batches for r in b.rows]
+    assert sorted(rows) == list(range(len(texts)))
+    widths = [b.input_ids.shape[1] for b in batches]
+    assert widths == sorted(widths) and max(widths) == 32  # sorted by tokens, truncated at max_length
+    assert all(b.input_ids.size <= 64 or len(b.rows) == 1 for b in batches)
+    for b in batches:
+        assert (b.attention_mask.sum(axis=1) >= 1).all() and b.attention_mask[:, 0].all()
+        assert b.features()["token_type_ids"].shape == b.input_ids.shape
+    assert list(token_batches(embedder.tokenizer, [], max_length=32, token_budget=64)) == []
+
+
+def test_pytorch_embedder_matches_sentence_transformers_encode(embedder: SentenceTransformerEmbedder) -> None:
+    got = np.array(embedder.embed_documents(TEXTS))
+    want = embedder._model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.allclose(got, want, atol=1e-5)

@@ -153,6 +153,8 @@ def test_prune_removes_only_documents_that_left_this_source(
         root.mkdir()
         for name in ("keep.txt", "gone.txt", "breaks.txt"):
             (root / name).write_text(f"{root.name} {name} text about pruning")
+    records = a / "r.jsonl"
+    records.write_text('{"id": "1", "text": "first record"}\n{"id": "2", "text": "second record"}\n')
     counting = CountingEmbedder(embedder)
     chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=8)
     ingestor = Ingestor(store, counting, sparse, chunker, collection="c", tenant="t")
@@ -160,13 +162,18 @@ def test_prune_removes_only_documents_that_left_this_source(
     Ingestor(store, counting, sparse, chunker, collection="c", tenant="b").run(load(discover([b], SUFFIXES)))
     (a / "gone.txt").unlink()
     (a / "breaks.txt").write_bytes(b"\x00binary now")  # fails to load: what was stored stays
+    records.write_text('{"id": "1", "text": "first rec\n{"id": "2", "text": "second record"}\n')  # one bad record
     scope = SourceScope.of([a])
     summary = ingestor.run(load(discover([a], SUFFIXES)), prune=lambda d: scope.covers(d.source))
-    assert summary.documents_pruned == 1 and len(summary.failed) == 1
-    assert set(document_hashes(store, "c", "t")) == {"keep.txt", "breaks.txt"}
+    assert summary.documents_pruned == 1 and [f["path"] for f in summary.failed] == [
+        str(a / "breaks.txt"),
+        f"{records}:1",
+    ]
+    kept = {"keep.txt", "breaks.txt", "r.jsonl#1", "r.jsonl#2"}  # a file with a bad record keeps what it had
+    assert set(document_hashes(store, "c", "t")) == kept
     assert set(document_hashes(store, "c", "b")) == {"keep.txt", "gone.txt", "breaks.txt"}  # another tenant
     other_root = ingestor.run(load(discover([a / "keep.txt"], SUFFIXES)), prune=lambda d: False)
-    assert other_root.documents_pruned == 0 and set(document_hashes(store, "c", "t")) == {"keep.txt", "breaks.txt"}
+    assert other_root.documents_pruned == 0 and set(document_hashes(store, "c", "t")) == kept
 
 
 def test_shards_partition_the_documents_exactly(

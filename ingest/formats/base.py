@@ -11,10 +11,16 @@ from rag.domain import Document
 
 @dataclass(frozen=True, slots=True)
 class LoadFailure:
-    """A file (or one record of it, `path:line`) that could not be loaded, and why, in one line."""
+    """A file (or one record of it, `path:line`) that could not be loaded, and why, in one line. `file` is the
+    file itself (the path when empty), so a failed record protects its file's stored documents from pruning."""
 
     path: str
     error: str
+    file: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.file:
+            object.__setattr__(self, "file", self.path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,11 +22,11 @@ def load_beir_corpus(source: SourceFile, options: LoadOptions) -> Iterator[Loade
                 row = json.loads(line)
                 doc_id, text = str(row["_id"]), str(row.get("text") or "")
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                yield LoadFailure(where, f"not a BEIR corpus record: {exc}")
+                yield LoadFailure(where, f"not a BEIR corpus record: {exc}", file=str(path))
                 continue
             title = str(row.get("title") or "")
             if not (text.strip() or title.strip()):
-                yield LoadFailure(where, f"document '{doc_id}' is empty")
+                yield LoadFailure(where, f"document '{doc_id}' is empty", file=str(path))
                 continue
             metadata = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
             yield Document(doc_id=doc_id, text=text, title=title, source=f"{path}#{doc_id}", metadata=metadata)

@@ -19,7 +19,7 @@ def _record(source: SourceFile, line: int, row: Mapping[str, Any], options: Load
     where = f"{source.path}:{line}"
     text = row.get(options.text_field)
     if not isinstance(text, str) or not text.strip():
-        return LoadFailure(where, f"no text in field '{options.text_field}'")
+        return LoadFailure(where, f"no text in field '{options.text_field}'", file=str(source.path))
     key = row.get(options.id_field)
     doc_id = f"{source.doc_id}#{key if key not in (None, '') else line}"
     title = row.get(options.title_field)
@@ -37,10 +37,10 @@ def load_jsonl(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
         try:
             row = json.loads(raw)
         except json.JSONDecodeError as exc:
-            yield LoadFailure(f"{source.path}:{line}", f"not JSON: {exc.msg}")
+            yield LoadFailure(f"{source.path}:{line}", f"not JSON: {exc.msg}", file=str(source.path))
             continue
         if not isinstance(row, dict):
-            yield LoadFailure(f"{source.path}:{line}", "a record must be a JSON object")
+            yield LoadFailure(f"{source.path}:{line}", "a record must be a JSON object", file=str(source.path))
             continue
         yield _record(source, line, row, options, "jsonl")
 

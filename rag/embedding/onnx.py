@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from rag.embedding.array_embedder import ArrayEmbedder, Vectors
+from rag.embedding.token_batches import TokenBatch, token_batches
 from rag.errors import BackendUnavailable
 from rag.hf_runtime import offline_and_quiet
 
 
 class OnnxEmbedder(ArrayEmbedder):
-    def __init__(self, model_dir: Path, *, name: str, quantized: bool = True, batch_size: int = 64) -> None:
+    def __init__(self, model_dir: Path, *, quantized: bool = True, batch_tokens: int = 4096) -> None:
         offline_and_quiet()
         import onnxruntime as ort
         from transformers import AutoTokenizer
@@ -31,17 +32,14 @@ class OnnxEmbedder(ArrayEmbedder):
         self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         config = model_dir / "sentence_bert_config.json"
         self._max_length = int(json.loads(config.read_text())["max_seq_length"]) if config.is_file() else 256
-        self._batch_size = batch_size
-        self._name = f"{name}-onnx-{'int8' if quantized else 'fp32'}"
-        self._dimension = int(self._embed(["dimension probe"]).shape[1])
+        self._batch_tokens = batch_tokens
+        self._name = f"{model_dir.name}-{'int8' if quantized else 'fp32'}"  # the export layout is in the name
+        self._dimension = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
 
-    def _embed(self, texts: Sequence[str]) -> Vectors:
-        batch = self._tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self._max_length, return_tensors="np"
-        )
-        feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self._inputs}
+    def _embed(self, batch: TokenBatch) -> Vectors:
+        feed = {k: v for k, v in batch.features().items() if k in self._inputs}
         (tokens,) = self._session.run(["token_embeddings"], feed)
-        mask = batch["attention_mask"][..., None].astype(np.float32)
+        mask = batch.attention_mask[..., None].astype(np.float32)
         pooled = (tokens * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
         normalized: Vectors = (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(
             np.float32
@@ -49,12 +47,10 @@ class OnnxEmbedder(ArrayEmbedder):
         return normalized
 
     def embed_array(self, texts: Sequence[str]) -> Vectors:
-        """Embeddings in input order; batches are cut from length-sorted texts so padding stays small."""
-        if not texts:
-            return np.zeros((0, self._dimension), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        """Embeddings in input order, computed on token-budget batches."""
         out = np.empty((len(texts), self._dimension), dtype=np.float32)
-        for start in range(0, len(order), self._batch_size):
-            idx = order[start : start + self._batch_size]
-            out[idx] = self._embed([texts[i] for i in idx])
+        for batch in token_batches(
+            self._tokenizer, texts, max_length=self._max_length, token_budget=self._batch_tokens
+        ):
+            out[batch.rows] = self._embed(batch)
         return out

@@ -1,8 +1,12 @@
 """The packaged sentence-transformers model as ONNX, fp32 or int8 (dynamic quantization), exported once, offline.
 
-`torch.onnx.export` writes the transformer (token embeddings out); onnxruntime's `quantize_dynamic` makes the int8
-copy (per-channel weights, activations quantized at run time). Pooling and normalization stay in Python
-(`rag.embedding.onnx`). The directory is cached under `<cache_dir>/models/`; a half-written one is never used.
+`torch.onnx.export` writes the transformer (token embeddings out) with eager attention, whose graph onnxruntime's
+transformer optimizer recognizes: for BERT-family models it fuses attention, embedding + layer norm, skip + layer
+norm and bias + GELU into single kernels. `quantize_dynamic` then makes the int8 copy (per-channel weights,
+activations quantized at run time; the fused attention becomes QAttention). On 1,000 SciFact chunks, 2 AVX2
+cores, batches cut at 4,096 tokens: int8 unfused about 32 chunks/s, fused 41. Pooling and normalization stay in
+Python (`rag.embedding.onnx`). The directory is cached under `<cache_dir>/models/`; a half-written one is never
+used, and `EXPORT_VERSION` names the layout so a changed export never reuses an older one.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from rag.hf_runtime import offline_and_quiet
 log = logging.getLogger(__name__)
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+EXPORT_VERSION = 2  # 2: eager attention, fused by onnxruntime's transformer optimizer before quantization
 
 
 def onnx_model_dir(source: Path, cache_dir: Path, name: str) -> Path:
-    """`<cache>/models/<name>-onnx/` with `model.onnx`, `model_int8.onnx` and the tokenizer, exporting on first use."""
-    target = cache_dir / "models" / f"{name}-onnx"
+    """`<cache>/models/<name>-onnx-v<N>/`: `model.onnx`, `model_int8.onnx` and the tokenizer, exported on first use."""
+    target = cache_dir / "models" / f"{name}-onnx-v{EXPORT_VERSION}"
     if (target / "model_int8.onnx").is_file():
         return target
     export_onnx(source, target)
@@ -33,12 +38,13 @@ def onnx_model_dir(source: Path, cache_dir: Path, name: str) -> Path:
 def export_onnx(source: Path, target: Path) -> None:
     offline_and_quiet()
     import torch
+    from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
 
     log.info("exporting %s to ONNX (fp32 and int8) in %s (once; under a minute)", source.name, target)
     tokenizer = AutoTokenizer.from_pretrained(str(source))
-    model = AutoModel.from_pretrained(str(source)).eval()
+    model = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
 
     class TokenEmbeddings(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
@@ -68,8 +74,15 @@ def export_onnx(source: Path, target: Path) -> None:
                 opset_version=17,
                 dynamo=False,
             )
+        if model.config.model_type == "bert":
+            _fuse_bert(staging / "model.onnx", heads=model.config.num_attention_heads, hidden=model.config.hidden_size)
         quantize_dynamic(
-            staging / "model.onnx", staging / "model_int8.onnx", weight_type=QuantType.QInt8, per_channel=True
+            staging / "model.onnx",
+            staging / "model_int8.onnx",
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            # fused operators are outside ONNX's shape inference; their outputs are float32
+            extra_options={"DefaultTensorType": TensorProto.FLOAT},
         )
         tokenizer.save_pretrained(staging)
         for config in ("sentence_bert_config.json", "config.json"):
@@ -82,3 +95,13 @@ def export_onnx(source: Path, target: Path) -> None:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fuse_bert(path: Path, *, heads: int, hidden: int) -> None:
+    """Rewrites the fp32 graph at `path` with onnxruntime's fused BERT operators."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimized = optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden)
+    fused = optimized.get_fused_operator_statistics()
+    log.info("fused operators: %s", {k: v for k, v in fused.items() if v})
+    optimized.save_model_to_file(str(path))
