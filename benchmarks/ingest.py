@@ -1,6 +1,7 @@
 """Ingestion throughput on SciFact, in one run, each in a process of its own (so each has its own peak memory):
 
-- `rag ingest` with each CPU embedding backend (PyTorch fp32, ONNX int8), and a re-run on the unchanged corpus;
+- `rag ingest` with each embedding backend (PyTorch fp32, ONNX int8; on a GPU machine `torch` runs the batched
+  CUDA fp16 path and the baselines run on the GPU too), and a re-run on the unchanged corpus;
 - plain `SentenceTransformer.encode` (fp32, batch 32) on exactly the chunks the pipeline makes: the ceiling;
 - the ONNX int8 backend alone (`embed_array`) on the same chunks, to compare backends without the pipeline;
 - LangChain's usual path, `QdrantVectorStore.from_documents` with `HuggingFaceEmbeddings` on the same model and
@@ -65,17 +66,19 @@ def _ingest(corpus: Path, store: Path, **extra: str) -> dict[str, Any]:
 def _worker(kind: str, corpus: Path) -> dict[str, Any]:
     """Runs in the child: embed the pipeline's chunks the plain way or LangChain's way; prints its figures."""
     from benchmarks.corpus_vectors import corpus_chunks
+    from rag.embedding.batched import resolve_device
     from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
     from rag.settings import Settings
 
     settings = Settings()
-    embedder = SentenceTransformerEmbedder()
+    device = resolve_device("auto")  # on a GPU machine the baselines run on the GPU too, like `rag ingest`
+    embedder = SentenceTransformerEmbedder(device=device)
     chunks = corpus_chunks(corpus, settings, embedder.tokenizer)
     texts = [c.embed_text for c in chunks]
     if kind == "encode":
         started = time.perf_counter()
         embedder._model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
-        return {"chunks": len(texts), "seconds": time.perf_counter() - started}
+        return {"chunks": len(texts), "seconds": time.perf_counter() - started, "device": device}
     if kind == "int8":
         from rag.components import build_embedder
 
@@ -89,7 +92,9 @@ def _worker(kind: str, corpus: Path) -> dict[str, Any]:
 
     docs = [LcDocument(page_content=t, metadata={"doc_id": c.doc_id}) for t, c in zip(texts, chunks, strict=True)]
     embeddings = HuggingFaceEmbeddings(
-        model_name=str(packaged_minilm_path()), encode_kwargs={"normalize_embeddings": True}
+        model_name=str(packaged_minilm_path()),
+        model_kwargs={"device": device},
+        encode_kwargs={"normalize_embeddings": True},
     )
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
