@@ -1,10 +1,21 @@
-"""BEIR dataset files: `queries.jsonl` and `qrels/<split>.tsv` (the corpus is loaded by ingestion's loaders)."""
+"""BEIR dataset files: `corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv` (the corpus is loaded by ingestion's
+loaders)."""
 
 from __future__ import annotations
 
 import csv
 import json
 from pathlib import Path
+
+
+class DatasetError(ValueError):
+    """A dataset directory that is not a usable BEIR dataset (the message says what is missing)."""
+
+
+def check_dataset(dataset: Path, split: str) -> None:
+    for needed in (dataset / "corpus.jsonl", dataset / "queries.jsonl", dataset / "qrels" / f"{split}.tsv"):
+        if not needed.is_file():
+            raise DatasetError(f"{dataset} is not a BEIR dataset: {needed.relative_to(dataset)} is missing")
 
 
 def load_queries(dataset: Path) -> dict[str, str]:

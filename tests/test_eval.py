@@ -1,0 +1,70 @@
+"""`rag eval retrieval`: a real BEIR-format dataset through the cached eval collection and the API's retriever."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evals.metrics import retrieval_metrics
+from rag_cli.main import main
+
+DOCS = {
+    "kube": ("Helm on Kubernetes", "Install the platform on a Kubernetes cluster with the Helm chart."),
+    "cats": ("Cats", "Cats sleep most of the day and hunt small animals at night."),
+    "bread": ("Baking bread", "Knead the dough, let it rise for two hours, then bake it at 230 degrees."),
+    "tides": ("Tides", "The moon's gravity pulls the oceans, which causes high and low tides."),
+    "violin": ("Violin", "A violin has four strings tuned in fifths and is played with a bow."),
+}
+QUERIES = {"q1": ("how do I deploy on kubernetes", "kube"), "q2": ("what causes ocean tides", "tides")}
+
+
+def _dataset(root: Path) -> Path:
+    (root / "qrels").mkdir(parents=True)
+    (root / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "title": t, "text": x}) + "\n" for k, (t, x) in DOCS.items())
+    )
+    (root / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": q, "text": t}) + "\n" for q, (t, _) in QUERIES.items())
+    )
+    (root / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, (_, d) in QUERIES.items())
+    )
+    return root
+
+
+def test_metrics_are_the_standard_ones() -> None:
+    run = {"q": {"other": 2.0, "rel": 1.0}}  # the relevant document second
+    got = retrieval_metrics({"q": {"rel": 1}}, run)
+    assert got["ndcg@10"] == pytest.approx(0.6309, abs=1e-4) and got["mrr@10"] == pytest.approx(0.5)
+    assert got["recall@10"] == 1.0 and retrieval_metrics({"q": {"rel": 1}}, {"q": {"x": 1.0}})["ndcg@10"] == 0.0
+
+
+def test_eval_retrieval_reports_each_mode_and_caches_the_corpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RAG_EMBED_BACKEND", "torch")
+    dataset = _dataset(tmp_path / "tiny")
+    assert main(["eval", "retrieval", "--dataset", str(dataset), "--mode", "all", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert set(first["modes"]) == {"dense", "sparse", "hybrid"} and first["corpus_chunks_embedded"] == len(DOCS)
+    for mode in first["modes"].values():
+        assert mode["queries"] == 2 and mode["ndcg@10"] == 1.0 and mode["mrr@10"] == 1.0
+
+    assert main(["eval", "retrieval", "--dataset", str(dataset), "--mode", "dense", "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["corpus_chunks_embedded"] == 0 and second["collection"] == first["collection"]
+    assert {"ndcg@10", "recall@10", "recall@100", "mrr@10"} <= set(second)  # one mode: metrics at the top level
+
+    with (dataset / "corpus.jsonl").open("a") as corpus:  # another corpus is another cached collection
+        corpus.write(json.dumps({"_id": "new", "title": "", "text": "Something else entirely."}) + "\n")
+    assert main(["eval", "retrieval", "--dataset", str(dataset), "--mode", "sparse", "--json"]) == 0
+    third = json.loads(capsys.readouterr().out)
+    assert third["collection"] != first["collection"] and third["corpus_chunks_embedded"] == len(DOCS) + 1
+
+
+def test_eval_retrieval_rejects_a_directory_that_is_not_a_dataset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "retrieval", "--dataset", str(tmp_path)]) == 2
+    assert "corpus.jsonl is missing" in capsys.readouterr().err
