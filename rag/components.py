@@ -12,6 +12,7 @@ from rag.embedding.sparse import Bm25Encoder
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store.base import VectorStore
+from rag.store.fusion import Fusion
 from rag.store.index import HnswParams
 
 if TYPE_CHECKING:
@@ -27,13 +28,16 @@ def hnsw_params(settings: Settings) -> HnswParams:
     return HnswParams(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct, ef=settings.hnsw_ef)
 
 
+def fusion(settings: Settings) -> Fusion:
+    return Fusion(settings.fusion, settings.rrf_k, (settings.fusion_dense_weight, settings.fusion_sparse_weight))
+
+
 def build_store(settings: Settings) -> VectorStore:
     if settings.qdrant_url is None and settings.embedded_store == "edge":
         from rag.store.edge import EdgeStore
 
         return EdgeStore(
             settings.qdrant_path / "edge",
-            rrf_k=settings.rrf_k,
             hnsw=hnsw_params(settings),
             indexed_metadata=settings.indexed_metadata,
         )
@@ -45,7 +49,6 @@ def build_store(settings: Settings) -> VectorStore:
         api_key=api_key,
         path=settings.qdrant_path,
         timeout_s=settings.qdrant_timeout_s,
-        rrf_k=settings.rrf_k,
         hnsw=hnsw_params(settings),
         indexed_metadata=settings.indexed_metadata,
     )
@@ -98,7 +101,7 @@ def build_components(settings: Settings, *, lazy_embedder: bool = False) -> Comp
     embedder = build_embedder(settings, lazy=lazy_embedder)
     sparse = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
     store = build_store(settings)
-    retriever = Retriever(store, embedder, sparse, prefetch_k=settings.prefetch_k)
+    retriever = Retriever(store, embedder, sparse, prefetch_k=settings.prefetch_k, fusion=fusion(settings))
     return Components(settings=settings, store=store, embedder=embedder, sparse=sparse, retriever=retriever)
 
 

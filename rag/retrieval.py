@@ -9,6 +9,7 @@ from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.errors import InvalidInput
 from rag.settings import RetrievalMode
 from rag.store.base import PayloadFilter, VectorStore
+from rag.store.fusion import DEFAULT_FUSION, Fusion
 
 MAX_TOP_K = 100
 
@@ -26,11 +27,20 @@ class RetrievalRequest:
 class Retriever:
     """The one retriever behind the API, the CLI and the evaluation harness."""
 
-    def __init__(self, store: VectorStore, embedder: DenseEmbedder, sparse: SparseEncoder, *, prefetch_k: int) -> None:
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: DenseEmbedder,
+        sparse: SparseEncoder,
+        *,
+        prefetch_k: int,
+        fusion: Fusion = DEFAULT_FUSION,
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.sparse = sparse
-        self._prefetch_k = prefetch_k
+        self.prefetch_k = prefetch_k
+        self.fusion = fusion
 
     def retrieve(self, request: RetrievalRequest) -> list[Hit]:
         if not request.query.strip():
@@ -46,6 +56,7 @@ class Retriever:
             dense=dense,
             sparse=sparse,
             limit=request.top_k,
-            prefetch_limit=max(self._prefetch_k, request.top_k),
+            prefetch_limit=max(self.prefetch_k, request.top_k),
             filters=request.filters,
+            fusion=self.fusion,
         )

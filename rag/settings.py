@@ -31,7 +31,6 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = None
     qdrant_path: Path = Path(".rag/qdrant")
     embedded_store: Literal["edge", "qdrant-local"] = "edge"
-    rrf_k: int = 60  # reciprocal rank fusion constant, the same in every engine
     # Metadata keys that filters use often (comma-separated): keyword-indexed, so a selective filter stays fast.
     indexed_metadata: Annotated[list[str], NoDecode] = []
     # Dense vector index (HNSW), the same in every engine; chosen by benchmarks/index_recall.py.
@@ -76,6 +75,12 @@ class Settings(BaseSettings):
     retrieval_mode: RetrievalMode = "hybrid"
     top_k: int = 3
     prefetch_k: int = 50
+    # Hybrid fusion inside Qdrant: `rrf` (reciprocal rank fusion, weighted by the two weights) or `dbsf`
+    # (distribution-based score fusion: each side's scores normalized by mean +- 3 sd, then summed).
+    fusion: Literal["rrf", "dbsf"] = "rrf"
+    rrf_k: int = 60
+    fusion_dense_weight: float = 1.0
+    fusion_sparse_weight: float = 1.0
     history_turns: int = 1  # earlier user turns added to the retrieval query of a follow-up question
 
     # Generation: vLLM's OpenAI server when `llm_base_url` is set, otherwise the in-process engine.

@@ -13,6 +13,7 @@ from rag.errors import InvalidInput, NotFound
 from rag.retrieval import RetrievalRequest, Retriever
 from rag.store.base import VectorStore, document_hashes
 from rag.store.edge import EdgeStore
+from rag.store.fusion import Fusion
 from rag.store.qdrant import QdrantStore
 from rag.store.transfer import copy_collection
 
@@ -215,3 +216,33 @@ def test_metadata_keys_named_in_settings_get_keyword_indexes(tmp_path: Path) -> 
         assert {"tenant", "doc_id", "doc_hash", "metadata.team"} <= set(shard.info().payload_schema)
     finally:
         reopened.close()
+
+
+def test_fusion_method_and_weights_reach_the_engine(store: VectorStore) -> None:
+    """A is the dense side's best, B the sparse side's, C only found by the dense side (second). Qdrant's weighted RRF
+    scores a position p (from 0) as 1 / ((p + 1) / weight + k - 1)."""
+    store.ensure_collection("c", 4)
+    vectors = {"A": ([1.0, 0, 0, 0], {7: 0.1}), "B": ([0, 1.0, 0, 0], {7: 5.0}), "C": ([0.6, 0.8, 0, 0], {8: 1.0})}
+    chunks = [Chunk("t", d, f"h{d}", 0, d, d, d) for d in vectors]
+    sparse_vectors = [SparseVector(list(s), list(s.values())) for _, s in vectors.values()]
+    store.upsert("c", chunks, [v for v, _ in vectors.values()], sparse_vectors)
+
+    def scores(fusion: Fusion) -> dict[str, float]:
+        hits = store.query(
+            "c",
+            tenant="t",
+            mode="hybrid",
+            dense=[1.0, 0, 0, 0],
+            sparse=SparseVector([7], [1.0]),
+            limit=3,
+            prefetch_limit=3,
+            fusion=fusion,
+        )
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        return {h.chunk.doc_id: h.score for h in hits}
+
+    assert scores(Fusion("rrf", 2))["C"] == pytest.approx(1 / (2 + 1))
+    assert scores(Fusion("rrf", 2, (4.0, 1.0)))["C"] == pytest.approx(1 / (2 / 4 + 2 - 1))
+    assert scores(Fusion("rrf", 2, (1.0, 4.0)))["A"] == pytest.approx(1 / (1 + 1) + 1 / (2 / 4 + 1))
+    dbsf = scores(Fusion("dbsf"))
+    assert set(dbsf) == {"A", "B", "C"} and dbsf != scores(Fusion("rrf", 2))

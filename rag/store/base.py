@@ -9,6 +9,7 @@ from typing import Protocol
 from rag.domain import Chunk, Hit
 from rag.embedding.base import SparseVector
 from rag.settings import RetrievalMode
+from rag.store.fusion import DEFAULT_FUSION, Fusion
 
 # A user filter: payload field -> a value, or a list of values (any of them matches).
 FilterValue = str | int | float | bool | list[str] | list[int]
@@ -88,8 +89,10 @@ class VectorStore(Protocol):
         prefetch_limit: int,
         filters: PayloadFilter | None = None,
         exact: bool = False,
+        fusion: Fusion = DEFAULT_FUSION,
     ) -> list[Hit]:
-        """Top `limit` chunks of the tenant; `exact` skips the vector index (brute force, for checks)."""
+        """Top `limit` chunks of the tenant; hybrid fuses by `fusion`; `exact` skips the vector index (brute force,
+        for checks)."""
         ...
 
     def optimize(self, collection: str) -> None:

@@ -22,6 +22,7 @@ from rag.errors import BackendUnavailable, InvalidInput, NotFound
 from rag.settings import RetrievalMode
 from rag.store.base import PayloadFilter, PointBatch, StoredDocument
 from rag.store.filters import Conditions, conditions
+from rag.store.fusion import DEFAULT_FUSION, Fusion
 from rag.store.index import HnswParams
 from rag.store.payload import (
     DENSE,
@@ -33,7 +34,7 @@ from rag.store.payload import (
     payload_of,
     point_batch,
 )
-from rag.store.query_plan import Nearest, plan_query
+from rag.store.query_plan import Nearest, QueryPlan, plan_query
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _META = "collection.json"
@@ -56,15 +57,18 @@ def _sparse(vector: SparseVector) -> qe.SparseVector:
     return qe.SparseVector(indices=list(vector.indices), values=list(vector.values))
 
 
+def _fusion(plan: QueryPlan) -> Any:
+    if plan.fusion.method == "dbsf":
+        return qe.Fusion.Dbsf()
+    return qe.Fusion.Rrf(k=plan.fusion.rrf_k, weights=plan.rrf_weights)
+
+
 class EdgeStore:
     """`VectorStore` over Qdrant Edge shards under one root directory."""
 
-    def __init__(
-        self, root: Path, *, rrf_k: int = 60, hnsw: HnswParams | None = None, indexed_metadata: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, root: Path, *, hnsw: HnswParams | None = None, indexed_metadata: Sequence[str] = ()) -> None:
         self._root = root
         self._indexed = indexed_fields(indexed_metadata)
-        self._rrf_k = rrf_k
         self._hnsw = hnsw or HnswParams()
         self._shards: dict[str, qe.EdgeShard] = {}
         self._lock = threading.RLock()
@@ -238,9 +242,10 @@ class EdgeStore:
         prefetch_limit: int,
         filters: PayloadFilter | None = None,
         exact: bool = False,
+        fusion: Fusion = DEFAULT_FUSION,
     ) -> list[Hit]:
         shard = self._shard(collection)
-        plan = plan_query(mode, dense, sparse)
+        plan = plan_query(mode, dense, sparse, fusion)
         if plan is None:
             return []
         flt = to_filter(conditions(tenant, filters))
@@ -249,7 +254,7 @@ class EdgeStore:
             query: Any = self._nearest(plan.nearest)
             prefetches = None
         else:
-            query = qe.Fusion.Rrf(k=self._rrf_k)
+            query = _fusion(plan)
             prefetches = [
                 qe.Prefetch(limit=prefetch_limit, query=self._nearest(p), filter=flt, params=params)
                 for p in plan.prefetch

@@ -21,6 +21,7 @@ from rag.errors import BackendUnavailable, InvalidInput, NotFound
 from rag.settings import RetrievalMode
 from rag.store.base import PayloadFilter, PointBatch, StoredDocument
 from rag.store.filters import Conditions, conditions
+from rag.store.fusion import DEFAULT_FUSION, Fusion
 from rag.store.index import HnswParams
 from rag.store.payload import (
     DENSE,
@@ -32,7 +33,7 @@ from rag.store.payload import (
     payload_of,
     point_batch,
 )
-from rag.store.query_plan import Nearest, plan_query
+from rag.store.query_plan import Nearest, QueryPlan, plan_query
 
 _T = TypeVar("_T")
 
@@ -50,6 +51,12 @@ def to_filter(conds: Conditions) -> models.Filter:
     )
 
 
+def _fusion(plan: QueryPlan) -> models.Query:
+    if plan.fusion.method == "dbsf":
+        return models.FusionQuery(fusion=models.Fusion.DBSF)
+    return models.RrfQuery(rrf=models.Rrf(k=plan.fusion.rrf_k, weights=plan.rrf_weights))
+
+
 class QdrantStore:
     """`VectorStore` over qdrant-client (server or local mode)."""
 
@@ -60,13 +67,11 @@ class QdrantStore:
         api_key: str | None = None,
         path: Path | None = None,
         timeout_s: float = 10.0,
-        rrf_k: int = 60,
         hnsw: HnswParams | None = None,
         indexed_metadata: Sequence[str] = (),
     ) -> None:
         self._local = url is None
         self._indexed = indexed_fields(indexed_metadata)
-        self._rrf_k = rrf_k
         self._hnsw = hnsw or HnswParams()
         self._lock = threading.RLock()  # local mode is a single in-process object, not safe across threads
         try:
@@ -247,10 +252,11 @@ class QdrantStore:
         prefetch_limit: int,
         filters: PayloadFilter | None = None,
         exact: bool = False,
+        fusion: Fusion = DEFAULT_FUSION,
     ) -> list[Hit]:
         if self._local:  # local mode answers a missing collection with a bare ValueError; the server with a 404
             self._require(collection)
-        plan = plan_query(mode, dense, sparse)
+        plan = plan_query(mode, dense, sparse, fusion)
         if plan is None:
             return []
         flt = to_filter(conditions(tenant, filters))
@@ -260,7 +266,7 @@ class QdrantStore:
         if plan.nearest is not None:
             query, using, prefetch = self._vector(plan.nearest), plan.nearest.using, None
         else:
-            query, using = models.RrfQuery(rrf=models.Rrf(k=self._rrf_k)), None
+            query, using = _fusion(plan), None
             prefetch = [
                 models.Prefetch(query=self._vector(p), using=p.using, limit=prefetch_limit, filter=flt, params=params)
                 for p in plan.prefetch
