@@ -24,11 +24,18 @@ from rag.settings import Settings
 from rag.store.fusion import Fusion
 
 CLAPNQ = SCIFACT.parent / "clapnq"
-SETTINGS: list[tuple[str, Fusion, int]] = [
-    *[(f"rrf k={k}", Fusion("rrf", k), depth) for k in (2, 10, 60) for depth in (50, 100)],
-    *[(f"rrf k=60 w={d}/{s}", Fusion("rrf", 60, (d, s)), 100) for d, s in ((1.0, 1.5), (1.5, 1.0), (1.0, 2.0))],
-    *[(f"rrf k=10 w={d}/{s}", Fusion("rrf", 10, (d, s)), 100) for d, s in ((1.0, 1.5), (1.5, 1.0))],
-    *[("dbsf", Fusion("dbsf"), depth) for depth in (20, 50, 100)],
+# (name, fusion, prefetch depth, top_k). Rows with top_k 100 give every metric; rows with top_k 10 show how the
+# prefetch depth changes the top 10 (the API asks for a few chunks, so the prefetch depth is what fusion sees).
+SETTINGS: list[tuple[str, Fusion, int, int]] = [
+    *[(f"rrf k={k}", Fusion("rrf", k), 100, 100) for k in (2, 10, 60)],
+    *[(f"rrf k=60 w={d}/{s}", Fusion("rrf", 60, (d, s)), 100, 100) for d, s in ((1.0, 1.5), (1.5, 1.0), (1.0, 2.0))],
+    *[(f"rrf k=10 w={d}/{s}", Fusion("rrf", 10, (d, s)), 100, 100) for d, s in ((1.0, 1.5), (1.5, 1.0))],
+    ("dbsf", Fusion("dbsf"), 100, 100),
+    *[
+        (f"{name} top 10", fusion, depth, 10)
+        for name, fusion in (("rrf k=60", Fusion()), ("dbsf", Fusion("dbsf")))
+        for depth in (10, 20, 50, 100)
+    ],
 ]
 
 
@@ -49,10 +56,16 @@ def measure(dataset: Path) -> list[dict[str, Any]]:
                 retriever, collection=index.collection, tenant=TENANT, queries=queries, qrels=qrels, mode=mode
             )
             rows.append({"setting": mode, "depth": "-", **result.metrics})
-        for name, fusion, depth in SETTINGS:
+        for name, fusion, depth, top_k in SETTINGS:
             retriever.fusion, retriever.prefetch_k = fusion, depth
             result = evaluate_retrieval(
-                retriever, collection=index.collection, tenant=TENANT, queries=queries, qrels=qrels, mode="hybrid"
+                retriever,
+                collection=index.collection,
+                tenant=TENANT,
+                queries=queries,
+                qrels=qrels,
+                mode="hybrid",
+                depth=top_k,
             )
             halves = [retrieval_metrics(half, result.run)["ndcg@10"] for half in (odd, even)]
             rows.append(

@@ -1,4 +1,5 @@
-"""`rag eval retrieval --dataset DIR [--split test] [--mode M ...] [--json]`: retrieval quality on a BEIR dataset."""
+"""`rag eval retrieval --dataset DIR [--split test] [--mode M ...] [--json]`: retrieval quality on a BEIR dataset;
+`rag eval gate [--thresholds FILE] [--data DIR] [--json]`: exit 1 when a metric is below its checked-in threshold."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 
 from evals.beir import DatasetError, check_dataset, load_qrels, load_queries
 from evals.eval_index import TENANT, open_eval_index
+from evals.gate import THRESHOLDS, load_checks, run_gate
 from evals.retrieval_eval import evaluate_retrieval
 from rag.settings import RetrievalMode, Settings
 
 MODES: tuple[RetrievalMode, ...] = ("dense", "sparse", "hybrid")
+DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,6 +33,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     r.set_defaults(run=run_retrieval)
+    g = kinds.add_parser("gate", help="fail (exit 1) when a metric drops below its threshold")
+    g.add_argument("--thresholds", type=Path, default=THRESHOLDS, help=f"thresholds file (default: {THRESHOLDS.name})")
+    g.add_argument("--data", type=Path, default=DATA_ROOT, help="folder holding the datasets (default: ../shared/data)")
+    g.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    g.set_defaults(run=run_gate_cmd)
 
 
 def _modes(chosen: list[str] | None, settings: Settings) -> list[RetrievalMode]:
@@ -82,3 +90,26 @@ def run_retrieval(args: argparse.Namespace) -> int:
                 f"{m['mrr@10']:>7.4f} {r.latency_ms_p50:>7.1f}"
             )
     return 0
+
+
+def run_gate_cmd(args: argparse.Namespace) -> int:
+    checks = load_checks(args.thresholds)
+    missing = sorted({c.dataset for c in checks if not (args.data / c.dataset / "corpus.jsonl").is_file()})
+    if missing:
+        print(f"rag eval gate: datasets not found under {args.data}: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    results = run_gate(checks, args.data, Settings())
+    failures = [f for r in results for f in r.failures]
+    if args.json:
+        rows = [
+            {"dataset": r.check.dataset, "mode": r.check.mode, "metrics": r.metrics, "min": r.check.minimums}
+            for r in results
+        ]
+        print(json.dumps({"passed": not failures, "failures": failures, "checks": rows}))
+    else:
+        for r in results:
+            shown = ", ".join(f"{k} {r.metrics[k]:.4f} (min {v:.4f})" for k, v in r.check.minimums.items())
+            print(f"{'FAIL' if r.failures else 'ok  '} {r.check.dataset} {r.check.mode}: {shown}")
+    for failure in failures:
+        print(f"rag eval gate: below threshold: {failure}", file=sys.stderr)
+    return 1 if failures else 0
