@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -31,3 +32,29 @@ def load_qrels(dataset: Path, split: str = "test") -> dict[str, dict[str, int]]:
         for row in csv.DictReader(rows, delimiter="\t"):
             qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
     return qrels
+
+
+@dataclass(frozen=True)
+class GoldAnswer:
+    """A question of `answers.jsonl` (ClapNQ's layout): its gold answers and the documents that hold them."""
+
+    qid: str
+    question: str
+    answerable: bool
+    gold_doc_ids: list[str]
+    answers: list[str]
+
+
+def load_answers(dataset: Path) -> list[GoldAnswer]:
+    with (dataset / "answers.jsonl").open(encoding="utf-8") as lines:
+        return [
+            GoldAnswer(
+                str(r["_id"]),
+                str(r["question"]),
+                bool(r["answerable"]),
+                [str(d) for d in r.get("gold_doc_ids") or []],
+                [str(a) for a in r.get("answers") or [] if str(a).strip()],
+            )
+            for r in map(json.loads, lines)
+            if r
+        ]

@@ -1,4 +1,5 @@
 """`rag eval retrieval --dataset DIR [--split test] [--mode M ...] [--json]`: retrieval quality on a BEIR dataset;
+`rag eval answers --dataset DIR [--max-questions N] [--json]`: the chat pipeline against gold answers;
 `rag eval gate [--thresholds FILE] [--data DIR] [--json]`: exit 1 when a metric is below its checked-in threshold."""
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from evals.beir import DatasetError, check_dataset, load_qrels, load_queries
+from evals.answers_eval import as_rows, evaluate_question, summarize
+from evals.beir import DatasetError, GoldAnswer, check_dataset, load_answers, load_qrels, load_queries
 from evals.eval_index import TENANT, open_eval_index
 from evals.gate import THRESHOLDS, load_checks, run_gate
 from evals.retrieval_eval import evaluate_retrieval
@@ -33,6 +35,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     r.set_defaults(run=run_retrieval)
+    a = kinds.add_parser("answers", help="answer quality against answers.jsonl (full chat pipeline)")
+    a.add_argument("--dataset", type=Path, required=True, help="BEIR directory with answers.jsonl")
+    a.add_argument("--max-questions", type=int, help="at most N questions, answerable and unanswerable alternating")
+    a.add_argument("--json", action="store_true", help="print one JSON object (summary and per question) on stdout")
+    a.set_defaults(run=run_answers)
     g = kinds.add_parser("gate", help="fail (exit 1) when a metric drops below its threshold")
     g.add_argument("--thresholds", type=Path, default=THRESHOLDS, help=f"thresholds file (default: {THRESHOLDS.name})")
     g.add_argument("--data", type=Path, default=DATA_ROOT, help="folder holding the datasets (default: ../shared/data)")
@@ -113,3 +120,43 @@ def run_gate_cmd(args: argparse.Namespace) -> int:
     for failure in failures:
         print(f"rag eval gate: below threshold: {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _alternating(golds: list[GoldAnswer], limit: int | None) -> list[GoldAnswer]:
+    """Answerable and unanswerable questions taken in turn, in file order, up to `limit`."""
+    if limit is None or limit >= len(golds):
+        return golds
+    yes, no = [g for g in golds if g.answerable], [g for g in golds if not g.answerable]
+    mixed = [g for pair in zip(yes, no, strict=False) for g in pair]
+    rest = yes[len(no) :] + no[len(yes) :]
+    return (mixed + rest)[:limit]
+
+
+def run_answers(args: argparse.Namespace) -> int:
+    from rag.components import build_pipeline
+
+    settings = Settings()
+    if not (args.dataset / "answers.jsonl").is_file() or not (args.dataset / "corpus.jsonl").is_file():
+        print(f"rag eval: {args.dataset} needs corpus.jsonl and answers.jsonl", file=sys.stderr)
+        return 2
+    golds = _alternating(load_answers(args.dataset), args.max_questions)
+    index = open_eval_index(args.dataset, settings)
+    try:
+        pipeline = build_pipeline(index.components)
+        results = []
+        for done, gold in enumerate(golds, start=1):
+            results.append(
+                evaluate_question(pipeline, gold, collection=index.collection, tenant=TENANT, settings=settings)
+            )
+            if not args.json:
+                print(f"\r{done}/{len(golds)} questions", end="", file=sys.stderr, flush=True)
+    finally:
+        index.components.close()
+    summary = summarize(results)
+    if args.json:
+        print(json.dumps({"dataset": str(args.dataset), "summary": summary, "questions": as_rows(results)}))
+    else:
+        print(file=sys.stderr)
+        for key, value in summary.items():
+            print(f"{key:28} {value}")
+    return 0

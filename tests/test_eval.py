@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 
 from evals.metrics import retrieval_metrics
+from rag.embedding.dense import SentenceTransformerEmbedder
+from rag.embedding.sparse import Bm25Encoder
+from rag.store.base import VectorStore
 from rag_cli.main import main
 
 DOCS = {
@@ -68,3 +71,44 @@ def test_eval_retrieval_rejects_a_directory_that_is_not_a_dataset(
 ) -> None:
     assert main(["eval", "retrieval", "--dataset", str(tmp_path)]) == 2
     assert "corpus.jsonl is missing" in capsys.readouterr().err
+
+
+def test_answer_scoring_of_one_question(
+    tmp_path: Path, store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    """The harness's scoring logic on the real retriever and store; the chat model is a scripted fake (the real
+    engine is exercised by `rag eval answers` and the API tests)."""
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from evals.answers_eval import evaluate_question, summarize
+    from evals.beir import GoldAnswer
+    from ingest.chunking import Chunker
+    from ingest.loaders import load
+    from ingest.sources import SourceFile
+    from ingest.sync import Ingestor
+    from rag.pipeline import RagPipeline
+    from rag.retrieval import Retriever
+    from rag.settings import Settings
+
+    corpus = _dataset(tmp_path / "tiny") / "corpus.jsonl"
+    chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=8)
+    Ingestor(store, embedder, sparse, chunker, collection="c", tenant="t").run(load([SourceFile(corpus, corpus.name)]))
+    settings = Settings(top_k=2)
+    replies = iter(["Install it with the Helm chart [1].", "The documents do not contain the answer."])
+    model = GenericFakeChatModel(messages=iter(AIMessage(r) for r in replies))
+    pipeline = RagPipeline(Retriever(store, embedder, sparse, prefetch_k=10), model, settings)
+    asked = GoldAnswer(
+        "q1", "how do I deploy on kubernetes", True, ["kube"], ["Install it with the Helm chart on your cluster."]
+    )
+    unanswerable = GoldAnswer("q2", "who won the 1954 world cup", False, [], [])
+    results = [
+        evaluate_question(pipeline, g, collection="c", tenant="t", settings=settings) for g in (asked, unanswerable)
+    ]
+
+    first, second = results
+    assert first.gold_retrieved and first.gold_cited and first.citation_precision == 1.0 and not first.abstained
+    assert first.token_f1 is not None and 0.3 < first.token_f1 < 1.0 and first.groundedness == 1.0
+    assert second.abstained and second.abstention_correct and second.token_f1 is None
+    summary = summarize(results)
+    assert summary["abstention_accuracy"] == 1.0 and summary["gold_cited"] == 1.0 and summary["questions"] == 2

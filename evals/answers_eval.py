@@ -1,0 +1,129 @@
+"""Answer quality: each question of a dataset's `answers.jsonl` goes through the chat pipeline the API serves
+(retrieve, prompt, generate), scored against its gold answers and documents.
+
+Per question: whether a gold document was retrieved and whether the answer cited one ([n] markers), citation
+precision, token F1 and ROUGE-L against the gold answers (answerable questions; [n] markers removed), whether
+the answer abstained (the right answer for unanswerable ones), groundedness, and latency per stage (retrieval,
+time to first token, generation). Groundedness without a judge model is token support: the share of the
+answer's content words (normalized, stop words dropped) that occur in the retrieved sources; 1.0 means every
+content word came from them.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from evals.answer_metrics import abstains, citation_precision, normalize, rouge_l, token_f1
+from evals.beir import GoldAnswer
+from rag.embedding.sparse import ENGLISH_STOP_WORDS
+from rag.pipeline import ChatRequest, RagPipeline, TokenDelta
+from rag.prompts import Turn
+from rag.settings import Settings
+
+_CITE = re.compile(r"\[(\d+)\]")
+
+
+@dataclass
+class QuestionResult:
+    qid: str
+    answerable: bool
+    answer: str
+    gold_retrieved: bool
+    gold_cited: bool
+    citation_precision: float | None
+    token_f1: float | None  # answerable questions only
+    rouge_l: float | None
+    abstained: bool
+    abstention_correct: bool  # abstained exactly when the question is unanswerable
+    groundedness: float | None
+    retrieval_ms: float
+    first_token_ms: float
+    generation_ms: float
+
+
+def token_support(answer: str, sources: Sequence[str]) -> float | None:
+    words = [w for w in normalize(answer) if w not in ENGLISH_STOP_WORDS]
+    if not words:
+        return None
+    seen = {w for text in sources for w in normalize(text)}
+    return sum(1 for w in words if w in seen) / len(words)
+
+
+def evaluate_question(
+    pipeline: RagPipeline, gold: GoldAnswer, *, collection: str, tenant: str, settings: Settings
+) -> QuestionResult:
+    request = ChatRequest(
+        turns=[Turn("user", gold.question)],
+        collection=collection,
+        tenant=tenant,
+        top_k=settings.top_k,
+        mode=settings.retrieval_mode,
+        max_tokens=settings.max_tokens,
+        temperature=0.0,
+    )
+    started = time.perf_counter()
+    grounding = pipeline.ground(request)
+    retrieved_at = time.perf_counter()
+    first_token_at, text = 0.0, ""
+    for event in pipeline.stream(request, grounding):
+        if isinstance(event, TokenDelta):
+            first_token_at = first_token_at or time.perf_counter()
+            text += event.text
+    done_at = time.perf_counter()
+    by_index = {c.index: c.doc_id for c in grounding.citations}
+    cited = [by_index[int(n)] for n in _CITE.findall(text) if int(n) in by_index]
+    gold_docs = set(gold.gold_doc_ids)
+    abstained = abstains(text)
+    plain = _CITE.sub(" ", text)  # text metrics without the [n] markers
+    return QuestionResult(
+        qid=gold.qid,
+        answerable=gold.answerable,
+        answer=text,
+        gold_retrieved=any(h.chunk.doc_id in gold_docs for h in grounding.hits),
+        gold_cited=any(doc in gold_docs for doc in cited),
+        citation_precision=citation_precision(cited, gold.gold_doc_ids) if gold.answerable else None,
+        token_f1=token_f1(plain, gold.answers) if gold.answerable and gold.answers else None,
+        rouge_l=rouge_l(plain, gold.answers) if gold.answerable and gold.answers else None,
+        abstained=abstained,
+        abstention_correct=abstained != gold.answerable,
+        groundedness=token_support(plain, [h.chunk.text for h in grounding.hits]),
+        retrieval_ms=round((retrieved_at - started) * 1000, 1),
+        first_token_ms=round(((first_token_at or done_at) - retrieved_at) * 1000, 1),
+        generation_ms=round((done_at - retrieved_at) * 1000, 1),
+    )
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [float(v) for v in values if v is not None]
+    return round(statistics.fmean(present), 4) if present else None
+
+
+def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    return {
+        "questions": len(results),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "gold_retrieved": _mean([float(r.gold_retrieved) for r in answerable]),
+        "gold_cited": _mean([float(r.gold_cited) for r in answerable]),
+        "citation_precision": _mean([r.citation_precision for r in answerable]),
+        "token_f1": _mean([r.token_f1 for r in answerable]),
+        "rouge_l": _mean([r.rouge_l for r in answerable]),
+        "abstention_accuracy": _mean([float(r.abstention_correct) for r in results]),
+        "abstained_when_unanswerable": _mean([float(r.abstained) for r in unanswerable]),
+        "answered_when_answerable": _mean([float(not r.abstained) for r in answerable]),
+        "groundedness": _mean([r.groundedness for r in results]),
+        "retrieval_ms_p50": _mean([statistics.median(r.retrieval_ms for r in results)]) if results else None,
+        "first_token_ms_p50": _mean([statistics.median(r.first_token_ms for r in results)]) if results else None,
+        "generation_ms_p50": _mean([statistics.median(r.generation_ms for r in results)]) if results else None,
+    }
+
+
+def as_rows(results: Sequence[QuestionResult]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in results]
