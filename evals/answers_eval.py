@@ -103,6 +103,10 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return round(statistics.fmean(present), 4) if present else None
 
 
+def _median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
 def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
@@ -119,9 +123,9 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
         "abstained_when_unanswerable": _mean([float(r.abstained) for r in unanswerable]),
         "answered_when_answerable": _mean([float(not r.abstained) for r in answerable]),
         "groundedness": _mean([r.groundedness for r in results]),
-        "retrieval_ms_p50": _mean([statistics.median(r.retrieval_ms for r in results)]) if results else None,
-        "first_token_ms_p50": _mean([statistics.median(r.first_token_ms for r in results)]) if results else None,
-        "generation_ms_p50": _mean([statistics.median(r.generation_ms for r in results)]) if results else None,
+        "retrieval_ms_p50": _median([r.retrieval_ms for r in results]),
+        "first_token_ms_p50": _median([r.first_token_ms for r in results]),
+        "generation_ms_p50": _median([r.generation_ms for r in results]),
     }
 
 

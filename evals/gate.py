@@ -51,25 +51,29 @@ def _dataset_dir(check: GateCheck, data_root: Path, settings: Settings) -> Path:
 
 
 def run_gate(checks: list[GateCheck], data_root: Path, settings: Settings) -> list[GateResult]:
+    """Each dataset (or subset) is prepared and opened once, however many checks it has."""
     results = []
-    for check in checks:
-        dataset = _dataset_dir(check, data_root, settings)
+    for source in dict.fromkeys((c.dataset, c.distractors) for c in checks):
+        group = [c for c in checks if (c.dataset, c.distractors) == source]
+        dataset = _dataset_dir(group[0], data_root, settings)
+        queries, qrels = load_queries(dataset), load_qrels(dataset)
         index = open_eval_index(dataset, settings)
         try:
-            found = evaluate_retrieval(
-                index.components.retriever,
-                collection=index.collection,
-                tenant=TENANT,
-                queries=load_queries(dataset),
-                qrels=load_qrels(dataset),
-                mode=check.mode,
-            )
+            for check in group:
+                found = evaluate_retrieval(
+                    index.components.retriever,
+                    collection=index.collection,
+                    tenant=TENANT,
+                    queries=queries,
+                    qrels=qrels,
+                    mode=check.mode,
+                )
+                failures = [
+                    f"{check.dataset} {check.mode} {metric} {found.metrics[metric]:.4f} < {minimum:.4f}"
+                    for metric, minimum in check.minimums.items()
+                    if found.metrics[metric] < minimum
+                ]
+                results.append(GateResult(check, found.metrics, failures))
         finally:
             index.components.close()
-        failures = [
-            f"{check.dataset} {check.mode} {metric} {found.metrics[metric]:.4f} < {minimum:.4f}"
-            for metric, minimum in check.minimums.items()
-            if found.metrics[metric] < minimum
-        ]
-        results.append(GateResult(check, found.metrics, failures))
     return results
