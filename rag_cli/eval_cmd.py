@@ -1,12 +1,15 @@
 """`rag eval retrieval --dataset DIR [--split test] [--mode M ...] [--json]`: retrieval quality on a BEIR dataset;
 `rag eval answers --dataset DIR [--max-questions N] [--json]`: the chat pipeline against gold answers;
-`rag eval gate [--thresholds FILE] [--data DIR] [--json]`: exit 1 when a metric is below its checked-in threshold."""
+`rag eval gate [--thresholds FILE] [--data DIR] [--json]`: exit 1 when a metric is below its checked-in threshold.
+`retrieval` and `answers` also write a report folder (report.json, report.md, a PNG; evals/report.py): `--report
+DIR`, by default `reports/<kind>-<dataset folder name>`, or `--no-report`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ from evals.answers_eval import as_rows, evaluate_question, summarize
 from evals.beir import DatasetError, GoldAnswer, check_dataset, load_answers, load_qrels, load_queries
 from evals.eval_index import TENANT, open_eval_index
 from evals.gate import THRESHOLDS, load_checks, run_gate
+from evals.report import ReportKind, default_report_dir, write_answers_report, write_retrieval_report
 from evals.retrieval_eval import evaluate_retrieval
 from rag.settings import RetrievalMode, Settings
 
@@ -34,17 +38,47 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="retrieval mode, repeatable, or `all` (default: RAG_RETRIEVAL_MODE)",
     )
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _report_options(r, "retrieval")
     r.set_defaults(run=run_retrieval)
     a = kinds.add_parser("answers", help="answer quality against answers.jsonl (full chat pipeline)")
     a.add_argument("--dataset", type=Path, required=True, help="BEIR directory with answers.jsonl")
     a.add_argument("--max-questions", type=int, help="at most N questions, answerable and unanswerable alternating")
     a.add_argument("--json", action="store_true", help="print one JSON object (summary and per question) on stdout")
+    _report_options(a, "answers")
     a.set_defaults(run=run_answers)
     g = kinds.add_parser("gate", help="fail (exit 1) when a metric drops below its threshold")
     g.add_argument("--thresholds", type=Path, default=THRESHOLDS, help=f"thresholds file (default: {THRESHOLDS.name})")
     g.add_argument("--data", type=Path, default=DATA_ROOT, help="folder holding the datasets (default: ../shared/data)")
     g.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     g.set_defaults(run=run_gate_cmd)
+
+
+def _report_options(p: argparse.ArgumentParser, kind: ReportKind) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help=f"write report.json, report.md and {kind}.png here (default: reports/{kind}-<dataset folder name>)",
+    )
+    group.add_argument("--no-report", action="store_true", help="write no report folder")
+
+
+def _report_dir(args: argparse.Namespace, kind: ReportKind) -> Path | None:
+    if args.no_report:
+        return None
+    return args.report if args.report is not None else default_report_dir(kind, args.dataset)
+
+
+def _write_report(write: Callable[[], Path]) -> int:
+    """The report after the results are out: a folder that cannot be written is exit 1, the results stand."""
+    try:
+        md = write()
+    except OSError as exc:
+        print(f"rag eval: report not written: {exc}", file=sys.stderr)
+        return 1
+    print(f"report: {md}", file=sys.stderr)
+    return 0
 
 
 def _modes(chosen: list[str] | None, settings: Settings) -> list[RetrievalMode]:
@@ -96,7 +130,10 @@ def run_retrieval(args: argparse.Namespace) -> int:
                 f"{r.mode:8} {m['ndcg@10']:>8.4f} {m['recall@10']:>7.4f} {m['recall@100']:>7.4f} "
                 f"{m['mrr@10']:>7.4f} {r.latency_ms_p50:>7.1f}"
             )
-    return 0
+    report_dir = _report_dir(args, "retrieval")
+    if report_dir is None:
+        return 0
+    return _write_report(lambda: write_retrieval_report(report_dir, out, settings))
 
 
 def run_gate_cmd(args: argparse.Namespace) -> int:
@@ -153,10 +190,14 @@ def run_answers(args: argparse.Namespace) -> int:
     finally:
         index.components.close()
     summary = summarize(results)
+    out = {"dataset": str(args.dataset), "summary": summary, "questions": as_rows(results)}
     if args.json:
-        print(json.dumps({"dataset": str(args.dataset), "summary": summary, "questions": as_rows(results)}))
+        print(json.dumps(out))
     else:
         print(file=sys.stderr)
         for key, value in summary.items():
             print(f"{key:28} {value}")
-    return 0
+    report_dir = _report_dir(args, "answers")
+    if report_dir is None:
+        return 0
+    return _write_report(lambda: write_answers_report(report_dir, out, settings, collection=index.collection))

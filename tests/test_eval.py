@@ -48,21 +48,32 @@ def test_eval_retrieval_reports_each_mode_and_caches_the_corpus(
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("RAG_EMBED_BACKEND", "torch")
     dataset = _dataset(tmp_path / "tiny")
-    assert main(["eval", "retrieval", "--dataset", str(dataset), "--mode", "all", "--json"]) == 0
-    first = json.loads(capsys.readouterr().out)
+    report = tmp_path / "report"
+    args = ["eval", "retrieval", "--dataset", str(dataset), "--mode", "all", "--json", "--report", str(report)]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    first = json.loads(out)  # stdout: the one JSON object, the report line on stderr
     assert set(first["modes"]) == {"dense", "sparse", "hybrid"} and first["corpus_chunks_embedded"] == len(DOCS)
     for mode in first["modes"].values():
         assert mode["queries"] == 2 and mode["ndcg@10"] == 1.0 and mode["mrr@10"] == 1.0
+    assert f"report: {report / 'report.md'}" in err
+    assert json.loads((report / "report.json").read_text()) == first
+    assert "| hybrid | 1.0000 | 1.0000 | 1.0000 | 1.0000 | 2 |" in (report / "report.md").read_text()
+    assert (report / "retrieval.png").read_bytes().startswith(b"\x89PNG")
 
-    assert main(["eval", "retrieval", "--dataset", str(dataset), "--mode", "dense", "--json"]) == 0
-    second = json.loads(capsys.readouterr().out)
+    assert main(["eval", "retrieval", "--dataset", str(dataset), "--mode", "dense", "--json", "--no-report"]) == 0
+    out, err = capsys.readouterr()
+    second = json.loads(out)
+    assert "report:" not in err
     assert second["corpus_chunks_embedded"] == 0 and second["collection"] == first["collection"]
     assert {"ndcg@10", "recall@10", "recall@100", "mrr@10"} <= set(second)  # one mode: metrics at the top level
 
     with (dataset / "corpus.jsonl").open("a") as corpus:  # another corpus is another cached collection
         corpus.write(json.dumps({"_id": "new", "title": "", "text": "Something else entirely."}) + "\n")
+    monkeypatch.chdir(tmp_path)  # the default report folder is relative to the current directory
     assert main(["eval", "retrieval", "--dataset", str(dataset), "--mode", "sparse", "--json"]) == 0
     third = json.loads(capsys.readouterr().out)
+    assert (tmp_path / "reports" / "retrieval-tiny" / "report.md").is_file()
     assert third["collection"] != first["collection"] and third["corpus_chunks_embedded"] == len(DOCS) + 1
 
 

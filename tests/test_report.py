@@ -1,0 +1,107 @@
+"""evals/report.py: report folders built from hand-made payloads (no model, no store)."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evals.report import default_report_dir, write_answers_report, write_retrieval_report
+from rag.settings import Settings
+
+NOW = datetime(2025, 3, 4, 5, 6, tzinfo=UTC)
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _retrieval_payload() -> dict[str, Any]:
+    modes = {
+        "dense": {"ndcg@10": 0.6638, "recall@10": 0.7912, "recall@100": 0.9367, "mrr@10": 0.6281},
+        "sparse": {"ndcg@10": 0.6846, "recall@10": 0.8108, "recall@100": 0.9223, "mrr@10": 0.6512},
+        "hybrid": {"ndcg@10": 0.7320, "recall@10": 0.8589, "recall@100": 0.9733, "mrr@10": 0.6977},
+    }
+    return {
+        "dataset": "../shared/data/scifact",
+        "split": "test",
+        "collection": "eval-0123abcd",
+        "corpus_chunks_embedded": 0,
+        "modes": {m: {**v, "queries": 300, "latency_ms_p50": 12.34} for m, v in modes.items()},
+    }
+
+
+def _question(qid: str, answerable: bool, answer: str, f1: float | None, abstained: bool) -> dict[str, Any]:
+    return {
+        "qid": qid,
+        "answerable": answerable,
+        "answer": answer,
+        "gold_retrieved": answerable,
+        "gold_cited": answerable,
+        "citation_precision": 1.0 if answerable else None,
+        "token_f1": f1,
+        "rouge_l": f1,
+        "abstained": abstained,
+        "abstention_correct": abstained != answerable,
+        "groundedness": 0.8,
+        "retrieval_ms": 10.0,
+        "first_token_ms": 100.0,
+        "generation_ms": 900.0,
+    }
+
+
+def _answers_payload() -> dict[str, Any]:
+    questions = [_question(f"a{i}", True, f"answer number {i} [1]", i / 12, False) for i in range(12)]
+    questions += [
+        _question("u-declined", False, "The documents do not contain the answer.", None, True),
+        _question("u-answered", False, "A | piped\nmultiline " + "x" * 400, None, False),
+    ]
+    summary = {"questions": 14, "answerable": 12, "unanswerable": 2, "token_f1": 0.4583, "abstention_accuracy": 0.9286}
+    summary |= {"groundedness": 0.8, "retrieval_ms_p50": 10.0, "gold_retrieved": 1.0}
+    return {"dataset": "../shared/data/clapnq", "summary": summary, "questions": questions}
+
+
+def test_retrieval_report(tmp_path: Path) -> None:
+    payload = _retrieval_payload()
+    settings = Settings(fusion="dbsf", chunk_size=200, chunk_overlap=30, embed_backend="onnx-int8")
+    md_path = write_retrieval_report(tmp_path / "out", payload, settings, now=NOW)
+
+    assert md_path == tmp_path / "out" / "report.md"
+    assert json.loads((tmp_path / "out" / "report.json").read_text()) == payload
+    md = md_path.read_text()
+    assert "| hybrid | 0.7320 | 0.8589 | 0.9733 | 0.6977 | 300 | 12.3 |" in md
+    assert "| dense | 0.6638 | 0.7912 | 0.9367 | 0.6281 |" in md
+    for fact in ("scifact", "test", "eval-0123abcd", "2025-03-04 05:06 UTC", "dbsf", "200 / 30", "onnx-int8"):
+        assert fact in md
+    assert "](retrieval.png)" in md
+    png = (tmp_path / "out" / "retrieval.png").read_bytes()
+    assert png.startswith(PNG) and len(png) > 10_000
+
+
+def test_answers_report(tmp_path: Path) -> None:
+    payload = _answers_payload()
+    settings = Settings(llm_model="qwen-7b", llm_base_url="http://gpu:8000/v1")
+    md_path = write_answers_report(tmp_path, payload, settings, collection="eval-feed", now=NOW)
+
+    assert json.loads((tmp_path / "report.json").read_text()) == payload
+    md = md_path.read_text()
+    assert "| token F1 | 0.4583 |" in md and "| abstention accuracy | 0.9286 |" in md
+    assert "| questions | 14 |" in md and "| citation precision | n/a |" in md  # absent from the summary
+    assert "qwen-7b" in md and "http://gpu:8000/v1" in md and "eval-feed" in md and "clapnq" in md
+    worst = md.split("## Worst 10 answerable questions by token F1")[1].split("## Unanswerable")[0]
+    assert "| a0 | 0.0000 |" in worst and "| a9 |" in worst and "| a10 |" not in worst and "| a11 |" not in worst
+    unanswered = md.split("## Unanswerable questions answered instead of abstaining (1)")[1]
+    assert "u-answered" in unanswered and "u-declined" not in unanswered
+    row = next(line for line in unanswered.splitlines() if "u-answered" in line)
+    assert "A \\| piped multiline x" in row and "x" * 201 not in row and "…" in row  # one cell, 200 characters
+    assert "](answers.png)" in md
+    png = (tmp_path / "answers.png").read_bytes()
+    assert png.startswith(PNG) and len(png) > 10_000
+
+
+def test_answers_report_with_nothing_to_list(tmp_path: Path) -> None:
+    payload = {"dataset": "d", "summary": {"questions": 1}, "questions": [_question("u", False, "No.", None, True)]}
+    md = write_answers_report(tmp_path, payload, Settings(), collection="c").read_text()
+    assert "None scored." in md and "every unanswerable question was declined" in md
+    assert (tmp_path / "answers.png").read_bytes().startswith(PNG)
+
+
+def test_default_report_dir() -> None:
+    assert default_report_dir("retrieval", Path("../shared/data/scifact/")) == Path("reports/retrieval-scifact")
+    assert default_report_dir("answers", Path("x/clapnq")) == Path("reports/answers-clapnq")
