@@ -3,10 +3,9 @@
 
 Per question: whether a gold document was retrieved and whether the answer cited one ([n] markers), citation
 precision, token F1 and ROUGE-L against the gold answers (answerable questions; [n] markers removed), whether
-the answer abstained (the right answer for unanswerable ones), groundedness, and latency per stage (retrieval,
-time to first token, generation). Groundedness without a judge model is token support: the share of the
-answer's content words (normalized, stop words dropped) that occur in the retrieved sources; 1.0 means every
-content word came from them.
+the answer abstained (the right answer for unanswerable ones), groundedness against the retrieved sources (an
+LLM judge or token support: evals/groundedness.py), and latency per stage (retrieval, time to first token,
+generation).
 """
 
 from __future__ import annotations
@@ -18,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from evals.answer_metrics import abstains, citation_precision, normalize, rouge_l, token_f1
+from evals.answer_metrics import abstains, citation_precision, rouge_l, token_f1
 from evals.beir import GoldAnswer
-from rag.embedding.sparse import ENGLISH_STOP_WORDS
+from evals.groundedness import Groundedness
 from rag.pipeline import ChatRequest, RagPipeline, TokenDelta
 from rag.prompts import Turn
 from rag.settings import Settings
@@ -46,16 +45,14 @@ class QuestionResult:
     generation_ms: float
 
 
-def token_support(answer: str, sources: Sequence[str]) -> float | None:
-    words = [w for w in normalize(answer) if w not in ENGLISH_STOP_WORDS]
-    if not words:
-        return None
-    seen = {w for text in sources for w in normalize(text)}
-    return sum(1 for w in words if w in seen) / len(words)
-
-
 def evaluate_question(
-    pipeline: RagPipeline, gold: GoldAnswer, *, collection: str, tenant: str, settings: Settings
+    pipeline: RagPipeline,
+    gold: GoldAnswer,
+    *,
+    collection: str,
+    tenant: str,
+    settings: Settings,
+    groundedness: Groundedness,
 ) -> QuestionResult:
     request = ChatRequest(
         turns=[Turn("user", gold.question)],
@@ -91,7 +88,7 @@ def evaluate_question(
         rouge_l=rouge_l(plain, gold.answers) if gold.answerable and gold.answers else None,
         abstained=abstained,
         abstention_correct=abstained != gold.answerable,
-        groundedness=token_support(plain, [h.chunk.text for h in grounding.hits]),
+        groundedness=groundedness(plain, [h.chunk.text for h in grounding.hits]),
         retrieval_ms=round((retrieved_at - started) * 1000, 1),
         first_token_ms=round(((first_token_at or done_at) - retrieved_at) * 1000, 1),
         generation_ms=round((done_at - retrieved_at) * 1000, 1),
@@ -107,7 +104,7 @@ def _median(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
+def summarize(results: Sequence[QuestionResult], groundedness_method: str) -> dict[str, Any]:
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     return {
@@ -123,6 +120,8 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
         "abstained_when_unanswerable": _mean([float(r.abstained) for r in unanswerable]),
         "answered_when_answerable": _mean([float(not r.abstained) for r in answerable]),
         "groundedness": _mean([r.groundedness for r in results]),
+        "groundedness_method": groundedness_method,
+        "groundedness_unscored": sum(1 for r in results if r.groundedness is None),
         "retrieval_ms_p50": _median([r.retrieval_ms for r in results]),
         "first_token_ms_p50": _median([r.first_token_ms for r in results]),
         "generation_ms_p50": _median([r.generation_ms for r in results]),

@@ -31,7 +31,9 @@ ANSWER_ROWS = (
     ("abstention_accuracy", "abstention accuracy"),
     ("abstained_when_unanswerable", "abstained when unanswerable"),
     ("answered_when_answerable", "answered when answerable"),
-    ("groundedness", "groundedness (token support)"),
+    ("groundedness", "groundedness"),
+    ("groundedness_method", "groundedness method"),
+    ("groundedness_unscored", "answers the judge could not score"),
     ("retrieval_ms_p50", "retrieval ms (p50)"),
     ("first_token_ms_p50", "first token ms (p50)"),
     ("generation_ms_p50", "generation ms (p50)"),
@@ -179,7 +181,7 @@ def _date(now: datetime | None) -> str:
 def _num(value: Any, digits: int = 4) -> str:
     if value is None:
         return "n/a"
-    if isinstance(value, int):  # bool too
+    if isinstance(value, int | str):  # bool too
         return str(value)
     return f"{float(value):.{digits}f}"
 

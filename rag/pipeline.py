@@ -111,6 +111,7 @@ class RagPipeline:
                 top_k=request.top_k,
                 mode=request.mode,
                 filters=request.filters,
+                min_relevance=self._settings.min_relevance,
             )
         )
         citations = citations_for(hits, self._settings.excerpt_chars)

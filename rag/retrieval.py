@@ -1,4 +1,9 @@
-"""Retrieval: embed the query (dense and/or BM25) and run one Qdrant query, fused inside Qdrant for hybrid."""
+"""Retrieval: embed the query (dense and/or BM25) and run one Qdrant query, fused inside Qdrant for hybrid.
+
+A request may set `min_relevance`, a dense cosine similarity: when even the best chunk is less similar than that to
+the query, nothing relevant was found and the result is empty (the chat then abstains without calling the LLM).
+Fused (DBSF, RRF) and BM25 scores are relative to each query, so the check uses the dense score: in hybrid mode one
+more nearest-neighbour query of one point. Sparse mode has no bounded score and is never gated."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ class RetrievalRequest:
     top_k: int
     mode: RetrievalMode
     filters: PayloadFilter | None = None
+    min_relevance: float = 0.0  # best dense cosine below this: nothing relevant (0 disables the check)
 
 
 class Retriever:
@@ -49,7 +55,7 @@ class Retriever:
             raise InvalidInput(f"top_k must be between 1 and {MAX_TOP_K}", param="top_k")
         dense = self.embedder.embed_query(request.query) if request.mode != "sparse" else None
         sparse = self.sparse.encode_query(request.query) if request.mode != "dense" else None
-        return self.store.query(
+        hits = self.store.query(
             request.collection,
             tenant=request.tenant,
             mode=request.mode,
@@ -60,3 +66,22 @@ class Retriever:
             filters=request.filters,
             fusion=self.fusion,
         )
+        if hits and dense is not None and request.min_relevance > 0:
+            best = hits[0].score if request.mode == "dense" else self._best_dense_score(request, dense)
+            if best < request.min_relevance:
+                return []
+        return hits
+
+    def _best_dense_score(self, request: RetrievalRequest, dense: list[float]) -> float:
+        nearest = self.store.query(
+            request.collection,
+            tenant=request.tenant,
+            mode="dense",
+            dense=dense,
+            sparse=None,
+            limit=1,
+            prefetch_limit=1,
+            filters=request.filters,
+            fusion=self.fusion,
+        )
+        return nearest[0].score if nearest else 0.0

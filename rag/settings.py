@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     fusion_dense_weight: float = 1.0
     fusion_sparse_weight: float = 1.0
+    # The chat abstains without calling the LLM when the best chunk's dense cosine similarity to the question is
+    # below this (0 disables): off-topic questions. Calibrated by benchmarks/abstention.py as the highest value
+    # keeping 99% of answerable questions (ClapNQ halves, SciFact); corpus-dependent (0.40 would turn away a fifth
+    # of ClapNQ's unanswerable questions but also vague ones like "how do I deploy it?", 0.34 on our docs).
+    min_relevance: float = Field(default=0.25, ge=0.0, le=1.0)
     history_turns: int = 1  # earlier user turns added to the retrieval query of a follow-up question
 
     # Generation: vLLM's OpenAI server when `llm_base_url` is set, otherwise the in-process engine.
@@ -94,6 +99,12 @@ class Settings(BaseSettings):
     llm_model_path: Path | None = None  # a transformers directory for the in-process engine
     max_tokens: int = 256
     temperature: float = 0.0
+
+    # Evaluation: `rag eval answers` scores groundedness with an LLM judge at this OpenAI-compatible endpoint when
+    # set (evals/groundedness.py), otherwise with the model-free token support.
+    judge_base_url: str | None = None
+    judge_model: str = "judge"
+    judge_api_key: SecretStr = SecretStr("EMPTY")
 
     # API.
     api_model_name: str = "rag"

@@ -17,6 +17,7 @@ from evals.answers_eval import as_rows, evaluate_question, summarize
 from evals.beir import DatasetError, GoldAnswer, check_dataset, load_answers, load_qrels, load_queries
 from evals.eval_index import TENANT, open_eval_index
 from evals.gate import THRESHOLDS, load_checks, run_gate
+from evals.groundedness import build_groundedness
 from evals.report import ReportKind, default_report_dir, write_answers_report, write_retrieval_report
 from evals.retrieval_eval import evaluate_retrieval
 from rag.settings import RetrievalMode, Settings
@@ -180,16 +181,24 @@ def run_answers(args: argparse.Namespace) -> int:
     index = open_eval_index(args.dataset, settings)
     try:
         pipeline = build_pipeline(index.components)
+        groundedness = build_groundedness(settings)
         results = []
         for done, gold in enumerate(golds, start=1):
             results.append(
-                evaluate_question(pipeline, gold, collection=index.collection, tenant=TENANT, settings=settings)
+                evaluate_question(
+                    pipeline,
+                    gold,
+                    collection=index.collection,
+                    tenant=TENANT,
+                    settings=settings,
+                    groundedness=groundedness,
+                )
             )
             if not args.json:
                 print(f"\r{done}/{len(golds)} questions", end="", file=sys.stderr, flush=True)
     finally:
         index.components.close()
-    summary = summarize(results)
+    summary = summarize(results, groundedness.name)
     out = {"dataset": str(args.dataset), "summary": summary, "questions": as_rows(results)}
     if args.json:
         print(json.dumps(out))

@@ -9,6 +9,7 @@ import pytest
 from langchain_openai import ChatOpenAI
 from openai import APIStatusError, NotFoundError, OpenAI
 
+from rag.prompts import NO_SOURCES_ANSWER
 from tests.conftest import Server, free_port, start_api
 
 QUESTION = "How do I deploy the platform on Kubernetes?"
@@ -76,12 +77,24 @@ def test_langchain_chat_openai_invoke_and_stream(api: Server) -> None:
 def test_extra_fields_collection_top_k_and_filter(client: OpenAI) -> None:
     reply = client.chat.completions.create(
         model="rag",
-        messages=[{"role": "user", "content": QUESTION}],
+        messages=[{"role": "user", "content": "How do I stream the chat API's answers with the openai client?"}],
         extra_body={"collection": "docs", "top_k": 2, "filter": {"doc_id": "api.md"}},
         max_tokens=4,
     )
     citations = (reply.model_extra or {})["citations"]
     assert len(citations) == 2 and {c["doc_id"] for c in citations} == {"api.md"}
+
+
+def test_a_question_nothing_in_the_filtered_documents_answers_gets_an_abstention(client: OpenAI) -> None:
+    """The relevance check (RAG_MIN_RELEVANCE) sees only what the filter lets through."""
+    reply = client.chat.completions.create(
+        model="rag",
+        messages=[{"role": "user", "content": "Which team won the 1998 football world cup?"}],
+        extra_body={"filter": {"doc_id": "api.md"}},
+        max_tokens=4,
+    )
+    assert reply.choices[0].message.content == NO_SOURCES_ANSWER
+    assert (reply.model_extra or {})["citations"] == []
 
 
 def test_retrieve_returns_scored_chunks(api: Server) -> None:

@@ -94,6 +94,7 @@ def test_answer_scoring_of_one_question(
 
     from evals.answers_eval import evaluate_question, summarize
     from evals.beir import GoldAnswer
+    from evals.groundedness import TokenSupport
     from ingest.chunking import Chunker
     from ingest.loaders import load
     from ingest.sources import SourceFile
@@ -114,12 +115,14 @@ def test_answer_scoring_of_one_question(
     )
     unanswerable = GoldAnswer("q2", "who won the 1954 world cup", False, [], [])
     results = [
-        evaluate_question(pipeline, g, collection="c", tenant="t", settings=settings) for g in (asked, unanswerable)
+        evaluate_question(pipeline, g, collection="c", tenant="t", settings=settings, groundedness=TokenSupport())
+        for g in (asked, unanswerable)
     ]
 
     first, second = results
     assert first.gold_retrieved and first.gold_cited and first.citation_precision == 1.0 and not first.abstained
     assert first.token_f1 is not None and 0.3 < first.token_f1 < 1.0 and first.groundedness == 1.0
     assert second.abstained and second.abstention_correct and second.token_f1 is None
-    summary = summarize(results)
+    summary = summarize(results, "token-support")
+    assert summary["groundedness_method"] == "token-support"
     assert summary["abstention_accuracy"] == 1.0 and summary["gold_cited"] == 1.0 and summary["questions"] == 2

@@ -10,7 +10,7 @@ from rag.embedding.sparse import Bm25Encoder
 from rag.errors import InvalidInput
 from rag.pipeline import ChatRequest, RagPipeline
 from rag.prompts import NO_SOURCES_ANSWER, Turn
-from rag.retrieval import Retriever
+from rag.retrieval import RetrievalRequest, Retriever
 from rag.settings import Settings
 from rag.store.base import VectorStore
 
@@ -59,3 +59,34 @@ def test_last_message_must_be_a_user_question(
     pipeline = _pipeline(store, embedder, sparse, "x")
     with pytest.raises(InvalidInput):
         pipeline.ground(_request("q", turns=[Turn("user", "q"), Turn("assistant", "a")]))
+
+
+def test_abstains_when_the_best_chunk_is_not_relevant_enough(
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    store.ensure_collection("c", embedder.dimension)
+    chunks = [Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")]
+    texts = [c.embed_text for c in chunks]
+    store.upsert("c", chunks, embedder.embed_documents(texts), sparse.encode_documents(texts))
+    pipeline = _pipeline(store, embedder, sparse, "an invented answer")
+    off_topic = pipeline.answer(_request("Which team won the 1998 football world cup?"))
+    assert off_topic.text == NO_SOURCES_ANSWER and off_topic.citations == []
+    on_topic = _pipeline(store, embedder, sparse, "At 100 C [1].").answer(_request("When does water boil?"))
+    assert on_topic.text == "At 100 C [1]."
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_min_relevance_empties_the_result_only_below_the_threshold(
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, mode: str
+) -> None:
+    store.ensure_collection("c", embedder.dimension)
+    chunks = [Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")]
+    texts = [c.embed_text for c in chunks]
+    store.upsert("c", chunks, embedder.embed_documents(texts), sparse.encode_documents(texts))
+    retriever = Retriever(store, embedder, sparse, prefetch_k=10)
+    question = "At what temperature does water boil?"
+    best = embedder.embed_query(question)
+    cosine = sum(a * b for a, b in zip(best, embedder.embed_documents(texts)[0], strict=True))
+    hits = retriever.retrieve(RetrievalRequest(question, "c", "t", 1, mode, min_relevance=cosine - 0.01))  # type: ignore[arg-type]
+    assert [h.chunk.doc_id for h in hits] == ["d0"]
+    assert retriever.retrieve(RetrievalRequest(question, "c", "t", 1, mode, min_relevance=cosine + 0.01)) == []  # type: ignore[arg-type]

@@ -80,3 +80,12 @@ def test_streamed_rag_chat_through_vllm(api_on_vllm: Server) -> None:
 def test_vllm_direct_and_through_us_agree_on_the_model(vllm_server: Server) -> None:
     direct = OpenAI(base_url=vllm_server.base_url + "/v1", api_key="EMPTY", max_retries=0)
     assert [m.id for m in direct.models.list()] == [SERVED_NAME]
+
+
+def test_groundedness_judge_through_a_real_openai_compatible_server(vllm_server: Server) -> None:
+    from evals.groundedness import build_groundedness
+
+    judge = build_groundedness(Settings(judge_base_url=vllm_server.base_url + "/v1", judge_model=SERVED_NAME))
+    score = judge("Water boils at 100 degrees Celsius.", ["At sea level water boils at 100 degrees Celsius."])
+    # the 135M development model is no reliable judge: this checks the call and the parsing, not its judgement
+    assert judge.name == f"llm-judge:{SERVED_NAME}" and (score is None or 0.0 <= score <= 1.0)
