@@ -13,6 +13,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
+from rag.llm.cpu_dtype import cpu_llm_dtype
 from rag.llm.model_files import dev_model_dir
 from rag.settings import Settings
 from tests.conftest import ROOT, Server, free_port, start_api, start_server
@@ -36,7 +37,7 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     cmd = [
         venv_python, "-m", "vllm.entrypoints.openai.api_server",
         "--model", str(model_dir), "--served-model-name", SERVED_NAME,
-        "--dtype", "bfloat16", "--enforce-eager", "--host", "127.0.0.1", "--port", str(port),
+        "--dtype", cpu_llm_dtype(), "--enforce-eager", "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
     server = start_server(cmd, env, port, tmp_path_factory.mktemp("logs") / "vllm.log", "/v1/models", 600)
     yield server

@@ -10,7 +10,7 @@ import re
 import threading
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -21,6 +21,7 @@ from langchain_core.runnables.config import run_in_executor
 from pydantic import PrivateAttr
 
 from rag.hf_runtime import offline_and_quiet
+from rag.llm.cpu_dtype import cpu_llm_dtype
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 _SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+")
@@ -47,6 +48,7 @@ class LocalChatModel(BaseChatModel):
     max_tokens: int = 256
     temperature: float = 0.0
     repetition_penalty: float = 1.0
+    dtype: Literal["auto", "bfloat16", "float32"] = "auto"  # auto: float32 unless the CPU computes bfloat16 natively
 
     _tokenizer: Any = PrivateAttr()
     _model: Any = PrivateAttr()
@@ -59,7 +61,8 @@ class LocalChatModel(BaseChatModel):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
-        self._model = AutoModelForCausalLM.from_pretrained(str(self.model_dir), dtype=torch.bfloat16)
+        dtype = getattr(torch, cpu_llm_dtype() if self.dtype == "auto" else self.dtype)
+        self._model = AutoModelForCausalLM.from_pretrained(str(self.model_dir), dtype=dtype)
         self._model.eval()
 
     @property
