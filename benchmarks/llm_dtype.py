@@ -72,8 +72,8 @@ def main() -> None:
         print(dtype, rows[dtype], flush=True)
     ratio = round(rows["bfloat16"]["total_s_p50"] / rows["float32"]["total_s_p50"], 2)
     print(f"\n{'dtype':>9} {'TTFT s':>7} {'decode tok/s':>13} {'total s':>8}")
-    for dtype, r in rows.items():
-        print(f"{dtype:>9} {r['ttft_s_p50']:>7.2f} {r['decode_tokens_per_s_p50']:>13.1f} {r['total_s_p50']:>8.2f}")
+    for name, r in rows.items():
+        print(f"{name:>9} {r['ttft_s_p50']:>7.2f} {r['decode_tokens_per_s_p50']:>13.1f} {r['total_s_p50']:>8.2f}")
     print(f"bfloat16 / float32 total time: {ratio}x; this CPU's choice: {cpu_llm_dtype()}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
