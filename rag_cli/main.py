@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("httpx", "sentence_transformers", "transformers"):
+    for noisy in ("httpx", "httpx2", "sentence_transformers", "transformers"):  # httpx2: the openai client's transport
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         code: int = args.run(args)
