@@ -33,7 +33,7 @@ SETTINGS: list[tuple[str, Fusion, int, int]] = [
     ("dbsf", Fusion("dbsf"), 100, 100),
     *[
         (f"{name} top 10", fusion, depth, 10)
-        for name, fusion in (("rrf k=60", Fusion()), ("dbsf", Fusion("dbsf")))
+        for name, fusion in (("rrf k=60", Fusion("rrf")), ("dbsf", Fusion("dbsf")))
         for depth in (10, 20, 50, 100)
     ],
 ]

@@ -21,6 +21,7 @@ from evals.groundedness import build_groundedness
 from evals.report import ReportKind, default_report_dir, write_answers_report, write_retrieval_report
 from evals.retrieval_eval import evaluate_retrieval
 from rag.settings import RetrievalMode, Settings
+from rag_cli.progress import Progress
 
 MODES: tuple[RetrievalMode, ...] = ("dense", "sparse", "hybrid")
 DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -183,9 +184,9 @@ def run_answers(args: argparse.Namespace) -> int:
         pipeline = build_pipeline(index.components)
         groundedness = build_groundedness(settings)
         results = []
-        for done, gold in enumerate(golds, start=1):
-            results.append(
-                evaluate_question(
+        with Progress(len(golds), "eval answers", every_s=settings.progress_every_s, unit="question") as progress:
+            for gold in golds:
+                result = evaluate_question(
                     pipeline,
                     gold,
                     collection=index.collection,
@@ -193,9 +194,8 @@ def run_answers(args: argparse.Namespace) -> int:
                     settings=settings,
                     groundedness=groundedness,
                 )
-            )
-            if not args.json:
-                print(f"\r{done}/{len(golds)} questions", end="", file=sys.stderr, flush=True)
+                results.append(result)
+                progress.advance()
     finally:
         index.components.close()
     summary = summarize(results, groundedness.name)
@@ -203,7 +203,6 @@ def run_answers(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out))
     else:
-        print(file=sys.stderr)
         for key, value in summary.items():
             print(f"{key:28} {value}")
     report_dir = _report_dir(args, "answers")

@@ -16,4 +16,4 @@ class Fusion:
     weights: tuple[float, float] = (1.0, 1.0)
 
 
-DEFAULT_FUSION = Fusion()  # plain RRF, k=60
+DEFAULT_FUSION = Fusion("dbsf")  # the platform default (Settings.fusion), chosen by benchmarks/fusion.py
