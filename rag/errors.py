@@ -20,3 +20,15 @@ class NotFound(RagError):
 
 class BackendUnavailable(RagError):
     """A dependency (store, embedder, LLM backend) cannot be reached or failed."""
+
+
+class Unauthorized(RagError):
+    """The request carries no API key, or one the platform does not know."""
+
+
+class RateLimited(RagError):
+    """The caller's key sent more requests than its rate allows; it may retry after `retry_after_s`."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -106,6 +106,20 @@ class Settings(BaseSettings):
     judge_model: str = "judge"
     judge_api_key: SecretStr = SecretStr("EMPTY")
 
+    # API keys and tenants: `KEY=TENANT` pairs, comma-separated, and/or a file of such lines (a mounted Kubernetes
+    # secret; `#` comments). With keys, every endpoint but the health checks needs `Authorization: Bearer KEY` and
+    # works in the key's tenant. Without keys every caller is `tenant`, and `rag serve` binds only to loopback
+    # unless `allow_unauthenticated` is set.
+    api_keys: SecretStr | None = None
+    api_keys_file: Path | None = None
+    allow_unauthenticated: bool = False
+    # Limits: requests per minute per key (a token bucket holding `rate_limit_burst`; 0 disables), messages per
+    # request, and the largest `max_tokens` a request may ask for.
+    rate_limit_per_minute: float = 600.0
+    rate_limit_burst: int = 60
+    max_messages: int = 100
+    max_tokens_limit: int = 4096
+
     # API.
     api_model_name: str = "rag"
     max_body_bytes: int = 1_000_000

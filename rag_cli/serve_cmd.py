@@ -1,8 +1,13 @@
-"""`rag serve [--host --port]`: the OpenAI-compatible API under uvicorn."""
+"""`rag serve [--host --port]`: the OpenAI-compatible API under uvicorn.
+
+Without API keys the API has no authentication, so it listens only on loopback unless RAG_ALLOW_UNAUTHENTICATED
+says otherwise."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import sys
 
 from rag.settings import Settings
 
@@ -14,11 +19,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(run=run)
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from serving.app import create_app  # FastAPI and the serving stack load only for this command
+    from serving.auth import ApiKeyConfigError, ApiKeys
 
-    app = create_app(Settings())
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    settings = Settings()
+    try:
+        keys = ApiKeys.from_settings(settings)
+    except ApiKeyConfigError as exc:
+        print(f"rag serve: {exc}", file=sys.stderr)
+        return 2
+    if keys is None:
+        if not is_loopback(args.host) and not settings.allow_unauthenticated:
+            print(
+                f"rag serve: no API keys (RAG_API_KEYS or RAG_API_KEYS_FILE), so the API would be open to anyone "
+                f"who reaches {args.host}; it listens only on loopback without keys. Configure keys, or set "
+                "RAG_ALLOW_UNAUTHENTICATED=true to serve without authentication anyway.",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            f"rag serve: no API keys configured: no authentication, every caller is tenant '{settings.tenant}'",
+            file=sys.stderr,
+        )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0

@@ -7,15 +7,18 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from langchain_core.language_models import BaseChatModel
 
 from rag.components import build_components, build_pipeline
 from rag.llm.factory import chat_model_name
 from rag.settings import Settings
+from serving.auth import ApiKeys
 from serving.body_limit import BodyLimitMiddleware
+from serving.deps import get_caller
 from serving.errors import install_error_handlers
+from serving.rate_limit import RateLimiter
 from serving.routers import chat, documents, health, models, retrieve
 from serving.state import AppState
 
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | None = None) -> FastAPI:
     """The app. Settings are read when it is created; models and the store are loaded when it starts."""
     settings = settings or Settings()
+    api_keys = ApiKeys.from_settings(settings)  # a bad key file stops the server here, before it listens
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,8 +42,14 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
                 pipeline=pipeline,
                 llm_name=chat_model_name(settings),
                 started=int(time.time()),
+                api_keys=api_keys,
+                limiter=limiter,
             )
             log.info("ready: store %s, LLM %s", components.store.location, app.state.rag.llm_name)
+            if api_keys is None:
+                log.warning("no API keys configured: every caller is tenant '%s', unauthenticated", settings.tenant)
+            else:
+                log.info("%d API keys configured; every endpoint but the health checks needs one", len(api_keys))
             yield
         finally:
             app.state.rag = None
@@ -52,6 +63,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    for router in (chat.router, models.router, retrieve.router, documents.router, health.router):
-        app.include_router(router)
+    app.include_router(health.router)  # open: probes carry no key
+    for router in (chat.router, models.router, retrieve.router, documents.router):
+        app.include_router(router, dependencies=[Depends(get_caller)])
     return app

@@ -55,6 +55,10 @@ class ChatService:
         settings = self._state.settings
         if body.model != settings.api_model_name:
             raise NotFound(f"model '{body.model}' does not exist; use '{settings.api_model_name}'", param="model")
+        if len(body.messages) > settings.max_messages:
+            raise InvalidInput(
+                f"too many messages: {len(body.messages)}, at most {settings.max_messages}", param="messages"
+            )
         turns: list[Turn] = []
         for i, message in enumerate(body.messages):
             if message.role == "tool":
@@ -62,6 +66,9 @@ class ChatService:
             role = "system" if message.role == "developer" else message.role
             turns.append(Turn(role, message.text()))
         max_tokens = body.max_completion_tokens or body.max_tokens or settings.max_tokens
+        if max_tokens > settings.max_tokens_limit:
+            param = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"
+            raise InvalidInput(f"{param} may be at most {settings.max_tokens_limit}", param=param)
         return ChatRequest(
             turns=turns,
             collection=body.collection or settings.collection,

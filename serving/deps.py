@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rag.errors import BackendUnavailable
 from rag.settings import Settings
+from serving.auth import Caller
 from serving.state import AppState
+
+_bearer = HTTPBearer(auto_error=False, description="an API key from RAG_API_KEYS (when keys are configured)")
 
 
 def get_state(request: Request) -> AppState:
@@ -22,11 +26,25 @@ def get_settings(state: Annotated[AppState, Depends(get_state)]) -> Settings:
     return state.settings
 
 
-def get_tenant(state: Annotated[AppState, Depends(get_state)]) -> str:
-    """The caller's tenant. One tenant until API keys map callers to tenants."""
-    return state.settings.tenant
+def get_caller(
+    state: Annotated[AppState, Depends(get_state)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The caller, from its API key (401 without a valid one), after its key's rate limit (429). Without keys
+    (development on loopback) every caller is the default tenant, not rate-limited."""
+    if state.api_keys is None:
+        return Caller(tenant=state.settings.tenant, key_id=None)
+    header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+    caller = state.api_keys.caller(header)
+    state.limiter.take(f"key:{caller.key_id}")
+    return caller
+
+
+def get_tenant(caller: Annotated[Caller, Depends(get_caller)]) -> str:
+    return caller.tenant
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]

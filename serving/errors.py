@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.errors import BackendUnavailable, InvalidInput, NotFound, RagError
+from rag.errors import BackendUnavailable, InvalidInput, NotFound, RagError, RateLimited, Unauthorized
 from serving.protocol import ErrorBody, ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,24 @@ def error_body(status: int, message: str, *, param: str | None = None, code: str
     return ErrorResponse(error=ErrorBody(message=message, type=err_type, param=param, code=code or default_code))
 
 
-def error_response(status: int, message: str, *, param: str | None = None, code: str | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = error_body(status, message, param=param, code=code)
-    return JSONResponse(status_code=status, content=body.model_dump())
+    return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)
+
+
+def headers_of(exc: RagError) -> dict[str, str] | None:
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+    return None
 
 
 def status_of(exc: RagError) -> int:
@@ -44,6 +60,10 @@ def status_of(exc: RagError) -> int:
         return 404
     if isinstance(exc, BackendUnavailable):
         return 503
+    if isinstance(exc, Unauthorized):
+        return 401
+    if isinstance(exc, RateLimited):
+        return 429
     return 500
 
 
@@ -66,7 +86,7 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_of(exc)
         if status >= 500:
             log.warning("request failed: %s", exc.message, exc_info=exc.__cause__ is not None)
-        return error_response(status, exc.message, param=exc.param)
+        return error_response(status, exc.message, param=exc.param, headers=headers_of(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

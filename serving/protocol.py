@@ -160,6 +160,25 @@ class RetrieveResponse(BaseModel):
     data: list[RetrievedChunk]
 
 
+class DocumentUpload(BaseModel):
+    """`POST /v1/documents`: one document, stored in the caller's tenant (an existing id is replaced)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=512)
+    text: str = Field(min_length=1, max_length=5_000_000)
+    title: str = Field(default="", max_length=1_000)
+    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=64)
+    collection: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class DocumentStored(BaseModel):
+    id: str
+    object: Literal["document"] = "document"
+    collection: str
+    status: Literal["created", "updated", "unchanged"]
+    chunks: int
+
+
 class DocumentDeleted(BaseModel):
     """`DELETE /v1/documents/{doc_id}`: what went (OpenAI's deletion shape, plus the chunk count)."""
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from rag.components import Components
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
+from serving.auth import ApiKeys
+from serving.rate_limit import RateLimiter
 
 
 @dataclass
@@ -16,3 +18,5 @@ class AppState:
     pipeline: RagPipeline
     llm_name: str
     started: int
+    api_keys: ApiKeys | None  # None: no authentication, every caller is `settings.tenant`
+    limiter: RateLimiter

@@ -1,15 +1,48 @@
-"""`DELETE /v1/documents/{doc_id}`: remove one of the caller's documents (all its chunks)."""
+"""`POST /v1/documents`: store one document in the caller's tenant (chunked, embedded, synced like `rag ingest`);
+`DELETE /v1/documents/{doc_id}`: remove one of the caller's documents (all its chunks)."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
+from ingest.chunking import Chunker
+from ingest.sync import Ingestor
+from rag.domain import Document
 from rag.store.deletion import delete_document
 from serving.deps import StateDep, TenantDep
-from serving.protocol import DocumentDeleted, ErrorResponse
+from serving.protocol import DocumentDeleted, DocumentStored, DocumentUpload, ErrorResponse
+from serving.state import AppState
 
 router = APIRouter()
+
+
+def _store_document(state: AppState, upload: DocumentUpload, tenant: str) -> DocumentStored:
+    settings, components = state.settings, state.components
+    collection = upload.collection or settings.collection
+    document = Document(upload.id, upload.text, upload.title, f"api:{upload.id}", dict(upload.metadata))
+    chunker = Chunker(
+        components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+    )
+    ingestor = Ingestor(
+        components.store, components.embedder, components.sparse, chunker, collection=collection, tenant=tenant
+    )
+    summary = ingestor.run([document])
+    status: Literal["created", "updated", "unchanged"] = (
+        "created" if summary.documents_added else "updated" if summary.documents_updated else "unchanged"
+    )
+    return DocumentStored(id=upload.id, collection=collection, status=status, chunks=summary.chunks_upserted)
+
+
+@router.post(
+    "/v1/documents",
+    response_model=DocumentStored,
+    responses={code: {"model": ErrorResponse} for code in (400, 413, 503)},
+)
+async def upload(body: DocumentUpload, state: StateDep, tenant: TenantDep) -> DocumentStored:
+    return await run_in_threadpool(_store_document, state, body, tenant)
 
 
 @router.delete(

@@ -1,0 +1,133 @@
+"""API keys, tenants and limits, through `rag serve` with the real `openai` client and plain HTTP.
+
+Two tenants store a document each through the API; every test tries to reach the other tenant's chunks (query,
+filter, collection name, delete) and must find nothing of it."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+
+from tests.conftest import RAG_BIN, Server, free_port, rag_env, start_api
+
+KEYS = {"alpha": "key-alpha-1", "beta": "key-beta-1", "burst": "key-burst-1"}
+ALPHA_DOC = "Project Falcon's launch codes are kept in the blue vault on the third floor."
+BETA_DOC = "Project Heron's budget is four million euros, approved by the board in March."
+
+
+def _headers(tenant: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[tenant]}"}
+
+
+@pytest.fixture(scope="module")
+def keyed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    keys_file = tmp_path_factory.mktemp("secret") / "keys"
+    keys_file.write_text(f"# mounted secret\n{KEYS['beta']}=beta\n{KEYS['burst']}=burst\n")
+    server = start_api(
+        tmp_path_factory.mktemp("tenants") / "qdrant",
+        tmp_path_factory.mktemp("logs") / "api-tenants.log",
+        RAG_API_KEYS=f"{KEYS['alpha']}=alpha",
+        RAG_API_KEYS_FILE=str(keys_file),
+        RAG_RATE_LIMIT_PER_MINUTE="6",
+        RAG_RATE_LIMIT_BURST="40",
+        RAG_MAX_TOKENS="4",
+        RAG_MAX_MESSAGES="3",
+        RAG_MAX_TOKENS_LIMIT="64",
+    )
+    for tenant, text in (("alpha", ALPHA_DOC), ("beta", BETA_DOC)):
+        r = httpx.post(
+            server.base_url + "/v1/documents",
+            json={"id": f"{tenant}.md", "text": text, "title": f"{tenant} notes"},
+            headers=_headers(tenant),
+            timeout=60,
+        )
+        assert r.status_code == 200 and r.json()["status"] == "created", r.text
+    r = httpx.post(
+        server.base_url + "/v1/documents",
+        json={"id": "beta-only.md", "text": BETA_DOC, "collection": "beta-private"},
+        headers=_headers("beta"),
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    yield server
+    server.stop()
+
+
+def _retrieve(server: Server, tenant: str, **body: object) -> httpx.Response:
+    return httpx.post(server.base_url + "/v1/retrieve", json=body, headers=_headers(tenant), timeout=30)
+
+
+def test_every_endpoint_but_health_needs_a_valid_key(keyed_api: Server) -> None:
+    base = keyed_api.base_url
+    assert httpx.get(base + "/healthz").status_code == 200
+    assert httpx.get(base + "/readyz").status_code == 200
+    for method, path in (("GET", "/v1/models"), ("POST", "/v1/retrieve"), ("POST", "/v1/chat/completions")):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {KEYS['alpha']}"}):
+            r = httpx.request(method, base + path, json={"query": "x"}, headers=headers)
+            assert r.status_code == 401, (path, headers)
+            assert r.json()["error"]["code"] == "invalid_api_key" and r.headers["WWW-Authenticate"] == "Bearer"
+    client = OpenAI(base_url=base + "/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        client.models.list()
+    assert [m.id for m in OpenAI(base_url=base + "/v1", api_key=KEYS["beta"]).models.list()] == ["rag"]
+
+
+def test_a_tenant_never_sees_another_tenants_chunks(keyed_api: Server) -> None:
+    heron = "What is Project Heron's budget?"
+    alpha = [c["doc_id"] for c in _retrieve(keyed_api, "alpha", query=heron, top_k=10).json()["data"]]
+    beta = [c["doc_id"] for c in _retrieve(keyed_api, "beta", query=heron, top_k=10).json()["data"]]
+    assert alpha == ["alpha.md"] and beta == ["beta.md"]
+    # naming the other tenant's document, collection or the tenant itself
+    assert _retrieve(keyed_api, "alpha", query=heron, filter={"doc_id": "beta.md"}).json()["data"] == []
+    assert _retrieve(keyed_api, "alpha", query=heron, collection="beta-private").json()["data"] == []
+    assert _retrieve(keyed_api, "alpha", query=heron, filter={"tenant": "beta"}).status_code == 400
+    assert _retrieve(keyed_api, "alpha", query=heron, filter={"metadata.tenant": "beta"}).json()["data"] == []
+    # the chat cites only the caller's documents
+    client = OpenAI(base_url=keyed_api.base_url + "/v1", api_key=KEYS["alpha"], max_retries=0)
+    reply = client.chat.completions.create(model="rag", messages=[{"role": "user", "content": heron}])
+    assert {c["doc_id"] for c in (reply.model_extra or {})["citations"]} <= {"alpha.md"}
+    # deleting the other tenant's document removes nothing of it
+    r = httpx.delete(keyed_api.base_url + "/v1/documents/beta.md", headers=_headers("alpha"))
+    assert r.status_code in (200, 404) and r.json().get("chunks_deleted", 0) == 0
+    assert [c["doc_id"] for c in _retrieve(keyed_api, "beta", query=heron).json()["data"]] == ["beta.md"]
+
+
+def test_request_limits_answer_in_openai_shape(keyed_api: Server) -> None:
+    client = OpenAI(base_url=keyed_api.base_url + "/v1", api_key=KEYS["alpha"], max_retries=0)
+    with pytest.raises(openai.BadRequestError) as too_many:
+        client.chat.completions.create(model="rag", messages=[{"role": "user", "content": "hi"}] * 4)
+    assert too_many.value.body["param"] == "messages"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as too_long:
+        client.chat.completions.create(model="rag", messages=[{"role": "user", "content": "hi"}], max_tokens=65)
+    assert too_long.value.body["param"] == "max_tokens"  # type: ignore[index]
+
+
+def test_rate_limit_per_key_with_retry_after(keyed_api: Server) -> None:
+    """Burst 40, then 6 a minute: the 41st quick request of one key gets 429; another key is unaffected."""
+    codes = [httpx.get(keyed_api.base_url + "/v1/models", headers=_headers("burst")).status_code for _ in range(41)]
+    assert codes[:40] == [200] * 40 and codes[40] == 429
+    r = httpx.get(keyed_api.base_url + "/v1/models", headers=_headers("burst"))
+    assert r.status_code == 429 and r.json()["error"]["type"] == "rate_limit_error"
+    assert 1 <= int(r.headers["Retry-After"]) <= 10
+    assert httpx.get(keyed_api.base_url + "/v1/models", headers=_headers("beta")).status_code == 200
+
+
+def test_without_keys_serve_refuses_a_public_address(tmp_path: Path) -> None:
+    cmd = [RAG_BIN, "serve", "--host", "0.0.0.0", "--port", str(free_port())]
+    result = subprocess.run(cmd, env=rag_env(tmp_path / "q"), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "RAG_ALLOW_UNAUTHENTICATED" in result.stderr
+
+
+def test_a_bad_keys_file_stops_the_server(tmp_path: Path) -> None:
+    (tmp_path / "keys").write_text("no-tenant-here\n")
+    cmd = [RAG_BIN, "serve", "--port", str(free_port())]
+    env = rag_env(tmp_path / "q", RAG_API_KEYS_FILE=str(tmp_path / "keys"))
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "entry 2 is not KEY=TENANT" not in result.stderr
+    assert "is not KEY=TENANT" in result.stderr and "no-tenant-here" not in result.stderr
