@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 60
     max_messages: int = 100
     max_tokens_limit: int = 4096
+    # A streamed answer whose retrieval and first token take longer than this starts anyway and sends an SSE
+    # comment line this often until the first token, so proxies with idle timeouts keep the connection.
+    stream_keepalive_s: float = Field(default=5.0, gt=0)
 
     # API.
     api_model_name: str = "rag"

@@ -1,11 +1,15 @@
 """Chat completions: OpenAI request -> rag pipeline -> OpenAI response or SSE stream (vLLM's serving-class pattern).
 
-A stream is committed (status 200) only after retrieval succeeded and the LLM produced its first event, so a
-backend that is down is a plain 503. An error after that is sent inside the stream, followed by `[DONE]`.
+A stream is committed (status 200) once retrieval succeeded and the LLM produced its first event, so a backend
+that is down is a plain 503, or after RAG_STREAM_KEEPALIVE_S, whichever comes first: a slow retrieval or prefill
+then sends SSE comment lines (`: keep-alive`) every RAG_STREAM_KEEPALIVE_S, so proxies and load balancers see
+bytes and keep the connection. An error after the stream started is sent inside it in OpenAI's error shape,
+followed by `[DONE]`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 
@@ -33,6 +37,7 @@ from serving.state import AppState
 
 log = logging.getLogger(__name__)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+KEEPALIVE = b": keep-alive\n\n"  # an SSE comment: clients ignore it, proxies see traffic
 
 
 def _sse(payload: str) -> bytes:
@@ -85,14 +90,62 @@ class ChatService:
 
     async def create(self, body: ChatCompletionRequest, tenant: str) -> ChatCompletion | StreamingResponse:
         request = self._domain_request(body, tenant)
+        if not body.stream:
+            grounding = await run_in_threadpool(self._state.pipeline.ground, request)
+            return await self._complete(self._state.pipeline.astream(request, grounding), grounding)
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        started = asyncio.ensure_future(self._start(request))
+        try:
+            await asyncio.wait_for(asyncio.shield(started), timeout=self._state.settings.stream_keepalive_s)
+        except TimeoutError:  # still retrieving or prefilling: commit the stream and keep it alive meanwhile
+            stream = self._kept_alive(started, include_usage)
+        except BaseException:
+            started.cancel()
+            raise
+        else:  # a failure before this point is a plain HTTP error
+            stream = self._stream(*started.result(), include_usage)
+        return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
+
+    async def _start(self, request: ChatRequest) -> tuple[StreamEvent, AsyncGenerator[StreamEvent, None], Grounding]:
+        """Retrieval, then the LLM's first event."""
         grounding = await run_in_threadpool(self._state.pipeline.ground, request)
         events = self._state.pipeline.astream(request, grounding)
-        if not body.stream:
-            return await self._complete(events, grounding)
-        first = await anext(events)  # a backend failure here is still a plain HTTP error
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        stream = self._stream(first, events, grounding, include_usage)
-        return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
+        try:
+            first = await anext(events)
+        except BaseException:
+            await events.aclose()
+            raise
+        return first, events, grounding
+
+    async def _kept_alive(
+        self,
+        started: asyncio.Future[tuple[StreamEvent, AsyncGenerator[StreamEvent, None], Grounding]],
+        include_usage: bool,
+    ) -> AsyncIterator[bytes]:
+        interval = self._state.settings.stream_keepalive_s
+        try:
+            while True:
+                yield KEEPALIVE
+                try:
+                    await asyncio.wait_for(asyncio.shield(started), timeout=interval)
+                    break
+                except TimeoutError:
+                    continue
+            first, events, grounding = started.result()
+        except RagError as exc:
+            log.warning("stream failed before its first token: %s", exc.message)
+            yield _sse(error_body(status_of(exc), exc.message, param=exc.param).model_dump_json())
+            yield _sse("[DONE]")
+            return
+        except Exception:
+            log.exception("stream failed before its first token")
+            yield _sse(error_body(500, "internal server error").model_dump_json())
+            yield _sse("[DONE]")
+            return
+        finally:
+            started.cancel()  # the client went away while waiting: stop retrieval and generation
+        async for piece in self._stream(first, events, grounding, include_usage):
+            yield piece
 
     async def _complete(self, events: AsyncIterator[StreamEvent], grounding: Grounding) -> ChatCompletion:
         text, finished = "", Finished(0, 0, "stop")
