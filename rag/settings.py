@@ -124,6 +124,7 @@ class Settings(BaseSettings):
     stream_keepalive_s: float = Field(default=5.0, gt=0)
 
     # API.
+    log_format: Literal["json", "text"] = "json"  # `rag serve`'s logs: JSON lines (request id, no content) or text
     api_model_name: str = "rag"
     max_body_bytes: int = 1_000_000
     excerpt_chars: int = 300

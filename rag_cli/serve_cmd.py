@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import sys
 
 from rag.settings import Settings
@@ -33,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     from serving.app import create_app  # FastAPI and the serving stack load only for this command
     from serving.auth import ApiKeyConfigError, ApiKeys
+    from serving.logs import use_json_logs
+    from serving.tracing import configure_tracing
 
     settings = Settings()
     try:
@@ -40,18 +43,19 @@ def run(args: argparse.Namespace) -> int:
     except ApiKeyConfigError as exc:
         print(f"rag serve: {exc}", file=sys.stderr)
         return 2
-    if keys is None:
-        if not is_loopback(args.host) and not settings.allow_unauthenticated:
-            print(
-                f"rag serve: no API keys (RAG_API_KEYS or RAG_API_KEYS_FILE), so the API would be open to anyone "
-                f"who reaches {args.host}; it listens only on loopback without keys. Configure keys, or set "
-                "RAG_ALLOW_UNAUTHENTICATED=true to serve without authentication anyway.",
-                file=sys.stderr,
-            )
-            return 2
+    if keys is None and not is_loopback(args.host) and not settings.allow_unauthenticated:
         print(
-            f"rag serve: no API keys configured: no authentication, every caller is tenant '{settings.tenant}'",
+            f"rag serve: no API keys (RAG_API_KEYS or RAG_API_KEYS_FILE), so the API would be open to anyone "
+            f"who reaches {args.host}; it listens only on loopback without keys. Configure keys, or set "
+            "RAG_ALLOW_UNAUTHENTICATED=true to serve without authentication anyway.",
             file=sys.stderr,
         )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        return 2
+    if settings.log_format == "json":
+        use_json_logs()
+    log = logging.getLogger("rag.serve")
+    exporter = configure_tracing()
+    log.info("tracing: %s", f"OpenTelemetry, {exporter} exporter" if exporter else "off (no OTEL_* variables)")
+    # uvicorn logs through the root logger (JSON lines); the access log is our own (serving/request_context.py)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False)
     return 0

@@ -18,7 +18,9 @@ from serving.auth import ApiKeys
 from serving.body_limit import BodyLimitMiddleware
 from serving.deps import get_caller
 from serving.errors import install_error_handlers
+from serving.metrics import ApiMetrics, metrics_endpoint
 from serving.rate_limit import RateLimiter
+from serving.request_context import RequestContextMiddleware
 from serving.routers import chat, documents, health, models, retrieve
 from serving.state import AppState
 
@@ -30,6 +32,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     settings = settings or Settings()
     api_keys = ApiKeys.from_settings(settings)  # a bad key file stops the server here, before it listens
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,6 +47,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
                 started=int(time.time()),
                 api_keys=api_keys,
                 limiter=limiter,
+                metrics=metrics,
             )
             log.info("ready: store %s, LLM %s", components.store.location, app.state.rag.llm_name)
             if api_keys is None:
@@ -62,8 +66,10 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: sees every response, 413s too
     install_error_handlers(app)
     app.include_router(health.router)  # open: probes carry no key
+    app.add_api_route("/metrics", metrics_endpoint(metrics), methods=["GET"], include_in_schema=False)
     for router in (chat.router, models.router, retrieve.router, documents.router):
         app.include_router(router, dependencies=[Depends(get_caller)])
     return app

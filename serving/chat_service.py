@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from fastapi.concurrency import run_in_threadpool
@@ -34,6 +35,7 @@ from serving.protocol import (
     now,
 )
 from serving.state import AppState
+from serving.tracing import tracer
 
 log = logging.getLogger(__name__)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
@@ -88,13 +90,54 @@ class ChatService:
     def _citations(self, grounding: Grounding) -> list[CitationOut]:
         return [CitationOut.model_validate(c, from_attributes=True) for c in grounding.citations]
 
+    async def _ground(self, request: ChatRequest) -> Grounding:
+        """Retrieval and the prompt, timed (rag_retrieval_duration_seconds) and traced (`rag.retrieve`)."""
+        attributes: dict[str, str | int] = {
+            "rag.collection": request.collection,
+            "rag.top_k": request.top_k,
+            "rag.mode": request.mode,
+        }
+        with tracer.start_as_current_span("rag.retrieve", attributes=attributes) as span:
+            with self._state.metrics.retrieval.time():
+                grounding = await run_in_threadpool(self._state.pipeline.ground, request)
+            span.set_attribute("rag.hits", len(grounding.hits))
+        return grounding
+
+    async def _generate(
+        self, request: ChatRequest, grounding: Grounding, arrived: float
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The pipeline's events, timed (first token, LLM duration, tokens) and traced (`rag.generate`). The span is
+        started, not made current: a generator resumes in other contexts."""
+        metrics, began, first = self._state.metrics, time.perf_counter(), True
+        span = tracer.start_span("rag.generate", attributes={"rag.max_tokens": request.max_tokens})
+        events = self._state.pipeline.astream(request, grounding)
+        try:
+            async for event in events:
+                if isinstance(event, TokenDelta) and first:
+                    first = False
+                    metrics.first_token.observe(time.perf_counter() - arrived)
+                elif isinstance(event, Finished):
+                    metrics.tokens.inc(event.completion_tokens)
+                    span.set_attributes(
+                        {"rag.completion_tokens": event.completion_tokens, "rag.finish_reason": event.finish_reason}
+                    )
+                yield event
+        except BaseException as exc:
+            span.record_exception(exc)
+            raise
+        finally:
+            metrics.llm.observe(time.perf_counter() - began)
+            span.end()
+            await events.aclose()
+
     async def create(self, body: ChatCompletionRequest, tenant: str) -> ChatCompletion | StreamingResponse:
+        arrived = time.perf_counter()
         request = self._domain_request(body, tenant)
         if not body.stream:
-            grounding = await run_in_threadpool(self._state.pipeline.ground, request)
-            return await self._complete(self._state.pipeline.astream(request, grounding), grounding)
+            grounding = await self._ground(request)
+            return await self._complete(self._generate(request, grounding, arrived), grounding)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        started = asyncio.ensure_future(self._start(request))
+        started = asyncio.ensure_future(self._start(request, arrived))
         try:
             await asyncio.wait_for(asyncio.shield(started), timeout=self._state.settings.stream_keepalive_s)
         except TimeoutError:  # still retrieving or prefilling: commit the stream and keep it alive meanwhile
@@ -106,10 +149,12 @@ class ChatService:
             stream = self._stream(*started.result(), include_usage)
         return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
-    async def _start(self, request: ChatRequest) -> tuple[StreamEvent, AsyncGenerator[StreamEvent, None], Grounding]:
+    async def _start(
+        self, request: ChatRequest, arrived: float
+    ) -> tuple[StreamEvent, AsyncGenerator[StreamEvent, None], Grounding]:
         """Retrieval, then the LLM's first event."""
-        grounding = await run_in_threadpool(self._state.pipeline.ground, request)
-        events = self._state.pipeline.astream(request, grounding)
+        grounding = await self._ground(request)
+        events = self._generate(request, grounding, arrived)
         try:
             first = await anext(events)
         except BaseException:

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from rag.errors import BackendUnavailable
 from rag.settings import Settings
 from serving.auth import Caller
+from serving.logs import caller_key_id, caller_tenant
 from serving.state import AppState
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from RAG_API_KEYS (when keys are configured)")
@@ -26,17 +27,20 @@ def get_settings(state: Annotated[AppState, Depends(get_state)]) -> Settings:
     return state.settings
 
 
-def get_caller(
+async def get_caller(
     state: Annotated[AppState, Depends(get_state)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     """The caller, from its API key (401 without a valid one), after its key's rate limit (429). Without keys
     (development on loopback) every caller is the default tenant, not rate-limited."""
     if state.api_keys is None:
-        return Caller(tenant=state.settings.tenant, key_id=None)
-    header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
-    caller = state.api_keys.caller(header)
-    state.limiter.take(f"key:{caller.key_id}")
+        caller = Caller(tenant=state.settings.tenant, key_id=None)
+    else:
+        header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+        caller = state.api_keys.caller(header)
+        caller_key_id.set(caller.key_id)  # for the access log (async: set in the request's own context)
+        state.limiter.take(f"key:{caller.key_id}")
+    caller_tenant.set(caller.tenant)
     return caller
 
 

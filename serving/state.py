@@ -8,6 +8,7 @@ from rag.components import Components
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
 from serving.auth import ApiKeys
+from serving.metrics import ApiMetrics
 from serving.rate_limit import RateLimiter
 
 
@@ -20,3 +21,4 @@ class AppState:
     started: int
     api_keys: ApiKeys | None  # None: no authentication, every caller is `settings.tenant`
     limiter: RateLimiter
+    metrics: ApiMetrics
