@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     # comment line this often until the first token, so proxies with idle timeouts keep the connection.
     stream_keepalive_s: float = Field(default=5.0, gt=0)
 
+    # Shutdown (SIGTERM): readiness goes false and the API keeps serving this long, then stops accepting and
+    # gives in-flight requests (streams) up to `shutdown_timeout_s` to finish (serving/graceful.py).
+    shutdown_drain_s: float = Field(default=5.0, ge=0)
+    shutdown_timeout_s: int = Field(default=30, ge=1)
+
     # API.
     log_format: Literal["json", "text"] = "json"  # `rag serve`'s logs: JSON lines (request id, no content) or text
     api_model_name: str = "rag"

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     from serving.app import create_app  # FastAPI and the serving stack load only for this command
     from serving.auth import ApiKeyConfigError, ApiKeys
+    from serving.graceful import DrainingServer
     from serving.logs import use_json_logs
     from serving.tracing import configure_tracing
 
@@ -56,6 +57,15 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("rag.serve")
     exporter = configure_tracing()
     log.info("tracing: %s", f"OpenTelemetry, {exporter} exporter" if exporter else "off (no OTEL_* variables)")
+    app = create_app(settings)
     # uvicorn logs through the root logger (JSON lines); the access log is our own (serving/request_context.py)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
+    )
+    DrainingServer(config, app, settings.shutdown_drain_s).run()
     return 0

@@ -57,7 +57,8 @@ def free_port() -> int:
 def rag_env(qdrant_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a `rag` subprocess: this test's store, nothing from the developer's `RAG_*`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == "RAG_CACHE_DIR"}
-    env.update({"RAG_QDRANT_PATH": str(qdrant_path), "HF_HUB_OFFLINE": "1", **extra})
+    # servers stop at once on SIGTERM unless a test asks for the drain (tests/test_shutdown.py)
+    env.update({"RAG_QDRANT_PATH": str(qdrant_path), "HF_HUB_OFFLINE": "1", "RAG_SHUTDOWN_DRAIN_S": "0", **extra})
     return env
 
 

@@ -1,0 +1,83 @@
+"""Graceful shutdown of `rag serve`: on SIGTERM readiness goes false at once, a stream in flight finishes, then the
+process exits; the wait for in-flight requests is bounded."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Server, start_api
+
+BODY = {
+    "model": "rag",
+    "messages": [{"role": "user", "content": "How do I deploy the platform on Kubernetes?"}],
+    "stream": True,
+}
+
+
+def _serve(docs_store: Path, factory: pytest.TempPathFactory, name: str, **env: str) -> Server:
+    path = factory.mktemp(name) / "qdrant"
+    shutil.copytree(docs_store, path)
+    return start_api(path, factory.mktemp("logs") / f"{name}.log", **env)
+
+
+def _stream_in_background(server: Server, events: list[str], first: threading.Event) -> threading.Thread:
+    def read() -> None:
+        try:
+            with httpx.stream("POST", server.base_url + "/v1/chat/completions", json=BODY, timeout=120) as r:
+                for line in r.iter_lines():
+                    if line.startswith("data: "):
+                        events.append(line)
+                        first.set()
+        except httpx.HTTPError as exc:
+            events.append(f"error: {type(exc).__name__}")
+            first.set()
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_sigterm_drains_then_lets_the_stream_finish(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    server = _serve(
+        docs_store, tmp_path_factory, "drain", RAG_SHUTDOWN_DRAIN_S="1", RAG_MAX_TOKENS="48", RAG_TEMPERATURE="0"
+    )
+    try:
+        events: list[str] = []
+        first = threading.Event()
+        reader = _stream_in_background(server, events, first)
+        assert first.wait(60)
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        ready = httpx.get(server.base_url + "/readyz")  # still listening during the drain, but not ready
+        assert ready.status_code == 503 and ready.json()["status"] == "draining"
+        reader.join(60)
+        assert events[-1] == "data: [DONE]" and not any(e.startswith("error") for e in events)
+        server.process.wait(30)
+        assert "finishing in-flight requests" in server.log.read_text()
+    finally:
+        server.stop()
+
+
+def test_in_flight_requests_get_a_bounded_time(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A long generation (512 tokens on the CPU) is cut after RAG_SHUTDOWN_TIMEOUT_S=1 instead of holding the pod."""
+    server = _serve(docs_store, tmp_path_factory, "bounded", RAG_SHUTDOWN_TIMEOUT_S="1", RAG_MAX_TOKENS="512")
+    try:
+        events: list[str] = []
+        first = threading.Event()
+        reader = _stream_in_background(server, events, first)
+        assert first.wait(60)
+        stopped_at = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(20)
+        assert time.monotonic() - stopped_at < 10
+        reader.join(10)
+        assert events and events[-1] != "data: [DONE]"  # cut, not completed
+    finally:
+        server.stop()
