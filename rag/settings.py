@@ -113,11 +113,12 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None
     api_keys_file: Path | None = None
     allow_unauthenticated: bool = False
-    # Limits: requests per minute per key (a token bucket holding `rate_limit_burst`; 0 disables), messages per
-    # request, and the largest `max_tokens` a request may ask for.
+    # Limits: requests per minute per key (a token bucket holding `rate_limit_burst`; 0 disables), messages and
+    # characters per request, and the largest `max_tokens` a request may ask for.
     rate_limit_per_minute: float = 600.0
     rate_limit_burst: int = 60
     max_messages: int = 100
+    max_input_chars: int = 32_000  # all messages' text together: a megabyte prompt would hold the LLM for minutes
     max_tokens_limit: int = 4096
     # A streamed answer whose retrieval and first token take longer than this starts anyway and sends an SSE
     # comment line this often until the first token, so proxies with idle timeouts keep the connection.

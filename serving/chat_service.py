@@ -72,6 +72,11 @@ class ChatService:
                 raise InvalidInput("tool messages are not supported", param=f"messages.{i}.role")
             role = "system" if message.role == "developer" else message.role
             turns.append(Turn(role, message.text()))
+        chars = sum(len(t.content) for t in turns)
+        if chars > settings.max_input_chars:
+            raise InvalidInput(
+                f"the messages hold {chars} characters, at most {settings.max_input_chars}", param="messages"
+            )
         max_tokens = body.max_completion_tokens or body.max_tokens or settings.max_tokens
         if max_tokens > settings.max_tokens_limit:
             param = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"

@@ -39,8 +39,13 @@ class StreamOptions(BaseModel):
 class ChatCompletionRequest(BaseModel):
     """OpenAI's chat-completions request; unknown OpenAI fields are accepted and ignored."""
 
-    model_config = ConfigDict(extra="ignore")
-    model: str
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [{"model": "rag", "messages": [{"role": "user", "content": "How do I deploy it?"}]}]
+        },
+    )
+    model: str = Field(examples=["rag"])
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None

@@ -76,6 +76,15 @@ def test_payload_and_metadata_filters(
         RetrievalRequest("helm", "c", "t1", 5, "hybrid", filters={"doc_id": ["ingest.md", "cats.md"]})
     )
     assert {h.chunk.doc_id for h in hits} == {"ingest.md", "cats.md"}
+    for bad_key in (  # not JSON paths Qdrant accepts (the first was a 500, found by tests/test_fuzz.py)
+        "tT\u00f7J\u00f4",
+        "a..b",
+        "a b",
+        ".a",
+        "x" * 129,
+    ):  # not a JSON path Qdrant accepts (found by fuzzing)
+        with pytest.raises(InvalidInput):
+            retriever.retrieve(RetrievalRequest("helm", "c", "t1", 5, "hybrid", filters={bad_key: "v"}))
 
 
 def test_document_hashes_delete_stale_and_delete_document(

@@ -39,6 +39,7 @@ def keyed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         RAG_MAX_TOKENS="4",
         RAG_MAX_MESSAGES="3",
         RAG_MAX_TOKENS_LIMIT="64",
+        RAG_MAX_INPUT_CHARS="1000",
     )
     for tenant, text in (("alpha", ALPHA_DOC), ("beta", BETA_DOC)):
         r = httpx.post(
@@ -106,6 +107,9 @@ def test_request_limits_answer_in_openai_shape(keyed_api: Server) -> None:
     with pytest.raises(openai.BadRequestError) as too_long:
         client.chat.completions.create(model="rag", messages=[{"role": "user", "content": "hi"}], max_tokens=65)
     assert too_long.value.body["param"] == "max_tokens"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as too_big:
+        client.chat.completions.create(model="rag", messages=[{"role": "user", "content": "word " * 201}])
+    assert too_big.value.body["param"] == "messages" and "1000" in too_big.value.body["message"]  # type: ignore[index]
 
 
 def test_rate_limit_per_key_with_retry_after(keyed_api: Server) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rag.errors import InvalidInput
 from rag.store.base import TOP_LEVEL_FIELDS, FilterValue, PayloadFilter
+
+# A filter key: ASCII letters, digits, `_` and `-`, dot-separated for nesting (what Qdrant accepts as a JSON path).
+_KEY = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 # A condition: payload key -> one value, or a list of values (any of them matches).
 Condition = tuple[str, str | int | bool | list[str] | list[int]]
@@ -34,6 +38,10 @@ def conditions(tenant: str, filters: PayloadFilter | None = None, **exact: str |
     for key, value in (filters or {}).items():
         if not key or key == "tenant":
             raise InvalidInput("filter keys must be non-empty and may not name the tenant", param="filter")
+        if len(key) > 128 or not _KEY.match(key):
+            raise InvalidInput(
+                "filter keys are letters, digits, '_' and '-', dot-separated for nested fields", param="filter"
+            )
         field = key if key in TOP_LEVEL_FIELDS or key.startswith("metadata.") else f"metadata.{key}"
         must.append(_checked(field, value))
     return Conditions(must=tuple(must))

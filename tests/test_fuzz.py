@@ -1,0 +1,60 @@
+"""Schemathesis against the app's own OpenAPI document, over real HTTP: no generated input, valid or not, may
+get a 5xx. A seeded, bounded run (examples, coverage and fuzzing phases) with a key, as callers send it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Server, start_api
+
+KEY = "fuzz-key"
+SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
+
+
+@pytest.fixture(scope="module")
+def fuzzed_api(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    path = tmp_path_factory.mktemp("fuzz-store") / "qdrant"
+    shutil.copytree(docs_store, path)
+    server = start_api(
+        path,
+        tmp_path_factory.mktemp("logs") / "api-fuzz.log",
+        RAG_API_KEYS=f"{KEY}=default",
+        RAG_RATE_LIMIT_PER_MINUTE="0",
+        RAG_MAX_TOKENS="2",
+        RAG_MAX_TOKENS_LIMIT="4",  # generated requests ask for few tokens: the CPU model stays quick
+        RAG_STREAM_KEEPALIVE_S="30",
+        RAG_MAX_INPUT_CHARS="2000",  # the CPU model prefills a 32,000-character prompt in about 80 s
+    )
+    yield server
+    server.stop()
+
+
+def test_no_generated_request_gets_a_server_error(fuzzed_api: Server, tmp_path: Path) -> None:
+    report, events = tmp_path / "report.json", tmp_path / "events.ndjson"
+    cmd = [
+        SCHEMATHESIS, "run", fuzzed_api.base_url + "/openapi.json",
+        "--checks", "not_a_server_error",
+        "--header", f"Authorization: Bearer {KEY}",
+        "--phases", "examples,coverage,fuzzing",
+        "--max-examples", "15",
+        "--seed", "20261127",
+        "--workers", "1",
+        "--request-timeout", "120",
+        "--report", "json,ndjson", "--report-json-path", str(report), "--report-ndjson-path", str(events),
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    errors = [line[:2000] for line in events.read_text().splitlines() if "rror" in line] if events.is_file() else []
+    assert result.returncode == 0, result.stdout[-4000:] + "\n".join(errors[:5])
+    tested = re.search(r"Tested: (\d+)", result.stdout)
+    cases = re.search(r"(\d+) generated, (\d+) passed", result.stdout)
+    assert tested and int(tested.group(1)) >= 7, result.stdout[-3000:]  # every operation of the schema
+    assert cases and int(cases.group(1)) == int(cases.group(2)) > 150, result.stdout[-3000:]
+    assert report.is_file() and json.loads(report.read_text())
