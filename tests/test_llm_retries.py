@@ -1,0 +1,127 @@
+"""Retries to the LLM server happen only before its first token. A scripted OpenAI-compatible upstream on loopback
+(the failure cases vLLM cannot be made to produce on demand) behind the real `rag serve`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Server, start_api
+
+BODY = {
+    "model": "rag",
+    "messages": [{"role": "user", "content": "How do I deploy the platform on Kubernetes?"}],
+    "stream": True,
+}
+
+
+class ScriptedUpstream(ThreadingHTTPServer):
+    """Answers chat requests by script: `fail` (503), `ok` (a two-token stream), `cut` (one token, then the
+    connection drops). Counts the chat requests it received."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.script: list[str] = []
+        self.chat_requests = 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ScriptedUpstream
+    protocol_version = "HTTP/1.1"  # chunked streams: a dropped connection is then an incomplete response
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _chunk(self, content: str) -> bytes:
+        delta = {"choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]}
+        return f"data: {json.dumps({'id': 'x', 'object': 'chat.completion.chunk', 'model': 'm', **delta})}\n\n".encode()
+
+    def do_GET(self) -> None:
+        body = json.dumps({"object": "list", "data": [{"id": "m", "object": "model"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.chat_requests += 1
+        step = self.server.script.pop(0) if self.server.script else "ok"
+        if step == "fail":
+            body = b'{"error": {"message": "overloaded", "type": "server_error"}}'
+            self.send_response(503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self._send_chunked(self._chunk("Use "))
+        if step == "cut":  # no terminating chunk: the client sees the response break off
+            self.close_connection = True
+            return
+        self._send_chunked(self._chunk("Helm."))
+        self._send_chunked(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _send_chunked(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[ScriptedUpstream]:
+    server = ScriptedUpstream()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def api_on_scripted(
+    docs_store: Path, tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstream
+) -> Iterator[Server]:
+    path = tmp_path_factory.mktemp("retry-store") / "qdrant"
+    shutil.copytree(docs_store, path)
+    server = start_api(
+        path,
+        tmp_path_factory.mktemp("logs") / "api-retries.log",
+        RAG_LLM_BASE_URL=f"http://127.0.0.1:{upstream.server_address[1]}/v1",
+        RAG_LLM_MODEL="m",
+        RAG_LLM_MAX_RETRIES="2",
+    )
+    yield server
+    server.stop()
+
+
+def _events(server: Server) -> list[str]:
+    with httpx.stream("POST", server.base_url + "/v1/chat/completions", json=BODY, timeout=60) as r:
+        assert r.status_code == 200
+        return [e for e in r.read().decode().split("\n\n") if e.startswith("data: ")]
+
+
+def test_a_failure_before_the_first_token_is_retried(api_on_scripted: Server, upstream: ScriptedUpstream) -> None:
+    upstream.script, before = ["fail", "ok"], upstream.chat_requests
+    events = _events(api_on_scripted)
+    text = "".join(c["delta"].get("content") or "" for e in events[:-1] for c in json.loads(e[6:]).get("choices", []))
+    assert text == "Use Helm." and events[-1] == "data: [DONE]"
+    assert upstream.chat_requests - before == 2  # the 503, then the retry
+
+
+def test_a_failure_after_the_first_token_is_not_retried(api_on_scripted: Server, upstream: ScriptedUpstream) -> None:
+    upstream.script, before = ["cut", "ok"], upstream.chat_requests
+    events = _events(api_on_scripted)
+    assert any("Use " in e for e in events)
+    assert "error" in json.loads(events[-2][6:]) and events[-1] == "data: [DONE]"
+    assert upstream.chat_requests - before == 1  # no second request once tokens flowed
