@@ -116,11 +116,17 @@ def docs_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def serve_docs_copy(docs_store: Path, factory: pytest.TempPathFactory, name: str, **env: str) -> Server:
+    """`rag serve` over a private copy of the docs store (a server holds its embedded store alone), logging to
+    `<logs>/<name>.log`."""
+    path = factory.mktemp(f"{name}-store") / "qdrant"
+    shutil.copytree(docs_store, path)
+    return start_api(path, factory.mktemp("logs") / f"{name}.log", **env)
+
+
 @pytest.fixture(scope="session")
 def api(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`rag serve` under uvicorn with the in-process engine, over a copy of the docs store."""
-    path = tmp_path_factory.mktemp("api-store") / "qdrant"
-    shutil.copytree(docs_store, path)
-    server = start_api(path, tmp_path_factory.mktemp("logs") / "api.log", RAG_MAX_TOKENS="24")
+    server = serve_docs_copy(docs_store, tmp_path_factory, "api", RAG_MAX_TOKENS="24")
     yield server
     server.stop()

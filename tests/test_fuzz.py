@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server, start_api
+from tests.conftest import Server, serve_docs_copy
 
 KEY = "fuzz-key"
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
@@ -21,11 +20,10 @@ SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 
 @pytest.fixture(scope="module")
 def fuzzed_api(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    path = tmp_path_factory.mktemp("fuzz-store") / "qdrant"
-    shutil.copytree(docs_store, path)
-    server = start_api(
-        path,
-        tmp_path_factory.mktemp("logs") / "api-fuzz.log",
+    server = serve_docs_copy(
+        docs_store,
+        tmp_path_factory,
+        "api-fuzz",
         RAG_API_KEYS=f"{KEY}=default",
         RAG_RATE_LIMIT_PER_MINUTE="0",
         RAG_MAX_TOKENS="2",

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, start_api
+from tests.conftest import Server, serve_docs_copy
 
 BODY = {
     "model": "rag",
@@ -92,11 +91,10 @@ def upstream() -> Iterator[ScriptedUpstream]:
 def api_on_scripted(
     docs_store: Path, tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstream
 ) -> Iterator[Server]:
-    path = tmp_path_factory.mktemp("retry-store") / "qdrant"
-    shutil.copytree(docs_store, path)
-    server = start_api(
-        path,
-        tmp_path_factory.mktemp("logs") / "api-retries.log",
+    server = serve_docs_copy(
+        docs_store,
+        tmp_path_factory,
+        "api-retries",
         RAG_LLM_BASE_URL=f"http://127.0.0.1:{upstream.server_address[1]}/v1",
         RAG_LLM_MODEL="m",
         RAG_LLM_MAX_RETRIES="2",

@@ -4,7 +4,6 @@ with request ids, and neither keys nor content in the logs."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from openai import OpenAI
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Server, start_api
+from tests.conftest import Server, serve_docs_copy
 
 KEY = "secret-key-for-observability"
 QUESTION = "How do I deploy the platform on Kubernetes?"
@@ -21,11 +20,10 @@ QUESTION = "How do I deploy the platform on Kubernetes?"
 
 @pytest.fixture(scope="module")
 def observed(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    path = tmp_path_factory.mktemp("obs-store") / "qdrant"
-    shutil.copytree(docs_store, path)
-    server = start_api(
-        path,
-        tmp_path_factory.mktemp("logs") / "api-observed.log",
+    server = serve_docs_copy(
+        docs_store,
+        tmp_path_factory,
+        "api-observed",
         RAG_API_KEYS=f"{KEY}=default",  # the tenant the docs store was ingested in
         RAG_MAX_TOKENS="8",
         OTEL_TRACES_EXPORTER="console",

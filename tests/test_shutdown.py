@@ -3,7 +3,6 @@ process exits; the wait for in-flight requests is bounded."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import threading
 import time
@@ -12,19 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, start_api
+from tests.conftest import Server, serve_docs_copy
 
 BODY = {
     "model": "rag",
     "messages": [{"role": "user", "content": "How do I deploy the platform on Kubernetes?"}],
     "stream": True,
 }
-
-
-def _serve(docs_store: Path, factory: pytest.TempPathFactory, name: str, **env: str) -> Server:
-    path = factory.mktemp(name) / "qdrant"
-    shutil.copytree(docs_store, path)
-    return start_api(path, factory.mktemp("logs") / f"{name}.log", **env)
 
 
 def _stream_in_background(server: Server, events: list[str], first: threading.Event) -> threading.Thread:
@@ -45,7 +38,7 @@ def _stream_in_background(server: Server, events: list[str], first: threading.Ev
 
 
 def test_sigterm_drains_then_lets_the_stream_finish(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    server = _serve(
+    server = serve_docs_copy(
         docs_store, tmp_path_factory, "drain", RAG_SHUTDOWN_DRAIN_S="1", RAG_MAX_TOKENS="48", RAG_TEMPERATURE="0"
     )
     try:
@@ -67,7 +60,7 @@ def test_sigterm_drains_then_lets_the_stream_finish(docs_store: Path, tmp_path_f
 
 def test_in_flight_requests_get_a_bounded_time(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """A long generation (512 tokens on the CPU) is cut after RAG_SHUTDOWN_TIMEOUT_S=1 instead of holding the pod."""
-    server = _serve(docs_store, tmp_path_factory, "bounded", RAG_SHUTDOWN_TIMEOUT_S="1", RAG_MAX_TOKENS="512")
+    server = serve_docs_copy(docs_store, tmp_path_factory, "bounded", RAG_SHUTDOWN_TIMEOUT_S="1", RAG_MAX_TOKENS="512")
     try:
         events: list[str] = []
         first = threading.Event()

@@ -5,7 +5,6 @@ request. `rag serve` under uvicorn; clients: raw HTTP, the official `openai` cli
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
@@ -18,7 +17,7 @@ import pytest
 from langchain_openai import ChatOpenAI
 from openai import OpenAI
 
-from tests.conftest import Server, start_api
+from tests.conftest import Server, serve_docs_copy
 
 QUESTION = "How do I deploy the platform on Kubernetes?"
 BODY = {"model": "rag", "messages": [{"role": "user", "content": QUESTION}], "stream": True}
@@ -56,18 +55,13 @@ class SilentUpstream:
         self._sock.close()
 
 
-def _copy(docs_store: Path, factory: pytest.TempPathFactory, name: str) -> Path:
-    path = factory.mktemp(name) / "qdrant"
-    shutil.copytree(docs_store, path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def slow_start_api(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The in-process engine, with keep-alives every 50 ms: retrieval plus prefill take longer than that."""
-    server = start_api(
-        _copy(docs_store, tmp_path_factory, "ka-store"),
-        tmp_path_factory.mktemp("logs") / "api-keepalive.log",
+    server = serve_docs_copy(
+        docs_store,
+        tmp_path_factory,
+        "api-keepalive",
         RAG_STREAM_KEEPALIVE_S="0.05",
         RAG_MAX_TOKENS="16",
     )
@@ -86,9 +80,10 @@ def silent_upstream() -> Iterator[SilentUpstream]:
 def stuck_llm_api(
     docs_store: Path, tmp_path_factory: pytest.TempPathFactory, silent_upstream: SilentUpstream
 ) -> Iterator[Server]:
-    server = start_api(
-        _copy(docs_store, tmp_path_factory, "stuck-store"),
-        tmp_path_factory.mktemp("logs") / "api-stuck.log",
+    server = serve_docs_copy(
+        docs_store,
+        tmp_path_factory,
+        "api-stuck",
         RAG_LLM_BASE_URL=f"http://127.0.0.1:{silent_upstream.port}/v1",
         RAG_LLM_TIMEOUT_S="4",
         RAG_LLM_MAX_RETRIES="0",
