@@ -6,6 +6,7 @@ Not skipped anywhere: CI builds the venv first; run locally, the fixture builds 
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,3 +91,32 @@ def test_groundedness_judge_through_a_real_openai_compatible_server(vllm_server:
     score = judge("Water boils at 100 degrees Celsius.", ["At sea level water boils at 100 degrees Celsius."])
     # the 135M development model is no reliable judge: this checks the call and the parsing, not its judgement
     assert judge.name == f"llm-judge:{SERVED_NAME}" and (score is None or 0.0 <= score <= 1.0)
+
+
+def _vllm_requests(vllm: Server) -> tuple[float, float]:
+    """vLLM's gauge of requests running, and its count of requests that finished (any reason it counts: stop,
+    length, error...; a request aborted because its client went away is in neither once it is gone)."""
+    text = httpx.get(vllm.base_url + "/metrics").text
+    running = finished = 0.0
+    for line in text.splitlines():
+        if line.startswith("vllm:num_requests_running{"):
+            running += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("vllm:request_success_total{"):
+            finished += float(line.rsplit(" ", 1)[1])
+    return running, finished
+
+
+def test_a_client_leaving_mid_generation_aborts_it_in_vllm(vllm_server: Server, api_on_vllm: Server) -> None:
+    _, finished_before = _vllm_requests(vllm_server)
+    body = {"model": "rag", "stream": True, "max_tokens": 2000, "messages": [{"role": "user", "content": "Tell me "
+            "everything about deploying the platform, step by step, in great detail."}]}  # fmt: skip
+    with httpx.stream("POST", api_on_vllm.base_url + "/v1/chat/completions", json=body, timeout=120) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: ") and '"content":"' in line and '"content":""' not in line:
+                break  # the first token: generation is under way, up to 2,000 tokens (minutes on this CPU)
+        assert _vllm_requests(vllm_server)[0] == 1
+    # the client has gone: our server must close its upstream request, and vLLM drop the generation unfinished
+    deadline = time.monotonic() + 10
+    while _vllm_requests(vllm_server)[0] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _vllm_requests(vllm_server) == (0, finished_before)
