@@ -11,9 +11,12 @@ request when the last one finished):
 - `chat vllm c=N` and `vllm direct c=N`: streamed chat through our API backed by the vLLM CPU server, and the very
   same grounded prompts (fetched once through `/v1/retrieve` and built by rag.prompts) straight to vLLM.
 Per scenario: requests, errors, requests/s, latency p50/p95/p99 and, for chat, time to first token p50/p95/p99.
-The API's added time to first token is, at one client, `chat vllm` p50 minus `vllm direct` p50 minus the server's
-own mean retrieval time in that window (rag_retrieval_duration_seconds, from /metrics), reported with the ratio of
-the two TTFTs. vLLM runs without prefix caching, so neither path reuses the other's prefill.
+The API's added time to first token comes from `--pairs` pairs at one client (`chat vllm c=1`, `vllm direct c=1`):
+each question once through the API and once straight to vLLM with the same prompt, back to back, alternating which
+goes first; per pair, the API's TTFT minus vLLM's minus that request's retrieval time on the server (the step of
+rag_retrieval_duration_seconds_sum in /metrics around it). Reported: the median and its 95% interval. Pairing
+cancels what drifts between windows (vLLM's prefill time on a busy 2-core machine varies by tens of ms). vLLM runs
+without prefix caching, so neither path reuses the other's prefill.
 Writes benchmarks/results/load.json.
 """
 
@@ -48,6 +51,7 @@ from rag.settings import Settings
 from tests.conftest import free_port, start_server
 
 SERVED = "smollm2-135m-instruct"
+INSTANT_MODEL = "instant"
 MAX_TOKENS = 16
 
 
@@ -153,6 +157,74 @@ async def retrieval_totals(api: str) -> tuple[float, float]:
     return values["rag_retrieval_duration_seconds_sum"], values["rag_retrieval_duration_seconds_count"]
 
 
+@dataclass
+class Pairs:
+    """One client: each question once through the API and once straight to vLLM, back to back (alternating which
+    goes first), with the server's retrieval time for the API's request."""
+
+    through: Samples = field(default_factory=Samples)
+    straight: Samples = field(default_factory=Samples)
+    retrieval: list[float] = field(default_factory=list)
+
+    def added(self) -> dict[str, Any]:
+        """The API's time to first token minus vLLM's for the same prompt, minus that request's retrieval: the
+        median over pairs with a distribution-free 95% interval (order statistics of the binomial)."""
+        diffs = sorted(a - d - r for a, d, r in zip(self.through.ttft, self.straight.ttft, self.retrieval, strict=True))
+        n = len(diffs)
+        if n < 6:
+            return {"pairs": n}
+        k = max(int((n - 1.96 * n**0.5) / 2), 0)
+        ms = [round(1000 * d, 1) for d in diffs]
+        return {
+            "pairs": n,
+            "ttft_added_ms_p50": round(1000 * statistics.median(diffs), 1),
+            "ttft_added_ms_ci95": [ms[k], ms[n - 1 - k]],
+            "retrieval_ms_p50": round(1000 * statistics.median(self.retrieval), 1),
+            "ttft_api_ms_p50": _pct(self.through.ttft, 50),
+            "ttft_direct_ms_p50": _pct(self.straight.ttft, 50),
+        }
+
+
+async def paired_ttft(
+    http: httpx.AsyncClient,
+    api: str,
+    llm: str,
+    model: str,
+    questions: list[str],
+    prompts: list[list[dict[str, str]]],
+    n: int,
+) -> Pairs:
+    """The API's added time to first token without queueing noise: `n` pairs at one client. One token each (the
+    first token's time does not depend on how many follow), so pairs are cheap."""
+    pairs = Pairs()
+
+    async def through(i: int) -> None:
+        body = {
+            "model": "rag",
+            "stream": True,
+            "max_tokens": 1,
+            "messages": [{"role": "user", "content": questions[i]}],
+        }
+        before = await retrieval_totals(api)
+        started = time.perf_counter()
+        pairs.through.ttft.append(await stream_chat(http, api + "/v1/chat/completions", body, {}))
+        pairs.through.latency.append(time.perf_counter() - started)
+        pairs.retrieval.append((await retrieval_totals(api))[0] - before[0])
+
+    async def straight(i: int) -> None:
+        body = {"model": model, "stream": True, "max_tokens": 1, "temperature": 0.0, "messages": prompts[i]}
+        started = time.perf_counter()
+        pairs.straight.ttft.append(await stream_chat(http, llm + "/v1/chat/completions", body, {}))
+        pairs.straight.latency.append(time.perf_counter() - started)
+
+    for i in range(n):
+        q = i % len(prompts)
+        first, second = (through, straight) if i % 2 == 0 else (straight, through)
+        await first(q)
+        await second(q)
+    return pairs
+
+
 def serve(store: Path, collection: str, logs: Path, name: str, **env: str) -> Any:
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == "RAG_CACHE_DIR"}
@@ -163,6 +235,12 @@ def serve(store: Path, collection: str, logs: Path, name: str, **env: str) -> An
     }  # fmt: skip
     rag = str(Path(sys.executable).parent / "rag")
     return start_server([rag, "serve", "--port", str(port)], environ, port, logs / f"{name}.log", "/readyz", 300)
+
+
+def start_instant_llm(logs: Path) -> Any:
+    port = free_port()
+    cmd = [sys.executable, "-m", "benchmarks.instant_llm", "--port", str(port)]
+    return start_server(cmd, dict(os.environ), port, logs / "instant-llm.log", "/v1/models", 60)
 
 
 def start_vllm(logs: Path) -> Any:
@@ -216,6 +294,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(rows[-1], flush=True)
             api.stop()
             servers.remove(api)
+            # the API's own added time, resolved: an upstream that answers at once (its TTFT is the round trip)
+            instant = start_instant_llm(work)
+            servers.append(instant)
+            api = serve(store, collection, work, "api-instant", RAG_LLM_BASE_URL=instant.base_url + "/v1",
+                        RAG_LLM_MODEL=INSTANT_MODEL)  # fmt: skip
+            servers.append(api)
+            prompts = await grounded_prompts(api.base_url, questions[:50])
+            pairs = await paired_ttft(
+                http, api.base_url, instant.base_url, INSTANT_MODEL, questions[:50], prompts, args.instant_pairs
+            )
+            rows.append(summary("chat instant-llm c=1", pairs.through, sum(pairs.through.latency)))
+            rows.append(summary("instant-llm direct c=1", pairs.straight, sum(pairs.straight.latency)))
+            results["ttft_added_instant_llm"] = pairs.added()
+            for server in (api, instant):
+                server.stop()
+                servers.remove(server)
             if args.skip_vllm:
                 return results
             vllm = start_vllm(work)
@@ -238,20 +332,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             straight = await closed_loop(c, args.duration, direct)
             rows.append(summary(f"vllm direct c={c}", straight, args.duration))
             print(rows[-1], flush=True)
-            # the same comparison without queueing: one client at a time; the server's retrieval time in this
-            # window only (the difference of its histogram) is what the API's own work is measured against
-            before = await retrieval_totals(api.base_url)
-            one_through = await closed_loop(1, args.duration / 2, lambda i: chat_api(api.base_url, i))
-            after = await retrieval_totals(api.base_url)
-            one_straight = await closed_loop(1, args.duration / 2, direct)
-            rows.append(summary("chat vllm c=1", one_through, args.duration / 2))
-            rows.append(summary("vllm direct c=1", one_straight, args.duration / 2))
-            retrieval_ms = 1000 * (after[0] - before[0]) / max(after[1] - before[1], 1)
-            ours, theirs = _pct(one_through.ttft, 50), _pct(one_straight.ttft, 50)
-            if ours is not None and theirs is not None:
-                results["ttft_added_ms_p50_c1"] = round(ours - theirs - retrieval_ms, 1)
-                results["ttft_ratio_c1"] = round(ours / theirs, 3)
-                results["server_retrieval_ms_mean"] = round(retrieval_ms, 1)
+            pairs = await paired_ttft(http, api.base_url, vllm.base_url, SERVED, questions[:50], prompts, args.pairs)
+            rows.append(summary("chat vllm c=1", pairs.through, sum(pairs.through.latency)))
+            rows.append(summary("vllm direct c=1", pairs.straight, sum(pairs.straight.latency)))
+            results["ttft_added"] = pairs.added()
     finally:
         for server in servers:
             server.stop()
@@ -263,6 +347,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per scenario")
     parser.add_argument("--chat-concurrency", type=int, default=32)
+    parser.add_argument("--pairs", type=int, default=60, help="one-client pairs for the API's added TTFT over vLLM")
+    parser.add_argument("--instant-pairs", type=int, default=400, help="the same over an upstream that answers at once")
     parser.add_argument("--skip-vllm", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "load.json")
     args = parser.parse_args()
@@ -275,11 +361,15 @@ def main() -> None:
             f"{r['latency_ms_p95']!s:>8} {r['latency_ms_p99']!s:>8} {r.get('ttft_ms_p50', '')!s:>9} "
             f"{r.get('ttft_ms_p95', '')!s:>9}"
         )
-    if "ttft_added_ms_p50_c1" in results:
-        print(
-            f"time to first token added by the API (c=1, p50, minus its mean {results['server_retrieval_ms_mean']} ms "
-            f"retrieval): {results['ttft_added_ms_p50_c1']} ms; TTFT ratio API/direct {results['ttft_ratio_c1']}"
-        )
+    for key, upstream in (("ttft_added_instant_llm", "an upstream that answers at once"), ("ttft_added", "vLLM")):
+        added = results.get(key, {})
+        if "ttft_added_ms_p50" in added:
+            print(
+                f"time to first token the API adds over {upstream}, same prompt, one client, {added['pairs']} pairs, "
+                f"retrieval (p50 {added['retrieval_ms_p50']} ms) excluded: p50 {added['ttft_added_ms_p50']} ms "
+                f"(95% CI {added['ttft_added_ms_ci95'][0]}..{added['ttft_added_ms_ci95'][1]} ms); TTFT p50 through "
+                f"the API {added['ttft_api_ms_p50']} ms, direct {added['ttft_direct_ms_p50']} ms"
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")

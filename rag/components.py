@@ -51,6 +51,8 @@ def build_store(settings: Settings) -> VectorStore:
         timeout_s=settings.qdrant_timeout_s,
         hnsw=hnsw_params(settings),
         indexed_metadata=settings.indexed_metadata,
+        shard_number=settings.qdrant_shard_number,
+        replication_factor=settings.qdrant_replication_factor,
     )
 
 

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     hnsw_ef_construct: int = 100
     hnsw_ef: int = 128
     qdrant_timeout_s: float = 10.0
+    # A Qdrant cluster: collections this platform creates get this many shards, each on this many peers (unset:
+    # the server's defaults). The Helm chart sets both in cluster mode.
+    qdrant_shard_number: int | None = Field(default=None, ge=1)
+    qdrant_replication_factor: int | None = Field(default=None, ge=1)
     collection: str = "docs"
     tenant: str = "default"
 

@@ -54,7 +54,7 @@ class ApiKeys:
         if settings.api_keys is not None:
             keys |= _pairs(settings.api_keys.get_secret_value(), "RAG_API_KEYS")
         if settings.api_keys_file is not None:
-            keys |= _pairs(_read(settings.api_keys_file), str(settings.api_keys_file))
+            keys |= read_key_file(settings.api_keys_file)
         return cls(keys) if keys else None
 
     def __len__(self) -> int:
@@ -78,8 +78,9 @@ class ApiKeys:
         return Caller(tenant=tenant, key_id=key_id(key.strip()))
 
 
-def _read(path: Path) -> str:
+def read_key_file(path: Path) -> dict[str, str]:
+    """A keys file's KEY=TENANT pairs (one a line, `#` comments), as a mounted Kubernetes Secret holds them."""
     try:
-        return path.read_text()
+        return _pairs(path.read_text(), str(path))
     except OSError as exc:
         raise ApiKeyConfigError(f"cannot read the API keys file {path}: {exc.strerror}") from exc

@@ -69,8 +69,11 @@ class QdrantStore:
         timeout_s: float = 10.0,
         hnsw: HnswParams | None = None,
         indexed_metadata: Sequence[str] = (),
+        shard_number: int | None = None,
+        replication_factor: int | None = None,
     ) -> None:
         self._local = url is None
+        self._shard_number, self._replication_factor = shard_number, replication_factor
         self._indexed = indexed_fields(indexed_metadata)
         self._hnsw = hnsw or HnswParams()
         self._lock = threading.RLock()  # local mode is a single in-process object, not safe across threads
@@ -142,6 +145,8 @@ class QdrantStore:
                     ef_construct=self._hnsw.ef_construct,
                     full_scan_threshold=self._hnsw.full_scan_threshold_kb,
                 ),
+                shard_number=self._shard_number,  # a cluster's shards and copies (None: the server's defaults)
+                replication_factor=self._replication_factor,
             )
         self._index_payload(collection, set())
 

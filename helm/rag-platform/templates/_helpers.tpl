@@ -1,0 +1,153 @@
+{{/* Names: <release>-<chart> trimmed to 63 characters, and one per component. */}}
+{{- define "rag.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "rag.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A component's name: (dict "root" $ "component" "api") */}}
+{{- define "rag.component" -}}
+{{- printf "%s-%s" (include "rag.fullname" .root | trunc 50 | trimSuffix "-") .component }}
+{{- end }}
+
+{{- define "rag.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "rag.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: rag-platform
+{{- end }}
+
+{{/* Selector labels of one component: (dict "root" $ "component" "api") */}}
+{{- define "rag.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "rag.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "rag.componentLabels" -}}
+{{ include "rag.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "rag.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{- define "rag.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "rag.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Secrets: the API keys, Qdrant's API key. */}}
+{{- define "rag.apiKeysSecret" -}}
+{{- default (include "rag.component" (dict "root" . "component" "api-keys")) .Values.apiKeys.existingSecret }}
+{{- end }}
+
+{{- define "rag.qdrantKeySecret" -}}
+{{- if eq .Values.qdrant.mode "external" }}
+{{- .Values.qdrant.external.apiKeySecret.name }}
+{{- else }}
+{{- default (include "rag.component" (dict "root" . "component" "qdrant-key")) .Values.qdrant.apiKey.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{- define "rag.qdrantKeyEntry" -}}
+{{- if eq .Values.qdrant.mode "external" }}{{ .Values.qdrant.external.apiKeySecret.key }}{{ else }}{{ .Values.qdrant.apiKey.secretKey }}{{ end }}
+{{- end }}
+
+{{- define "rag.qdrantUrl" -}}
+{{- if eq .Values.qdrant.mode "external" }}
+{{- .Values.qdrant.external.url }}
+{{- else }}
+{{- printf "http://%s:6333" (include "rag.component" (dict "root" . "component" "qdrant")) }}
+{{- end }}
+{{- end }}
+
+{{- define "rag.llmBaseUrl" -}}
+{{- if eq .Values.llm.backend "vllm" }}
+{{- printf "http://%s:%d/v1" (include "rag.component" (dict "root" . "component" "vllm")) (int .Values.vllm.port) }}
+{{- else if eq .Values.llm.backend "external" }}
+{{- .Values.llm.external.baseUrl }}
+{{- end }}
+{{- end }}
+
+{{- define "rag.llmKeySecret" -}}
+{{- if eq .Values.llm.backend "vllm" }}{{ .Values.vllm.apiKeySecret.name }}{{ else if eq .Values.llm.backend "external" }}{{ .Values.llm.external.apiKeySecret.name }}{{ end }}
+{{- end }}
+
+{{- define "rag.llmKeyEntry" -}}
+{{- if eq .Values.llm.backend "vllm" }}{{ .Values.vllm.apiKeySecret.key }}{{ else }}{{ .Values.llm.external.apiKeySecret.key }}{{ end }}
+{{- end }}
+
+{{/* The port of a URL: explicit, else the scheme's. */}}
+{{- define "rag.urlPort" -}}
+{{- $u := urlParse . }}
+{{- $hostPort := splitList ":" $u.host }}
+{{- if gt (len $hostPort) 1 }}{{ last $hostPort }}{{ else if eq $u.scheme "https" }}443{{ else }}80{{ end }}
+{{- end }}
+
+{{/* Environment of every pod that runs the image: settings (ConfigMap) and credentials (Secrets), never inline. */}}
+{{- define "rag.env" -}}
+{{- if include "rag.qdrantKeySecret" . }}
+- name: RAG_QDRANT_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "rag.qdrantKeySecret" . }}
+      key: {{ include "rag.qdrantKeyEntry" . }}
+{{- end }}
+{{- if include "rag.llmKeySecret" . }}
+- name: RAG_LLM_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "rag.llmKeySecret" . }}
+      key: {{ include "rag.llmKeyEntry" . }}
+{{- end }}
+{{- end }}
+
+{{/* Writable scratch for a read-only root filesystem. */}}
+{{- define "rag.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 1Gi
+{{- end }}
+
+{{- define "rag.configChecksum" -}}
+checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+{{- end }}
+
+{{/* NetworkPolicy egress rules: DNS, and the vector store (the chart's Qdrant pods, or an external URL's port). */}}
+{{- define "rag.np.dns" -}}
+- ports:
+    - {port: 53, protocol: UDP}
+    - {port: 53, protocol: TCP}
+{{- end }}
+{{- define "rag.np.toQdrant" -}}
+{{- if eq .Values.qdrant.mode "internal" }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "rag.selectorLabels" (dict "root" . "component" "qdrant") | nindent 10 }}
+  ports:
+    - {port: 6333, protocol: TCP}
+    - {port: 6334, protocol: TCP}
+{{- else }}
+- ports:  # an external Qdrant: its URL's port, any address (narrow it with networkPolicy.apiExtraEgress)
+    - {port: {{ include "rag.urlPort" .Values.qdrant.external.url }}, protocol: TCP}
+{{- end }}
+{{- end }}

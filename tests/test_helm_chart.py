@@ -1,0 +1,350 @@
+"""The Helm chart, rendered by the real `helm` for every values profile: lint, Kubernetes schema validation
+(kubernetes-validate --strict, two minor versions), and the properties a platform engineer relies on."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.partition import shard_from_env
+from serving.auth import read_key_file
+from tests.helm_render import (
+    CHART,
+    PROFILES,
+    SERVICE_MONITOR_API,
+    Manifests,
+    RenderError,
+    component_of,
+    containers,
+    env_of,
+    helm_run,
+    render,
+    render_text,
+)
+
+KUBERNETES_VERSIONS = ["1.30.0", "1.35.0"]
+PROFILE_FILES = {name: [a for f in files for a in ("-f", str(CHART / f))] for name, files in PROFILES.items()}
+
+
+@pytest.fixture(scope="module")
+def profiles() -> dict[str, Manifests]:
+    return {name: render(name) for name in PROFILES}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_lint_strict(profile: str) -> None:
+    done = helm_run("lint", "--strict", str(CHART), *PROFILE_FILES[profile])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_rendered_object_is_valid_kubernetes(profile: str, version: str, tmp_path: Path) -> None:
+    sets = {"ingest.job.enabled": "true", "ingest.cronJob.enabled": "true", "ingest.source.pvc.claimName": "docs"}
+    path = tmp_path / "rendered.yaml"
+    path.write_text(render_text(profile, sets))
+    validator = Path(sys.executable).parent / "kubernetes-validate"
+    done = subprocess.run(
+        [str(validator), "--strict", "-k", version, str(path)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "passed for resource cronjob/" in done.stdout and "passed for resource statefulset/" in done.stdout
+
+
+def test_gpu_requests_and_the_served_model_wired_into_the_api(profiles: dict[str, Manifests]) -> None:
+    for name, gpus in (("default", 1), ("gpu", 2), ("ha", 2)):
+        vllm = profiles[name].get("Deployment", "vllm")
+        (container,) = vllm["spec"]["template"]["spec"]["containers"]
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == gpus
+        assert container["resources"]["requests"]["nvidia.com/gpu"] == gpus
+        args = container["args"]
+        assert ("--tensor-parallel-size" in args) == (gpus > 1)
+        if gpus > 1:
+            assert args[args.index("--tensor-parallel-size") + 1] == str(gpus)
+        tolerations = vllm["spec"]["template"]["spec"]["tolerations"]
+        assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in tolerations
+        served = args[args.index("--served-model-name") + 1]
+        config = profiles[name].config()
+        assert config["RAG_LLM_MODEL"] == served
+        service = profiles[name].get("Service", "vllm")
+        assert config["RAG_LLM_BASE_URL"] == f"http://{service['metadata']['name']}:8000/v1"
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert {"/models", "/dev/shm"} <= mounts  # the model cache volume, shared memory
+    assert profiles["gpu"].get("Deployment", "vllm")["spec"]["template"]["spec"]["nodeSelector"]
+    # the dev profile: no GPU anywhere, the in-process engine (no LLM URL)
+    dev = profiles["dev"]
+    assert not dev.has("Deployment", "vllm") and "nvidia.com/gpu" not in render_text("dev")
+    assert "RAG_LLM_BASE_URL" not in dev.config()
+
+
+def test_probes(profiles: dict[str, Manifests]) -> None:
+    for manifests in profiles.values():
+        for kind in ("Deployment", "StatefulSet"):
+            for workload in manifests.of(kind):
+                for container in workload["spec"]["template"]["spec"]["containers"]:
+                    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                        assert probe in container, (workload["metadata"]["name"], probe)
+        api = manifests.get("Deployment", "api")["spec"]["template"]["spec"]["containers"][0]
+        assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"  # readiness follows the dependencies
+        assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"  # liveness does not
+    for name in ("default", "gpu"):
+        startup = profiles[name].get("Deployment", "vllm")["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 30 * 60  # model download and load
+    api_pod = profiles["default"].get("Deployment", "api")["spec"]["template"]["spec"]
+    config = profiles["default"].config()
+    grace = int(config["RAG_SHUTDOWN_DRAIN_S"]) + int(config["RAG_SHUTDOWN_TIMEOUT_S"])
+    assert api_pod["terminationGracePeriodSeconds"] > grace  # SIGTERM drain and in-flight streams fit before SIGKILL
+
+
+def test_secure_by_default(profiles: dict[str, Manifests]) -> None:
+    sets = {
+        "ingest.job.enabled": "true",
+        "ingest.source.type": "objectStore",
+        "ingest.source.objectStore.remote": "s3:b",
+    }
+    for manifests in [*profiles.values(), render("default", sets)]:
+        specs = manifests.pod_specs()
+        assert {c for c, _ in specs} >= {"api", "qdrant", "test"}
+        for component, spec in specs:
+            assert spec["securityContext"]["runAsNonRoot"] is True, component
+            assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, component
+            assert spec["automountServiceAccountToken"] is False, component
+            for container in containers(spec):
+                context = container["securityContext"]
+                assert context["allowPrivilegeEscalation"] is False, (component, container["name"])
+                assert context["readOnlyRootFilesystem"] is True, (component, container["name"])
+                assert context["capabilities"]["drop"] == ["ALL"], (component, container["name"])
+                assert "resources" in container and container["resources"].get("limits"), container["name"]
+
+
+def test_secrets_never_in_config_maps_or_plain_env(profiles: dict[str, Manifests]) -> None:
+    sets = {"apiKeys.keys[0].key": "sk-0123456789abcdef0123", "apiKeys.keys[0].tenant": "acme"}
+    for manifests in [*profiles.values(), render("default", sets)]:
+        secrets = [s for s in manifests.secret_values() for s in s.splitlines() for s in s.split("=")]
+        assert secrets
+        for configmap in manifests.of("ConfigMap"):
+            for key, value in configmap["data"].items():
+                assert not any(secret and secret in value for secret in secrets if len(secret) >= 16), key
+        for _, spec in manifests.pod_specs():
+            for container in containers(spec):
+                for name, entry in env_of(container).items():
+                    if any(word in name for word in ("KEY", "TOKEN", "PASSWORD")):
+                        assert "secretKeyRef" in entry.get("valueFrom", {}), (container["name"], name)
+    api = profiles["default"].get("Deployment", "api")["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(api)["RAG_QDRANT_API_KEY"]["valueFrom"]["secretKeyRef"]["name"].endswith("qdrant-key")
+
+
+def test_generated_api_keys_are_what_the_api_reads(profiles: dict[str, Manifests], tmp_path: Path) -> None:
+    (secret,) = [s for s in profiles["default"].of("Secret") if s["metadata"]["name"].endswith("api-keys")]
+    keys_file = tmp_path / "keys"
+    keys_file.write_text(base64.b64decode(secret["data"]["keys"]).decode())
+    keys = read_key_file(keys_file)  # the API's own parser
+    assert list(keys.values()) == ["default"] and len(next(iter(keys))) >= 40
+    assert profiles["default"].config()["RAG_API_KEYS_FILE"] == "/etc/rag/api-keys/keys"
+    # a second render makes other keys (`helm upgrade` keeps the cluster's, through lookup)
+    assert render("default").of("Secret")[0]["data"] != profiles["default"].of("Secret")[0]["data"]
+    existing = render("default", {"apiKeys.existingSecret": "team-keys"})
+    assert not any(s["metadata"]["name"].endswith("api-keys") for s in existing.of("Secret"))
+    volumes = existing.get("Deployment", "api")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "api-keys", "secret": {"secretName": "team-keys"}} in volumes
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def _peer_allows(rule: dict[str, Any], peer_key: str, other: dict[str, str]) -> bool:
+    peers = rule.get(peer_key)
+    if not peers:
+        return True  # no `from`/`to`: any peer
+    return any("podSelector" in p and "namespaceSelector" not in p and _selects(p["podSelector"], other) for p in peers)
+
+
+def _port_allows(rule: dict[str, Any], port: int, names: dict[str, int]) -> bool:
+    ports = rule.get("ports")
+    return not ports or any(names.get(p["port"], p["port"]) == port for p in ports)
+
+
+def _allowed(manifests: Manifests) -> set[tuple[str, str, int]]:
+    """(from component, to component, port) that the NetworkPolicies let through, among the chart's pods: the
+    source's egress and the destination's ingress must both allow it (policies select pods by labels)."""
+    pods: dict[str, dict[str, str]] = {}
+    ports: dict[str, dict[str, int]] = {}
+    for obj in manifests.objects:
+        template = None
+        if obj["kind"] in ("Deployment", "StatefulSet", "Job"):
+            template = obj["spec"]["template"]
+        elif obj["kind"] == "CronJob":
+            template = obj["spec"]["jobTemplate"]["spec"]["template"]
+        elif obj["kind"] == "Pod":
+            template = obj
+        if template is not None:
+            pods[component_of(obj)] = template["metadata"]["labels"]
+            ports[component_of(obj)] = {
+                p["name"]: p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])
+            }
+    policies = manifests.of("NetworkPolicy")
+    for component, labels in pods.items():
+        selected = [p for p in policies if _selects(p["spec"]["podSelector"], labels)]
+        assert len(selected) == 1 and selected[0]["spec"]["policyTypes"] == ["Ingress", "Egress"], component
+    candidate_ports = {6333, 6334, 6335, 8000}
+    allowed = set()
+    for src, src_labels in pods.items():
+        (egress_policy,) = [p for p in policies if _selects(p["spec"]["podSelector"], src_labels)]
+        for dst, dst_labels in pods.items():
+            (ingress_policy,) = [p for p in policies if _selects(p["spec"]["podSelector"], dst_labels)]
+            for port in candidate_ports & set(ports[dst].values()):
+                out = any(
+                    _peer_allows(r, "to", dst_labels) and _port_allows(r, port, ports[dst])
+                    for r in egress_policy["spec"].get("egress", [])
+                )
+                into = any(
+                    _peer_allows(r, "from", src_labels) and _port_allows(r, port, ports[dst])
+                    for r in ingress_policy["spec"].get("ingress", [])
+                )
+                if out and into:
+                    allowed.add((src, dst, port))
+    return allowed
+
+
+def test_network_policies_allow_only_the_architecture(profiles: dict[str, Manifests]) -> None:
+    sets = {"ingest.job.enabled": "true", "ingest.source.pvc.claimName": "docs"}
+    expected = {
+        ("api", "vllm", 8000),
+        ("api", "qdrant", 6333),
+        ("api", "qdrant", 6334),
+        ("ingest", "qdrant", 6333),
+        ("ingest", "qdrant", 6334),
+        ("qdrant", "qdrant", 6335),  # cluster peers
+        ("test", "api", 8000),
+    }
+    assert _allowed(render("default", sets)) == expected
+    assert _allowed(render("ha", sets)) == expected
+    dev = _allowed(render("dev", sets))
+    assert dev == {e for e in expected if "vllm" not in e}
+    # ingress -> API: open to every namespace by default, or to the given peers only
+    api_policy = next(p for p in profiles["default"].of("NetworkPolicy") if component_of(p) == "api")
+    assert "from" not in api_policy["spec"]["ingress"][0]
+    restricted = render("default", {"networkPolicy.apiIngressFrom[0].namespaceSelector.matchLabels.team": "edge"})
+    api_policy = next(p for p in restricted.of("NetworkPolicy") if component_of(p) == "api")
+    assert {"namespaceSelector": {"matchLabels": {"team": "edge"}}} in api_policy["spec"]["ingress"][0]["from"]
+
+
+def test_sharded_ingestion_is_wired_to_rag_ingest() -> None:
+    sets = {"ingest.job.enabled": "true", "ingest.job.shards": "3", "ingest.job.parallelism": "3",
+            "ingest.source.pvc.claimName": "docs", "ingest.cronJob.enabled": "true"}  # fmt: skip
+    manifests = render("default", sets)
+    (job,) = manifests.of("Job")
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed" and spec["completions"] == 3
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["args"][:2] == ["ingest", "/data"] and "--prune" in container["args"]
+    count = env_of(container)["JOB_COMPLETIONS"]["value"]
+    assert count == "3"
+    # what each pod's `rag ingest` makes of it: Kubernetes sets JOB_COMPLETION_INDEX per pod
+    shards = [shard_from_env({"JOB_COMPLETION_INDEX": str(i), "JOB_COMPLETIONS": count}) for i in range(3)]
+    doc_ids = [f"doc-{n}.md" for n in range(300)]
+    owners = [sum(shard.owns(d) for shard in shards) for d in doc_ids]
+    assert owners == [1] * len(doc_ids)  # every document ingested by exactly one pod
+    volumes = {v["name"]: v for v in spec["template"]["spec"]["volumes"]}
+    assert volumes["source"]["persistentVolumeClaim"] == {"claimName": "docs", "readOnly": True}
+    (cron,) = manifests.of("CronJob")
+    assert cron["spec"]["jobTemplate"]["spec"]["completionMode"] == "Indexed"
+    # an object store source: an init container copies the prefix into the pod first
+    store = render("default", {"ingest.job.enabled": "true", "ingest.source.type": "objectStore",
+                               "ingest.source.objectStore.remote": "docs-s3:bucket/handbook"})  # fmt: skip
+    pod = store.of("Job")[0]["spec"]["template"]["spec"]
+    assert pod["initContainers"][0]["args"][:3] == ["copy", "docs-s3:bucket/handbook", "/data"]
+
+
+def test_config_checksum_rolls_the_pods_when_settings_change(profiles: dict[str, Manifests]) -> None:
+    def checksum(m: Manifests) -> str:
+        return str(m.get("Deployment", "api")["spec"]["template"]["metadata"]["annotations"]["checksum/config"])
+
+    assert checksum(profiles["default"]) == checksum(render("default"))
+    assert checksum(profiles["default"]) != checksum(render("default", {"config.RAG_TOP_K": "5"}))
+
+
+def test_qdrant_single_cluster_and_external(profiles: dict[str, Manifests]) -> None:
+    single = profiles["default"].get("StatefulSet", "qdrant")
+    assert single["spec"]["replicas"] == 1
+    assert single["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert "RAG_QDRANT_SHARD_NUMBER" not in profiles["default"].config()
+    ha = profiles["ha"]
+    cluster = ha.get("StatefulSet", "qdrant")
+    assert cluster["spec"]["replicas"] == 3
+    assert env_of(cluster["spec"]["template"]["spec"]["containers"][0])["QDRANT__CLUSTER__ENABLED"]["value"] == "true"
+    assert "--bootstrap" in cluster["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    assert (ha.config()["RAG_QDRANT_SHARD_NUMBER"], ha.config()["RAG_QDRANT_REPLICATION_FACTOR"]) == ("6", "2")
+    assert {component_of(p) for p in ha.of("PodDisruptionBudget")} == {"api", "vllm", "qdrant"}
+    assert ha.get("PodDisruptionBudget", "api")["spec"]["minAvailable"] == 2
+    assert ha.get("HorizontalPodAutoscaler", "api")["spec"]["minReplicas"] == 3
+    external = render(
+        "default",
+        {"qdrant.mode": "external", "qdrant.external.url": "https://q.example.com:6333",
+         "qdrant.external.apiKeySecret.name": "qdrant-cloud"},
+    )  # fmt: skip
+    assert not external.of("StatefulSet") and external.config()["RAG_QDRANT_URL"] == "https://q.example.com:6333"
+    api = external.get("Deployment", "api")["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(api)["RAG_QDRANT_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "qdrant-cloud", "key": "api-key"}
+    api_policy = next(p for p in external.of("NetworkPolicy") if component_of(p) == "api")
+    assert {"ports": [{"port": 6333, "protocol": "TCP"}]} in api_policy["spec"]["egress"]
+
+
+def test_external_llm_instead_of_vllm() -> None:
+    manifests = render(
+        "default",
+        {"llm.backend": "external", "llm.external.baseUrl": "https://llm.example.com/v1",
+         "llm.external.model": "big", "llm.external.apiKeySecret.name": "llm-key"},
+    )  # fmt: skip
+    assert not manifests.has("Deployment", "vllm")
+    assert (manifests.config()["RAG_LLM_BASE_URL"], manifests.config()["RAG_LLM_MODEL"]) == (
+        "https://llm.example.com/v1",
+        "big",
+    )
+    api = manifests.get("Deployment", "api")["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(api)["RAG_LLM_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "llm-key"
+
+
+def test_service_monitor_only_where_the_crd_is(profiles: dict[str, Manifests]) -> None:
+    assert not profiles["default"].of("ServiceMonitor")
+    monitors = render("default", api_versions=(SERVICE_MONITOR_API,)).of("ServiceMonitor")
+    assert {component_of(m) for m in monitors} == {"api", "vllm"}
+    assert all(m["spec"]["endpoints"][0]["path"] == "/metrics" for m in monitors)
+
+
+def test_helm_test_pod_runs_the_smoke_check(profiles: dict[str, Manifests]) -> None:
+    (pod,) = profiles["default"].of("Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    args = pod["spec"]["containers"][0]["args"]
+    assert args[0] == "smoke" and args[args.index("--url") + 1] == "http://rag-rag-platform-api:80"
+    assert args[args.index("--api-key-file") + 1] == "/etc/rag/api-keys/keys"
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        ({"llm.backend": "gpt"}, "/llm/backend"),
+        ({"config.RAG_QDRANT_API_KEY": "secret"}, "RAG_QDRANT_API_KEY"),
+        ({"config.MY_SETTING": "x"}, "MY_SETTING"),
+        ({"qdrant.replicas": "3"}, "/qdrant/cluster/enabled"),  # several replicas without cluster mode
+        ({"llm.backend": "external"}, "/llm/external"),  # no URL
+        ({"qdrant.mode": "external"}, "/qdrant/external/url"),
+        ({"api.port": "80"}, "/api/port"),  # a privileged port in a non-root container
+        ({"podSecurityContext.runAsNonRoot": "false"}, "runAsNonRoot"),
+        ({"vllm.securityContext.allowPrivilegeEscalation": "true"}, "allowPrivilegeEscalation"),
+        ({"ingest.job.enabled": "true"}, "/ingest/source"),  # no source
+        ({"apiKeys.keys[0].key": "short", "apiKeys.keys[0].tenant": "t"}, "/apiKeys/keys/0/key"),
+        ({"vllm.gpus": "-1"}, "/vllm/gpus"),
+        ({"unknownTopLevel": "x"}, "unknownTopLevel"),
+    ],
+)
+def test_the_schema_rejects_bad_values(sets: dict[str, str], message: str) -> None:
+    with pytest.raises(RenderError, match="schema") as failure:
+        render_text("default", sets)
+    assert message in str(failure.value)
