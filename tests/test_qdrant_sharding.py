@@ -28,24 +28,22 @@ class RecordingQdrant(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: RecordingQdrant
 
-    def _answer(self, result: object) -> None:
-        body = json.dumps({"result": result, "status": "ok", "time": 0.0}).encode()
+    def _send_json(self, payload: object) -> None:
+        body = json.dumps(payload).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
+    def _answer(self, result: object) -> None:
+        self._send_json({"result": result, "status": "ok", "time": 0.0})
+
     def do_GET(self) -> None:
         if self.path.endswith("/exists"):
             self._answer({"exists": False})
         else:  # the client's version check
-            body = json.dumps({"title": "qdrant", "version": "1.20.0"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self._send_json({"title": "qdrant", "version": "1.20.0"})
 
     def do_PUT(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
