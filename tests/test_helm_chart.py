@@ -348,3 +348,16 @@ def test_the_schema_rejects_bad_values(sets: dict[str, str], message: str) -> No
     with pytest.raises(RenderError, match="schema") as failure:
         render_text("default", sets)
     assert message in str(failure.value)
+
+
+def test_notes_tell_how_to_reach_and_call_the_api(profiles: dict[str, Manifests]) -> None:
+    done = helm_run("install", "rag", str(CHART), "--dry-run=client", "--namespace", "rag")
+    assert done.returncode == 0, done.stderr
+    notes = done.stdout.split("NOTES:", 1)[1]
+    api_service = profiles["default"].get("Service", "api")["metadata"]["name"]
+    keys_secret = next(
+        s["metadata"]["name"] for s in profiles["default"].of("Secret") if "api-keys" in s["metadata"]["name"]
+    )
+    assert f"port-forward svc/{api_service} 8000:80" in notes
+    assert f"get secret {keys_secret} -o jsonpath='{{.data.keys}}'" in notes
+    assert 'OpenAI(base_url="http://127.0.0.1:8000/v1"' in notes and "helm test rag -n rag" in notes
