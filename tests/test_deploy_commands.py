@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +55,17 @@ def test_smoke_fails_with_a_line_per_step_when_the_key_is_wrong(keyed_api: tuple
     assert done.returncode == 1
     assert done.stdout.splitlines()[0].startswith("ready: ok")
     assert done.stdout.splitlines()[1].startswith("store: FAILED") and "401" in done.stdout
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    done = subprocess.run(
+        [str(hadolint), "--no-color", "--failure-threshold", "style", str(ROOT / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_dockerfile_builds_what_the_chart_runs() -> None:
