@@ -147,7 +147,7 @@ checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha
     - {port: 6333, protocol: TCP}
     - {port: 6334, protocol: TCP}
 {{- else }}
-- ports:  # an external Qdrant: its URL's port, any address (narrow it with networkPolicy.apiExtraEgress)
+- ports:  # an external Qdrant: its URL's port, any address (a policy cannot name a host)
     - {port: {{ include "rag.urlPort" .Values.qdrant.external.url }}, protocol: TCP}
 {{- end }}
 {{- end }}
