@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.chunking import Chunker
 from ingest.loaders import load
 from ingest.sources import SourceFile
 from ingest.sync import Ingestor, IngestSummary
@@ -56,18 +55,7 @@ def open_eval_index(dataset: Path, settings: Settings) -> EvalIndex:
     collection = f"eval-{dataset.resolve().name}-{collection_key(dataset, settings)}"
     components = build_components(settings, lazy_embedder=True)
     try:
-        chunker = Chunker(
-            components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
-        )
-        ingestor = Ingestor(
-            components.store,
-            components.embedder,
-            components.sparse,
-            chunker,
-            collection=collection,
-            tenant=TENANT,
-            batch_chunks=settings.ingest_batch_chunks,
-        )
+        ingestor = Ingestor.for_components(components, collection=collection, tenant=TENANT)
         corpus = dataset / "corpus.jsonl"
         summary = ingestor.run(load([SourceFile(corpus, corpus.name)]))
     except BaseException:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.chunking import Chunker
 from ingest.formats.base import LoadFailure
@@ -18,6 +18,9 @@ from ingest.prefetch import prefetch
 from rag.domain import Chunk, Document
 from rag.embedding.base import DenseEmbedder, SparseEncoder, SparseVector
 from rag.store.base import StoredDocument, VectorStore
+
+if TYPE_CHECKING:
+    from rag.components import Components
 
 
 @dataclass
@@ -76,6 +79,34 @@ class Ingestor:
         self._batch_chunks = batch_chunks
         self._on_document, self._on_failure = on_document, on_failure
         self._collection_ready = False
+
+    @classmethod
+    def for_components(
+        cls,
+        components: Components,
+        *,
+        collection: str,
+        tenant: str,
+        on_document: Callable[[], None] = lambda: None,
+        on_failure: Callable[[LoadFailure], None] = lambda f: None,
+    ) -> Ingestor:
+        """The ingestor the components' settings describe (chunk size and overlap in the embedder's tokens, batch
+        size): one recipe for `rag ingest`, `POST /v1/documents` and the evaluation index."""
+        settings = components.settings
+        chunker = Chunker(
+            components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+        )
+        return cls(
+            components.store,
+            components.embedder,
+            components.sparse,
+            chunker,
+            collection=collection,
+            tenant=tenant,
+            batch_chunks=settings.ingest_batch_chunks,
+            on_document=on_document,
+            on_failure=on_failure,
+        )
 
     def run(
         self, items: Iterable[Document | LoadFailure], *, prune: Callable[[StoredDocument], bool] | None = None

@@ -8,7 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-from ingest.chunking import Chunker
 from ingest.formats.base import LoadFailure, LoadOptions
 from ingest.loaders import SUFFIXES, estimated_documents, load
 from ingest.partition import Shard, parse_shard, shard_from_env
@@ -76,23 +75,16 @@ def run(args: argparse.Namespace) -> int:
 
     components = build_components(settings, lazy_embedder=True)  # an unchanged corpus never loads the model
     try:
-        chunker = Chunker(
-            components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
-        )
         total = sum(estimated_documents(s) for s in sources)
         with Progress(total, f"ingest {shard}", every_s=settings.progress_every_s) as progress:
 
             def report(failure: LoadFailure) -> None:
                 progress.write(f"rag ingest: failed: {failure.path}: {failure.error}")
 
-            ingestor = Ingestor(
-                components.store,
-                components.embedder,
-                components.sparse,
-                chunker,
+            ingestor = Ingestor.for_components(
+                components,
                 collection=args.collection or settings.collection,
                 tenant=args.tenant or settings.tenant,
-                batch_chunks=settings.ingest_batch_chunks,
                 on_document=progress.advance,
                 on_failure=report,
             )

@@ -33,18 +33,18 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from serving.app import create_app  # FastAPI and the serving stack load only for this command
-    from serving.auth import ApiKeyConfigError, ApiKeys
+    from serving.auth import ApiKeyConfigError
     from serving.graceful import DrainingServer
     from serving.logs import use_json_logs
     from serving.tracing import configure_tracing
 
     settings = Settings()
     try:
-        keys = ApiKeys.from_settings(settings)
+        app = create_app(settings)  # reads the API keys: a bad keys file stops here
     except ApiKeyConfigError as exc:
         print(f"rag serve: {exc}", file=sys.stderr)
         return 2
-    if keys is None and not is_loopback(args.host) and not settings.allow_unauthenticated:
+    if not app.state.authenticated and not is_loopback(args.host) and not settings.allow_unauthenticated:
         print(
             f"rag serve: no API keys (RAG_API_KEYS or RAG_API_KEYS_FILE), so the API would be open to anyone "
             f"who reaches {args.host}; it listens only on loopback without keys. Configure keys, or set "
@@ -57,7 +57,6 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("rag.serve")
     exporter = configure_tracing()
     log.info("tracing: %s", f"OpenTelemetry, {exporter} exporter" if exporter else "off (no OTEL_* variables)")
-    app = create_app(settings)
     # uvicorn logs through the root logger (JSON lines); the access log is our own (serving/request_context.py)
     config = uvicorn.Config(
         app,

@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
         summary="OpenAI-compatible, grounded and cited chat over your documents.",
         lifespan=lifespan,
     )
+    app.state.authenticated = api_keys is not None  # `rag serve` binds beyond loopback only with keys
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: sees every response, 413s too
     install_error_handlers(app)

@@ -97,14 +97,8 @@ class ChatService:
 
     async def _ground(self, request: ChatRequest) -> Grounding:
         """Retrieval and the prompt, timed (rag_retrieval_duration_seconds) and traced (`rag.retrieve`)."""
-        attributes: dict[str, str | int] = {
-            "rag.collection": request.collection,
-            "rag.top_k": request.top_k,
-            "rag.mode": request.mode,
-        }
-        with tracer.start_as_current_span("rag.retrieve", attributes=attributes) as span:
-            with self._state.metrics.retrieval.time():
-                grounding = await run_in_threadpool(self._state.pipeline.ground, request)
+        with self._state.metrics.retrieving(request.collection, request.top_k, request.mode) as span:
+            grounding = await run_in_threadpool(self._state.pipeline.ground, request)
             span.set_attribute("rag.hits", len(grounding.hits))
         return grounding
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from opentelemetry.trace import Span
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import Response
+
+from serving.tracing import tracer
 
 # Seconds: from a cached retrieval (milliseconds) to a CPU generation (a minute).
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -38,6 +42,14 @@ class ApiMetrics:
         self.llm = Histogram(
             "rag_llm_duration_seconds", "generation, from the prompt to the last token", buckets=_LATENCY, registry=r
         )
+
+    @contextmanager
+    def retrieving(self, collection: str, top_k: int, mode: str) -> Iterator[Span]:
+        """One retrieval, timed (rag_retrieval_duration_seconds) and traced (`rag.retrieve`), for the chat and
+        `/v1/retrieve` alike."""
+        attributes: dict[str, str | int] = {"rag.collection": collection, "rag.top_k": top_k, "rag.mode": mode}
+        with tracer.start_as_current_span("rag.retrieve", attributes=attributes) as span, self.retrieval.time():
+            yield span
 
 
 def metrics_endpoint(metrics: ApiMetrics) -> Callable[[], Awaitable[Response]]:

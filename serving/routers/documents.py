@@ -8,7 +8,6 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from ingest.chunking import Chunker
 from ingest.sync import Ingestor
 from rag.domain import Document
 from rag.store.deletion import delete_document
@@ -23,12 +22,7 @@ def _store_document(state: AppState, upload: DocumentUpload, tenant: str) -> Doc
     settings, components = state.settings, state.components
     collection = upload.collection or settings.collection
     document = Document(upload.id, upload.text, upload.title, f"api:{upload.id}", dict(upload.metadata))
-    chunker = Chunker(
-        components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
-    )
-    ingestor = Ingestor(
-        components.store, components.embedder, components.sparse, chunker, collection=collection, tenant=tenant
-    )
+    ingestor = Ingestor.for_components(components, collection=collection, tenant=tenant)
     summary = ingestor.run([document])
     status: Literal["created", "updated", "unchanged"] = (
         "created" if summary.documents_added else "updated" if summary.documents_updated else "unchanged"

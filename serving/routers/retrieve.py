@@ -8,7 +8,6 @@ from fastapi.concurrency import run_in_threadpool
 from rag.retrieval import RetrievalRequest
 from serving.deps import StateDep, TenantDep
 from serving.protocol import ErrorResponse, RetrievedChunk, RetrieveRequest, RetrieveResponse
-from serving.tracing import tracer
 
 router = APIRouter()
 
@@ -28,12 +27,7 @@ async def retrieve(body: RetrieveRequest, state: StateDep, tenant: TenantDep) ->
         mode=body.mode or settings.retrieval_mode,
         filters=body.filter,
     )
-    attributes: dict[str, str | int] = {
-        "rag.collection": request.collection,
-        "rag.top_k": request.top_k,
-        "rag.mode": request.mode,
-    }
-    with tracer.start_as_current_span("rag.retrieve", attributes=attributes), state.metrics.retrieval.time():
+    with state.metrics.retrieving(request.collection, request.top_k, request.mode):
         hits = await run_in_threadpool(state.components.retriever.retrieve, request)
     return RetrieveResponse(
         collection=request.collection,
