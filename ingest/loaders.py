@@ -41,7 +41,7 @@ def holds_many(source: SourceFile) -> bool:
 
 
 def estimated_documents(source: SourceFile) -> int:
-    if not holds_many(source):
+    if source.refused or not holds_many(source):
         return 1
     with source.path.open("rb") as f:
         return max(0, sum(1 for line in f if line.strip()) - (1 if source.suffix == ".csv" else 0))
@@ -67,6 +67,10 @@ def load(
     options = options or LoadOptions()
     for source in sources:
         if not holds_many(source) and not wanted(source.doc_id):
+            continue
+        if source.refused:
+            if wanted(source.doc_id):  # one shard reports it, not all of them
+                yield LoadFailure(str(source.path), source.refused)
             continue
         try:
             loader = _loader(source)

@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--include", action="append", default=[], metavar="GLOB", help="only matching files (repeatable)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching files (repeatable)")
     p.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="ingest symbolic links to files inside the given paths (links leading outside are always refused)",
+    )
+    p.add_argument(
         "--shard",
         help="I/N: only this hash partition of the documents (default: JOB_COMPLETION_INDEX/JOB_COMPLETIONS if set)",
     )
@@ -59,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings()
     try:
         shard = parse_shard(args.shard) if args.shard else shard_from_env(os.environ)
-        sources = discover(args.paths, SUFFIXES, include=args.include, exclude=args.exclude)
+        sources = discover(
+            args.paths, SUFFIXES, include=args.include, exclude=args.exclude, follow_links=args.follow_links
+        )
     except (UsageError, ValueError) as exc:
         return _usage(str(exc))
     options = LoadOptions(

@@ -1,6 +1,7 @@
 """Loaders per format, discovery, and bad input: every bad file is one clear failure and never an exception."""
 
 import json
+import os
 from pathlib import Path
 
 import docx
@@ -177,3 +178,53 @@ def test_source_scope_covers_only_what_is_under_its_roots(tmp_path: Path) -> Non
     scope = SourceScope.of([tmp_path / "a", tmp_path / "one.csv"])
     assert scope.covers(f"{tmp_path}/a/x.md") and scope.covers(f"{tmp_path}/one.csv#r7")
     assert not scope.covers(f"{tmp_path}/ab/x.md") and not scope.covers(f"{tmp_path}/b/x.md")
+
+
+def _hostile_folder(tmp_path: Path) -> Path:
+    """A folder as a synced bucket might hold it: a real file, links out of it, links inside it, special files."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("the outside secret")
+    d = tmp_path / "d"
+    (d / "sub").mkdir(parents=True)
+    (d / "real.txt").write_text("a real document")
+    (d / "sub" / "inner.md").write_text("# Inner\n\ninner text")
+    (d / "passwd.txt").symlink_to("/etc/passwd")
+    (d / "p.txt").symlink_to("/proc/self/status")
+    (d / "s.txt").symlink_to("../outside/secret.txt")
+    (d / "out-dir").symlink_to(outside, target_is_directory=True)
+    (d / "gone.txt").symlink_to(d / "missing.txt")
+    (d / "alias.md").symlink_to("sub/inner.md")
+    os.mkfifo(d / "fifo.txt")
+    return d
+
+
+def test_links_never_leave_the_ingested_paths_and_special_files_are_reported(tmp_path: Path) -> None:
+    d = _hostile_folder(tmp_path)
+    results = _by_name(_load_all([d]))
+    loaded = {name for name, r in results.items() if isinstance(r, Document)}
+    assert loaded == {"real.txt", "inner.md"}
+    failures = {name: r.error for name, r in results.items() if isinstance(r, LoadFailure)}
+    for name in ("passwd.txt", "p.txt", "s.txt", "out-dir"):
+        assert "outside the ingested paths" in failures[name], failures
+    assert "dangling" in failures["gone.txt"]
+    assert "FIFO" in failures["fifo.txt"]
+    assert "--follow-links" in failures["alias.md"]
+    assert not any("secret" in r.text or "root:" in r.text for r in results.values() if isinstance(r, Document))
+
+
+def test_follow_links_takes_links_inside_the_paths_only(tmp_path: Path) -> None:
+    d = _hostile_folder(tmp_path)
+    results = _by_name(list(load(discover([d], SUFFIXES, follow_links=True))))
+    loaded = {name: r for name, r in results.items() if isinstance(r, Document)}
+    assert set(loaded) == {"real.txt", "inner.md", "alias.md"}
+    assert loaded["alias.md"].doc_id == "alias.md" and "inner text" in loaded["alias.md"].text
+    failures = {name for name, r in results.items() if isinstance(r, LoadFailure)}
+    assert failures == {"passwd.txt", "p.txt", "s.txt", "out-dir", "gone.txt", "fifo.txt"}
+
+
+def test_a_link_given_on_the_command_line_is_trusted_and_a_fifo_is_reported(tmp_path: Path) -> None:
+    d = _hostile_folder(tmp_path)
+    assert [type(r).__name__ for r in _load_all([d / "s.txt"])] == ["Document"]  # the operator named it
+    [fifo] = _load_all([d / "fifo.txt"])
+    assert isinstance(fifo, LoadFailure) and "FIFO" in fifo.error

@@ -76,6 +76,9 @@ template:
           {{- if $in.prune }}
           - --prune
           {{- end }}
+          {{- if $in.followLinks }}
+          - --follow-links
+          {{- end }}
         envFrom:
           - configMapRef:
               name: {{ include "rag.fullname" $root }}
