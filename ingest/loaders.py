@@ -18,6 +18,7 @@ from ingest.formats.pdf import load_pdf
 from ingest.formats.records import load_csv, load_jsonl
 from ingest.formats.text import load_text
 from ingest.sources import SourceFile
+from rag.domain import Document
 
 LOADERS: dict[str, Loader] = {
     ".txt": load_text,
@@ -56,6 +57,15 @@ def _loader(source: SourceFile) -> Loader:
     return loader
 
 
+def _within_limits(document: Document, options: LoadOptions, source: SourceFile) -> Loaded:
+    """The document, or its failure when its text is longer than a document may be (whatever its format)."""
+    try:
+        options.check_text(document.text)
+    except BadDocument as exc:
+        return LoadFailure(document.source, str(exc), file=str(source.path))
+    return document
+
+
 def load(
     sources: Sequence[SourceFile],
     options: LoadOptions | None = None,
@@ -77,8 +87,10 @@ def load(
             if not holds_many(source) and source.path.stat().st_size > options.max_file_bytes:
                 raise BadDocument(f"file larger than the {options.max_file_bytes:,}-byte limit")
             for item in loader(source, options):
-                if isinstance(item, LoadFailure) or wanted(item.doc_id):
+                if isinstance(item, LoadFailure):
                     yield item
+                elif wanted(item.doc_id):
+                    yield _within_limits(item, options, source)
         except BadDocument as exc:
             yield LoadFailure(str(source.path), str(exc))
         except OSError as exc:

@@ -71,12 +71,13 @@ class Ingestor:
         collection: str,
         tenant: str,
         batch_chunks: int = 1024,
+        max_chunks: int = 20_000,
         on_document: Callable[[], None] = lambda: None,
         on_failure: Callable[[LoadFailure], None] = lambda f: None,
     ) -> None:
         self._store, self._embedder, self._sparse, self._chunker = store, embedder, sparse, chunker
         self._collection, self._tenant = collection, tenant
-        self._batch_chunks = batch_chunks
+        self._batch_chunks, self._max_chunks = batch_chunks, max_chunks
         self._on_document, self._on_failure = on_document, on_failure
         self._collection_ready = False
 
@@ -104,6 +105,7 @@ class Ingestor:
             collection=collection,
             tenant=tenant,
             batch_chunks=settings.ingest_batch_chunks,
+            max_chunks=settings.ingest_max_chunks,
             on_document=on_document,
             on_failure=on_failure,
         )
@@ -167,6 +169,9 @@ class Ingestor:
             chunks = self._chunker.chunk(item, self._tenant)
             if not chunks:
                 fail(LoadFailure(item.source, "no text to index"))
+                continue
+            if len(chunks) > self._max_chunks:
+                fail(LoadFailure(item.source, f"more than {self._max_chunks:,} chunks (RAG_INGEST_MAX_CHUNKS)"))
                 continue
             pending.append(_Pending(item, chunks, replaces=previous is not None))
             pending_chunks += len(chunks)

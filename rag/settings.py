@@ -63,8 +63,16 @@ class Settings(BaseSettings):
     bm25_b: float = 0.75
     bm25_avg_len: float = 120.0
 
-    # Ingestion: files over the size limit are reported, not loaded; record files (JSONL, CSV) name their fields.
-    ingest_max_file_mb: float = 50.0
+    # Ingestion limits: a document over any of them is reported and skipped, and the run goes on. They bound what a
+    # file expands to, not only its bytes on disk (docs/ingestion.md): the file size of one-document formats; each
+    # record (line or row) of a record file, which is streamed, never read whole; what a compressed container (DOCX
+    # parts, PDF streams) inflates to; the text extracted from one document; PDF pages; chunks per document.
+    ingest_max_file_mb: float = Field(default=50.0, gt=0)
+    ingest_max_record_mb: float = Field(default=8.0, gt=0)
+    ingest_max_expanded_mb: float = Field(default=100.0, gt=0)
+    ingest_max_document_chars: int = Field(default=5_000_000, ge=1)
+    ingest_max_pages: int = Field(default=5_000, ge=1)
+    ingest_max_chunks: int = Field(default=20_000, ge=1)
     ingest_batch_chunks: int = 1024  # chunks embedded per call: larger batches sort by length better
     progress_every_s: float = 30.0  # without a terminal (job logs), a progress line this often
     ingest_text_field: str = "text"
@@ -101,6 +109,9 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 60.0
     llm_max_retries: int = 1
     llm_model_path: Path | None = None  # a transformers directory for the in-process engine
+    # The in-process engine generates one answer at a time; this many more may wait for their turn, and beyond
+    # them a request gets 429 (`engine_overloaded`, Retry-After) before any token.
+    local_llm_max_waiting: int = Field(default=4, ge=0)
     max_tokens: int = 256
     temperature: float = 0.0
 

@@ -69,11 +69,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except (UsageError, ValueError) as exc:
         return _usage(str(exc))
-    options = LoadOptions(
-        text_field=args.text_field or settings.ingest_text_field,
-        title_field=args.title_field or settings.ingest_title_field,
-        id_field=args.id_field or settings.ingest_id_field,
-        max_file_bytes=int(settings.ingest_max_file_mb * 1_000_000),
+    options = LoadOptions.from_settings(
+        settings, text_field=args.text_field, title_field=args.title_field, id_field=args.id_field
     )
     scope = SourceScope.of(args.paths)
 

@@ -7,21 +7,25 @@ import json
 from collections.abc import Iterator
 
 from ingest.formats.base import Loaded, LoadFailure, LoadOptions
+from ingest.formats.records import bounded_lines, too_large
 from ingest.sources import SourceFile
 from rag.domain import Document
 
 
 def load_beir_corpus(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
     path = source.path
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
+    with path.open("rb") as f:
+        for lineno, raw in bounded_lines(f, options.max_record_bytes):
+            if raw is None:
+                yield too_large(source, lineno, options)
+                continue
+            if not raw.strip():
                 continue
             where = f"{path}:{lineno}"
             try:
-                row = json.loads(line)
+                row = json.loads(raw.decode("utf-8-sig"))
                 doc_id, text = str(row["_id"]), str(row.get("text") or "")
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
                 yield LoadFailure(where, f"not a BEIR corpus record: {exc}", file=str(path))
                 continue
             title = str(row.get("title") or "")

@@ -1,5 +1,9 @@
 """Record files, one document per record: JSON Lines and CSV. A configurable field holds the text (and the title
-and id); the other fields become metadata. A bad record is reported as `path:line` and the rest go on."""
+and id); the other fields become metadata. A bad record is reported as `path:line` and the rest go on.
+
+Record files are streamed: a line (a CSV field) longer than the record limit is reported and skipped without
+being parsed, so memory stays bounded by one record whatever the file's size.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
-from ingest.formats.base import Loaded, LoadFailure, LoadOptions
-from ingest.formats.text import decode_text
+from ingest.formats.base import BadDocument, Loaded, LoadFailure, LoadOptions
+from ingest.formats.text import detect_encoding
 from ingest.sources import SourceFile
 from rag.domain import Document
+
+_SAMPLE_BYTES = 1 << 16  # the encoding of a record file is detected from its start
 
 
 def _record(source: SourceFile, line: int, row: Mapping[str, Any], options: LoadOptions, fmt: str) -> Loaded:
@@ -29,26 +35,85 @@ def _record(source: SourceFile, line: int, row: Mapping[str, Any], options: Load
     return Document(doc_id, text, str(title or ""), f"{source.path}#{key or line}", metadata)
 
 
+def too_large(source: SourceFile, line: int, options: LoadOptions) -> LoadFailure:
+    limit = options.max_record_bytes
+    message = f"record larger than {limit:,} bytes (RAG_INGEST_MAX_RECORD_MB): skipped"
+    return LoadFailure(f"{source.path}:{line}", message, file=str(source.path))
+
+
+def bounded_lines(f: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, the line's bytes) for every line of `f`; None for a line longer than `limit` bytes, which is
+    read past in pieces and never held whole."""
+    number = 0
+    while raw := f.readline(limit + 1):
+        number += 1
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = f.readline(1 << 20)
+            yield number, None
+        else:
+            yield number, raw
+
+
+def _encoding(f: BinaryIO) -> str:
+    sample = f.read(_SAMPLE_BYTES)
+    f.seek(0)
+    return detect_encoding(sample, partial=len(sample) == _SAMPLE_BYTES)
+
+
 def load_jsonl(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
-    text = decode_text(source.path.read_bytes())
-    for line, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            yield LoadFailure(f"{source.path}:{line}", f"not JSON: {exc.msg}", file=str(source.path))
-            continue
-        if not isinstance(row, dict):
-            yield LoadFailure(f"{source.path}:{line}", "a record must be a JSON object", file=str(source.path))
-            continue
-        yield _record(source, line, row, options, "jsonl")
+    with source.path.open("rb") as f:
+        encoding = _encoding(f)
+        for line, raw in bounded_lines(f, options.max_record_bytes):
+            where = f"{source.path}:{line}"
+            if raw is None:
+                yield too_large(source, line, options)
+                continue
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode(encoding).lstrip("\ufeff"))
+            except UnicodeDecodeError:
+                yield LoadFailure(where, f"not valid {encoding} text", file=str(source.path))
+                continue
+            except json.JSONDecodeError as exc:
+                yield LoadFailure(where, f"not JSON: {exc.msg}", file=str(source.path))
+                continue
+            if not isinstance(row, dict):
+                yield LoadFailure(where, "a record must be a JSON object", file=str(source.path))
+                continue
+            yield _record(source, line, row, options, "jsonl")
 
 
 def load_csv(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
-    reader = csv.DictReader(io.StringIO(decode_text(source.path.read_bytes()), newline=""))
-    if reader.fieldnames is None or options.text_field not in reader.fieldnames:
-        yield LoadFailure(str(source.path), f"CSV has no '{options.text_field}' column (set --text-field)")
-        return
-    for row in reader:
-        yield _record(source, reader.line_num, row, options, "csv")
+    with source.path.open("rb") as f:
+        encoding = _encoding(f)
+        text = io.TextIOWrapper(f, encoding=encoding, newline="")
+        # The csv module's field limit is process-wide; ours is the record limit (the default, 128 KiB, is lower).
+        csv.field_size_limit(max(csv.field_size_limit(), options.max_record_bytes))
+        reader = csv.DictReader(text)
+        try:
+            fieldnames = reader.fieldnames
+        except csv.Error as exc:
+            raise BadDocument(f"not CSV: {exc}") from exc
+        if fieldnames is None or options.text_field not in fieldnames:
+            yield LoadFailure(str(source.path), f"CSV has no '{options.text_field}' column (set --text-field)")
+            return
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a field over the limit: report it and read on from the next line
+                if "field larger" in str(exc):
+                    yield too_large(source, start, options)
+                    continue
+                raise BadDocument(f"not CSV at line {start}: {exc}") from exc
+            if (
+                sum(len(k or "") + len(v or "") for k, v in row.items() if isinstance(v, str))
+                > options.max_record_bytes
+            ):
+                yield too_large(source, start, options)
+                continue
+            yield _record(source, reader.line_num, row, options, "csv")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 
-from charset_normalizer import from_bytes
+from charset_normalizer import CharsetMatch, from_bytes
 
 from ingest.formats.base import BadDocument, Loaded, LoadOptions, title_from_name
 from ingest.sources import SourceFile
@@ -22,26 +23,50 @@ def _looks_binary(text: str) -> bool:
     return controls > max(2, len(sample) // 100)
 
 
-def _detected(data: bytes) -> str:
+def _detected(data: bytes) -> CharsetMatch:
     matches = from_bytes(data)
     best = matches.best()
     if best is None:
         raise BadDocument("undecodable bytes: not text in any common encoding")
     tied = {m.encoding: m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)}
-    return str(next((tied[e] for e in _COMMON if e in tied), best))
+    return next((tied[e] for e in _COMMON if e in tied), best)
+
+
+def _refuse_nul(data: bytes) -> None:
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise BadDocument("binary content (NUL bytes), not text")
+
+
+def _refuse_binary(text: str) -> None:
+    if _looks_binary(text):
+        raise BadDocument("binary content (control characters), not text")
 
 
 def decode_text(data: bytes) -> str:
     """UTF-8 (with or without BOM) first, else the encoding charset-normalizer finds; binary content is refused."""
-    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise BadDocument("binary content (NUL bytes), not text")
+    _refuse_nul(data)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = _detected(data)
-    if _looks_binary(text):
-        raise BadDocument("binary content (control characters), not text")
+        text = str(_detected(data))
+    _refuse_binary(text)
     return text
+
+
+def detect_encoding(sample: bytes, *, partial: bool = False) -> str:
+    """The encoding `decode_text` would pick for a text that starts with `sample` (cut anywhere when `partial`), for
+    reading a large file line by line. Encodings whose newline is not the byte 0x0A (UTF-16, UTF-32) are refused."""
+    _refuse_nul(sample)
+    try:
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(sample, final=not partial)
+        encoding = "utf-8-sig"
+    except UnicodeDecodeError:
+        match = _detected(sample)
+        text, encoding = str(match), match.encoding
+    if encoding != "utf-8-sig" and "\n".encode(encoding) != b"\n":
+        raise BadDocument(f"a record file in {encoding} is not supported: convert it to UTF-8")
+    _refuse_binary(text)
+    return encoding
 
 
 def require_text(text: str) -> str:
