@@ -18,6 +18,7 @@ from ingest.prefetch import prefetch
 from rag.domain import Chunk, Document
 from rag.embedding.base import DenseEmbedder, SparseEncoder, SparseVector
 from rag.store.base import StoredDocument, VectorStore
+from rag.store.namespace import CollectionNamespace
 
 if TYPE_CHECKING:
     from rag.components import Components
@@ -72,11 +73,14 @@ class Ingestor:
         tenant: str,
         batch_chunks: int = 1024,
         max_chunks: int = 20_000,
+        namespace: CollectionNamespace | None = None,
         on_document: Callable[[], None] = lambda: None,
         on_failure: Callable[[LoadFailure], None] = lambda f: None,
     ) -> None:
         self._store, self._embedder, self._sparse, self._chunker = store, embedder, sparse, chunker
         self._collection, self._tenant = collection, tenant
+        # The store collection that holds the tenant's collection (none given: the collection is named as stored).
+        self._name = (namespace or CollectionNamespace("shared")).store_name(collection, tenant)
         self._batch_chunks, self._max_chunks = batch_chunks, max_chunks
         self._on_document, self._on_failure = on_document, on_failure
         self._collection_ready = False
@@ -106,6 +110,7 @@ class Ingestor:
             tenant=tenant,
             batch_chunks=settings.ingest_batch_chunks,
             max_chunks=settings.ingest_max_chunks,
+            namespace=components.namespace,
             on_document=on_document,
             on_failure=on_failure,
         )
@@ -117,7 +122,7 @@ class Ingestor:
         that the run did not see are deleted at the end, except those of files that failed to load this time."""
         started = time.perf_counter()
         summary = IngestSummary(collection=self._collection, store=self._store.location)
-        stored_docs = self._store.documents(self._collection, self._tenant)  # none if the collection is new
+        stored_docs = self._store.documents(self._name, self._tenant)  # none if the collection is new
         stored = {d.doc_id: d.hashes for d in stored_docs}
         seen: set[str] = set()
         failed_files: set[str] = set()
@@ -127,10 +132,10 @@ class Ingestor:
         if prune is not None:
             for doc in stored_docs:
                 if doc.doc_id not in seen and prune(doc) and not _from_any(doc.source, failed_files):
-                    self._store.delete_document(self._collection, self._tenant, doc.doc_id)
+                    self._store.delete_document(self._name, self._tenant, doc.doc_id)
                     summary.documents_pruned += 1
         if self._collection_ready or stored_docs:  # also finishes what a killed run left unindexed
-            self._store.optimize(self._collection)
+            self._store.optimize(self._name)
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary
 
@@ -190,13 +195,13 @@ class Ingestor:
         """Embed, upsert the new chunks, then sweep the replaced versions' old chunks."""
         dense = self._embedder.embed_documents(batch.texts)
         if not self._collection_ready:  # created (or checked) at the first write, when the model is loaded anyway
-            self._store.ensure_collection(self._collection, self._embedder.dimension)
+            self._store.ensure_collection(self._name, self._embedder.dimension)
             self._collection_ready = True
-        self._store.upsert(self._collection, batch.chunks, dense, batch.sparse)
+        self._store.upsert(self._name, batch.chunks, dense, batch.sparse)
         summary.chunks_upserted += len(batch.chunks)
         for p in batch.pending:
             if p.replaces:
-                self._store.delete_stale(self._collection, self._tenant, p.document.doc_id, p.document.doc_hash)
+                self._store.delete_stale(self._name, self._tenant, p.document.doc_id, p.document.doc_hash)
                 summary.documents_updated += 1
             else:
                 summary.documents_added += 1

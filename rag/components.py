@@ -14,6 +14,7 @@ from rag.settings import Settings
 from rag.store.base import VectorStore
 from rag.store.fusion import Fusion
 from rag.store.index import HnswParams
+from rag.store.namespace import CollectionNamespace
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -30,6 +31,10 @@ def hnsw_params(settings: Settings) -> HnswParams:
 
 def fusion(settings: Settings) -> Fusion:
     return Fusion(settings.fusion, settings.rrf_k, (settings.fusion_dense_weight, settings.fusion_sparse_weight))
+
+
+def namespace(settings: Settings) -> CollectionNamespace:
+    return CollectionNamespace(settings.tenant_isolation, home_tenant=settings.tenant)
 
 
 def build_store(settings: Settings) -> VectorStore:
@@ -65,6 +70,7 @@ class Components:
     embedder: DenseEmbedder
     sparse: Bm25Encoder
     retriever: Retriever
+    namespace: CollectionNamespace
 
     def close(self) -> None:
         self.store.close()
@@ -103,8 +109,13 @@ def build_components(settings: Settings, *, lazy_embedder: bool = False) -> Comp
     embedder = build_embedder(settings, lazy=lazy_embedder)
     sparse = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
     store = build_store(settings)
-    retriever = Retriever(store, embedder, sparse, prefetch_k=settings.prefetch_k, fusion=fusion(settings))
-    return Components(settings=settings, store=store, embedder=embedder, sparse=sparse, retriever=retriever)
+    names = namespace(settings)
+    retriever = Retriever(
+        store, embedder, sparse, prefetch_k=settings.prefetch_k, fusion=fusion(settings), namespace=names
+    )
+    return Components(
+        settings=settings, store=store, embedder=embedder, sparse=sparse, retriever=retriever, namespace=names
+    )
 
 
 def build_pipeline(components: Components, chat_model: BaseChatModel | None = None) -> RagPipeline:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 from rag.domain import Hit
 from rag.embedding.base import DenseEmbedder, SparseEncoder
-from rag.errors import InvalidInput
+from rag.errors import InvalidInput, NotFound
 from rag.settings import RetrievalMode
 from rag.store.base import PayloadFilter, VectorStore
 from rag.store.fusion import DEFAULT_FUSION, Fusion
+from rag.store.namespace import CollectionNamespace
 
 MAX_TOP_K = 100
 
@@ -41,40 +42,46 @@ class Retriever:
         *,
         prefetch_k: int,
         fusion: Fusion = DEFAULT_FUSION,
+        namespace: CollectionNamespace | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.sparse = sparse
         self.prefetch_k = prefetch_k
         self.fusion = fusion
+        self.namespace = namespace or CollectionNamespace("shared")  # none given: collections are named as stored
 
     def retrieve(self, request: RetrievalRequest) -> list[Hit]:
         if not request.query.strip():
             raise InvalidInput("the query is empty", param="query")
         if not 1 <= request.top_k <= MAX_TOP_K:
             raise InvalidInput(f"top_k must be between 1 and {MAX_TOP_K}", param="top_k")
+        name = self.namespace.store_name(request.collection, request.tenant)
         dense = self.embedder.embed_query(request.query) if request.mode != "sparse" else None
         sparse = self.sparse.encode_query(request.query) if request.mode != "dense" else None
-        hits = self.store.query(
-            request.collection,
-            tenant=request.tenant,
-            mode=request.mode,
-            dense=dense,
-            sparse=sparse,
-            limit=request.top_k,
-            prefetch_limit=max(self.prefetch_k, request.top_k),
-            filters=request.filters,
-            fusion=self.fusion,
-        )
+        try:
+            hits = self.store.query(
+                name,
+                tenant=request.tenant,
+                mode=request.mode,
+                dense=dense,
+                sparse=sparse,
+                limit=request.top_k,
+                prefetch_limit=max(self.prefetch_k, request.top_k),
+                filters=request.filters,
+                fusion=self.fusion,
+            )
+        except NotFound:  # named as the caller knows it, not as the store does
+            raise NotFound(f"collection '{request.collection}' does not exist", param="collection") from None
         if hits and dense is not None and request.min_relevance > 0:
-            best = hits[0].score if request.mode == "dense" else self._best_dense_score(request, dense)
+            best = hits[0].score if request.mode == "dense" else self._best_dense_score(name, request, dense)
             if best < request.min_relevance:
                 return []
         return hits
 
-    def _best_dense_score(self, request: RetrievalRequest, dense: list[float]) -> float:
+    def _best_dense_score(self, name: str, request: RetrievalRequest, dense: list[float]) -> float:
         nearest = self.store.query(
-            request.collection,
+            name,
             tenant=request.tenant,
             mode="dense",
             dense=dense,

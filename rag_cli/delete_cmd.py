@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rag.components import build_store
+from rag.components import build_store, namespace
 from rag.settings import Settings
 from rag.store.deletion import delete_document
 
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     collection, tenant = args.collection or settings.collection, args.tenant or settings.tenant
     store = build_store(settings)
     try:
-        chunks = delete_document(store, collection, tenant, args.doc_id)
+        chunks = delete_document(store, namespace(settings), collection, tenant, args.doc_id)
     finally:
         store.close()
     print(json.dumps({"collection": collection, "tenant": tenant, "doc_id": args.doc_id, "chunks_deleted": chunks}))

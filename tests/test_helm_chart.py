@@ -244,6 +244,9 @@ def test_sharded_ingestion_is_wired_to_rag_ingest() -> None:
     assert spec["completionMode"] == "Indexed" and spec["completions"] == 3
     container = spec["template"]["spec"]["containers"][0]
     assert container["args"][:2] == ["ingest", "/data"] and "--prune" in container["args"]
+    assert "--follow-links" not in container["args"]  # links in the source are refused unless asked for
+    (linked,) = render("default", {**sets, "ingest.followLinks": "true"}).of("Job")
+    assert "--follow-links" in linked["spec"]["template"]["spec"]["containers"][0]["args"]
     count = env_of(container)["JOB_COMPLETIONS"]["value"]
     assert count == "3"
     # what each pod's `rag ingest` makes of it: Kubernetes sets JOB_COMPLETION_INDEX per pod
@@ -342,6 +345,8 @@ def test_helm_test_pod_runs_the_smoke_check(profiles: dict[str, Manifests]) -> N
         ({"apiKeys.keys[0].key": "short", "apiKeys.keys[0].tenant": "t"}, "/apiKeys/keys/0/key"),
         ({"vllm.gpus": "-1"}, "/vllm/gpus"),
         ({"unknownTopLevel": "x"}, "unknownTopLevel"),
+        ({"config.RAG_TENANT_ISOLATION": "none"}, "RAG_TENANT_ISOLATION"),
+        ({"ingest.followLinks": "yes"}, "/ingest/followLinks"),
     ],
 )
 def test_the_schema_rejects_bad_values(sets: dict[str, str], message: str) -> None:

@@ -86,7 +86,16 @@ def test_a_tenant_never_sees_another_tenants_chunks(keyed_api: Server) -> None:
     assert alpha == ["alpha.md"] and beta == ["beta.md"]
     # naming the other tenant's document, collection or the tenant itself
     assert _retrieve(keyed_api, "alpha", query=heron, filter={"doc_id": "beta.md"}).json()["data"] == []
-    assert _retrieve(keyed_api, "alpha", query=heron, collection="beta-private").json()["data"] == []
+    assert _retrieve(keyed_api, "beta", query=heron, collection="beta-private").status_code == 200
+    # another tenant's collection reads exactly as one that does not exist (strict isolation, the default)
+    theirs = _retrieve(keyed_api, "alpha", query=heron, collection="beta-private")
+    nowhere = _retrieve(keyed_api, "alpha", query=heron, collection="no-such-one")
+    assert theirs.status_code == nowhere.status_code == 404
+    assert theirs.json()["error"]["message"].replace("beta-private", "X") == nowhere.json()["error"]["message"].replace(
+        "no-such-one", "X"
+    )
+    # a caller cannot name a tenant's store collection directly
+    assert _retrieve(keyed_api, "alpha", query=heron, collection="beta-private@beta").status_code == 400
     assert _retrieve(keyed_api, "alpha", query=heron, filter={"tenant": "beta"}).status_code == 400
     assert _retrieve(keyed_api, "alpha", query=heron, filter={"metadata.tenant": "beta"}).json()["data"] == []
     # the chat cites only the caller's documents
@@ -95,7 +104,7 @@ def test_a_tenant_never_sees_another_tenants_chunks(keyed_api: Server) -> None:
     assert {c["doc_id"] for c in (reply.model_extra or {})["citations"]} <= {"alpha.md"}
     # deleting the other tenant's document removes nothing of it
     r = httpx.delete(keyed_api.base_url + "/v1/documents/beta.md", headers=_headers("alpha"))
-    assert r.status_code in (200, 404) and r.json().get("chunks_deleted", 0) == 0
+    assert r.status_code == 404 and r.json()["error"]["param"] == "doc_id"
     assert [c["doc_id"] for c in _retrieve(keyed_api, "beta", query=heron).json()["data"]] == ["beta.md"]
 
 
