@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     qdrant_replication_factor: int | None = Field(default=None, ge=1)
     collection: str = "docs"
     tenant: str = "default"
+    # `strict`: each tenant's collections are store collections of their own (`<collection>@<tenant>`; RAG_TENANT's
+    # keep the plain name), so no term statistics or collection names are shared; `shared`: one store collection
+    # for all tenants, filtered by tenant (rag/store/namespace.py, docs/storage.md).
+    tenant_isolation: Literal["strict", "shared"] = "strict"
 
     # Models: converted models and other derived files are cached here (outside the repository).
     cache_dir: Path = Field(default_factory=_default_cache_dir)
