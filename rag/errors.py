@@ -32,3 +32,12 @@ class RateLimited(RagError):
     def __init__(self, message: str, *, retry_after_s: float) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class StoreBusy(BackendUnavailable):
+    """Another process has the embedded store (or one of its collections) open. `message` stays generic, for API
+    callers; `detail` names the holder (pid, command line, since when) and what to do, for whoever runs the CLI."""
+
+    def __init__(self, detail: str, *, message: str = "the store is busy: another process has it open") -> None:
+        super().__init__(message)
+        self.detail = detail

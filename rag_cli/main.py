@@ -1,4 +1,5 @@
-"""`rag` with its subcommands. Exit codes: 0 success, 1 partial failure or runtime error, 2 usage error."""
+"""`rag` with its subcommands. Exit codes: 0 success, 1 partial failure or runtime error, 2 usage error, 3 the
+embedded store is in use by another process (the message names it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rag.errors import RagError
+from rag.errors import RagError, StoreBusy
 from rag_cli import ask_cmd, copy_cmd, delete_cmd, eval_cmd, ingest_cmd, models_cmd, serve_cmd, smoke_cmd, status_cmd
 
 
@@ -34,6 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         code: int = args.run(args)
+    except StoreBusy as exc:  # the operator's version: which process holds the store, and what to do
+        print(f"rag {args.command}: {exc.detail}", file=sys.stderr)
+        return 3
     except RagError as exc:
         print(f"rag {args.command}: {exc.message}", file=sys.stderr)
         return 1

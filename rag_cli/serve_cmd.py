@@ -32,6 +32,8 @@ def is_loopback(host: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from rag.components import build_store
+    from rag.store.lock import hold_default_collection
     from serving.app import create_app  # FastAPI and the serving stack load only for this command
     from serving.auth import ApiKeyConfigError
     from serving.graceful import DrainingServer
@@ -52,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    probe = build_store(settings)  # an embedded store another process holds stops here: StoreBusy names it, exit 3
+    try:
+        hold_default_collection(probe, settings)
+    finally:
+        probe.close()
     if settings.log_format == "json":
         use_json_logs()
     log = logging.getLogger("rag.serve")

@@ -14,6 +14,7 @@ from langchain_core.language_models import BaseChatModel
 from rag.components import build_components, build_pipeline
 from rag.llm.factory import chat_model_name
 from rag.settings import Settings
+from rag.store.lock import hold_default_collection
 from serving.auth import ApiKeys
 from serving.body_limit import BodyLimitMiddleware
 from serving.deps import get_caller
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         components = await run_in_threadpool(build_components, settings)
         try:
+            # the default collection opens now: an embedded store is this server's from the start
+            await run_in_threadpool(hold_default_collection, components.store, settings)
             pipeline = await run_in_threadpool(build_pipeline, components, chat_model)
             app.state.rag = AppState(
                 settings=settings,

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.errors import BackendUnavailable, InvalidInput, NotFound, RagError, RateLimited, Unauthorized
+from rag.errors import BackendUnavailable, InvalidInput, NotFound, RagError, RateLimited, StoreBusy, Unauthorized
 from serving.protocol import ErrorBody, ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _rag_error(_: Request, exc: RagError) -> JSONResponse:
         status = status_of(exc)
         if status >= 500:
-            log.warning("request failed: %s", exc.message, exc_info=exc.__cause__ is not None)
+            # the log may name the process holding a busy store; the caller only hears that it is busy
+            logged = exc.detail if isinstance(exc, StoreBusy) else exc.message
+            log.warning("request failed: %s", logged, exc_info=exc.__cause__ is not None)
         return error_response(status, exc.message, param=exc.param, headers=headers_of(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -1,8 +1,9 @@
 """`VectorStore` on Qdrant Edge (`qdrant-edge-py`): the Qdrant engine inside this process, the embedded default.
 
 A collection is an Edge shard directory, `<root>/<collection>/shard`, beside a small `collection.json` (dense
-dimension). Same schema, payload and point ids as the server; updates go through Edge's write-ahead log, and
-`close` flushes. qdrant-edge's types stay in here.
+dimension) and a `lock` file that the process with the shard open holds and is named in (rag/store/lock.py).
+Same schema, payload and point ids as the server; updates go through Edge's write-ahead log, and `close` flushes.
+qdrant-edge's types stay in here.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import qdrant_edge as qe
 
 from rag.domain import Chunk, Hit
 from rag.embedding.base import SparseVector
-from rag.errors import BackendUnavailable, InvalidInput, NotFound
+from rag.errors import BackendUnavailable, InvalidInput, NotFound, StoreBusy
 from rag.settings import RetrievalMode
 from rag.store.base import PayloadFilter, PointBatch, StoredDocument
 from rag.store.filters import Conditions, conditions
 from rag.store.fusion import DEFAULT_FUSION, Fusion
 from rag.store.index import HnswParams
+from rag.store.lock import StoreLock, busy
 from rag.store.payload import (
     DENSE,
     DOCUMENT_FIELDS,
@@ -38,6 +40,7 @@ from rag.store.query_plan import Nearest, QueryPlan, plan_query
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _META = "collection.json"
+_LOCK = "lock"
 
 
 def _match(key: str, value: object) -> qe.FieldCondition:
@@ -71,6 +74,7 @@ class EdgeStore:
         self._indexed = indexed_fields(indexed_metadata)
         self._hnsw = hnsw or HnswParams()
         self._shards: dict[str, qe.EdgeShard] = {}
+        self._held: dict[str, StoreLock] = {}  # per collection, from before its shard opens until `close`
         self._lock = threading.RLock()
         root.mkdir(parents=True, exist_ok=True)
 
@@ -89,15 +93,45 @@ class EdgeStore:
     def collection_exists(self, collection: str) -> bool:
         return (self._dir(collection) / _META).is_file()
 
+    def _what(self, collection: str) -> str:
+        return f"collection '{collection}' of the embedded store {self._root.resolve()}"
+
+    def _hold(self, collection: str) -> None:
+        """Take this store's lock on the collection before its shard is created or loaded; `StoreBusy` names the
+        process that has it."""
+        if collection not in self._held:
+            directory = self._dir(collection)
+            directory.mkdir(parents=True, exist_ok=True)
+            self._held[collection] = StoreLock.acquire(directory / _LOCK, self._what(collection))
+
+    def _unhold(self, collection: str) -> None:
+        """Let go of the lock of a collection whose shard did not open."""
+        if collection not in self._shards and (held := self._held.pop(collection, None)) is not None:
+            held.release()
+
+    def _load(self, collection: str, shard_dir: Path) -> qe.EdgeShard:
+        try:
+            return qe.EdgeShard.load(str(shard_dir))
+        except Exception as exc:
+            if "WouldBlock" in str(exc):  # a process that does not take our lock has the write-ahead log open
+                how = "(one that holds its write-ahead log but not its lock file)"
+                raise busy(self._what(collection), None, how=how) from exc
+            raise
+
     def _shard(self, collection: str) -> qe.EdgeShard:
         with self._lock:
             shard = self._shards.get(collection)
             if shard is None:
                 if not self.collection_exists(collection):
                     raise NotFound(f"collection '{collection}' does not exist", param="collection")
+                self._hold(collection)
                 try:
-                    shard = qe.EdgeShard.load(str(self._dir(collection) / "shard"))
+                    shard = self._load(collection, self._dir(collection) / "shard")
+                except StoreBusy:
+                    self._unhold(collection)
+                    raise
                 except Exception as exc:
+                    self._unhold(collection)
                     raise BackendUnavailable(f"cannot open collection '{collection}'") from exc
                 self._shards[collection] = shard
             return shard
@@ -106,9 +140,11 @@ class EdgeStore:
         directory = self._dir(collection)
         meta = directory / _META
         with self._lock:
+            self._hold(collection)  # before reading the marker: another process may be creating the collection
             if meta.is_file():
                 size = json.loads(meta.read_text())["dense_dim"]
                 if size != dense_dim:
+                    self._unhold(collection)
                     raise InvalidInput(
                         f"collection '{collection}' holds {size}-dimensional vectors; the embedder gives {dense_dim}",
                         param="collection",
@@ -127,7 +163,7 @@ class EdgeStore:
             shard_dir = directory / "shard"
             # A crash after creating the shard but before writing the marker leaves a shard to reuse.
             shard = (
-                qe.EdgeShard.load(str(shard_dir)) if shard_dir.exists() else qe.EdgeShard.create(str(shard_dir), config)
+                self._load(collection, shard_dir) if shard_dir.exists() else qe.EdgeShard.create(str(shard_dir), config)
             )
             self._index_payload(shard)
             self._shards[collection] = shard
@@ -268,7 +304,12 @@ class EdgeStore:
 
     def close(self) -> None:
         with self._lock:
-            for shard in self._shards.values():
-                shard.flush()
-                shard.close()
-            self._shards.clear()
+            try:
+                for shard in self._shards.values():
+                    shard.flush()
+                    shard.close()
+                self._shards.clear()
+            finally:
+                for held in self._held.values():  # after the shards: the next holder finds them closed
+                    held.release()
+                self._held.clear()

@@ -23,6 +23,7 @@ from rag.store.base import PayloadFilter, PointBatch, StoredDocument
 from rag.store.filters import Conditions, conditions
 from rag.store.fusion import DEFAULT_FUSION, Fusion
 from rag.store.index import HnswParams
+from rag.store.lock import StoreLock, busy
 from rag.store.payload import (
     DENSE,
     DOCUMENT_FIELDS,
@@ -77,6 +78,7 @@ class QdrantStore:
         self._indexed = indexed_fields(indexed_metadata)
         self._hnsw = hnsw or HnswParams()
         self._lock = threading.RLock()  # local mode is a single in-process object, not safe across threads
+        self._held: StoreLock | None = None  # local mode: our lock on the folder, naming this process, until close
         try:
             if url is not None:
                 self._location = url
@@ -86,8 +88,15 @@ class QdrantStore:
                     raise InvalidInput("a local Qdrant store needs a path")
                 path.mkdir(parents=True, exist_ok=True)
                 self._location = str(path.resolve())
-                self._client = QdrantClient(path=str(path))
+                self._held = StoreLock.acquire(path / "rag.lock", f"the embedded store {self._location}")
+                try:
+                    self._client = QdrantClient(path=str(path))
+                except BaseException:
+                    self._held.release()
+                    raise
         except RuntimeError as exc:  # local mode refuses a path another process holds
+            if "already accessed by another instance" in str(exc):  # one that does not take our lock
+                raise busy(f"the embedded store {self._location}", None) from exc
             raise BackendUnavailable(f"cannot open the local Qdrant store at {path}: {exc}") from exc
 
     @property
@@ -291,4 +300,8 @@ class QdrantStore:
         return [Hit(chunk=chunk_of(p.payload or {}), score=float(p.score)) for p in result.points]
 
     def close(self) -> None:
-        self._call(self._client.close)
+        try:
+            self._call(self._client.close)
+        finally:
+            if self._held is not None:  # after the client: the next holder finds the folder unlocked
+                self._held.release()

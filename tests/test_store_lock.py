@@ -1,0 +1,163 @@
+"""An embedded store in use by another process: one clear error naming the holder, exit code 3, no traceback; the
+API only says the store is busy; the lock ends with its holder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import qdrant_edge as qe
+from qdrant_client import QdrantClient
+
+from rag.errors import BackendUnavailable, StoreBusy
+from rag.store.edge import EdgeStore
+from rag.store.qdrant import QdrantStore
+from tests.conftest import RAG_BIN, rag_env, run_rag, start_api
+
+ADVICE = ("RAG_QDRANT_URL", "rag copy --to-path")
+
+
+@pytest.fixture
+def two_docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "alpha.md").write_text("# Alpha\n\nAlpha notes: one process opens an embedded store at a time.\n")
+    (folder / "beta.md").write_text("# Beta\n\nBeta notes: a Qdrant server is shared by many processes.\n")
+    return folder
+
+
+def _busy(result: subprocess.CompletedProcess[str], command: str, pid: int, holder: str) -> None:
+    """Exit 3 and one message on stderr that names the holder and what to do, without a traceback."""
+    assert result.returncode == 3, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr, result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith(f"rag {command}: "), message
+    assert "is in use by another process" in message and f"pid {pid}: {holder}" in message, message
+    assert " UTC)" in message and all(a in message for a in ADVICE), message
+
+
+def test_a_second_store_on_the_same_collection_is_refused_until_the_first_closes(tmp_path: Path) -> None:
+    """flock belongs to the open file, so two stores conflict even inside one process."""
+    first, second = EdgeStore(tmp_path / "edge"), EdgeStore(tmp_path / "edge")
+    try:
+        first.ensure_collection("c", 4)
+        for attempt in (lambda: second.ensure_collection("c", 4), lambda: second.count("c")):
+            with pytest.raises(StoreBusy) as exc:
+                attempt()
+            assert isinstance(exc.value, BackendUnavailable)  # the API's 503
+            assert str(exc.value) == exc.value.message == "the store is busy: another process has it open"
+            assert f"collection 'c' of the embedded store {(tmp_path / 'edge').resolve()}" in exc.value.detail
+            assert f"(pid {os.getpid()}: " in exc.value.detail
+        second.ensure_collection("other", 4)  # the lock is per collection: other shards stay free
+        first.close()
+        assert second.count("c") == 0
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_process_that_skips_the_lock_file_is_still_reported_as_busy(tmp_path: Path) -> None:
+    """Edge's own write-ahead log lock and local mode's folder lock map to StoreBusy too."""
+    store = EdgeStore(tmp_path / "edge")
+    store.ensure_collection("c", 4)
+    store.close()
+    raw = qe.EdgeShard.load(str(tmp_path / "edge" / "c" / "shard"))
+    reopened = EdgeStore(tmp_path / "edge")
+    try:
+        with pytest.raises(StoreBusy) as exc:
+            reopened.count("c")
+        assert "write-ahead log" in exc.value.detail
+    finally:
+        raw.close()
+    assert reopened.count("c") == 0  # the lock file was let go with the failed open
+    reopened.close()
+
+    client = QdrantClient(path=str(tmp_path / "local"))
+    try:
+        with pytest.raises(StoreBusy) as exc:
+            QdrantStore(path=tmp_path / "local")
+        assert f"the embedded store {(tmp_path / 'local').resolve()} is in use" in exc.value.detail
+    finally:
+        client.close()
+    QdrantStore(path=tmp_path / "local").close()
+
+
+def test_rag_serve_holds_its_store_and_every_command_says_so(two_docs: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    env = rag_env(store_path)
+    assert run_rag(["ingest", str(two_docs)], env).returncode == 0
+    server = start_api(store_path, tmp_path / "serve.log")
+    try:
+        pid = server.process.pid
+        _busy(run_rag(["ingest", str(two_docs)], env), "ingest", pid, "rag serve --port")
+        _busy(run_rag(["status"], env), "status", pid, "rag serve --port")
+        _busy(run_rag(["delete", "--doc-id", "alpha.md"], env), "delete", pid, "rag serve --port")
+        _busy(run_rag(["serve", "--port", "9"], env, timeout=120), "serve", pid, "rag serve --port")
+
+        # a collection this test holds: the server's answer is a generic 503, the holder stays in the server's log
+        mine = EdgeStore(store_path / "edge")
+        try:
+            mine.ensure_collection("held", 384)
+            r = httpx.post(server.base_url + "/v1/retrieve", json={"query": "alpha", "collection": "held"}, timeout=60)
+        finally:
+            mine.close()
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["message"] == "the store is busy: another process has it open"
+        assert str(os.getpid()) not in r.text and "pytest" not in r.text
+    finally:
+        server.process.send_signal(signal.SIGKILL)  # however the holder ends, its lock ends with it
+        server.process.wait()
+    assert f"(pid {os.getpid()}: " in server.log.read_text()
+    again = run_rag(["ingest", str(two_docs), "--json"], env)
+    assert again.returncode == 0, again.stderr
+
+
+def test_two_ingests_into_a_fresh_store_one_wins_the_other_exits_3(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for i in range(120):  # one chunk per write keeps the winner holding the store for a few seconds
+        (notes / f"n{i}.md").write_text(f"# Note {i}\n\nNote {i} about the processes that hold a store.\n")
+    env = rag_env(tmp_path / "store", RAG_INGEST_BATCH_CHUNKS="1")
+    runs = [
+        subprocess.Popen([RAG_BIN, "ingest", str(notes)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    results: dict[int, subprocess.CompletedProcess[str]] = {}
+    for run in runs:
+        out, err = run.communicate(timeout=300)  # the loser does not wait for the winner
+        results[run.pid] = subprocess.CompletedProcess(run.args, run.returncode, out.decode(), err.decode())
+    codes = sorted(r.returncode for r in results.values())
+    assert codes == [0, 3], [(r.returncode, r.stderr[-2000:]) for r in results.values()]
+    (winner_pid, winner), (_, loser) = sorted(results.items(), key=lambda item: item[1].returncode)
+    _busy(loser, "ingest", winner_pid, f"rag ingest {notes}")
+    assert "120 added" in winner.stdout
+
+
+def test_qdrant_local_mode_store_in_use_exits_3(two_docs: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    env = rag_env(store_path, RAG_EMBEDDED_STORE="qdrant-local")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from rag.store.qdrant import QdrantStore\n"
+        "store = QdrantStore(path=Path(sys.argv[1]))\n"
+        "print('open', flush=True)\n"
+        "sys.stdin.read()\n"
+        "store.close()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(store_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        _busy(run_rag(["ingest", str(two_docs)], env), "ingest", holder.pid, f"python -c {store_path}")
+        _busy(run_rag(["status"], env), "status", holder.pid, f"python -c {store_path}")
+    finally:
+        holder.communicate("", timeout=60)
+    assert holder.returncode == 0
+    assert run_rag(["ingest", str(two_docs)], env).returncode == 0
