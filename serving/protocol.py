@@ -3,27 +3,79 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from rag.settings import RetrievalMode
 from rag.store.base import FilterValue
+from rag.store.filters import INT64_MAX, INT64_MIN
+
+
+def _holds_lone_surrogate(value: object) -> bool:
+    """Whether a string, or any string in lists and objects (keys too), cannot be encoded as UTF-8. JSON's
+    `"\\ud800"` decodes to such a string (a lone surrogate): no tokenizer, store or UTF-8 response takes it."""
+    pending = [value]
+    while pending:  # a loop, not recursion: deeply nested input cannot exhaust the stack
+        item = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def _valid_unicode(value: object) -> object:
+    if _holds_lone_surrogate(value):
+        raise PydanticCustomError("string_unicode", "text must be valid Unicode (lone surrogate)")
+    return value
+
+
+# Refuses a lone surrogate in client-supplied text: 400, `param` naming the field. A before-validator: it runs
+# ahead of the field's own checks, so a length limit cannot answer first with a vaguer message; on a union or a
+# dict it checks every string inside (keys too), so the error names the field, never a union branch or a key that
+# cannot itself be written as UTF-8.
+ValidUnicode = BeforeValidator(_valid_unicode)
+Utf8Str = Annotated[str, ValidUnicode]
+
+
+def _storable(value: str | int | float | bool) -> str | int | float | bool:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("finite_number", "metadata numbers must be finite (not NaN or Infinity)")
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise PydanticCustomError("int64", "metadata integers must lie within 64 bits (-2**63 to 2**63-1)")
+    return value
+
+
+# A metadata value as a payload can hold it: JSON numbers (Python's parser takes NaN and Infinity), int64 integers.
+# Checked on the validated union, so the error names the key (`metadata.KEY`), not each branch it failed.
+MetadataValue = Annotated[str | int | float | bool, AfterValidator(_storable)]
+# A request's `filter`: every key and string checked for Unicode (the values' kinds and ranges: rag/store/filters.py).
+RequestFilter = Annotated[dict[str, FilterValue] | None, ValidUnicode]
 
 
 class TextPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    type: str
-    text: str | None = None
+    type: Utf8Str
+    text: Utf8Str | None = None
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = None
-    name: str | None = None
+    content: Annotated[str | list[TextPart] | None, ValidUnicode] = None
+    name: Utf8Str | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -45,7 +97,7 @@ class ChatCompletionRequest(BaseModel):
             "examples": [{"model": "rag", "messages": [{"role": "user", "content": "How do I deploy it?"}]}]
         },
     )
-    model: str = Field(examples=["rag"])
+    model: Utf8Str = Field(examples=["rag"])
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -54,9 +106,9 @@ class ChatCompletionRequest(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     n: int = Field(default=1, ge=1, le=1)
     # Extras of this platform.
-    collection: str | None = Field(default=None, min_length=1, max_length=255)
+    collection: Utf8Str | None = Field(default=None, min_length=1, max_length=255)
     top_k: int | None = Field(default=None, ge=1, le=100)
-    filter: dict[str, FilterValue] | None = None
+    filter: RequestFilter = None
 
 
 class CitationOut(BaseModel):
@@ -140,11 +192,11 @@ class ModelList(BaseModel):
 
 class RetrieveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    query: str = Field(min_length=1, max_length=10_000)
-    collection: str | None = Field(default=None, min_length=1, max_length=255)
+    query: Utf8Str = Field(min_length=1, max_length=10_000)
+    collection: Utf8Str | None = Field(default=None, min_length=1, max_length=255)
     top_k: int | None = Field(default=None, ge=1, le=100)
     mode: RetrievalMode | None = None
-    filter: dict[str, FilterValue] | None = None
+    filter: RequestFilter = None
 
 
 class RetrievedChunk(BaseModel):
@@ -169,11 +221,11 @@ class DocumentUpload(BaseModel):
     """`POST /v1/documents`: one document, stored in the caller's tenant (an existing id is replaced)."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=512)
-    text: str = Field(min_length=1, max_length=5_000_000)
-    title: str = Field(default="", max_length=1_000)
-    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=64)
-    collection: str | None = Field(default=None, min_length=1, max_length=255)
+    id: Utf8Str = Field(min_length=1, max_length=512)
+    text: Utf8Str = Field(min_length=1, max_length=5_000_000)
+    title: Utf8Str = Field(default="", max_length=1_000)
+    metadata: Annotated[dict[str, MetadataValue], ValidUnicode] = Field(default_factory=dict, max_length=64)
+    collection: Utf8Str | None = Field(default=None, min_length=1, max_length=255)
 
 
 class DocumentStored(BaseModel):

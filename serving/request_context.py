@@ -17,7 +17,7 @@ from serving.metrics import ApiMetrics
 from serving.tracing import tracer
 
 log = logging.getLogger("rag.access")
-_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # fullmatch: `$` would pass a final newline
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -43,7 +43,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"x-request-id")
-        rid = given if given and _SANE_ID.match(given) else uuid.uuid4().hex
+        rid = given if given and _SANE_ID.fullmatch(given) else uuid.uuid4().hex
         tokens = (request_id.set(rid), caller_key_id.set(None), caller_tenant.set(None))
         method, status = scope["method"], 500
         started = time.perf_counter()

@@ -83,7 +83,7 @@ class EdgeStore:
         return f"qdrant-edge:{self._root.resolve()}"
 
     def _dir(self, collection: str) -> Path:
-        if not _NAME.match(collection):
+        if not _NAME.fullmatch(collection):
             raise InvalidInput(f"invalid collection name '{collection}'", param="collection")
         return self._root / collection
 

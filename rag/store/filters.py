@@ -9,7 +9,11 @@ from rag.errors import InvalidInput
 from rag.store.base import TOP_LEVEL_FIELDS, FilterValue, PayloadFilter
 
 # A filter key: ASCII letters, digits, `_` and `-`, dot-separated for nesting (what Qdrant accepts as a JSON path).
-_KEY = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+# Used with `fullmatch`: `$` with `match` would also pass a key ending in a newline.
+_KEY = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
+
+# Qdrant stores and matches integers as int64: a value outside this range can match nothing (and its client fails).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 # A condition: payload key -> one value, or a list of values (any of them matches).
 Condition = tuple[str, str | int | bool | list[str] | list[int]]
@@ -21,12 +25,24 @@ class Conditions:
     must_not: tuple[Condition, ...] = ()
 
 
+def _in_int64(value: object) -> bool:
+    return not isinstance(value, int) or INT64_MIN <= value <= INT64_MAX
+
+
+def _out_of_range(key: str) -> InvalidInput:
+    return InvalidInput(f"filter '{key}': integers must lie within 64 bits (-2**63 to 2**63-1)", param="filter")
+
+
 def _checked(key: str, value: FilterValue | object) -> Condition:
     if isinstance(value, list):
         if not value or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
             raise InvalidInput(f"filter '{key}': a list must hold strings or integers", param="filter")
+        if not all(_in_int64(v) for v in value):
+            raise _out_of_range(key)
         return key, value
     if isinstance(value, str | int | bool):
+        if not _in_int64(value):
+            raise _out_of_range(key)
         return key, value
     raise InvalidInput(f"filter '{key}': expected a string, integer, boolean or list", param="filter")
 
@@ -38,7 +54,7 @@ def conditions(tenant: str, filters: PayloadFilter | None = None, **exact: str |
     for key, value in (filters or {}).items():
         if not key or key == "tenant":
             raise InvalidInput("filter keys must be non-empty and may not name the tenant", param="filter")
-        if len(key) > 128 or not _KEY.match(key):
+        if len(key) > 128 or not _KEY.fullmatch(key):
             raise InvalidInput(
                 "filter keys are letters, digits, '_' and '-', dot-separated for nested fields", param="filter"
             )

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ingest.sync import Ingestor
 from rag.domain import Document
+from rag.errors import InvalidInput
 from rag.store.deletion import delete_document
 from serving.deps import StateDep, TenantDep
 from serving.protocol import DocumentDeleted, DocumentStored, DocumentUpload, ErrorResponse
@@ -36,6 +37,8 @@ def _store_document(state: AppState, upload: DocumentUpload, tenant: str) -> Doc
     responses={code: {"model": ErrorResponse} for code in (400, 413, 503)},
 )
 async def upload(body: DocumentUpload, state: StateDep, tenant: TenantDep) -> DocumentStored:
+    if not body.text.strip():  # it would chunk to nothing: not a no-op success
+        raise InvalidInput("'text': a document needs text other than whitespace", param="text")
     return await run_in_threadpool(_store_document, state, body, tenant)
 
 

@@ -1,0 +1,184 @@
+"""Edge cases that got a 500 or were accepted wrongly (issue 14): each is a 400 in OpenAI's error shape, naming the
+field as `param`. Here in process (the app with its lifespan under Starlette's TestClient, a fake chat model);
+tests/test_fuzz.py sends the same raw bodies to `rag serve` over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from starlette.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
+
+from rag.errors import InvalidInput
+from rag.settings import Settings
+from rag.store.edge import EdgeStore
+from rag.store.filters import conditions
+from serving.app import create_app
+from serving.metrics import ApiMetrics
+from serving.request_context import RequestContextMiddleware
+
+CHAT, RETRIEVE, DOCUMENTS = "/v1/chat/completions", "/v1/retrieve", "/v1/documents"
+_MESSAGES = b'"messages":[{"role":"user","content":"hi"}]'
+SURROGATE = "lone surrogate"  # in the message of every lone-surrogate refusal
+
+
+def _chat(extra: bytes) -> bytes:
+    return b'{"model":"rag",' + _MESSAGES + b"," + extra + b"}"
+
+
+def _message(fields: bytes) -> bytes:
+    return b'{"model":"rag","messages":[{"role":"user",' + fields + b"}]}"
+
+
+def _doc(extra: bytes) -> bytes:
+    return b'{"id":"x","text":"y",' + extra + b"}"
+
+
+# (id, path, raw JSON body, expected `param`, a fragment of the expected message). Raw bytes: `\ud800` (a lone
+# surrogate), NaN and Infinity are what a client's JSON can hold and `json=` cannot send.
+EDGE_CASES: list[tuple[str, str, bytes, str, str]] = [
+    # a key or name ending in a newline: `$` with `re.match` passed it
+    ("filter-key-newline", RETRIEVE, b'{"query":"x","filter":{"lang\\n":"en"}}', "filter", "filter keys"),
+    ("filter-tenant-newline", RETRIEVE, b'{"query":"x","filter":{"tenant\\n":"x"}}', "filter", "filter keys"),
+    ("chat-filter-key-newline", CHAT, _chat(b'"filter":{"lang\\n":"en"}'), "filter", "filter keys"),
+    ("retrieve-collection-newline", RETRIEVE, b'{"query":"x","collection":"docs\\n"}', "collection", "collection"),
+    ("upload-collection-newline", DOCUMENTS, _doc(b'"collection":"docs\\n"'), "collection", "collection"),
+    # integers outside Qdrant's int64
+    ("filter-int-2**63", RETRIEVE, b'{"query":"x","filter":{"n":9223372036854775808}}', "filter", "64 bits"),
+    ("filter-int-below", RETRIEVE, b'{"query":"x","filter":{"n":-9223372036854775809}}', "filter", "64 bits"),
+    ("filter-list-2**63", RETRIEVE, b'{"query":"x","filter":{"n":[1,9223372036854775808]}}', "filter", "64 bits"),
+    ("chat-filter-int-2**63", CHAT, _chat(b'"filter":{"n":9223372036854775808}'), "filter", "64 bits"),
+    ("metadata-int-2**63", DOCUMENTS, _doc(b'"metadata":{"a":9223372036854775808}'), "metadata.a", "64 bits"),
+    # lone surrogates, wherever a client sends text
+    ("chat-content", CHAT, _message(b'"content":"\\ud800"'), "messages.0.content", SURROGATE),
+    ("chat-part", CHAT, _message(b'"content":[{"type":"text","text":"\\udfff"}]'), "messages.0.content", SURROGATE),
+    ("chat-name", CHAT, _message(b'"content":"hi","name":"\\ud800"'), "messages.0.name", SURROGATE),
+    ("chat-model", CHAT, b'{"model":"\\ud800",' + _MESSAGES + b"}", "model", SURROGATE),
+    ("chat-collection", CHAT, _chat(b'"collection":"\\ud800"'), "collection", SURROGATE),
+    ("chat-filter-value", CHAT, _chat(b'"filter":{"lang":"\\ud800"}'), "filter", SURROGATE),
+    ("retrieve-query", RETRIEVE, b'{"query":"a \\ud800"}', "query", SURROGATE),
+    ("retrieve-collection", RETRIEVE, b'{"query":"x","collection":"\\udc00"}', "collection", SURROGATE),
+    ("filter-key", RETRIEVE, b'{"query":"x","filter":{"\\ud800":"en"}}', "filter", SURROGATE),
+    ("filter-list-value", RETRIEVE, b'{"query":"x","filter":{"lang":["en","\\ud800"]}}', "filter", SURROGATE),
+    ("upload-id", DOCUMENTS, b'{"id":"\\ud800","text":"y"}', "id", SURROGATE),
+    ("upload-text", DOCUMENTS, b'{"id":"x","text":"y\\ud800"}', "text", SURROGATE),
+    ("upload-title", DOCUMENTS, _doc(b'"title":"\\ud800"'), "title", SURROGATE),
+    ("upload-collection", DOCUMENTS, _doc(b'"collection":"\\ud800"'), "collection", SURROGATE),
+    ("metadata-value", DOCUMENTS, _doc(b'"metadata":{"a":"\\ud800"}'), "metadata", SURROGATE),
+    ("metadata-key", DOCUMENTS, _doc(b'"metadata":{"\\ud800":1}'), "metadata", SURROGATE),
+    # NaN and Infinity (Python's JSON parser takes them)
+    ("metadata-nan", DOCUMENTS, _doc(b'"metadata":{"a":NaN}'), "metadata.a", "finite"),
+    ("metadata-infinity", DOCUMENTS, _doc(b'"metadata":{"a":-Infinity}'), "metadata.a", "finite"),
+    ("metadata-overflow", DOCUMENTS, _doc(b'"metadata":{"a":1e999}'), "metadata.a", "finite"),
+    ("filter-nan", RETRIEVE, b'{"query":"x","filter":{"a":NaN}}', "filter", "expected a string"),
+    ("filter-infinity", RETRIEVE, b'{"query":"x","filter":{"a":Infinity}}', "filter", "expected a string"),
+    # whitespace-only text was a no-op success
+    ("upload-whitespace-text", DOCUMENTS, b'{"id":"x","text":" \\n\\t "}', "text", "whitespace"),
+]
+EDGE_CASE_PARAMS = [pytest.param(*case[1:], id=case[0]) for case in EDGE_CASES]
+
+
+def assert_openai_400(status: int, body: object, param: str, fragment: str) -> None:
+    assert status == 400, body
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"message", "type", "param", "code"}, error
+    assert error["type"] == "invalid_request_error" and error["code"] == "invalid_request", error
+    assert error["param"] == param, error
+    assert fragment in error["message"], error
+
+
+@pytest.fixture(scope="module")
+def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path]]:
+    """The app in process over an empty Edge store with one document in `docs`; a fake chat model."""
+    store = tmp_path_factory.mktemp("edge-cases") / "qdrant"
+    settings = Settings(_env_file=None, qdrant_path=store, embedded_store="edge")  # type: ignore[call-arg]
+    model = GenericFakeChatModel(messages=iter([AIMessage("It is deployed with Helm [1].")] * 50))
+    with TestClient(create_app(settings, chat_model=model), raise_server_exceptions=False) as client:
+        stored = client.post(DOCUMENTS, json={"id": "deploy.md", "text": "Deploy it with Helm.", "metadata": {"n": 1}})
+        assert stored.status_code == 200, stored.text
+        yield client, store
+
+
+@pytest.mark.parametrize(("path", "body", "param", "fragment"), EDGE_CASE_PARAMS)
+def test_edge_case_is_a_400_in_openai_shape(
+    app_client: tuple[TestClient, Path], path: str, body: bytes, param: str, fragment: str
+) -> None:
+    client, _ = app_client
+    r = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert_openai_400(r.status_code, r.json(), param, fragment)
+
+
+def test_a_collection_name_with_a_newline_creates_no_second_folder(app_client: tuple[TestClient, Path]) -> None:
+    client, store = app_client
+    r = client.post(DOCUMENTS, json={"id": "x", "text": "some text", "collection": "docs\n"})
+    assert r.status_code == 400
+    assert sorted(p.name for p in (store / "edge").iterdir()) == ["docs"]
+
+
+def test_the_limits_themselves_are_accepted(app_client: tuple[TestClient, Path]) -> None:
+    client, _ = app_client
+    for value in (2**63 - 1, -(2**63), [2**63 - 1, -(2**63)]):
+        r = client.post(RETRIEVE, json={"query": "helm", "filter": {"n": value}})
+        assert r.status_code == 200, r.text
+    r = client.post(DOCUMENTS, json={"id": "big", "text": "large numbers", "metadata": {"a": 2**63 - 1, "b": 1.5}})
+    assert r.status_code == 200, r.text
+    assert client.post(DOCUMENTS, json={"id": "u", "text": "caf\u00e9 \U0001f600"}).status_code == 200  # real non-ASCII
+    r = client.post(CHAT, json={"model": "rag", "messages": [{"role": "user", "content": "How to deploy? \U0001f680"}]})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("key", ["lang\n", "tenant\n", "a.b\n", "lang\n\n"])
+def test_filter_keys_must_match_whole(key: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        conditions("t", {key: "en"})
+    assert err.value.param == "filter"
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, [1, 2**63], [-(2**63) - 1]])
+def test_filter_integers_lie_in_int64(value: int | list[int]) -> None:
+    with pytest.raises(InvalidInput, match="64 bits"):
+        conditions("t", {"n": value})
+    assert conditions("t", {"n": 2**63 - 1}).must[-1] == ("metadata.n", 2**63 - 1)
+
+
+def test_edge_store_refuses_a_collection_name_ending_in_a_newline(tmp_path: Path) -> None:
+    store = EdgeStore(tmp_path / "edge")
+    try:
+        for call in (lambda: store.ensure_collection("docs\n", 4), lambda: store.collection_exists("docs\n")):
+            with pytest.raises(InvalidInput) as err:
+                call()
+            assert err.value.param == "collection"
+        assert not list((tmp_path / "edge").iterdir())
+    finally:
+        store.close()
+
+
+def _echoed_request_id(given: bytes) -> str:
+    async def ok(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "http", "method": "GET", "path": "/v1/models", "headers": [(b"x-request-id", given)]}
+    asyncio.run(RequestContextMiddleware(ok, ApiMetrics())(scope, receive, send))
+    headers: dict[bytes, bytes] = dict(sent[0]["headers"])
+    return headers[b"x-request-id"].decode()
+
+
+def test_a_request_id_ending_in_a_newline_is_replaced() -> None:
+    assert _echoed_request_id(b"abc-123") == "abc-123"
+    replaced = _echoed_request_id(b"abc-123\n")
+    assert replaced != "abc-123\n" and len(replaced) == 32
