@@ -38,7 +38,8 @@ from rag.store.payload import (
 )
 from rag.store.query_plan import Nearest, QueryPlan, plan_query
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+# A store collection: a caller's name (rag/store/namespace.py), `@tenant` appended in strict tenant isolation.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}(@~?[A-Za-z0-9_.-]{1,64})?")
 _META = "collection.json"
 _LOCK = "lock"
 

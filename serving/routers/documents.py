@@ -51,5 +51,7 @@ async def delete(
     doc_id: str, state: StateDep, tenant: TenantDep, collection: str | None = Query(default=None)
 ) -> DocumentDeleted:
     name = collection or state.settings.collection
-    chunks = await run_in_threadpool(delete_document, state.components.store, name, tenant, doc_id)
+    chunks = await run_in_threadpool(
+        delete_document, state.components.store, state.components.namespace, name, tenant, doc_id
+    )
     return DocumentDeleted(id=doc_id, collection=name, chunks_deleted=chunks)
