@@ -182,3 +182,26 @@ def test_a_request_id_ending_in_a_newline_is_replaced() -> None:
     assert _echoed_request_id(b"abc-123") == "abc-123"
     replaced = _echoed_request_id(b"abc-123\n")
     assert replaced != "abc-123\n" and len(replaced) == 32
+
+
+def test_the_ingestion_limits_hold_for_documents_stored_through_the_api(tmp_path: Path) -> None:
+    """A document over RAG_INGEST_MAX_CHUNKS or RAG_INGEST_MAX_DOCUMENT_CHARS is a 400, not a silent 'unchanged',
+    and the version stored before stays."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        qdrant_path=tmp_path / "qdrant",
+        chunk_size=32,
+        chunk_overlap=0,
+        ingest_max_chunks=3,
+        ingest_max_document_chars=5_000,
+    )
+    model = GenericFakeChatModel(messages=iter([AIMessage("unused")]))
+    with TestClient(create_app(settings, chat_model=model), raise_server_exceptions=False) as client:
+        assert client.post(DOCUMENTS, json={"id": "d", "text": "A short first version."}).json()["status"] == "created"
+        long = " ".join(f"Sentence {i} of a longer second version." for i in range(60))
+        r = client.post(DOCUMENTS, json={"id": "d", "text": long})
+        assert_openai_400(r.status_code, r.json(), "text", "RAG_INGEST_MAX_CHUNKS")
+        r = client.post(DOCUMENTS, json={"id": "d", "text": "x" * 5_001})
+        assert_openai_400(r.status_code, r.json(), "text", "RAG_INGEST_MAX_DOCUMENT_CHARS")
+        hits = client.post(RETRIEVE, json={"query": "short first version"}).json()["data"]
+        assert [h["text"] for h in hits] == ["A short first version."]

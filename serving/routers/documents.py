@@ -22,9 +22,16 @@ router = APIRouter()
 def _store_document(state: AppState, upload: DocumentUpload, tenant: str) -> DocumentStored:
     settings, components = state.settings, state.components
     collection = upload.collection or settings.collection
+    if len(upload.text) > settings.ingest_max_document_chars:  # the ingestion limits hold here too
+        raise InvalidInput(
+            f"'text': more than {settings.ingest_max_document_chars:,} characters (RAG_INGEST_MAX_DOCUMENT_CHARS)",
+            param="text",
+        )
     document = Document(upload.id, upload.text, upload.title, f"api:{upload.id}", dict(upload.metadata))
     ingestor = Ingestor.for_components(components, collection=collection, tenant=tenant)
     summary = ingestor.run([document])
+    if summary.failed:  # over RAG_INGEST_MAX_CHUNKS: refused, and any stored version kept
+        raise InvalidInput(f"'text': {summary.failed[0]['error']}", param="text")
     status: Literal["created", "updated", "unchanged"] = (
         "created" if summary.documents_added else "updated" if summary.documents_updated else "unchanged"
     )
