@@ -41,3 +41,8 @@ class StoreBusy(BackendUnavailable):
     def __init__(self, detail: str, *, message: str = "the store is busy: another process has it open") -> None:
         super().__init__(message)
         self.detail = detail
+
+
+class Overloaded(RateLimited):
+    """The in-process model already has as many generations waiting as it allows (RAG_LOCAL_LLM_MAX_WAITING); the
+    caller may retry after `retry_after_s`."""

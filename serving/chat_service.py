@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 from rag.errors import InvalidInput, NotFound, RagError
 from rag.pipeline import ChatRequest, Finished, Grounding, StreamEvent, TokenDelta
 from rag.prompts import Turn
-from serving.errors import error_body, status_of
+from serving.errors import code_of, error_body, status_of
 from serving.protocol import (
     AssistantMessage,
     ChatCompletion,
@@ -178,7 +178,7 @@ class ChatService:
             first, events, grounding = started.result()
         except RagError as exc:
             log.warning("stream failed before its first token: %s", exc.message)
-            yield _sse(error_body(status_of(exc), exc.message, param=exc.param).model_dump_json())
+            yield _sse(error_body(status_of(exc), exc.message, param=exc.param, code=code_of(exc)).model_dump_json())
             yield _sse("[DONE]")
             return
         except Exception:
@@ -244,7 +244,7 @@ class ChatService:
                 yield chunk([], usage=_usage(finished))
         except RagError as exc:
             log.warning("stream failed after it started: %s", exc.message)
-            yield _sse(error_body(status_of(exc), exc.message, param=exc.param).model_dump_json())
+            yield _sse(error_body(status_of(exc), exc.message, param=exc.param, code=code_of(exc)).model_dump_json())
         except Exception:
             log.exception("stream failed after it started")
             yield _sse(error_body(500, "internal server error").model_dump_json())

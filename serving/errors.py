@@ -11,7 +11,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.errors import BackendUnavailable, InvalidInput, NotFound, RagError, RateLimited, StoreBusy, Unauthorized
+from rag.errors import (
+    BackendUnavailable,
+    InvalidInput,
+    NotFound,
+    Overloaded,
+    RagError,
+    RateLimited,
+    StoreBusy,
+    Unauthorized,
+)
 from serving.protocol import ErrorBody, ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -53,6 +62,13 @@ def headers_of(exc: RagError) -> dict[str, str] | None:
     return None
 
 
+def code_of(exc: RagError) -> str | None:
+    """A code more precise than the status's default (`rate_limit_exceeded` for 429, ...), where there is one."""
+    if isinstance(exc, Overloaded):
+        return "engine_overloaded"
+    return None
+
+
 def status_of(exc: RagError) -> int:
     if isinstance(exc, InvalidInput):
         return 400
@@ -88,7 +104,7 @@ def install_error_handlers(app: FastAPI) -> None:
             # the log may name the process holding a busy store; the caller only hears that it is busy
             logged = exc.detail if isinstance(exc, StoreBusy) else exc.message
             log.warning("request failed: %s", logged, exc_info=exc.__cause__ is not None)
-        return error_response(status, exc.message, param=exc.param, headers=headers_of(exc))
+        return error_response(status, exc.message, param=exc.param, code=code_of(exc), headers=headers_of(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

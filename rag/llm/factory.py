@@ -23,7 +23,12 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
             stream_usage=True,
         )
     model_dir = settings.llm_model_path or dev_model_dir(settings.cache_dir)
-    return LocalChatModel(model_dir=model_dir, max_tokens=settings.max_tokens, temperature=settings.temperature)
+    return LocalChatModel(
+        model_dir=model_dir,
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        max_waiting=settings.local_llm_max_waiting,
+    )
 
 
 def chat_model_name(settings: Settings) -> str:

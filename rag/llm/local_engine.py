@@ -1,14 +1,23 @@
 """The in-process engine: a LangChain chat model running a transformers causal LM on this machine's CPU.
 
-Development default when no vLLM server is configured. Tokens stream from `generate` running in a worker thread;
-closing the stream stops the generation. One generation runs at a time (the CPU is the bottleneck anyway).
+Development default when no vLLM server is configured. Tokens stream from `generate` running in a worker thread
+(`_Generation`). Stopping is a thread-safe flag, read between chunks of the prompt's prefill and before each next
+token: a consumer that stops early (a client gone, a stop string, a loop) stops the generation within a token or a
+prefill chunk, from any thread or the event loop.
+One generation runs at a time (the CPU is the bottleneck anyway), the others wait their turn in arrival order; at
+most `max_waiting` wait, and one more is refused with `Overloaded` (429) before any token.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import queue
 import re
 import threading
-from collections.abc import AsyncIterator, Generator
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Generator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,14 +26,16 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables.config import run_in_executor
 from pydantic import PrivateAttr
 
+from rag.errors import Overloaded
 from rag.hf_runtime import offline_and_quiet
 from rag.llm.cpu_dtype import cpu_llm_dtype
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 _SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+")
+RETRY_AFTER_S = 2.0  # what a refused caller is told to wait (Retry-After)
+PREFILL_CHUNK = 128  # prompt tokens per forward pass before generating: how often a long prefill checks for a stop
 
 
 def is_looping(text: str, min_chars: int = 24) -> bool:
@@ -41,6 +52,235 @@ def _chat_dicts(messages: list[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
 
 
+class _Line:
+    """Turns at the model: one generation at a time, first come first served, at most `max_waiting` waiting behind
+    it. A cancelled generation stops counting at once: a waiter leaves the line (its thread ends), and the running
+    one lets the next start as soon as it notices, within a token or a prefill chunk."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._waiting: deque[object] = deque()
+        self._counted: set[object] = set()  # waiting or running, not cancelled
+        self._busy = False
+
+    def join(self, ticket: object, max_waiting: int) -> None:
+        with self._cond:
+            if len(self._counted) > max_waiting:
+                raise Overloaded(
+                    f"the in-process model is busy: {len(self._counted)} answers are being generated or waiting "
+                    f"(at most {max_waiting + 1}); retry later",
+                    retry_after_s=RETRY_AFTER_S,
+                )
+            self._counted.add(ticket)
+            self._waiting.append(ticket)
+
+    def take_turn(self, ticket: object, cancelled: threading.Event) -> bool:
+        """Wait for `ticket`'s turn: True when it has the model (`done` must follow), False when it was cancelled."""
+        with self._cond:
+            while not cancelled.is_set() and (self._busy or not self._waiting or self._waiting[0] is not ticket):
+                self._cond.wait()
+            if cancelled.is_set():
+                return False
+            self._waiting.popleft()
+            self._busy = True
+            return True
+
+    def leave(self, ticket: object) -> None:
+        """`ticket` was cancelled: it no longer counts, and it leaves the line if it is waiting."""
+        with self._cond:
+            self._counted.discard(ticket)
+            if ticket in self._waiting:
+                self._waiting.remove(ticket)
+            self._cond.notify_all()
+
+    def done(self, ticket: object) -> None:
+        with self._cond:
+            self._counted.discard(ticket)
+            self._busy = False
+            self._cond.notify_all()
+
+
+@functools.cache
+def _streamer_class() -> type[Any]:
+    """A transformers `TextStreamer` (its incremental, UTF-8-safe decoding) handing each finished piece of text to
+    a callback, and ignoring the end of the stream: the worker ends it, once the token count is known."""
+    from transformers import TextStreamer
+
+    class _ToCallback(TextStreamer):
+        def __init__(self, tokenizer: Any, deliver: Callable[[str], None]) -> None:
+            super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+            self._deliver = deliver
+
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            if text:
+                self._deliver(text)
+
+    return _ToCallback
+
+
+class _Generation:
+    """One `generate` call in a worker thread; its text arrives as pieces, read with `next_piece` or, when made with
+    the event `loop`, `anext_piece` (None: the end). `cancel()` sets an event, from any thread: the prefill reads it
+    between chunks of the prompt, a `StoppingCriteria` before each next token, and a generation cancelled while
+    waiting for its turn never starts. Whatever happens, the worker ends the pieces, after setting
+    `completion_tokens` or `error`."""
+
+    def __init__(
+        self,
+        engine: LocalChatModel,
+        messages: list[BaseMessage],
+        kwargs: dict[str, Any],
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._engine = engine
+        self.max_new = int(kwargs.get("max_tokens") or engine.max_tokens)
+        self._temperature = float(kwargs.get("temperature", engine.temperature) or 0.0)
+        self._inputs = engine._tokenizer.apply_chat_template(
+            _chat_dicts(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        self.prompt_tokens = int(self._inputs["input_ids"].shape[1])
+        self.completion_tokens = 0
+        self.error: BaseException | None = None
+        self._cancelled = threading.Event()
+        self._loop = loop
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._aqueue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._thread = threading.Thread(target=self._work, name="local-llm-generate", daemon=True)
+
+    def start(self) -> None:
+        """Take a place in the line (or raise `Overloaded`) and start the worker."""
+        self._engine._line.join(self, self._engine.max_waiting)
+        try:
+            self._thread.start()
+        except BaseException:
+            self._engine._line.leave(self)
+            raise
+
+    def cancel(self) -> None:
+        """Stop generating (at the next token or prefill chunk), or never start; returns at once, safe from any
+        thread or the event loop."""
+        if not self._cancelled.is_set():
+            self._cancelled.set()
+            self._engine._line.leave(self)
+
+    def _deliver(self, item: str | None) -> None:
+        if self._loop is None:
+            self._queue.put(item)
+        else:
+            self._loop.call_soon_threadsafe(self._aqueue.put_nowait, item)
+
+    def _work(self) -> None:
+        line = self._engine._line
+        try:
+            if line.take_turn(self, self._cancelled):
+                try:
+                    self._generate()
+                finally:
+                    line.done(self)
+        except BaseException as exc:  # surfaced to the consumer after the pieces
+            self.error = exc
+        finally:
+            with contextlib.suppress(RuntimeError):  # RuntimeError: the event loop is closed, nobody reads any more
+                self._deliver(None)
+
+    def _generate(self) -> None:
+        """The prompt (but its last token) into a KV cache in chunks, then `generate` from there: a cancellation is
+        noticed between chunks of a long prompt too, not only between tokens."""
+        import torch
+        from transformers import DynamicCache, StoppingCriteria, StoppingCriteriaList
+
+        cancelled, model, tokenizer = self._cancelled, self._engine._model, self._engine._tokenizer
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **_: Any) -> bool:
+                return cancelled.is_set()
+
+        ids, cache = self._inputs["input_ids"], DynamicCache(config=model.config)
+        with torch.no_grad():
+            for start in range(0, self.prompt_tokens - 1, PREFILL_CHUNK):
+                if cancelled.is_set():
+                    return
+                model(input_ids=ids[:, start : min(start + PREFILL_CHUNK, self.prompt_tokens - 1)], cache=cache)
+        if cancelled.is_set():
+            return
+        sampling: dict[str, Any] = (
+            {"do_sample": True, "temperature": self._temperature, "top_p": 0.9}
+            if self._temperature > 0
+            else {"do_sample": False}
+        )
+        out = model.generate(
+            **self._inputs,
+            cache=cache,
+            max_new_tokens=self.max_new,
+            repetition_penalty=self._engine.repetition_penalty,
+            streamer=_streamer_class()(tokenizer, self._deliver),
+            stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+            pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+            **sampling,
+        )
+        self.completion_tokens = int(out.shape[1]) - self.prompt_tokens
+
+    def next_piece(self) -> str | None:
+        return self._queue.get()
+
+    async def anext_piece(self) -> str | None:
+        return await self._aqueue.get()
+
+    def usage_chunk(self) -> ChatGenerationChunk:
+        """The last chunk, once the pieces ended: usage and finish reason (or the generation's error)."""
+        if self.error is not None:
+            raise self.error
+        completion = self.completion_tokens
+        usage = UsageMetadata(
+            input_tokens=self.prompt_tokens, output_tokens=completion, total_tokens=self.prompt_tokens + completion
+        )
+        finish = "length" if completion >= self.max_new else "stop"
+        return ChatGenerationChunk(
+            message=AIMessageChunk(content="", usage_metadata=usage, response_metadata={"finish_reason": finish})
+        )
+
+
+class _Answer:
+    """The answer's text so far; it ends before a stop string, or after a sentence that repeats (`is_looping`)."""
+
+    def __init__(self, stop: list[str] | None) -> None:
+        self.text = ""
+        self.ended = False
+        self._stop = stop or []
+
+    def accept(self, piece: str) -> str:
+        """What to emit of the next piece: the piece, or "" once the answer has ended (check `ended`)."""
+        if self.ended or not piece:
+            return ""
+        if any(s in self.text + piece for s in self._stop):
+            self.ended = True
+            return ""
+        self.text += piece
+        self.ended = is_looping(self.text)
+        return piece
+
+
+class _Collected:
+    """Chunks gathered into one `ChatResult` (the non-streaming calls)."""
+
+    def __init__(self) -> None:
+        self.text, self.finish = "", "stop"
+        self.usage: UsageMetadata | None = None
+
+    def add(self, chunk: ChatGenerationChunk) -> None:
+        self.text += chunk.text
+        msg = chunk.message
+        if isinstance(msg, AIMessageChunk) and msg.usage_metadata:
+            self.usage = msg.usage_metadata
+            self.finish = msg.response_metadata.get("finish_reason", self.finish)
+
+    def result(self) -> ChatResult:
+        message = AIMessage(
+            content=self.text, usage_metadata=self.usage, response_metadata={"finish_reason": self.finish}
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
 class LocalChatModel(BaseChatModel):
     """A `BaseChatModel` over a local transformers model directory, streaming token by token."""
 
@@ -49,10 +289,11 @@ class LocalChatModel(BaseChatModel):
     temperature: float = 0.0
     repetition_penalty: float = 1.0
     dtype: Literal["auto", "bfloat16", "float32"] = "auto"  # auto: float32 unless the CPU computes bfloat16 natively
+    max_waiting: int = 4  # generations allowed to wait behind the running one; beyond: `Overloaded`
 
     _tokenizer: Any = PrivateAttr()
     _model: Any = PrivateAttr()
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _line: _Line = PrivateAttr(default_factory=_Line)
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
@@ -80,15 +321,23 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text, usage, finish = "", None, "stop"
+        collected = _Collected()
         for chunk in self._stream(messages, stop, run_manager, **kwargs):
-            text += chunk.text
-            msg = chunk.message
-            if isinstance(msg, AIMessageChunk) and msg.usage_metadata:
-                usage = msg.usage_metadata
-                finish = msg.response_metadata.get("finish_reason", finish)
-        message = AIMessage(content=text, usage_metadata=usage, response_metadata={"finish_reason": finish})
-        return ChatResult(generations=[ChatGeneration(message=message)])
+            collected.add(chunk)
+        return collected.result()
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        """Through `_astream`, so that cancelling the caller's task stops the generation too."""
+        collected = _Collected()
+        async for chunk in self._astream(messages, stop, run_manager, **kwargs):
+            collected.add(chunk)
+        return collected.result()
 
     def _stream(
         self,
@@ -97,70 +346,20 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Generator[ChatGenerationChunk, None, None]:
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-
-        max_new = int(kwargs.get("max_tokens") or self.max_tokens)
-        temperature = float(kwargs.get("temperature", self.temperature) or 0.0)
-        inputs = self._tokenizer.apply_chat_template(
-            _chat_dicts(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
-        prompt_tokens = int(inputs["input_ids"].shape[1])
-        cancelled = threading.Event()
-
-        class _Cancel(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **_: Any) -> bool:
-                return cancelled.is_set()
-
-        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
-        sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": temperature, "top_p": 0.9} if temperature > 0 else {"do_sample": False}
-        )
-        result: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                with self._lock:
-                    out = self._model.generate(
-                        **inputs,
-                        max_new_tokens=max_new,
-                        repetition_penalty=self.repetition_penalty,
-                        streamer=streamer,
-                        stopping_criteria=StoppingCriteriaList([_Cancel()]),
-                        pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
-                        **sampling,
-                    )
-                result["completion_tokens"] = int(out.shape[1]) - prompt_tokens
-            except BaseException as exc:  # surfaced to the consumer below
-                result["error"] = exc
-                streamer.end()  # type: ignore[no-untyped-call]
-
-        thread = threading.Thread(target=work, name="local-llm-generate", daemon=True)
-        thread.start()
-        text = ""
+        generation = _Generation(self, messages, kwargs)
+        generation.start()
+        answer = _Answer(stop)
         try:
-            for piece in streamer:
-                if stop and any(s in text + piece for s in stop):
-                    break
-                if piece:
-                    text += piece
+            while (piece := generation.next_piece()) is not None:
+                if text := answer.accept(piece):
                     if run_manager:
-                        run_manager.on_llm_new_token(piece)
-                    yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
-                    if is_looping(text):
-                        break
+                        run_manager.on_llm_new_token(text)
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+                if answer.ended:
+                    generation.cancel()  # the pieces end within a token, after the count
         finally:
-            cancelled.set()
-            thread.join()
-        if "error" in result:
-            raise result["error"]
-        completion = int(result.get("completion_tokens", 0))
-        usage = UsageMetadata(
-            input_tokens=prompt_tokens, output_tokens=completion, total_tokens=prompt_tokens + completion
-        )
-        finish = "length" if completion >= max_new else "stop"
-        yield ChatGenerationChunk(
-            message=AIMessageChunk(content="", usage_metadata=usage, response_metadata={"finish_reason": finish})
-        )
+            generation.cancel()  # a consumer that stops early (a no-op when the generation ended)
+        yield generation.usage_chunk()
 
     async def _astream(
         self,
@@ -169,17 +368,19 @@ class LocalChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        """Like LangChain's default, but a consumer that stops early also stops the generation."""
-        iterator = self._stream(messages, stop, None, **kwargs)
-        done = object()
+        """Like `_stream`, read on the event loop: a consumer that stops early, or a cancelled task, stops the
+        generation at once (no thread of the loop's executor waits on it)."""
+        generation = _Generation(self, messages, kwargs, asyncio.get_running_loop())
+        generation.start()
+        answer = _Answer(stop)
         try:
-            while True:
-                item = await run_in_executor(None, next, iterator, done)
-                if item is done:
-                    break
-                assert isinstance(item, ChatGenerationChunk)
-                if run_manager and item.text:
-                    await run_manager.on_llm_new_token(item.text)
-                yield item
+            while (piece := await generation.anext_piece()) is not None:
+                if text := answer.accept(piece):
+                    if run_manager:
+                        await run_manager.on_llm_new_token(text)
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+                if answer.ended:
+                    generation.cancel()
         finally:
-            await run_in_executor(None, iterator.close)
+            generation.cancel()
+        yield generation.usage_chunk()
