@@ -67,6 +67,12 @@ def _llm_errors() -> Iterator[None]:
         yield
     except (openai.APIConnectionError, openai.APITimeoutError) as exc:
         raise BackendUnavailable("the language model backend is unreachable") from exc
+    except openai.BadRequestError as exc:  # vLLM's answer to a prompt longer than the model's context, mostly
+        raise InvalidInput(
+            "the language model refused the request (a prompt with its sources longer than the model's context "
+            "is the usual cause): ask for fewer sources (top_k) or a shorter conversation",
+            param="messages",
+        ) from exc
     except openai.APIStatusError as exc:
         raise BackendUnavailable(f"the language model backend failed (status {exc.status_code})") from exc
 

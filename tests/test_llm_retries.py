@@ -22,8 +22,8 @@ BODY = {
 
 
 class ScriptedUpstream(ThreadingHTTPServer):
-    """Answers chat requests by script: `fail` (503), `ok` (a two-token stream), `cut` (one token, then the
-    connection drops). Counts the chat requests it received."""
+    """Answers chat requests by script: `fail` (503), `too-long` (400, as vLLM refuses a prompt over the model's
+    context), `ok` (a two-token stream), `cut` (one token, then the connection drops). Counts the chat requests."""
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -54,9 +54,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.chat_requests += 1
         step = self.server.script.pop(0) if self.server.script else "ok"
-        if step == "fail":
+        if step in ("fail", "too-long"):
             body = b'{"error": {"message": "overloaded", "type": "server_error"}}'
-            self.send_response(503)
+            if step == "too-long":
+                body = b'{"error": {"message": "maximum context length is 8192 tokens", "type": "BadRequestError"}}'
+            self.send_response(503 if step == "fail" else 400)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -123,3 +125,13 @@ def test_a_failure_after_the_first_token_is_not_retried(api_on_scripted: Server,
     assert any("Use " in e for e in events)
     assert "error" in json.loads(events[-2][6:]) and events[-1] == "data: [DONE]"
     assert upstream.chat_requests - before == 1  # no second request once tokens flowed
+
+
+def test_a_prompt_the_llm_server_refuses_is_a_400_not_a_503(
+    api_on_scripted: Server, upstream: ScriptedUpstream
+) -> None:
+    upstream.script, before = ["too-long"], upstream.chat_requests
+    r = httpx.post(api_on_scripted.base_url + "/v1/chat/completions", json={**BODY, "stream": False}, timeout=60)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "messages", r.text
+    assert "top_k" in r.json()["error"]["message"] and "8192" not in r.json()["error"]["message"]  # no internals
+    assert upstream.chat_requests - before == 1  # a refusal is not retried

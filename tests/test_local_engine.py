@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from rag.errors import Overloaded, RateLimited
+from rag.errors import InvalidInput, Overloaded, RateLimited
 from rag.llm.local_engine import LocalChatModel
 from rag.llm.model_files import dev_model_dir
 from rag.settings import Settings
@@ -176,3 +176,15 @@ def test_usage_and_finish_reason_of_every_call(engine: LocalChatModel, generate_
     assert invoked.text == ainvoked.text  # greedy decoding: both paths generate the same
     stopped = engine.invoke(question, max_tokens=64, stop=[invoked.text.split()[-1]])
     assert stopped.response_metadata["finish_reason"] == "stop" and invoked.text.split()[-1] not in stopped.text
+
+
+def test_a_prompt_over_the_models_context_is_refused_before_any_work(
+    engine: LocalChatModel, generate_calls: list[float]
+) -> None:
+    context = engine._model.config.max_position_embeddings
+    huge = [HumanMessage("word " * context)]
+    with pytest.raises(InvalidInput, match="top_k") as refused:
+        list(engine.stream(huge))
+    assert refused.value.param == "messages" and generate_calls == []
+    with pytest.raises(InvalidInput):  # the prompt fits, the prompt and max_tokens do not
+        engine.invoke([HumanMessage("word " * (context - 100))], max_tokens=200)

@@ -28,7 +28,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from rag.errors import Overloaded
+from rag.errors import InvalidInput, Overloaded
 from rag.hf_runtime import offline_and_quiet
 from rag.llm.cpu_dtype import cpu_llm_dtype
 
@@ -139,6 +139,13 @@ class _Generation:
             _chat_dicts(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
         self.prompt_tokens = int(self._inputs["input_ids"].shape[1])
+        context = getattr(engine._model.config, "max_position_embeddings", None)
+        if context and self.prompt_tokens + self.max_new > context:  # as vLLM refuses it: before any work
+            raise InvalidInput(
+                f"the prompt ({self.prompt_tokens} tokens with its sources) and max_tokens ({self.max_new}) exceed "
+                f"the model's context of {context} tokens: ask for fewer sources (top_k) or a shorter conversation",
+                param="messages",
+            )
         self.completion_tokens = 0
         self.error: BaseException | None = None
         self._cancelled = threading.Event()
