@@ -3,10 +3,12 @@ API only says the store is busy; the lock ends with its holder."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -117,25 +119,37 @@ def test_rag_serve_holds_its_store_and_every_command_says_so(two_docs: Path, tmp
     assert again.returncode == 0, again.stderr
 
 
-def test_two_ingests_into_a_fresh_store_one_wins_the_other_exits_3(tmp_path: Path) -> None:
+def _holder_pid(lock: Path) -> int | None:
+    try:
+        return json.loads(lock.read_text())["pid"]  # type: ignore[no-any-return]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def test_two_ingests_into_a_fresh_store_the_second_exits_3_while_the_first_writes(tmp_path: Path) -> None:
+    """The issue's race made deterministic: the first ingest writes one chunk at a time (many seconds); once it holds
+    the fresh store's collection (its pid in the lock file), a second ingest of the same folder reaches its first
+    write and must exit 3 naming it, without waiting and without a traceback; the first then finishes."""
     notes = tmp_path / "notes"
     notes.mkdir()
-    for i in range(120):  # one chunk per write keeps the winner holding the store for a few seconds
+    for i in range(1500):
         (notes / f"n{i}.md").write_text(f"# Note {i}\n\nNote {i} about the processes that hold a store.\n")
     env = rag_env(tmp_path / "store", RAG_INGEST_BATCH_CHUNKS="1")
-    runs = [
-        subprocess.Popen([RAG_BIN, "ingest", str(notes)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for _ in range(2)
-    ]
-    results: dict[int, subprocess.CompletedProcess[str]] = {}
-    for run in runs:
-        out, err = run.communicate(timeout=300)  # the loser does not wait for the winner
-        results[run.pid] = subprocess.CompletedProcess(run.args, run.returncode, out.decode(), err.decode())
-    codes = sorted(r.returncode for r in results.values())
-    assert codes == [0, 3], [(r.returncode, r.stderr[-2000:]) for r in results.values()]
-    (winner_pid, winner), (_, loser) = sorted(results.items(), key=lambda item: item[1].returncode)
-    _busy(loser, "ingest", winner_pid, f"rag ingest {notes}")
-    assert "120 added" in winner.stdout
+    lock = tmp_path / "store" / "edge" / "docs" / "lock"
+    first = subprocess.Popen([RAG_BIN, "ingest", str(notes)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while _holder_pid(lock) != first.pid:
+            assert first.poll() is None and time.monotonic() < deadline, "the first ingest never held the store"
+            time.sleep(0.05)
+        second = run_rag(["ingest", str(notes)], env)
+        assert first.poll() is None, "the first ingest ended before the second reached the store: make it longer"
+        _busy(second, "ingest", first.pid, f"rag ingest {notes}")
+        out, err = first.communicate(timeout=300)
+    finally:
+        first.kill()
+    assert first.returncode == 0, err.decode()[-2000:]
+    assert "1500 added" in out.decode()
 
 
 def test_qdrant_local_mode_store_in_use_exits_3(two_docs: Path, tmp_path: Path) -> None:
