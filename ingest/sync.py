@@ -1,6 +1,6 @@
 """The diffing sync: documents in, only changed ones embedded, new chunks upserted before stale ones are swept.
 
-Identity (DESIGN.md): a document's `doc_hash` decides whether it changed; chunk point ids are deterministic, so a
+Identity (docs/architecture.md#ingestion-identity): `doc_hash` says if a document changed; point ids are fixed, so a
 rerun rewrites the same points. A changed document's new chunks are written first and its old-hash points deleted
 after, so a crash leaves the old or the new version searchable (briefly both), and a rerun converges.
 """
