@@ -26,11 +26,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = _parser().parse_args(argv)
+    # Our own loggers speak at INFO; libraries only when something is wrong (onnxruntime's quantizer alone logs
+    # dozens of INFO lines through the root logger while the embedding model is prepared on a first run).
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        for ours in ("rag", "ingest", "serving", "evals", "rag_cli", "benchmarks"):
+            logging.getLogger(ours).setLevel(logging.INFO)
     for noisy in ("httpx", "httpx2", "sentence_transformers", "transformers"):  # httpx2: the openai client's transport
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:

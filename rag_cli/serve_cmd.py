@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         probe.close()
     if settings.log_format == "json":
         use_json_logs()
+    else:  # a server's log keeps uvicorn's lines (the other commands show libraries' warnings only)
+        logging.getLogger().setLevel(logging.INFO)
     log = logging.getLogger("rag.serve")
     exporter = configure_tracing()
     log.info("tracing: %s", f"OpenTelemetry, {exporter} exporter" if exporter else "off (no OTEL_* variables)")

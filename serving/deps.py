@@ -8,7 +8,6 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rag.errors import BackendUnavailable
-from rag.settings import Settings
 from serving.auth import Caller
 from serving.logs import caller_key_id, caller_tenant
 from serving.state import AppState
@@ -26,10 +25,6 @@ async def get_state(request: Request) -> AppState:
     if state is None:
         raise BackendUnavailable("the service is starting")
     return state
-
-
-async def get_settings(state: Annotated[AppState, Depends(get_state)]) -> Settings:
-    return state.settings
 
 
 async def get_caller(
@@ -54,6 +49,4 @@ async def get_tenant(caller: Annotated[Caller, Depends(get_caller)]) -> str:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
-CallerDep = Annotated[Caller, Depends(get_caller)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]

@@ -16,7 +16,7 @@ from rag.embedding.lazy import LazyEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.store.base import VectorStore, document_hashes
 from rag_cli.main import main
-from tests.conftest import DOCS
+from tests.conftest import DOCS, rag_env, run_rag
 
 
 class CountingEmbedder:
@@ -247,3 +247,17 @@ def test_fast_tokenizer_and_transformers_tokenizer_chunk_identically(embedder: S
     by_fast = Chunker(fast, chunk_size=200, chunk_overlap=30).chunk(document, "t")
     by_model = Chunker(embedder.tokenizer, chunk_size=200, chunk_overlap=30).chunk(document, "t")
     assert [c.text for c in by_fast] == [c.text for c in by_model] and len(by_fast) > 5
+
+
+def test_a_first_run_says_once_that_the_model_is_prepared_and_nothing_else(tmp_path: Path) -> None:
+    """A fresh cache: the embedding model is exported to ONNX int8 on the first ingest. The newcomer sees one line
+    about it, not the quantizer's internals (it logged about forty INFO lines through the root logger)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nA short document.")
+    env = rag_env(tmp_path / "store", RAG_CACHE_DIR=str(tmp_path / "cache"))
+    result = run_rag(["ingest", str(docs)], env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "preparing the embedding model once" in lines[0], lines
+    assert "1 added" in result.stdout

@@ -15,6 +15,8 @@ import logging
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,7 @@ def export_onnx(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
 
-    log.info("exporting %s to ONNX (fp32 and int8) in %s (once; under a minute)", source.name, target)
+    log.info("preparing the embedding model once: ONNX int8 export into %s (under a minute)", target)
     tokenizer = AutoTokenizer.from_pretrained(str(source))
     model = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
 
@@ -76,14 +78,15 @@ def export_onnx(source: Path, target: Path) -> None:
             )
         if model.config.model_type == "bert":
             _fuse_bert(staging / "model.onnx", heads=model.config.num_attention_heads, hidden=model.config.hidden_size)
-        quantize_dynamic(
-            staging / "model.onnx",
-            staging / "model_int8.onnx",
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            # fused operators are outside ONNX's shape inference; their outputs are float32
-            extra_options={"DefaultTensorType": TensorProto.FLOAT},
-        )
+        with _root_logger_quiet():  # it advises pre-processing (the graph was optimized above) through the root logger
+            quantize_dynamic(
+                staging / "model.onnx",
+                staging / "model_int8.onnx",
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                # fused operators are outside ONNX's shape inference; their outputs are float32
+                extra_options={"DefaultTensorType": TensorProto.FLOAT},
+            )
         tokenizer.save_pretrained(staging)
         for config in ("sentence_bert_config.json", "config.json"):
             if (source / config).is_file():
@@ -97,11 +100,23 @@ def export_onnx(source: Path, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+@contextmanager
+def _root_logger_quiet() -> Iterator[None]:
+    """Errors only from the root logger meanwhile: onnxruntime's quantizer logs its internals there."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def _fuse_bert(path: Path, *, heads: int, hidden: int) -> None:
     """Rewrites the fp32 graph at `path` with onnxruntime's fused BERT operators."""
     from onnxruntime.transformers.optimizer import optimize_model
 
     optimized = optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden)
     fused = optimized.get_fused_operator_statistics()
-    log.info("fused operators: %s", {k: v for k, v in fused.items() if v})
+    log.debug("fused operators: %s", {k: v for k, v in fused.items() if v})
     optimized.save_model_to_file(str(path))
