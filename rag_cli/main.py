@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
 from rag.errors import RagError, StoreBusy
+from rag.hf_runtime import offline
 from rag_cli import ask_cmd, copy_cmd, delete_cmd, eval_cmd, ingest_cmd, models_cmd, serve_cmd, smoke_cmd, status_cmd
 
 
@@ -23,8 +23,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    offline()
     args = _parser().parse_args(argv)
     # Our own loggers speak at INFO; libraries only when something is wrong (onnxruntime's quantizer alone logs
     # dozens of INFO lines through the root logger while the embedding model is prepared on a first run).

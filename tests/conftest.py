@@ -17,6 +17,7 @@ import pytest
 
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
+from rag.hf_runtime import offline
 from rag.store.base import VectorStore
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
@@ -26,8 +27,7 @@ DOCS = ROOT / "docs"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 RAG_BIN = str(Path(sys.executable).parent / "rag")
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+offline()  # before any model loads, as the CLI does
 
 
 @pytest.fixture(scope="session")
