@@ -1,5 +1,6 @@
 """The evaluated corpus, ingested once per (corpus bytes, embedding backend, chunking settings) into a collection of
-its own, so a second evaluation embeds nothing but its queries.
+its own, so a second evaluation embeds nothing but its queries. The collection is named by that content key alone:
+the same corpus under another folder is the same collection.
 
 The collection lives in the configured Qdrant server when `RAG_QDRANT_URL` is set, otherwise in an embedded store
 under `<cache_dir>/eval/` (never in the user's own store). Ingestion is the same `Ingestor` that `rag ingest` runs,
@@ -32,10 +33,12 @@ class EvalIndex:
 
 
 def eval_settings(settings: Settings) -> Settings:
-    """`settings` with the embedded store moved under the cache directory."""
-    if settings.qdrant_url is not None:
-        return settings
-    return settings.model_copy(update={"qdrant_path": settings.cache_dir / "eval" / "qdrant"})
+    """`settings` with the embedded store moved under the cache directory, and the evaluation's tenant as the home
+    tenant (its collections keep plain names under strict tenant isolation, rag/store/namespace.py)."""
+    update: dict[str, object] = {"tenant": TENANT}
+    if settings.qdrant_url is None:
+        update["qdrant_path"] = settings.cache_dir / "eval" / "qdrant"
+    return settings.model_copy(update=update)
 
 
 def collection_key(dataset: Path, settings: Settings) -> str:
@@ -52,7 +55,7 @@ def collection_key(dataset: Path, settings: Settings) -> str:
 def open_eval_index(dataset: Path, settings: Settings) -> EvalIndex:
     """The dataset's corpus in its cached collection (ingested now if missing or incomplete). Close the components."""
     settings = eval_settings(settings)
-    collection = f"eval-{dataset.resolve().name}-{collection_key(dataset, settings)}"
+    collection = f"eval-{collection_key(dataset, settings)}"
     components = build_components(settings, lazy_embedder=True)
     try:
         ingestor = Ingestor.for_components(components, collection=collection, tenant=TENANT)

@@ -1,6 +1,7 @@
 """`rag eval retrieval`: a real BEIR-format dataset through the cached eval collection and the API's retriever."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,12 @@ def test_eval_retrieval_reports_each_mode_and_caches_the_corpus(
     assert "report:" not in err
     assert second["corpus_chunks_embedded"] == 0 and second["collection"] == first["collection"]
     assert {"ndcg@10", "recall@10", "recall@100", "mrr@10"} <= set(second)  # one mode: metrics at the top level
+
+    moved = tmp_path / "elsewhere" / "renamed"  # the same corpus under another folder: the same cached collection
+    shutil.copytree(dataset, moved)
+    assert main(["eval", "retrieval", "--dataset", str(moved), "--mode", "dense", "--json", "--no-report"]) == 0
+    relocated = json.loads(capsys.readouterr().out)
+    assert relocated["corpus_chunks_embedded"] == 0 and relocated["collection"] == first["collection"]
 
     with (dataset / "corpus.jsonl").open("a") as corpus:  # another corpus is another cached collection
         corpus.write(json.dumps({"_id": "new", "title": "", "text": "Something else entirely."}) + "\n")
