@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from rag.embedding.batched import BatchedTransformerEmbedder, resolve_device
 from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
@@ -41,7 +42,18 @@ def test_batched_transformer_path_matches_sentence_transformers(embedder: Senten
     assert batched.dimension == 384
     got, want = np.array(batched.embed_documents(TEXTS)), np.array(embedder.embed_documents(TEXTS))
     assert ((got * want).sum(axis=1) > 0.9999).all()
-    assert resolve_device("cpu") == "cpu" and resolve_device("auto") in {"cpu", "cuda"}
+
+
+def test_resolve_device_picks_cuda_only_when_a_gpu_is_visible(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    assert resolve_device("cpu") == "cpu"  # an explicit device is taken as given, GPU or not
+    assert resolve_device("cuda:1") == "cuda:1"
 
 
 def test_token_batches_cover_every_text_once_within_the_budget(embedder: SentenceTransformerEmbedder) -> None:

@@ -30,5 +30,11 @@ def test_burst_then_refill_at_the_rate() -> None:
 
 def test_zero_rate_disables_the_limit() -> None:
     limiter = RateLimiter(per_minute=0, burst=1)
+    assert not limiter.enabled
     for _ in range(100):
-        limiter.take("a")
+        limiter.take("a")  # never raises RateLimited, far past the burst of 1
+    limited = RateLimiter(per_minute=1, burst=1)  # the same burst with a rate does refuse the second request
+    assert limited.enabled
+    limited.take("a")
+    with pytest.raises(RateLimited):
+        limited.take("a")

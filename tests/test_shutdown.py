@@ -37,6 +37,13 @@ def _stream_in_background(server: Server, events: list[str], first: threading.Ev
     return thread
 
 
+def _wait_for_log(server: Server, text: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in server.log.read_text():
+        assert time.monotonic() < deadline, f"{text!r} not in the server log after {timeout_s} s"
+        time.sleep(0.02)
+
+
 def test_sigterm_drains_then_lets_the_stream_finish(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     server = serve_docs_copy(
         docs_store, tmp_path_factory, "drain", RAG_SHUTDOWN_DRAIN_S="1", RAG_MAX_TOKENS="48", RAG_TEMPERATURE="0"
@@ -47,7 +54,7 @@ def test_sigterm_drains_then_lets_the_stream_finish(docs_store: Path, tmp_path_f
         reader = _stream_in_background(server, events, first)
         assert first.wait(60)
         server.process.send_signal(signal.SIGTERM)
-        time.sleep(0.2)
+        _wait_for_log(server, "SIGTERM: not ready", timeout_s=10)  # logged once the signal handler has run
         ready = httpx.get(server.base_url + "/readyz")  # still listening during the drain, but not ready
         assert ready.status_code == 503 and ready.json()["status"] == "draining"
         reader.join(60)

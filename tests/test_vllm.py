@@ -85,12 +85,21 @@ def test_vllm_direct_and_through_us_agree_on_the_model(vllm_server: Server) -> N
 
 
 def test_groundedness_judge_through_a_real_openai_compatible_server(vllm_server: Server) -> None:
-    from evals.groundedness import build_groundedness
+    """The judge as `build_groundedness` configures it, against the real server: the request, the reply, the
+    parsing. The 135M development model is no judge: left free it echoes the answer (no score, so None), and forced
+    to score it rates a supported and an invented answer alike (1.0 both, probed), so no ordering of scores can be
+    asserted. Its reply is therefore held to the `score: X` format by vLLM's structured outputs, and what is
+    checked is that a real score comes back through the judge's parsing, from one request that the server served."""
+    from evals.groundedness import LlmJudge, build_groundedness
 
-    judge = build_groundedness(Settings(judge_base_url=vllm_server.base_url + "/v1", judge_model=SERVED_NAME))
+    built = build_groundedness(Settings(judge_base_url=vllm_server.base_url + "/v1", judge_model=SERVED_NAME))
+    assert isinstance(built, LlmJudge) and built.name == f"llm-judge:{SERVED_NAME}"
+    score_format = {"structured_outputs": {"regex": r"score: (0\.[0-9]|1\.0)"}}
+    judge = LlmJudge(built._model.model_copy(update={"extra_body": score_format}), SERVED_NAME)
+    _, finished_before = _vllm_requests(vllm_server)
     score = judge("Water boils at 100 degrees Celsius.", ["At sea level water boils at 100 degrees Celsius."])
-    # the 135M development model is no reliable judge: this checks the call and the parsing, not its judgement
-    assert judge.name == f"llm-judge:{SERVED_NAME}" and (score is None or 0.0 <= score <= 1.0)
+    assert score is not None and 0.0 <= score <= 1.0
+    assert _vllm_requests(vllm_server)[1] == finished_before + 1
 
 
 def _vllm_requests(vllm: Server) -> tuple[float, float]:
