@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
+from ingest.formats.base import BadDocument, LoadOptions
 from ingest.sync import Ingestor
 from rag.domain import Document
 from rag.errors import InvalidInput
@@ -22,11 +23,10 @@ router = APIRouter()
 def _store_document(state: AppState, upload: DocumentUpload, tenant: str) -> DocumentStored:
     settings, components = state.settings, state.components
     collection = upload.collection or settings.collection
-    if len(upload.text) > settings.ingest_max_document_chars:  # the ingestion limits hold here too
-        raise InvalidInput(
-            f"'text': more than {settings.ingest_max_document_chars:,} characters (RAG_INGEST_MAX_DOCUMENT_CHARS)",
-            param="text",
-        )
+    try:  # the ingestion limits hold here too
+        LoadOptions.from_settings(settings).check_text(upload.text)
+    except BadDocument as exc:
+        raise InvalidInput(f"'text': {exc}", param="text") from None
     document = Document(upload.id, upload.text, upload.title, f"api:{upload.id}", dict(upload.metadata))
     ingestor = Ingestor.for_components(components, collection=collection, tenant=tenant)
     summary = ingestor.run([document])
