@@ -15,8 +15,8 @@ import numpy.typing as npt
 from ingest.chunking import Chunker
 from ingest.loaders import load
 from ingest.sources import SourceFile
-from rag.domain import Chunk, Document
-from rag.embedding.base import DenseEmbedder, SparseVector
+from rag.domain import Chunk, Document, SparseVector
+from rag.embedding.base import DenseEmbedder
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.settings import Settings

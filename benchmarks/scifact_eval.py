@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from evals.metrics import document_scores, retrieval_metrics
-from rag.embedding.base import SparseVector
-from rag.settings import RetrievalMode
+from rag.domain import RetrievalMode, SparseVector
 from rag.store.base import VectorStore
 
 QueryVectors = Mapping[str, tuple[list[float], SparseVector]]

@@ -26,8 +26,7 @@ from pathlib import Path
 
 from benchmarks.corpus_vectors import ROOT, SCIFACT, CorpusVectors, corpus_vectors, scaled
 from evals.beir import load_queries
-from rag.embedding.base import SparseVector
-from rag.settings import RetrievalMode
+from rag.domain import RetrievalMode, SparseVector
 from rag.store.base import PayloadFilter, VectorStore
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore

@@ -11,7 +11,8 @@ from evals.beir import load_qrels, load_queries
 from evals.eval_index import TENANT, open_eval_index
 from evals.retrieval_eval import evaluate_retrieval
 from evals.subset import make_subset
-from rag.settings import RetrievalMode, Settings
+from rag.domain import RetrievalMode
+from rag.settings import Settings
 
 THRESHOLDS = Path(__file__).with_name("quality_gate.json")
 

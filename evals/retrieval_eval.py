@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from evals.metrics import document_scores, retrieval_metrics
+from rag.domain import RetrievalMode
 from rag.retrieval import MAX_TOP_K, RetrievalRequest, Retriever
-from rag.settings import RetrievalMode
 
 
 @dataclass

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ingest.chunking import Chunker
 from ingest.formats.base import LoadFailure
 from ingest.prefetch import prefetch
-from rag.domain import Chunk, Document
-from rag.embedding.base import DenseEmbedder, SparseEncoder, SparseVector
+from rag.domain import Chunk, Document, SparseVector
+from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.store.base import StoredDocument, VectorStore
 from rag.store.namespace import CollectionNamespace
 

@@ -6,9 +6,12 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 JsonDict = dict[str, Any]
+
+# How a query is matched: dense vectors, BM25 sparse vectors, or both fused inside the store.
+RetrievalMode = Literal["dense", "sparse", "hybrid"]
 
 # Namespace of chunk point ids: uuid5(namespace, "tenant/doc_id/chunk_index/chunk_hash").
 POINT_NAMESPACE = uuid.UUID("6f1c3f0e-8a57-4c0b-9d1e-2f6a3b7c9e10")
@@ -18,6 +21,14 @@ def content_hash(text: str) -> str:
     """Hash of normalized content: line endings unified, trailing whitespace per line and at the ends dropped."""
     normalized = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip()
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SparseVector:
+    """A sparse vector (BM25 term ids and weights), as the store holds it."""
+
+    indices: list[int]
+    values: list[float]
 
 
 @dataclass(frozen=True, slots=True)

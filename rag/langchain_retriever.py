@@ -7,8 +7,8 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from rag.domain import RetrievalMode
 from rag.retrieval import RetrievalRequest, Retriever
-from rag.settings import RetrievalMode
 
 
 class RagRetriever(BaseRetriever):

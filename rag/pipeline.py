@@ -14,11 +14,11 @@ import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, BaseMessage, BaseMessageChunk
 
-from rag.domain import Answer, Citation, Hit
+from rag.domain import Answer, Citation, Hit, RetrievalMode
 from rag.errors import BackendUnavailable, InvalidInput
 from rag.prompts import NO_SOURCES_ANSWER, Turn, citations_for, grounded_messages, retrieval_query
 from rag.retrieval import RetrievalRequest, Retriever
-from rag.settings import RetrievalMode, Settings
+from rag.settings import Settings
 from rag.store.base import PayloadFilter
 
 

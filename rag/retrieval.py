@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.domain import Hit
+from rag.domain import Hit, RetrievalMode
 from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.errors import InvalidInput, NotFound
-from rag.settings import RetrievalMode
 from rag.store.base import PayloadFilter, VectorStore
 from rag.store.fusion import DEFAULT_FUSION, Fusion
 from rag.store.namespace import CollectionNamespace

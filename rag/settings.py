@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-RetrievalMode = Literal["dense", "sparse", "hybrid"]
+from rag.domain import RetrievalMode
 
 
 def _default_cache_dir() -> Path:

@@ -20,7 +20,8 @@ from evals.gate import THRESHOLDS, load_checks, run_gate
 from evals.groundedness import build_groundedness
 from evals.report import ReportKind, default_report_dir, write_answers_report, write_retrieval_report
 from evals.retrieval_eval import evaluate_retrieval
-from rag.settings import RetrievalMode, Settings
+from rag.domain import RetrievalMode
+from rag.settings import Settings
 from rag_cli.progress import Progress
 
 MODES: tuple[RetrievalMode, ...] = ("dense", "sparse", "hybrid")

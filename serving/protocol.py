@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from rag.settings import RetrievalMode
+from rag.domain import RetrievalMode
 from rag.store.base import FilterValue
 from rag.store.filters import INT64_MAX, INT64_MIN
 

@@ -5,8 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.domain import Chunk
-from rag.embedding.base import SparseVector
+from rag.domain import Chunk, SparseVector
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.errors import InvalidInput, NotFound
@@ -255,3 +254,17 @@ def test_fusion_method_and_weights_reach_the_engine(store: VectorStore) -> None:
     assert scores(Fusion("rrf", 2, (1.0, 4.0)))["A"] == pytest.approx(1 / (1 + 1) + 1 / (2 / 4 + 1))
     dbsf = scores(Fusion("dbsf"))
     assert set(dbsf) == {"A", "B", "C"} and dbsf != scores(Fusion("rrf", 2))
+
+
+def test_drop_collection_removes_it_and_its_points(
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    _fill(store, embedder, sparse, "t1")
+    store.drop_collection("c")
+    assert "c" not in store.list_collections()
+    assert not store.collection_exists("c")
+    with pytest.raises(NotFound):
+        store.drop_collection("c")
+    _fill(store, embedder, sparse, "t2")  # the name can be used again, empty
+    assert store.count("c") == len(TEXTS)
+    assert store.count("c", "t1") == 0

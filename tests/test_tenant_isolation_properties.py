@@ -15,8 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.domain import Chunk
-from rag.embedding.base import SparseVector
+from rag.domain import Chunk, SparseVector
 from rag.errors import InvalidInput, NotFound
 from rag.store.edge import EdgeStore
 from rag.store.namespace import CollectionNamespace, check_collection

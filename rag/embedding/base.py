@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class SparseVector:
-    indices: list[int]
-    values: list[float]
+from rag.domain import SparseVector
 
 
 class DenseEmbedder(Protocol):

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import Stemmer
 
-from rag.embedding.base import SparseVector
+from rag.domain import SparseVector
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

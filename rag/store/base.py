@@ -6,9 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from rag.domain import Chunk, Hit
-from rag.embedding.base import SparseVector
-from rag.settings import RetrievalMode
+from rag.domain import Chunk, Hit, RetrievalMode, SparseVector
 from rag.store.fusion import DEFAULT_FUSION, Fusion
 
 # A user filter: payload field -> a value, or a list of values (any of them matches).
@@ -50,6 +48,10 @@ class VectorStore(Protocol):
     def collection_exists(self, collection: str) -> bool: ...
 
     def ensure_collection(self, collection: str, dense_dim: int) -> None: ...
+
+    def drop_collection(self, collection: str) -> None:
+        """Remove the collection and everything in it; `NotFound` if it does not exist."""
+        ...
 
     def upsert(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,10 +18,8 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from rag.domain import Chunk, Hit
-from rag.embedding.base import SparseVector
+from rag.domain import Chunk, Hit, RetrievalMode, SparseVector
 from rag.errors import BackendUnavailable, InvalidInput, NotFound, StoreBusy
-from rag.settings import RetrievalMode
 from rag.store.base import PayloadFilter, PointBatch, StoredDocument
 from rag.store.filters import Conditions, conditions
 from rag.store.fusion import DEFAULT_FUSION, Fusion
@@ -171,6 +170,20 @@ class EdgeStore:
             tmp = meta.with_suffix(".tmp")
             tmp.write_text(json.dumps({"dense_dim": dense_dim, "dense": DENSE, "sparse": SPARSE}))
             tmp.replace(meta)
+
+    def drop_collection(self, collection: str) -> None:
+        directory = self._dir(collection)
+        with self._lock:
+            if not self.collection_exists(collection):
+                raise NotFound(f"collection '{collection}' does not exist", param="collection")
+            self._hold(collection)  # not while another process has it open
+            if (shard := self._shards.pop(collection, None)) is not None:
+                shard.close()
+            (directory / _META).unlink()  # first: a half-removed folder is no longer a collection
+            for child in directory.iterdir():
+                if child.name != _LOCK:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+            self._held.pop(collection).release()
 
     def _index_payload(self, shard: qe.EdgeShard) -> None:
         """Create the keyword indexes the shard lacks (a setting may have added metadata keys since)."""

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from rag.domain import Chunk
-from rag.embedding.base import SparseVector
+from rag.domain import Chunk, SparseVector
 from rag.store.base import PointBatch, StoredDocument
 
 DENSE = "dense"  # named dense vector (cosine)

@@ -15,10 +15,8 @@ from typing import Any, TypeVar
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from rag.domain import Chunk, Hit
-from rag.embedding.base import SparseVector
+from rag.domain import Chunk, Hit, RetrievalMode, SparseVector
 from rag.errors import BackendUnavailable, InvalidInput, NotFound
-from rag.settings import RetrievalMode
 from rag.store.base import PayloadFilter, PointBatch, StoredDocument
 from rag.store.filters import Conditions, conditions
 from rag.store.fusion import DEFAULT_FUSION, Fusion
@@ -158,6 +156,10 @@ class QdrantStore:
                 replication_factor=self._replication_factor,
             )
         self._index_payload(collection, set())
+
+    def drop_collection(self, collection: str) -> None:
+        self._require(collection)
+        self._call(lambda: self._client.delete_collection(collection))
 
     def _index_payload(self, collection: str, existing: set[str]) -> None:
         """Create the keyword indexes the collection lacks; local mode has none (and warns about them)."""

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.embedding.base import SparseVector
-from rag.settings import RetrievalMode
+from rag.domain import RetrievalMode, SparseVector
 from rag.store.fusion import DEFAULT_FUSION, Fusion
 from rag.store.payload import DENSE, SPARSE
 
