@@ -20,8 +20,10 @@ from typing import Any
 from evals.answer_metrics import abstains, citation_precision, rouge_l, token_f1
 from evals.beir import GoldAnswer
 from evals.groundedness import Groundedness
-from rag.pipeline import ChatRequest, RagPipeline, TokenDelta
+from rag.answer_stream import AnswerFold
+from rag.pipeline import RagPipeline
 from rag.prompts import Turn
+from rag.requests import RequestBuilder
 from rag.settings import Settings
 
 _CITE = re.compile(r"\[(\d+)\]")
@@ -54,24 +56,15 @@ def evaluate_question(
     settings: Settings,
     groundedness: Groundedness,
 ) -> QuestionResult:
-    request = ChatRequest(
-        turns=[Turn("user", gold.question)],
-        collection=collection,
-        tenant=tenant,
-        top_k=settings.top_k,
-        mode=settings.retrieval_mode,
-        max_tokens=settings.max_tokens,
-        temperature=0.0,
-    )
+    # built as the API builds a chat's request: what this measures is what users get
+    request = RequestBuilder(settings).chat([Turn("user", gold.question)], tenant=tenant, collection=collection)
     started = time.perf_counter()
     grounding = pipeline.ground(request)
     retrieved_at = time.perf_counter()
-    first_token_at, text = 0.0, ""
+    fold = AnswerFold()
     for event in pipeline.stream(request, grounding):
-        if isinstance(event, TokenDelta):
-            first_token_at = first_token_at or time.perf_counter()
-            text += event.text
-    done_at = time.perf_counter()
+        fold.add(event)
+    done_at, text, first_token_at = time.perf_counter(), fold.text, fold.first_token_at
     by_index = {c.index: c.doc_id for c in grounding.citations}
     cited = [by_index[int(n)] for n in _CITE.findall(text) if int(n) in by_index]
     gold_docs = set(gold.gold_doc_ids)

@@ -9,6 +9,7 @@ from rag.embedding.base import DenseEmbedder
 from rag.embedding.dense import packaged_minilm_path
 from rag.embedding.lazy import LazyEmbedder
 from rag.embedding.sparse import Bm25Encoder
+from rag.requests import RequestBuilder
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store.base import VectorStore
@@ -71,6 +72,7 @@ class Components:
     sparse: Bm25Encoder
     retriever: Retriever
     namespace: CollectionNamespace
+    requests: RequestBuilder
 
     def close(self) -> None:
         self.store.close()
@@ -114,13 +116,19 @@ def build_components(settings: Settings, *, lazy_embedder: bool = False) -> Comp
         store, embedder, sparse, prefetch_k=settings.prefetch_k, fusion=fusion(settings), namespace=names
     )
     return Components(
-        settings=settings, store=store, embedder=embedder, sparse=sparse, retriever=retriever, namespace=names
+        settings=settings,
+        store=store,
+        embedder=embedder,
+        sparse=sparse,
+        retriever=retriever,
+        namespace=names,
+        requests=RequestBuilder(settings),
     )
 
 
 def build_pipeline(components: Components, chat_model: BaseChatModel | None = None) -> RagPipeline:
     from rag.llm.factory import build_chat_model
-    from rag.pipeline import RagPipeline
+    from rag.pipeline import PipelineConfig, RagPipeline
 
     model = chat_model or build_chat_model(components.settings)
-    return RagPipeline(components.retriever, model, components.settings)
+    return RagPipeline(components.retriever, model, PipelineConfig.from_settings(components.settings))

@@ -1,37 +1,39 @@
 """The RAG pipeline: retrieve, build a prompt with numbered sources, stream the LLM's answer and its citations.
 
-One pipeline serves the API, the CLI and the evaluation harness, so what evaluations measure is what users get.
+One pipeline serves the API, the CLI and the evaluation harness, and they build its requests alike
+(rag/requests.py), so what evaluations measure is what users get.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import openai
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessageChunk, BaseMessage, BaseMessageChunk
+from langchain_core.messages import BaseMessage
 
-from rag.domain import Answer, Citation, Hit, RetrievalMode
+from rag.answer_stream import ABSTENTION, AnswerFold, StreamEvent, UsageTracker
+from rag.domain import Answer, Citation, Hit
 from rag.errors import BackendUnavailable, InvalidInput
-from rag.prompts import NO_SOURCES_ANSWER, Turn, citations_for, grounded_messages, retrieval_query
-from rag.retrieval import RetrievalRequest, Retriever
+from rag.prompts import citations_for, grounded_messages, retrieval_query
+from rag.requests import ChatRequest
+from rag.retrieval import Retriever
 from rag.settings import Settings
-from rag.store.base import PayloadFilter
 
 
 @dataclass(frozen=True, slots=True)
-class ChatRequest:
-    turns: Sequence[Turn]
-    collection: str
-    tenant: str
-    top_k: int
-    mode: RetrievalMode
-    max_tokens: int
-    temperature: float
-    filters: PayloadFilter | None = None
+class PipelineConfig:
+    """What the pipeline itself reads of the settings."""
+
+    history_turns: int = 1  # earlier user turns added to the retrieval query of a follow-up question
+    excerpt_chars: int = 300  # characters of each source shown in a citation
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineConfig:
+        return cls(history_turns=settings.history_turns, excerpt_chars=settings.excerpt_chars)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,23 +43,6 @@ class Grounding:
     hits: list[Hit]
     citations: list[Citation]
     messages: list[BaseMessage]
-
-
-@dataclass(frozen=True, slots=True)
-class TokenDelta:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Finished:
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str
-
-
-StreamEvent = TokenDelta | Finished
-# What the pipeline says, without calling the LLM, when retrieval found nothing.
-ABSTENTION: tuple[StreamEvent, ...] = (TokenDelta(NO_SOURCES_ANSWER), Finished(0, 0, "stop"))
 
 
 @contextmanager
@@ -77,30 +62,11 @@ def _llm_errors() -> Iterator[None]:
         raise BackendUnavailable(f"the language model backend failed (status {exc.status_code})") from exc
 
 
-class _UsageTracker:
-    def __init__(self) -> None:
-        self.prompt_tokens = 0
-        self.completion_tokens = 0
-        self.finish_reason = "stop"
-
-    def observe(self, chunk: BaseMessageChunk) -> TokenDelta | None:
-        if isinstance(chunk, AIMessageChunk) and chunk.usage_metadata:
-            self.prompt_tokens = chunk.usage_metadata["input_tokens"]
-            self.completion_tokens = chunk.usage_metadata["output_tokens"]
-        reason = chunk.response_metadata.get("finish_reason")
-        if reason:
-            self.finish_reason = str(reason)
-        return TokenDelta(chunk.text) if chunk.text else None
-
-    def finished(self) -> Finished:
-        return Finished(self.prompt_tokens, self.completion_tokens, self.finish_reason)
-
-
 class RagPipeline:
-    def __init__(self, retriever: Retriever, chat_model: BaseChatModel, settings: Settings) -> None:
+    def __init__(self, retriever: Retriever, chat_model: BaseChatModel, config: PipelineConfig | None = None) -> None:
         self.retriever = retriever
         self.chat_model = chat_model
-        self._settings = settings
+        self._config = config or PipelineConfig()
 
     def ground(self, request: ChatRequest) -> Grounding:
         """Retrieve sources for the conversation's last question and build the grounded prompt."""
@@ -108,19 +74,9 @@ class RagPipeline:
             raise InvalidInput("the last message must be a non-empty user message", param="messages")
         if request.max_tokens < 1:
             raise InvalidInput("max_tokens must be at least 1", param="max_tokens")
-        query = retrieval_query(request.turns, self._settings.history_turns)
-        hits = self.retriever.retrieve(
-            RetrievalRequest(
-                query=query,
-                collection=request.collection,
-                tenant=request.tenant,
-                top_k=request.top_k,
-                mode=request.mode,
-                filters=request.filters,
-                min_relevance=self._settings.min_relevance,
-            )
-        )
-        citations = citations_for(hits, self._settings.excerpt_chars)
+        query = retrieval_query(request.turns, self._config.history_turns)
+        hits = self.retriever.retrieve(request.retrieval(query))
+        citations = citations_for(hits, self._config.excerpt_chars)
         return Grounding(hits=hits, citations=citations, messages=grounded_messages(request.turns, hits))
 
     def _llm_kwargs(self, request: ChatRequest) -> dict[str, Any]:
@@ -133,7 +89,7 @@ class RagPipeline:
             for event in ABSTENTION:
                 yield event
             return
-        usage = _UsageTracker()
+        usage = UsageTracker()
         with _llm_errors():
             async for chunk in self.chat_model.astream(grounding.messages, **self._llm_kwargs(request)):
                 delta = usage.observe(chunk)
@@ -146,7 +102,7 @@ class RagPipeline:
         if not grounding.hits:
             yield from ABSTENTION
             return
-        usage = _UsageTracker()
+        usage = UsageTracker()
         with _llm_errors():
             for chunk in self.chat_model.stream(grounding.messages, **self._llm_kwargs(request)):
                 delta = usage.observe(chunk)
@@ -156,14 +112,12 @@ class RagPipeline:
 
     def answer(self, request: ChatRequest) -> Answer:
         grounding = self.ground(request)
-        text, finished = "", Finished(0, 0, "stop")
+        fold = AnswerFold()
         for event in self.stream(request, grounding):
-            if isinstance(event, TokenDelta):
-                text += event.text
-            else:
-                finished = event
+            fold.add(event)
+        finished = fold.finished
         return Answer(
-            text=text,
+            text=fold.text,
             citations=grounding.citations,
             prompt_tokens=finished.prompt_tokens,
             completion_tokens=finished.completion_tokens,

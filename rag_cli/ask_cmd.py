@@ -19,21 +19,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rag.pipeline import ChatRequest, TokenDelta  # the LLM stack loads only for this command
+    from rag.answer_stream import TokenDelta  # the LLM stack loads only for this command
     from rag.prompts import Turn
 
     settings = Settings()
     components = build_components(settings)
     try:
         pipeline = build_pipeline(components)
-        request = ChatRequest(
-            turns=[Turn("user", args.question)],
-            collection=args.collection or settings.collection,
-            tenant=args.tenant or settings.tenant,
-            top_k=args.top_k or settings.top_k,
-            mode=settings.retrieval_mode,
-            max_tokens=settings.max_tokens,
-            temperature=settings.temperature,
+        request = components.requests.chat(
+            [Turn("user", args.question)], tenant=args.tenant, collection=args.collection, top_k=args.top_k
         )
         grounding = pipeline.ground(request)
         for event in pipeline.stream(request, grounding):

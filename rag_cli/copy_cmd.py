@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from rag.components import build_store
+from rag.requests import RequestBuilder
 from rag.settings import Settings
 from rag.store.transfer import copy_collection
 
@@ -34,7 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
-    collection = args.collection or settings.collection
+    collection = RequestBuilder(settings).target(collection=args.collection).collection
     api_key = os.environ.get(args.to_api_key_env) if args.to_api_key_env else None
     if args.to_api_key_env and api_key is None:
         print(f"rag copy: environment variable {args.to_api_key_env} is not set", file=sys.stderr)

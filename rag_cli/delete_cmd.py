@@ -6,6 +6,7 @@ import argparse
 import json
 
 from rag.components import build_store, namespace
+from rag.requests import RequestBuilder
 from rag.settings import Settings
 from rag.store.deletion import delete_document
 
@@ -20,11 +21,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
-    collection, tenant = args.collection or settings.collection, args.tenant or settings.tenant
+    target = RequestBuilder(settings).target(tenant=args.tenant, collection=args.collection)
     store = build_store(settings)
     try:
-        chunks = delete_document(store, namespace(settings), collection, tenant, args.doc_id)
+        chunks = delete_document(store, namespace(settings), target.collection, target.tenant, args.doc_id)
     finally:
         store.close()
-    print(json.dumps({"collection": collection, "tenant": tenant, "doc_id": args.doc_id, "chunks_deleted": chunks}))
+    summary = {"collection": target.collection, "tenant": target.tenant, "doc_id": args.doc_id}
+    print(json.dumps({**summary, "chunks_deleted": chunks}))
     return 0

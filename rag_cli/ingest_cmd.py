@@ -85,10 +85,11 @@ def run(args: argparse.Namespace) -> int:
             def report(failure: LoadFailure) -> None:
                 progress.write(f"rag ingest: failed: {failure.path}: {failure.error}")
 
+            target = components.requests.target(tenant=args.tenant, collection=args.collection)
             ingestor = Ingestor.for_components(
                 components,
-                collection=args.collection or settings.collection,
-                tenant=args.tenant or settings.tenant,
+                collection=target.collection,
+                tenant=target.tenant,
                 on_document=progress.advance,
                 on_failure=report,
             )

@@ -17,9 +17,11 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from rag.answer_stream import AnswerFold, Finished, StreamEvent, TokenDelta
 from rag.errors import InvalidInput, NotFound, RagError
-from rag.pipeline import ChatRequest, Finished, Grounding, StreamEvent, TokenDelta
+from rag.pipeline import Grounding
 from rag.prompts import Turn
+from rag.requests import ChatRequest
 from serving.errors import code_of, error_body, status_of
 from serving.protocol import (
     AssistantMessage,
@@ -77,20 +79,19 @@ class ChatService:
             raise InvalidInput(
                 f"the messages hold {chars} characters, at most {settings.max_input_chars}", param="messages"
             )
-        max_tokens = body.max_completion_tokens or body.max_tokens or settings.max_tokens
-        if max_tokens > settings.max_tokens_limit:
-            param = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"
-            raise InvalidInput(f"{param} may be at most {settings.max_tokens_limit}", param=param)
-        return ChatRequest(
-            turns=turns,
-            collection=body.collection or settings.collection,
+        request = self._state.components.requests.chat(
+            turns,
             tenant=tenant,
-            top_k=body.top_k or settings.top_k,
-            mode=settings.retrieval_mode,
-            max_tokens=max_tokens,
-            temperature=settings.temperature if body.temperature is None else body.temperature,
+            collection=body.collection,
+            top_k=body.top_k,
+            max_tokens=body.max_completion_tokens or body.max_tokens,
+            temperature=body.temperature,
             filters=body.filter,
         )
+        if request.max_tokens > settings.max_tokens_limit:
+            param = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"
+            raise InvalidInput(f"{param} may be at most {settings.max_tokens_limit}", param=param)
+        return request
 
     def _citations(self, grounding: Grounding) -> list[CitationOut]:
         return [CitationOut.model_validate(c, from_attributes=True) for c in grounding.citations]
@@ -192,16 +193,13 @@ class ChatService:
             yield piece
 
     async def _complete(self, events: AsyncIterator[StreamEvent], grounding: Grounding) -> ChatCompletion:
-        text, finished = "", Finished(0, 0, "stop")
+        fold = AnswerFold()
         async for event in events:
-            if isinstance(event, TokenDelta):
-                text += event.text
-            else:
-                finished = event
+            fold.add(event)
         return ChatCompletion(
             model=self._state.settings.api_model_name,
-            choices=[Choice(message=AssistantMessage(content=text), finish_reason=finished.finish_reason)],
-            usage=_usage(finished),
+            choices=[Choice(message=AssistantMessage(content=fold.text), finish_reason=fold.finished.finish_reason)],
+            usage=_usage(fold.finished),
             citations=self._citations(grounding),
         )
 

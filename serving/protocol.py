@@ -197,6 +197,8 @@ class RetrieveRequest(BaseModel):
     top_k: int | None = Field(default=None, ge=1, le=100)
     mode: RetrievalMode | None = None
     filter: RequestFilter = None
+    # The chat's relevance floor (RAG_MIN_RELEVANCE) unless given; 0 returns the ranking whatever its scores.
+    min_relevance: float | None = Field(default=None, ge=0, le=1)
 
 
 class RetrievedChunk(BaseModel):

@@ -8,25 +8,25 @@ from rag.domain import Chunk
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.errors import InvalidInput
-from rag.pipeline import ChatRequest, RagPipeline
+from rag.pipeline import PipelineConfig, RagPipeline
 from rag.prompts import NO_SOURCES_ANSWER, Turn
+from rag.requests import ChatRequest, RequestBuilder
 from rag.retrieval import RetrievalRequest, Retriever
 from rag.settings import Settings
 from rag.store.base import VectorStore
 
 
-def _request(question: str, **kw: object) -> ChatRequest:
-    base: dict[str, object] = dict(
-        turns=[Turn("user", question)], collection="c", tenant="t", top_k=2, mode="hybrid", max_tokens=8, temperature=0
-    )
-    return ChatRequest(**{**base, **kw})  # type: ignore[arg-type]
+def _request(question: str, turns: list[Turn] | None = None) -> ChatRequest:
+    """As the API builds it, on the default settings (RAG_MIN_RELEVANCE 0.25, hybrid retrieval)."""
+    builder = RequestBuilder(Settings(_env_file=None))  # type: ignore[call-arg]
+    return builder.chat(turns or [Turn("user", question)], tenant="t", collection="c", top_k=2, max_tokens=8)
 
 
 def _pipeline(
     store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, reply: str
 ) -> RagPipeline:
     model = GenericFakeChatModel(messages=iter([AIMessage(reply)]))
-    return RagPipeline(Retriever(store, embedder, sparse, prefetch_k=10), model, Settings())
+    return RagPipeline(Retriever(store, embedder, sparse, prefetch_k=10), model, PipelineConfig())
 
 
 def test_abstains_without_calling_the_llm_when_nothing_is_found(

@@ -22,20 +22,20 @@ router = APIRouter()
 
 def _store_document(state: AppState, upload: DocumentUpload, tenant: str) -> DocumentStored:
     settings, components = state.settings, state.components
-    collection = upload.collection or settings.collection
+    target = components.requests.target(tenant=tenant, collection=upload.collection)
     try:  # the ingestion limits hold here too
         LoadOptions.from_settings(settings).check_text(upload.text)
     except BadDocument as exc:
         raise InvalidInput(f"'text': {exc}", param="text") from None
     document = Document(upload.id, upload.text, upload.title, f"api:{upload.id}", dict(upload.metadata))
-    ingestor = Ingestor.for_components(components, collection=collection, tenant=tenant)
+    ingestor = Ingestor.for_components(components, collection=target.collection, tenant=target.tenant)
     summary = ingestor.run([document])
     if summary.failed:  # over RAG_INGEST_MAX_CHUNKS: refused, and any stored version kept
         raise InvalidInput(f"'text': {summary.failed[0]['error']}", param="text")
     status: Literal["created", "updated", "unchanged"] = (
         "created" if summary.documents_added else "updated" if summary.documents_updated else "unchanged"
     )
-    return DocumentStored(id=upload.id, collection=collection, status=status, chunks=summary.chunks_upserted)
+    return DocumentStored(id=upload.id, collection=target.collection, status=status, chunks=summary.chunks_upserted)
 
 
 @router.post(
@@ -57,8 +57,9 @@ async def upload(body: DocumentUpload, state: StateDep, tenant: TenantDep) -> Do
 async def delete(
     doc_id: str, state: StateDep, tenant: TenantDep, collection: str | None = Query(default=None)
 ) -> DocumentDeleted:
-    name = collection or state.settings.collection
+    components = state.components
+    target = components.requests.target(tenant=tenant, collection=collection)
     chunks = await run_in_threadpool(
-        delete_document, state.components.store, state.components.namespace, name, tenant, doc_id
+        delete_document, components.store, components.namespace, target.collection, target.tenant, doc_id
     )
-    return DocumentDeleted(id=doc_id, collection=name, chunks_deleted=chunks)
+    return DocumentDeleted(id=doc_id, collection=target.collection, chunks_deleted=chunks)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from rag.retrieval import RetrievalRequest
 from serving.deps import StateDep, TenantDep
 from serving.protocol import ErrorResponse, RetrievedChunk, RetrieveRequest, RetrieveResponse
 
@@ -18,14 +17,14 @@ router = APIRouter()
     responses={code: {"model": ErrorResponse} for code in (400, 404, 413, 503)},
 )
 async def retrieve(body: RetrieveRequest, state: StateDep, tenant: TenantDep) -> RetrieveResponse:
-    settings = state.settings
-    request = RetrievalRequest(
-        query=body.query,
-        collection=body.collection or settings.collection,
+    request = state.components.requests.retrieval(
+        body.query,
         tenant=tenant,
-        top_k=body.top_k or settings.top_k,
-        mode=body.mode or settings.retrieval_mode,
+        collection=body.collection,
+        top_k=body.top_k,
+        mode=body.mode,
         filters=body.filter,
+        min_relevance=body.min_relevance,
     )
     with state.metrics.retrieving(request.collection, request.top_k, request.mode):
         hits = await run_in_threadpool(state.components.retriever.retrieve, request)

@@ -1,0 +1,103 @@
+"""One request builder (rag/requests.py): every entry point fills its defaults from the settings alike, the
+evaluations measure the temperature users get, and /v1/retrieve applies the chat's relevance floor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from pydantic import Field
+from starlette.testclient import TestClient
+
+from evals.answers_eval import evaluate_question
+from evals.beir import GoldAnswer
+from evals.groundedness import TokenSupport
+from rag.domain import Chunk
+from rag.embedding.dense import SentenceTransformerEmbedder
+from rag.embedding.sparse import Bm25Encoder
+from rag.pipeline import RagPipeline
+from rag.prompts import Turn
+from rag.requests import RequestBuilder
+from rag.retrieval import Retriever
+from rag.settings import Settings
+from rag.store.base import VectorStore
+from serving.app import create_app
+
+SETTINGS = Settings(
+    collection="kb", tenant="acme", top_k=4, retrieval_mode="dense", min_relevance=0.3, max_tokens=77, temperature=0.6
+)
+
+
+def test_what_a_caller_leaves_out_comes_from_the_settings() -> None:
+    build = RequestBuilder(SETTINGS)
+    chat = build.chat([Turn("user", "q")])
+    assert (chat.collection, chat.tenant, chat.top_k, chat.mode) == ("kb", "acme", 4, "dense")
+    assert (chat.max_tokens, chat.temperature, chat.min_relevance, chat.filters) == (77, 0.6, 0.3, None)
+    retrieval = build.retrieval("q")
+    assert (retrieval.collection, retrieval.tenant, retrieval.top_k, retrieval.mode) == ("kb", "acme", 4, "dense")
+    assert retrieval.min_relevance == 0.3
+    assert build.target() == build.target(tenant=None, collection=None)
+    assert (build.target().collection, build.target().tenant) == ("kb", "acme")
+
+
+def test_what_a_caller_gives_wins_and_zero_temperature_or_relevance_is_kept() -> None:
+    build = RequestBuilder(SETTINGS)
+    chat = build.chat(
+        [Turn("user", "q")], tenant="t", collection="c", top_k=2, max_tokens=5, temperature=0.0, filters={"a": 1}
+    )
+    assert (chat.collection, chat.tenant, chat.top_k, chat.max_tokens, chat.temperature) == ("c", "t", 2, 5, 0.0)
+    assert chat.filters == {"a": 1}
+    retrieval = build.retrieval("q", mode="sparse", min_relevance=0.0)
+    assert (retrieval.mode, retrieval.min_relevance) == ("sparse", 0.0)
+    assert chat.retrieval("q2") == build.retrieval(
+        "q2", tenant="t", collection="c", top_k=2, mode="dense", filters={"a": 1}
+    )
+
+
+class _Recording(GenericFakeChatModel):
+    """A fake chat model that remembers the keyword arguments of each call."""
+
+    calls: list[dict[str, object]] = Field(default_factory=list)
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+        self.calls.append(dict(kwargs))
+        return super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+
+def test_the_evaluation_asks_the_model_with_the_users_temperature(
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    """It hard-coded temperature 0 while users got RAG_TEMPERATURE."""
+    store.ensure_collection("c", embedder.dimension)
+    chunk = Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")
+    store.upsert("c", [chunk], embedder.embed_documents([chunk.embed_text]), sparse.encode_documents([chunk.text]))
+    model = _Recording(messages=iter([AIMessage("At 100 C [1].")]), calls=[])
+    pipeline = RagPipeline(Retriever(store, embedder, sparse, prefetch_k=10), model)
+    gold = GoldAnswer("q1", "When does water boil?", answerable=True, gold_doc_ids=["d0"], answers=["At 100 C."])
+    evaluate_question(pipeline, gold, collection="c", tenant="t", settings=SETTINGS, groundedness=TokenSupport())
+    assert model.calls and model.calls[0]["temperature"] == 0.6
+    assert model.calls[0]["max_tokens"] == 77
+
+
+@pytest.fixture(scope="module")
+def kb_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings = Settings(qdrant_path=tmp_path_factory.mktemp("requests") / "qdrant", min_relevance=0.3)
+    model = GenericFakeChatModel(messages=iter([]))
+    with TestClient(create_app(settings, chat_model=model), raise_server_exceptions=False) as client:
+        stored = client.post("/v1/documents", json={"id": "water", "text": "Water boils at 100 degrees Celsius."})
+        assert stored.status_code == 200, stored.text
+        yield client
+
+
+def test_retrieve_applies_the_chats_relevance_floor_unless_the_caller_sets_one(kb_client: TestClient) -> None:
+    """/v1/retrieve ignored RAG_MIN_RELEVANCE: it returned chunks a chat would not be grounded on."""
+    off_topic = {"query": "Which team won the 1998 football world cup?", "mode": "dense"}
+    assert kb_client.post("/v1/retrieve", json=off_topic).json()["data"] == []
+    ranked = kb_client.post("/v1/retrieve", json={**off_topic, "min_relevance": 0}).json()["data"]
+    assert [c["doc_id"] for c in ranked] == ["water"] and ranked[0]["score"] < 0.3
+    on_topic = kb_client.post("/v1/retrieve", json={"query": "When does water boil?", "mode": "dense"}).json()
+    assert [c["doc_id"] for c in on_topic["data"]] == ["water"]
+    bad = kb_client.post("/v1/retrieve", json={**off_topic, "min_relevance": 2})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "min_relevance"
