@@ -15,12 +15,16 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.corpus_vectors import ROOT, SCIFACT, corpus_vectors
-from benchmarks.scifact_eval import metrics_per_mode
+from benchmarks.scifact_eval import evaluate_modes
 from benchmarks.store import load
 from evals.beir import load_qrels, load_queries
+from evals.results import RetrievalMetrics
 from rag.components import build_embedder
+from rag.domain import RetrievalMode
 from rag.settings import Settings
 from rag.store.edge import EdgeStore
+
+MODES: tuple[RetrievalMode, ...] = ("dense", "hybrid")
 
 
 def main() -> None:
@@ -28,7 +32,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "embed_quality.json")
     args = parser.parse_args()
     qrels, texts = load_qrels(SCIFACT, "test"), load_queries(SCIFACT)
-    results: dict[str, dict[str, dict[str, float]]] = {}
+    results: dict[str, dict[RetrievalMode, RetrievalMetrics]] = {}
     for backend in ("torch", "onnx-int8"):
         settings = Settings(embed_backend=backend)
         cv = corpus_vectors(SCIFACT / "corpus.jsonl", settings, embedder=build_embedder(settings))
@@ -36,15 +40,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             store = EdgeStore(Path(tmp))
             load(store, "scifact", cv)
-            results[backend] = metrics_per_mode(store, "scifact", queries, qrels, ("dense", "hybrid"))
+            results[backend] = evaluate_modes(store, "scifact", queries, qrels, MODES)
             store.close()
-        print(backend, results[backend], flush=True)
+        print(backend, {mode: m.by_name() for mode, m in results[backend].items()}, flush=True)
     print(f"\n{'mode':>7} {'torch fp32':>11} {'onnx int8':>10} {'diff':>8}")
-    for mode in ("dense", "hybrid"):
-        a, b = results["torch"][mode]["ndcg@10"], results["onnx-int8"][mode]["ndcg@10"]
+    for mode in MODES:
+        a, b = results["torch"][mode].ndcg_at_10, results["onnx-int8"][mode].ndcg_at_10
         print(f"{mode:>7} {a:>11.4f} {b:>10.4f} {b - a:>+8.4f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    shown = {backend: {mode: m.by_name() for mode, m in per_mode.items()} for backend, per_mode in results.items()}
+    args.out.write_text(json.dumps(shown, indent=2))
     print(f"wrote {args.out}")
 
 

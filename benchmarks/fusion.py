@@ -18,8 +18,8 @@ from typing import Any
 from benchmarks.corpus_vectors import ROOT, SCIFACT
 from evals.beir import load_qrels, load_queries
 from evals.eval_index import TENANT, open_eval_index
-from evals.metrics import retrieval_metrics
-from evals.retrieval_eval import evaluate_retrieval
+from evals.metrics import score_run
+from evals.retrieval_eval import evaluate_mode
 from rag.settings import Settings
 from rag.store.fusion import Fusion
 
@@ -52,13 +52,13 @@ def measure(dataset: Path) -> list[dict[str, Any]]:
     try:
         retriever = index.components.retriever
         for mode in ("dense", "sparse"):
-            result = evaluate_retrieval(
+            result = evaluate_mode(
                 retriever, collection=index.collection, tenant=TENANT, queries=queries, qrels=qrels, mode=mode
             )
-            rows.append({"setting": mode, "depth": "-", **result.metrics})
+            rows.append({"setting": mode, "depth": "-", **result.metrics.by_name()})
         for name, fusion, depth, top_k in SETTINGS:
             retriever.fusion, retriever.prefetch_k = fusion, depth
-            result = evaluate_retrieval(
+            result = evaluate_mode(
                 retriever,
                 collection=index.collection,
                 tenant=TENANT,
@@ -67,9 +67,15 @@ def measure(dataset: Path) -> list[dict[str, Any]]:
                 mode="hybrid",
                 depth=top_k,
             )
-            halves = [retrieval_metrics(half, result.run)["ndcg@10"] for half in (odd, even)]
+            odd_m, even_m = (score_run(half, result.run) for half in (odd, even))
             rows.append(
-                {"setting": name, "depth": depth, **result.metrics, "ndcg@10 odd": halves[0], "ndcg@10 even": halves[1]}
+                {
+                    "setting": name,
+                    "depth": depth,
+                    **result.metrics.by_name(),
+                    "ndcg@10 odd": odd_m.ndcg_at_10,
+                    "ndcg@10 even": even_m.ndcg_at_10,
+                }
             )
     finally:
         index.components.close()

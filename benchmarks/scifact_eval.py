@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from evals.metrics import document_scores, retrieval_metrics
+from evals.metrics import document_scores, score_run
+from evals.results import RetrievalMetrics
 from rag.domain import RetrievalMode, SparseVector
 from rag.store.base import VectorStore
 
 QueryVectors = Mapping[str, tuple[list[float], SparseVector]]
 
 
-def metrics_per_mode(
+def evaluate_modes(
     store: VectorStore,
     collection: str,
     queries: QueryVectors,
     qrels: Mapping[str, Mapping[str, int]],
     modes: Sequence[RetrievalMode],
     depth: int = 50,
-) -> dict[str, dict[str, float]]:
-    """mode -> nDCG@10, Recall@10, Recall@100, MRR@10; `depth` chunks per query, documents scored by their best."""
-    out: dict[str, dict[str, float]] = {}
+) -> dict[RetrievalMode, RetrievalMetrics]:
+    """mode -> nDCG@10, Recall@10, Recall@100, MRR@10 of the store queried directly with precomputed vectors;
+    `depth` chunks per query, documents scored by their best."""
+    out: dict[RetrievalMode, RetrievalMetrics] = {}
     for mode in modes:
         run = {
             qid: document_scores(
@@ -36,5 +38,18 @@ def metrics_per_mode(
             )
             for qid, (dense, sparse) in queries.items()
         }
-        out[mode] = retrieval_metrics(qrels, run)
+        out[mode] = score_run(qrels, run)
     return out
+
+
+def metrics_per_mode(
+    store: VectorStore,
+    collection: str,
+    queries: QueryVectors,
+    qrels: Mapping[str, Mapping[str, int]],
+    modes: Sequence[RetrievalMode],
+    depth: int = 50,
+) -> dict[str, dict[str, float]]:
+    """`evaluate_modes` as mode -> {metric name: value}, the shape benchmarks/engine_parity.py prints and writes."""
+    found = evaluate_modes(store, collection, queries, qrels, modes, depth)
+    return {mode: metrics.by_name() for mode, metrics in found.items()}

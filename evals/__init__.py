@@ -1,4 +1,4 @@
-"""Evaluation harnesses: BEIR dataset readers, retrieval and answer metrics, reports (built on the `rag` pipeline).
-
-Empty until the evaluation issue lands; it is a package now so the install and the layout are final.
+"""Evaluation harnesses on the `rag` pipeline: BEIR dataset readers (beir.py), retrieval and answer metrics, the
+runs (retrieval_eval.py, answers_eval.py) and their typed results (results.py), the CI quality gate (gate.py),
+reports (report.py), and the eval collections' cache (eval_index.py, eval_records.py, eval_cache.py).
 """

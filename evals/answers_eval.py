@@ -6,6 +6,9 @@ precision, token F1 and ROUGE-L against the gold answers (answerable questions; 
 the answer abstained (the right answer for unanswerable ones), groundedness against the retrieved sources (an
 LLM judge or token support: evals/groundedness.py), and latency per stage (retrieval, time to first token,
 generation).
+
+`evaluate_answers` runs a dataset's questions (or a sample of them, answerable and unanswerable in turn) and
+returns them scored and summarized (evals/results.py).
 """
 
 from __future__ import annotations
@@ -13,14 +16,18 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from evals.answer_metrics import abstains, citation_precision, rouge_l, token_f1
-from evals.beir import GoldAnswer
-from evals.groundedness import Groundedness
+from evals.beir import GoldAnswer, check_answers_dataset, load_answers
+from evals.eval_index import TENANT, open_eval_index
+from evals.groundedness import Groundedness, build_groundedness
+from evals.results import AnswerResults, AnswerSummary, GenerationSettings, QuestionResult, RetrievalSettings
 from rag.answer_stream import AnswerFold
+from rag.components import build_pipeline
 from rag.pipeline import RagPipeline
 from rag.prompts import Turn
 from rag.requests import RequestBuilder
@@ -29,22 +36,74 @@ from rag.settings import Settings
 _CITE = re.compile(r"\[(\d+)\]")
 
 
-@dataclass
-class QuestionResult:
-    qid: str
-    answerable: bool
-    answer: str
-    gold_retrieved: bool
-    gold_cited: bool
-    citation_precision: float | None
-    token_f1: float | None  # answerable questions only
-    rouge_l: float | None
-    abstained: bool
-    abstention_correct: bool  # abstained exactly when the question is unanswerable
-    groundedness: float | None
-    retrieval_ms: float
-    first_token_ms: float
-    generation_ms: float
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+
+class Advancing(Protocol):
+    def advance(self) -> None: ...
+
+
+# Given the number of questions, a context whose `advance()` is called after each (the CLI's progress bar).
+ProgressFactory = Callable[[int], AbstractContextManager[Advancing]]
+
+
+class _Silent:
+    def advance(self) -> None:
+        pass
+
+
+def sample_questions(golds: Sequence[GoldAnswer], limit: int | None) -> list[GoldAnswer]:
+    """Answerable and unanswerable questions taken in turn, in file order, up to `limit` (all when None)."""
+    if limit is None or limit >= len(golds):
+        return list(golds)
+    yes, no = [g for g in golds if g.answerable], [g for g in golds if not g.answerable]
+    mixed = [g for pair in zip(yes, no, strict=False) for g in pair]
+    rest = yes[len(no) :] + no[len(yes) :]
+    return (mixed + rest)[:limit]
+
+
+def evaluate_answers(
+    dataset: Path,
+    settings: Settings,
+    *,
+    max_questions: int | None = None,
+    progress: ProgressFactory | None = None,
+    chat_model: BaseChatModel | None = None,
+) -> AnswerResults:
+    """The dataset's questions (`sample_questions`) through the chat pipeline against its eval collection, which is
+    ingested first where the cache lacks it; `chat_model` replaces the configured LLM. `DatasetError` when the
+    folder lacks corpus.jsonl or answers.jsonl."""
+    check_answers_dataset(dataset)
+    golds = sample_questions(load_answers(dataset), max_questions)
+    index = open_eval_index(dataset, settings)
+    try:
+        pipeline = build_pipeline(index.components, chat_model)
+        groundedness = build_groundedness(settings)
+        results: list[QuestionResult] = []
+        with progress(len(golds)) if progress else nullcontext(_Silent()) as tracker:
+            for gold in golds:
+                results.append(
+                    evaluate_question(
+                        pipeline,
+                        gold,
+                        collection=index.collection,
+                        tenant=TENANT,
+                        settings=settings,
+                        groundedness=groundedness,
+                    )
+                )
+                tracker.advance()
+    finally:
+        index.components.close()
+    return AnswerResults(
+        dataset=dataset,
+        collection=index.collection,
+        retrieval=RetrievalSettings.of(settings),
+        generation=GenerationSettings.of(settings),
+        summary=summarize(results, groundedness.name),
+        questions=tuple(results),
+    )
 
 
 def evaluate_question(
@@ -97,29 +156,25 @@ def _median(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-def summarize(results: Sequence[QuestionResult], groundedness_method: str) -> dict[str, Any]:
+def summarize(results: Sequence[QuestionResult], groundedness_method: str) -> AnswerSummary:
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
-    return {
-        "questions": len(results),
-        "answerable": len(answerable),
-        "unanswerable": len(unanswerable),
-        "gold_retrieved": _mean([float(r.gold_retrieved) for r in answerable]),
-        "gold_cited": _mean([float(r.gold_cited) for r in answerable]),
-        "citation_precision": _mean([r.citation_precision for r in answerable]),
-        "token_f1": _mean([r.token_f1 for r in answerable]),
-        "rouge_l": _mean([r.rouge_l for r in answerable]),
-        "abstention_accuracy": _mean([float(r.abstention_correct) for r in results]),
-        "abstained_when_unanswerable": _mean([float(r.abstained) for r in unanswerable]),
-        "answered_when_answerable": _mean([float(not r.abstained) for r in answerable]),
-        "groundedness": _mean([r.groundedness for r in results]),
-        "groundedness_method": groundedness_method,
-        "groundedness_unscored": sum(1 for r in results if r.groundedness is None),
-        "retrieval_ms_p50": _median([r.retrieval_ms for r in results]),
-        "first_token_ms_p50": _median([r.first_token_ms for r in results]),
-        "generation_ms_p50": _median([r.generation_ms for r in results]),
-    }
-
-
-def as_rows(results: Sequence[QuestionResult]) -> list[dict[str, Any]]:
-    return [asdict(r) for r in results]
+    return AnswerSummary(
+        questions=len(results),
+        answerable=len(answerable),
+        unanswerable=len(unanswerable),
+        gold_retrieved=_mean([float(r.gold_retrieved) for r in answerable]),
+        gold_cited=_mean([float(r.gold_cited) for r in answerable]),
+        citation_precision=_mean([r.citation_precision for r in answerable]),
+        token_f1=_mean([r.token_f1 for r in answerable]),
+        rouge_l=_mean([r.rouge_l for r in answerable]),
+        abstention_accuracy=_mean([float(r.abstention_correct) for r in results]),
+        abstained_when_unanswerable=_mean([float(r.abstained) for r in unanswerable]),
+        answered_when_answerable=_mean([float(not r.abstained) for r in answerable]),
+        groundedness=_mean([r.groundedness for r in results]),
+        groundedness_method=groundedness_method,
+        groundedness_unscored=sum(1 for r in results if r.groundedness is None),
+        retrieval_ms_p50=_median([r.retrieval_ms for r in results]),
+        first_token_ms_p50=_median([r.first_token_ms for r in results]),
+        generation_ms_p50=_median([r.generation_ms for r in results]),
+    )

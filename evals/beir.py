@@ -19,6 +19,12 @@ def check_dataset(dataset: Path, split: str) -> None:
             raise DatasetError(f"{dataset} is not a BEIR dataset: {needed.relative_to(dataset)} is missing")
 
 
+def check_answers_dataset(dataset: Path) -> None:
+    """A folder `rag eval answers` can use: a corpus and its questions with gold answers."""
+    if not (dataset / "answers.jsonl").is_file() or not (dataset / "corpus.jsonl").is_file():
+        raise DatasetError(f"{dataset} needs corpus.jsonl and answers.jsonl")
+
+
 def load_queries(dataset: Path) -> dict[str, str]:
     """Query id -> text."""
     with (dataset / "queries.jsonl").open(encoding="utf-8") as lines:

@@ -4,7 +4,8 @@ the same corpus under another folder is the same collection.
 
 The collection lives in the configured Qdrant server when `RAG_QDRANT_URL` is set, otherwise in an embedded store
 under `<cache_dir>/eval/` (never in the user's own store). Ingestion is the same `Ingestor` that `rag ingest` runs,
-so an interrupted first run is finished, not redone, by the next.
+so an interrupted first run is finished, not redone, by the next. Each opening is recorded next to the cache
+(evals/eval_records.py: which dataset folder, which settings), for `rag eval cache list|prune`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from evals.eval_records import record_use
 from ingest.loaders import load
 from ingest.sources import SourceFile
 from ingest.sync import Ingestor, IngestSummary
@@ -71,4 +73,5 @@ def open_eval_index(dataset: Path, settings: Settings) -> EvalIndex:
         summary.documents_added + summary.documents_updated,
         summary.chunks_upserted,
     )
+    record_use(settings, components.store.location, collection, dataset)
     return EvalIndex(components, collection, summary)

@@ -8,9 +8,15 @@ from collections.abc import Iterable, Mapping
 import ir_measures
 from ir_measures import RR, R, nDCG
 
+from evals.results import MetricName, RetrievalMetrics
 from rag.domain import Hit
 
-MEASURES = {"ndcg@10": nDCG @ 10, "recall@10": R @ 10, "recall@100": R @ 100, "mrr@10": RR @ 10}
+MEASURES: dict[MetricName, ir_measures.Measure] = {
+    "ndcg@10": nDCG @ 10,
+    "recall@10": R @ 10,
+    "recall@100": R @ 100,
+    "mrr@10": RR @ 10,
+}
 
 
 def document_scores(hits: Iterable[Hit]) -> dict[str, float]:
@@ -25,6 +31,11 @@ def document_scores(hits: Iterable[Hit]) -> dict[str, float]:
 def retrieval_metrics(
     qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]]
 ) -> dict[str, float]:
-    """Mean of each measure over the queries in `qrels` (a query missing from `run` scores 0)."""
+    """Mean of each measure over the queries in `qrels` (a query missing from `run` scores 0), by metric name."""
     found = ir_measures.calc_aggregate(list(MEASURES.values()), qrels, run)
     return {name: float(found[measure]) for name, measure in MEASURES.items()}
+
+
+def score_run(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]]) -> RetrievalMetrics:
+    """`retrieval_metrics`, typed."""
+    return RetrievalMetrics.from_names(retrieval_metrics(qrels, run))

@@ -5,38 +5,49 @@ worth a look) and a plot (`retrieval.png` or `answers.png`, linked from the Mark
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import astuple
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from rag.settings import Settings
+from evals.results import (
+    AnswerResults,
+    AnswerSummary,
+    ModeResult,
+    QuestionResult,
+    RetrievalMetrics,
+    RetrievalResults,
+    RetrievalSettings,
+)
 
 ReportKind = Literal["retrieval", "answers"]
-RETRIEVAL_METRICS = (
-    ("ndcg@10", "nDCG@10"),
-    ("recall@10", "Recall@10"),
-    ("recall@100", "Recall@100"),
-    ("mrr@10", "MRR@10"),
+# In the order of RetrievalMetrics' fields.
+METRIC_LABELS = ("nDCG@10", "Recall@10", "Recall@100", "MRR@10")
+SummaryValue = float | int | str | None
+ANSWER_ROWS: tuple[tuple[str, Callable[[AnswerSummary], SummaryValue], int], ...] = (
+    ("questions", lambda s: s.questions, 4),
+    ("answerable", lambda s: s.answerable, 4),
+    ("unanswerable", lambda s: s.unanswerable, 4),
+    ("gold document retrieved", lambda s: s.gold_retrieved, 4),
+    ("gold document cited", lambda s: s.gold_cited, 4),
+    ("citation precision", lambda s: s.citation_precision, 4),
+    ("token F1", lambda s: s.token_f1, 4),
+    ("ROUGE-L", lambda s: s.rouge_l, 4),
+    ("abstention accuracy", lambda s: s.abstention_accuracy, 4),
+    ("abstained when unanswerable", lambda s: s.abstained_when_unanswerable, 4),
+    ("answered when answerable", lambda s: s.answered_when_answerable, 4),
+    ("groundedness", lambda s: s.groundedness, 4),
+    ("groundedness method", lambda s: s.groundedness_method, 4),
+    ("answers the judge could not score", lambda s: s.groundedness_unscored, 4),
+    ("retrieval ms (p50)", lambda s: s.retrieval_ms_p50, 1),
+    ("first token ms (p50)", lambda s: s.first_token_ms_p50, 1),
+    ("generation ms (p50)", lambda s: s.generation_ms_p50, 1),
 )
-ANSWER_ROWS = (
-    ("questions", "questions"),
-    ("answerable", "answerable"),
-    ("unanswerable", "unanswerable"),
-    ("gold_retrieved", "gold document retrieved"),
-    ("gold_cited", "gold document cited"),
-    ("citation_precision", "citation precision"),
-    ("token_f1", "token F1"),
-    ("rouge_l", "ROUGE-L"),
-    ("abstention_accuracy", "abstention accuracy"),
-    ("abstained_when_unanswerable", "abstained when unanswerable"),
-    ("answered_when_answerable", "answered when answerable"),
-    ("groundedness", "groundedness"),
-    ("groundedness_method", "groundedness method"),
-    ("groundedness_unscored", "answers the judge could not score"),
-    ("retrieval_ms_p50", "retrieval ms (p50)"),
-    ("first_token_ms_p50", "first token ms (p50)"),
-    ("generation_ms_p50", "generation ms (p50)"),
+PER_QUESTION: tuple[tuple[str, Callable[[QuestionResult], float | None]], ...] = (
+    ("token F1", lambda q: q.token_f1),
+    ("ROUGE-L", lambda q: q.rouge_l),
+    ("groundedness", lambda q: q.groundedness),
 )
 _ABSTENTION_GROUPS = (("answerable", True), ("unanswerable", False))
 WORST = 10
@@ -48,35 +59,32 @@ def default_report_dir(kind: ReportKind, dataset: Path) -> Path:
     return Path("reports") / f"{kind}-{dataset.resolve().name}"
 
 
-def write_retrieval_report(
-    out_dir: Path, payload: Mapping[str, Any], settings: Settings, *, now: datetime | None = None
-) -> Path:
-    """Writes report.json, report.md and retrieval.png for the payload `rag eval retrieval --json` prints;
-    returns the Markdown's path."""
+def write_retrieval_report(out_dir: Path, results: RetrievalResults, *, now: datetime | None = None) -> Path:
+    """Writes report.json (what `rag eval retrieval --json` prints), report.md and retrieval.png; returns the
+    Markdown's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(out_dir, payload)
-    modes: Mapping[str, Mapping[str, Any]] = payload["modes"]
-    _retrieval_plot(modes, out_dir / "retrieval.png")
+    _write_json(out_dir, results.to_json())
+    _retrieval_plot(results.modes, out_dir / "retrieval.png")
     header = [
-        ("dataset", f"`{payload['dataset']}`"),
-        ("split", str(payload["split"])),
-        ("collection", f"`{payload['collection']}`"),
+        ("dataset", f"`{results.dataset}`"),
+        ("split", results.split),
+        ("collection", f"`{results.collection}`"),
         ("date (UTC)", _date(now)),
-        ("retrieval modes", ", ".join(modes)),
-        *_retrieval_settings(settings),
+        ("retrieval modes", ", ".join(m.mode for m in results.modes)),
+        *_retrieval_settings(results.settings),
     ]
     rows = [
-        [mode, *(_num(m[key]) for key, _ in RETRIEVAL_METRICS), str(m["queries"]), _num(m["latency_ms_p50"], 1)]
-        for mode, m in modes.items()
+        [m.mode, *(_num(v) for v in _metric_values(m.metrics)), str(m.queries), _num(m.latency_ms_p50, 1)]
+        for m in results.modes
     ]
     lines = [
-        f"# Retrieval evaluation: {Path(str(payload['dataset'])).name}",
+        f"# Retrieval evaluation: {results.dataset.name}",
         "",
         *_table(["setting", "value"], [[f"**{k}**", v] for k, v in header]),
         "",
         "## Metrics",
         "",
-        *_table(["mode", *(label for _, label in RETRIEVAL_METRICS), "queries", "p50 latency (ms)"], rows),
+        *_table(["mode", *METRIC_LABELS, "queries", "p50 latency (ms)"], rows),
         "",
         "![retrieval metrics per mode](retrieval.png)",
         "",
@@ -84,49 +92,35 @@ def write_retrieval_report(
     return _write_md(out_dir, lines)
 
 
-def write_answers_report(
-    out_dir: Path,
-    payload: Mapping[str, Any],
-    settings: Settings,
-    *,
-    collection: str,
-    now: datetime | None = None,
-) -> Path:
-    """Writes report.json, report.md and answers.png for the payload `rag eval answers --json` prints (the
-    collection is not in that payload); returns the Markdown's path."""
+def write_answers_report(out_dir: Path, results: AnswerResults, *, now: datetime | None = None) -> Path:
+    """Writes report.json (what `rag eval answers --json` prints), report.md and answers.png; returns the
+    Markdown's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(out_dir, payload)
-    summary: Mapping[str, Any] = payload["summary"]
-    questions: Sequence[Mapping[str, Any]] = payload["questions"]
+    _write_json(out_dir, results.to_json())
+    questions = results.questions
     _answers_plot(questions, out_dir / "answers.png")
+    gen = results.generation
     header = [
-        ("dataset", f"`{payload['dataset']}`"),
+        ("dataset", f"`{results.dataset}`"),
         ("split", "answers.jsonl"),
-        ("collection", f"`{collection}`"),
+        ("collection", f"`{results.collection}`"),
         ("date (UTC)", _date(now)),
-        ("retrieval mode", f"{settings.retrieval_mode}, top {settings.top_k} chunks"),
-        *_retrieval_settings(settings),
-        (
-            "LLM",
-            f"`{settings.llm_model}`, "
-            + (f"at {settings.llm_base_url}" if settings.llm_base_url else "in-process engine"),
-        ),
-        ("max tokens, temperature", f"{settings.max_tokens}, 0.0"),
+        ("retrieval mode", f"{gen.retrieval_mode}, top {gen.top_k} chunks, min relevance {gen.min_relevance}"),
+        *_retrieval_settings(results.retrieval),
+        ("LLM", f"`{gen.llm_model}`, " + (f"at {gen.llm_base_url}" if gen.llm_base_url else "in-process engine")),
+        ("max tokens, temperature", f"{gen.max_tokens}, {gen.temperature}"),
     ]
-    scored = [q for q in questions if q["answerable"] and q["token_f1"] is not None]
-    worst = sorted(scored, key=lambda q: (q["token_f1"], str(q["qid"])))[:WORST]
-    answered = [q for q in questions if not q["answerable"] and not q["abstained"]]
+    scored = [(q.token_f1, q) for q in questions if q.answerable and q.token_f1 is not None]
+    worst = [q for _, q in sorted(scored, key=lambda fq: (fq[0], fq[1].qid))[:WORST]]
+    answered = [q for q in questions if not q.answerable and not q.abstained]
     lines = [
-        f"# Answer evaluation: {Path(str(payload['dataset'])).name}",
+        f"# Answer evaluation: {results.dataset.name}",
         "",
         *_table(["setting", "value"], [[f"**{k}**", v] for k, v in header]),
         "",
         "## Summary",
         "",
-        *_table(
-            ["metric", "value"],
-            [[label, _num(summary.get(key), 1 if key.endswith("_ms_p50") else 4)] for key, label in ANSWER_ROWS],
-        ),
+        *_table(["metric", "value"], [[label, _num(get(results.summary), d)] for label, get, d in ANSWER_ROWS]),
         "",
         "![answer metrics per question](answers.png)",
         "",
@@ -135,7 +129,7 @@ def write_answers_report(
         *(
             _table(
                 ["question", "token F1", "ROUGE-L", "answer"],
-                [[_cell(str(q["qid"])), _num(q["token_f1"]), _num(q["rouge_l"]), _answer(q["answer"])] for q in worst],
+                [[_cell(q.qid), _num(q.token_f1), _num(q.rouge_l), _answer(q.answer)] for q in worst],
             )
             if worst
             else ["None scored."]
@@ -144,7 +138,7 @@ def write_answers_report(
         f"## Unanswerable questions answered instead of abstaining ({len(answered)})",
         "",
         *(
-            _table(["question", "answer"], [[_cell(str(q["qid"])), _answer(q["answer"])] for q in answered])
+            _table(["question", "answer"], [[_cell(q.qid), _answer(q.answer)] for q in answered])
             if answered
             else ["None: every unanswerable question was declined."]
         ),
@@ -153,18 +147,25 @@ def write_answers_report(
     return _write_md(out_dir, lines)
 
 
-def _retrieval_settings(settings: Settings) -> list[tuple[str, str]]:
+def _metric_values(metrics: RetrievalMetrics) -> tuple[float, ...]:
+    """The metrics in METRIC_LABELS' order."""
+    return tuple(float(v) for v in astuple(metrics))
+
+
+def _retrieval_settings(settings: RetrievalSettings) -> list[tuple[str, str]]:
     fusion: str = settings.fusion
     if fusion == "rrf":
-        fusion += f" (k {settings.rrf_k}, weights {settings.fusion_dense_weight}/{settings.fusion_sparse_weight})"
+        dense, sparse = settings.fusion_weights
+        fusion += f" (k {settings.rrf_k}, weights {dense}/{sparse})"
+    index = settings.index
     return [
         ("fusion (hybrid)", f"{fusion}, prefetch {settings.prefetch_k}"),
-        ("chunk size / overlap", f"{settings.chunk_size} / {settings.chunk_overlap} tokens"),
-        ("embedding", f"{settings.embed_model_path or 'all-MiniLM-L6-v2 (packaged)'}, {settings.embed_backend}"),
+        ("chunk size / overlap", f"{index.chunk_size} / {index.chunk_overlap} tokens"),
+        ("embedding", f"{index.embed_model}, {index.embed_backend}"),
     ]
 
 
-def _write_json(out_dir: Path, payload: Mapping[str, Any]) -> None:
+def _write_json(out_dir: Path, payload: dict[str, Any]) -> None:
     (out_dir / "report.json").write_text(json.dumps(payload, indent=2) + "\n")
 
 
@@ -204,18 +205,17 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
-def _retrieval_plot(modes: Mapping[str, Mapping[str, Any]], path: Path) -> None:
+def _retrieval_plot(modes: Sequence[ModeResult], path: Path) -> None:
     from matplotlib.figure import Figure  # a Figure renders with Agg on its own: no pyplot, no GUI backend
 
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.subplots()
     width = 0.8 / max(len(modes), 1)
-    for i, (mode, metrics) in enumerate(modes.items()):
-        xs = [j + (i - (len(modes) - 1) / 2) * width for j in range(len(RETRIEVAL_METRICS))]
-        values = [float(metrics[key]) for key, _ in RETRIEVAL_METRICS]
-        bars = ax.bar(xs, values, width, label=mode)
+    for i, result in enumerate(modes):
+        xs = [j + (i - (len(modes) - 1) / 2) * width for j in range(len(METRIC_LABELS))]
+        bars = ax.bar(xs, _metric_values(result.metrics), width, label=result.mode)
         ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
-    ax.set_xticks(range(len(RETRIEVAL_METRICS)), [label for _, label in RETRIEVAL_METRICS])
+    ax.set_xticks(range(len(METRIC_LABELS)), METRIC_LABELS)
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("score")
     ax.set_title("Retrieval quality per mode")
@@ -223,16 +223,14 @@ def _retrieval_plot(modes: Mapping[str, Mapping[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def _answers_plot(questions: Sequence[Mapping[str, Any]], path: Path) -> None:
+def _answers_plot(questions: Sequence[QuestionResult], path: Path) -> None:
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(10, 7), layout="constrained")
     axes = fig.subplots(2, 2)
-    for ax, (key, label) in zip(
-        axes.flat, (("token_f1", "token F1"), ("rouge_l", "ROUGE-L"), ("groundedness", "groundedness")), strict=False
-    ):
-        values = [float(q[key]) for q in questions if q.get(key) is not None]
+    for ax, (label, get) in zip(axes.flat, PER_QUESTION, strict=False):
+        values = [v for v in map(get, questions) if v is not None]
         if values:
             ax.hist(values, bins=10, range=(0, 1), edgecolor="white")
         else:
@@ -243,8 +241,8 @@ def _answers_plot(questions: Sequence[Mapping[str, Any]], path: Path) -> None:
         ax.set_ylabel("questions")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax = axes.flat[3]
-    groups = [(name, [q for q in questions if q["answerable"] == wanted]) for name, wanted in _ABSTENTION_GROUPS]
-    shares = [sum(bool(q["abstention_correct"]) for q in qs) / len(qs) if qs else 0.0 for _, qs in groups]
+    groups = [(name, [q for q in questions if q.answerable == wanted]) for name, wanted in _ABSTENTION_GROUPS]
+    shares = [sum(q.abstention_correct for q in qs) / len(qs) if qs else 0.0 for _, qs in groups]
     bars = ax.bar([f"{name}\n(n={len(qs)})" for name, qs in groups], shares, color=["tab:blue", "tab:orange"])
     ax.bar_label(bars, fmt="%.2f", padding=2)
     ax.set_ylim(0, 1.1)

@@ -5,25 +5,55 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-from evals.metrics import document_scores, retrieval_metrics
+from evals.beir import check_dataset, load_qrels, load_queries
+from evals.eval_index import TENANT, open_eval_index
+from evals.metrics import document_scores, score_run
+from evals.results import ModeResult, RetrievalResults, RetrievalSettings
 from rag.domain import RetrievalMode
 from rag.retrieval import MAX_TOP_K, RetrievalRequest, Retriever
-
-
-@dataclass
-class RetrievalResult:
-    mode: RetrievalMode
-    queries: int
-    metrics: dict[str, float]  # ndcg@10, recall@10, recall@100, mrr@10
-    latency_ms_p50: float
-    latency_ms_p95: float
-    run: dict[str, dict[str, float]] = field(repr=False)  # query id -> {doc id: score}
+from rag.settings import Settings
 
 
 def evaluate_retrieval(
+    dataset: Path,
+    settings: Settings,
+    *,
+    modes: Sequence[RetrievalMode] | None = None,
+    split: str = "test",
+) -> RetrievalResults:
+    """The dataset's `split` in each of `modes` (default: RAG_RETRIEVAL_MODE) against its eval collection, which is
+    ingested first where the cache lacks it. `DatasetError` when the folder is not a BEIR dataset."""
+    check_dataset(dataset, split)
+    queries, qrels = load_queries(dataset), load_qrels(dataset, split)
+    index = open_eval_index(dataset, settings)
+    try:
+        results = tuple(
+            evaluate_mode(
+                index.components.retriever,
+                collection=index.collection,
+                tenant=TENANT,
+                queries=queries,
+                qrels=qrels,
+                mode=mode,
+            )
+            for mode in modes or [settings.retrieval_mode]
+        )
+    finally:
+        index.components.close()
+    return RetrievalResults(
+        dataset=dataset,
+        split=split,
+        collection=index.collection,
+        corpus_chunks_embedded=index.ingest.chunks_upserted,
+        settings=RetrievalSettings.of(settings),
+        modes=results,
+    )
+
+
+def evaluate_mode(
     retriever: Retriever,
     *,
     collection: str,
@@ -32,7 +62,7 @@ def evaluate_retrieval(
     qrels: Mapping[str, Mapping[str, int]],
     mode: RetrievalMode,
     depth: int = MAX_TOP_K,
-) -> RetrievalResult:
+) -> ModeResult:
     """Runs the queries of `qrels` (`depth` chunks each); a qrels query with no text is an error."""
     missing = [qid for qid in qrels if qid not in queries]
     if missing:
@@ -45,10 +75,10 @@ def evaluate_retrieval(
         latencies.append((time.perf_counter() - started) * 1000)
         run[qid] = document_scores(hits)
     cuts = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
-    return RetrievalResult(
+    return ModeResult(
         mode=mode,
         queries=len(qrels),
-        metrics=retrieval_metrics(qrels, run),
+        metrics=score_run(qrels, run),
         latency_ms_p50=round(statistics.median(latencies), 2),
         latency_ms_p95=round(cuts[18], 2),
         run=run,

@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     judge_base_url: str | None = None
     judge_model: str = "judge"
     judge_api_key: SecretStr = SecretStr("EMPTY")
+    # The folder holding the evaluation datasets (BEIR folders such as scifact/, clapnq/): `rag eval gate` reads
+    # them there unless `--data` names another folder, and `rag eval cache` recognizes their collections.
+    eval_data_dir: Path | None = None
 
     # API keys and tenants: `KEY=TENANT` pairs, comma-separated, and/or a file of such lines (a mounted Kubernetes
     # secret; `#` comments). With keys, every endpoint but the health checks needs `Authorization: Bearer KEY` and
