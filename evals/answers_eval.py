@@ -33,11 +33,10 @@ from rag.prompts import Turn
 from rag.requests import RequestBuilder
 from rag.settings import Settings
 
-_CITE = re.compile(r"\[(\d+)\]")
-
-
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+_CITE = re.compile(r"\[(\d+)\]")
 
 
 class Advancing(Protocol):

@@ -1,4 +1,4 @@
-"""The evaluation cache, seen and pruned: the `eval-<hash>` collections of the eval store (evals/eval_index.py),
+"""The evaluation cache, seen and pruned: the `eval-<key>` collections of the eval store (evals/eval_index.py),
 their points, what their records say they hold (evals/eval_records.py), and whether the current settings would
 still use them.
 
@@ -10,6 +10,7 @@ or chunking settings, or with no record at all and matching no known dataset.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from rag.settings import Settings
 from rag.store.base import VectorStore
 
 PREFIX = "eval-"
+# What evaluations name their collections: `eval-<key>`, and, before collections were keyed by content alone,
+# `eval-<dataset>-<key>@eval`. Nothing else in the store (a user's `eval-notes` on a shared Qdrant server) is ours.
+_OURS = re.compile(r"eval-(?:[0-9a-f]{12}|.+-[0-9a-f]{12}@eval)")
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ def _entries(store: VectorStore, settings: Settings, data_dir: Path | None) -> t
     for folder in sorted(folders):
         if (folder / "corpus.jsonl").is_file():
             current.setdefault(f"{PREFIX}{collection_key(folder, settings)}", []).append(folder)
-    names = [n for n in store.list_collections() if n.startswith(PREFIX)]
+    names = [n for n in store.list_collections() if _OURS.fullmatch(n)]
     return tuple(CacheEntry(name, store.count(name), records.get(name), tuple(current.get(name, []))) for name in names)
 
 

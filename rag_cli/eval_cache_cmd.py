@@ -23,7 +23,7 @@ def register(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     c = kinds.add_parser("cache", help="list or remove the cached eval collections")
     actions = c.add_subparsers(dest="action", required=True)
     ls = actions.add_parser("list", help="one line per cached eval collection")
-    ls.add_argument("--data", type=Path, help=DATA_HELP)
+    ls.add_argument("--data", type=Path, metavar="DIR", help=DATA_HELP)
     ls.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     ls.set_defaults(run=run_list)
     pr = actions.add_parser("prune", help="remove cached eval collections: named ones, --all or --stale")
@@ -33,7 +33,7 @@ def register(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--stale", action="store_true", help="remove those no known dataset would use with the current settings"
     )
     pr.add_argument("--dry-run", action="store_true", help="remove nothing, print what would be removed")
-    pr.add_argument("--data", type=Path, help=DATA_HELP)
+    pr.add_argument("--data", type=Path, metavar="DIR", help=DATA_HELP)
     pr.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     pr.set_defaults(run=run_prune)
 

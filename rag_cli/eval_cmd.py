@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.set_defaults(run=run_answers)
     g = kinds.add_parser("gate", help="fail (exit 1) when a metric drops below its threshold")
     g.add_argument("--thresholds", type=Path, default=THRESHOLDS, help=f"thresholds file (default: {THRESHOLDS.name})")
-    g.add_argument("--data", type=Path, help="folder holding the datasets (default: RAG_EVAL_DATA_DIR)")
+    g.add_argument("--data", type=Path, metavar="DIR", help="folder holding the datasets (default: RAG_EVAL_DATA_DIR)")
     g.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     g.set_defaults(run=run_gate_cmd)
     eval_cache_cmd.register(kinds)

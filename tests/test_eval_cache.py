@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from evals.eval_index import eval_settings
+from rag.components import build_store
+from rag.settings import Settings
 from rag_cli.main import main
 from tests.test_eval import DOCS, _dataset
 
@@ -94,6 +97,11 @@ def test_collections_without_a_record_are_recognized_from_the_data_folder(
     for record in (cache_env / "cache" / "eval" / "records").glob("*/*.json"):
         record.unlink()  # as a collection built before records were kept
 
+    settings = eval_settings(Settings())
+    store = build_store(settings)  # a collection of the eval store that no evaluation made: never listed or pruned
+    store.ensure_collection("eval-notes", 384)
+    store.close()
+
     (entry,) = _listed(capsys)
     assert entry["name"] == name and entry["current"] is False and entry["settings"] is None
     (entry,) = _listed(capsys, "--data", str(data))
@@ -101,6 +109,12 @@ def test_collections_without_a_record_are_recognized_from_the_data_folder(
     monkeypatch.setenv("RAG_EVAL_DATA_DIR", str(data))
     assert main(["eval", "cache", "prune", "--stale"]) == 0
     assert capsys.readouterr().out == "nothing to remove; 1 kept\n"
+
+    assert main(["eval", "cache", "prune", "--all"]) == 0
+    assert capsys.readouterr().out.startswith(f"removed {name} ")
+    store = build_store(settings)
+    assert store.list_collections() == ["eval-notes"]
+    store.close()
 
     monkeypatch.setenv("RAG_EVAL_DATA_DIR", str(cache_env / "nowhere"))
     assert main(["eval", "cache", "list"]) == 2
