@@ -42,10 +42,8 @@ def build_store(settings: Settings) -> VectorStore:
     if settings.qdrant_url is None and settings.embedded_store == "edge":
         from rag.store.edge import EdgeStore
 
-        return EdgeStore(
-            settings.qdrant_path / "edge",
-            hnsw=hnsw_params(settings),
-            indexed_metadata=settings.indexed_metadata,
+        return EdgeStore.under(
+            settings.qdrant_path, hnsw=hnsw_params(settings), indexed_metadata=settings.indexed_metadata
         )
     from rag.store.qdrant import QdrantStore
 

@@ -43,7 +43,7 @@ def sparse() -> Bm25Encoder:
 @pytest.fixture(params=["edge", "qdrant-local"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
     """Every store implementation, each in a fresh folder: the shared store suite runs against all of them."""
-    engine: VectorStore = EdgeStore(tmp_path / "edge") if request.param == "edge" else QdrantStore(path=tmp_path / "q")
+    engine: VectorStore = EdgeStore.under(tmp_path) if request.param == "edge" else QdrantStore(path=tmp_path / "q")
     yield engine
     engine.close()
 

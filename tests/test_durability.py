@@ -24,7 +24,7 @@ def _corpus(path: Path, n: int) -> Path:
 
 
 def _state(store_path: Path) -> tuple[int, dict[str, set[str]]]:
-    store = EdgeStore(store_path / "edge")
+    store = EdgeStore.under(store_path)
     try:
         return store.count("docs"), document_hashes(store, "docs", "default")
     finally:

@@ -18,6 +18,7 @@ from qdrant_client import QdrantClient
 
 from rag.errors import BackendUnavailable, StoreBusy
 from rag.store.edge import EdgeStore
+from rag.store.edge_layout import EdgeLayout
 from rag.store.qdrant import QdrantStore
 from tests.conftest import RAG_BIN, rag_env, run_rag, start_api
 
@@ -45,7 +46,7 @@ def _busy(result: subprocess.CompletedProcess[str], command: str, pid: int, hold
 
 def test_a_second_store_on_the_same_collection_is_refused_until_the_first_closes(tmp_path: Path) -> None:
     """flock belongs to the open file, so two stores conflict even inside one process."""
-    first, second = EdgeStore(tmp_path / "edge"), EdgeStore(tmp_path / "edge")
+    first, second = EdgeStore.under(tmp_path), EdgeStore.under(tmp_path)
     try:
         first.ensure_collection("c", 4)
         for attempt in (lambda: second.ensure_collection("c", 4), lambda: second.count("c")):
@@ -53,7 +54,9 @@ def test_a_second_store_on_the_same_collection_is_refused_until_the_first_closes
                 attempt()
             assert isinstance(exc.value, BackendUnavailable)  # the API's 503
             assert str(exc.value) == exc.value.message == "the store is busy: another process has it open"
-            assert f"collection 'c' of the embedded store {(tmp_path / 'edge').resolve()}" in exc.value.detail
+            assert (
+                f"collection 'c' of the embedded store {EdgeLayout.under(tmp_path).root.resolve()}" in exc.value.detail
+            )
             assert f"(pid {os.getpid()}: " in exc.value.detail
         second.ensure_collection("other", 4)  # the lock is per collection: other shards stay free
         first.close()
@@ -65,11 +68,11 @@ def test_a_second_store_on_the_same_collection_is_refused_until_the_first_closes
 
 def test_a_process_that_skips_the_lock_file_is_still_reported_as_busy(tmp_path: Path) -> None:
     """Edge's own write-ahead log lock and local mode's folder lock map to StoreBusy too."""
-    store = EdgeStore(tmp_path / "edge")
+    store = EdgeStore.under(tmp_path)
     store.ensure_collection("c", 4)
     store.close()
-    raw = qe.EdgeShard.load(str(tmp_path / "edge" / "c" / "shard"))
-    reopened = EdgeStore(tmp_path / "edge")
+    raw = qe.EdgeShard.load(str(EdgeLayout.under(tmp_path).shard("c")))
+    reopened = EdgeStore.under(tmp_path)
     try:
         with pytest.raises(StoreBusy) as exc:
             reopened.count("c")
@@ -102,7 +105,7 @@ def test_rag_serve_holds_its_store_and_every_command_says_so(two_docs: Path, tmp
         _busy(run_rag(["serve", "--port", "9"], env, timeout=120), "serve", pid, "rag serve --port")
 
         # a collection this test holds: the server's answer is a generic 503, the holder stays in the server's log
-        mine = EdgeStore(store_path / "edge")
+        mine = EdgeStore.under(store_path)
         try:
             mine.ensure_collection("held", 384)
             r = httpx.post(server.base_url + "/v1/retrieve", json={"query": "alpha", "collection": "held"}, timeout=60)
@@ -135,7 +138,7 @@ def test_two_ingests_into_a_fresh_store_the_second_exits_3_while_the_first_write
     for i in range(1500):
         (notes / f"n{i}.md").write_text(f"# Note {i}\n\nNote {i} about the processes that hold a store.\n")
     env = rag_env(tmp_path / "store", RAG_INGEST_BATCH_CHUNKS="1")
-    lock = tmp_path / "store" / "edge" / "docs" / "lock"
+    lock = EdgeLayout.under(tmp_path / "store").lock("docs")
     first = subprocess.Popen([RAG_BIN, "ingest", str(notes)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120

@@ -94,7 +94,7 @@ class VectorStore(Protocol):
         fusion: Fusion = DEFAULT_FUSION,
     ) -> list[Hit]:
         """Top `limit` chunks of the tenant; hybrid fuses by `fusion`; `exact` skips the vector index (brute force,
-        for checks)."""
+        for checks): an engine without one (qdrant-client's local mode) is always exact."""
         ...
 
     def optimize(self, collection: str) -> None:

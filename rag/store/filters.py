@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from rag.errors import InvalidInput
 from rag.store.base import TOP_LEVEL_FIELDS, FilterValue, PayloadFilter
@@ -17,6 +19,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 # A condition: payload key -> one value, or a list of values (any of them matches).
 Condition = tuple[str, str | int | bool | list[str] | list[int]]
+F = TypeVar("F", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +64,33 @@ def conditions(tenant: str, filters: PayloadFilter | None = None, **exact: str |
         field = key if key in TOP_LEVEL_FIELDS or key.startswith("metadata.") else f"metadata.{key}"
         must.append(_checked(field, value))
     return Conditions(must=tuple(must))
+
+
+class QdrantFilterTypes(Protocol[F]):
+    """Where Qdrant's filter classes live: `qdrant_edge` and `qdrant_client.models` both name them alike, with the
+    same fields."""
+
+    @property
+    def Filter(self) -> Callable[..., F]: ...
+
+    @property
+    def FieldCondition(self) -> Callable[..., Any]: ...
+
+    @property
+    def MatchAny(self) -> Callable[..., Any]: ...
+
+    @property
+    def MatchValue(self) -> Callable[..., Any]: ...
+
+
+def qdrant_filter(types: QdrantFilterTypes[F], conds: Conditions) -> F:
+    """The conditions as a Qdrant `Filter` of the given engine's types."""
+
+    def match(key: str, value: object) -> Any:
+        if isinstance(value, list):
+            return types.FieldCondition(key=key, match=types.MatchAny(any=value))
+        return types.FieldCondition(key=key, match=types.MatchValue(value=value))
+
+    return types.Filter(
+        must=[match(k, v) for k, v in conds.must], must_not=[match(k, v) for k, v in conds.must_not] or None
+    )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+C = TypeVar("C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,3 +18,8 @@ class HnswParams:
     ef_construct: int = 100
     ef: int = 128
     full_scan_threshold_kb: int = 10_000
+
+    def config(self, make: Callable[..., C]) -> C:
+        """The graph settings as Qdrant's HNSW config of an engine's types (`make`: Edge's `HnswIndexConfig`,
+        qdrant-client's `HnswConfigDiff`)."""
+        return make(m=self.m, ef_construct=self.ef_construct, full_scan_threshold=self.full_scan_threshold_kb)

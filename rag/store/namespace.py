@@ -26,6 +26,8 @@ TenantIsolation = Literal["strict", "shared"]
 # A collection as callers name it; `@` is not allowed, so a caller can never name a tenant's store collection.
 _COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 _PLAIN_TENANT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# A store collection: a caller's name, `@` and a tenant token appended in strict isolation (`store_name`).
+_STORE_NAME = re.compile(rf"{_COLLECTION.pattern}(@~?{_PLAIN_TENANT.pattern})?")
 MAX_STORE_NAME = 255
 
 
@@ -36,6 +38,14 @@ def check_collection(name: str) -> str:
             f"invalid collection name {name!r}: letters, digits, '_', '-' and '.', starting with a letter or digit",
             param="collection",
         )
+    return name
+
+
+def check_store_name(name: str) -> str:
+    """`name`, or InvalidInput when it cannot be a store collection: what every engine checks before it asks its
+    database anything, so a bad name is the caller's error (400) on every engine."""
+    if not _STORE_NAME.fullmatch(name):
+        raise InvalidInput(f"invalid collection name '{name}'", param="collection")
     return name
 
 

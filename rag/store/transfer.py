@@ -33,5 +33,6 @@ def copy_collection(
         target.upsert(name, page.chunks, page.dense, page.sparse)
         copied += len(page.chunks)
         on_batch(len(page.chunks))
-    target.optimize(name)
+    if copied:  # an empty source makes no target collection
+        target.optimize(name)
     return copied
