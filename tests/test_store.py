@@ -23,23 +23,33 @@ SERVER = os.environ.get("RAG_TEST_QDRANT_URL")  # a Qdrant server the suite may 
 
 
 def _factory(open_store: Callable[..., StoreEngine], *, drop_created: bool = False) -> Iterator[StoreFactory]:
-    """Stores opened on one place; after the test the collections they created are dropped (`drop_created`, for a
-    server) and every store is closed."""
+    """Stores opened on one place, all closed after the test; with `drop_created` (a server), the collections the
+    test created are dropped too."""
     opened: list[StoreEngine] = []
 
     def factory(**options: object) -> StoreEngine:
         opened.append(open_store(**options))
         return opened[-1]
 
+    before = _collections(open_store) if drop_created else set()
     yield factory
-    before = set(opened[0].list_collections()) if drop_created and opened else set()
     for store in opened:
         store.close()
     if drop_created:
         cleaner = open_store()
-        for name in set(cleaner.list_collections()) - before:
-            cleaner.drop_collection(name)
-        cleaner.close()
+        try:
+            for name in set(cleaner.list_collections()) - before:
+                cleaner.drop_collection(name)
+        finally:
+            cleaner.close()
+
+
+def _collections(open_store: Callable[..., StoreEngine]) -> set[str]:
+    store = open_store()
+    try:
+        return set(store.list_collections())
+    finally:
+        store.close()
 
 
 class TestEdge(StoreSuite):
