@@ -33,7 +33,7 @@ from rag.store.qdrant import QdrantStore
 
 # `metadata.group` is keyword-indexed (RAG_INDEXED_METADATA=group), as a deployment does for keys it filters on.
 ENGINES: dict[str, Callable[[Path], VectorStore]] = {
-    "edge": lambda root: EdgeStore(root / "edge", indexed_metadata=["group"]),
+    "edge": lambda root: EdgeStore.under(root, indexed_metadata=["group"]),
     "qdrant-local": lambda root: QdrantStore(path=root / "local", indexed_metadata=["group"]),
 }
 MODES: tuple[RetrievalMode, ...] = ("dense", "sparse", "hybrid")

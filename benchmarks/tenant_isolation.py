@@ -70,7 +70,7 @@ def _run(
 ) -> dict[str, Any]:
     names = CollectionNamespace(isolation, home_tenant="none")
     with tempfile.TemporaryDirectory() as tmp:
-        store = EdgeStore(Path(tmp) / "edge")
+        store = EdgeStore.under(Path(tmp))
         load_s = _load(store, names, cv, tenants)
         name = names.store_name(COLLECTION, "t0")
         run, seconds = {}, []

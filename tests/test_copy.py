@@ -14,7 +14,7 @@ def test_rag_copy_moves_the_collection_and_reports_it(docs_store: Path, tmp_path
     result = run_rag(["copy", "--to-path", str(target), "--to-engine", "qdrant-local"], rag_env(docs_store))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    source = EdgeStore(docs_store / "edge")
+    source = EdgeStore.under(docs_store)
     copied = QdrantStore(path=target)
     try:
         assert summary["points"] == source.count("docs") == copied.count("docs") > 0
