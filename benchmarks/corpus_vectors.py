@@ -1,6 +1,11 @@
 """A BEIR corpus as the chunks `rag ingest` makes, with their dense and sparse vectors: the input of the store
 benchmarks. Dense vectors are embedded once and cached (keyed by corpus bytes, model and chunking settings) under
-`<cache_dir>/bench/`, because embedding SciFact's 11k chunks takes about ten minutes on two CPU cores.
+`<cache_dir>/bench/`, because embedding SciFact's 11k chunks takes about ten minutes on two CPU cores (measured
+once by hand, commit 51309ca: `python -m benchmarks.corpus_vectors` embeds them when not cached; no results file).
+
+Every benchmark finds the evaluation datasets as `rag eval gate` does (evals/data_dir.py): in the folder that
+`RAG_EVAL_DATA_DIR` names (the environment or `.env`), e.g. `RAG_EVAL_DATA_DIR=../shared/data`. Nothing guesses a
+location: unset, a benchmark stops and says so.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from evals.beir import DatasetError
+from evals.data_dir import ENV, resolve_data_dir
 from ingest.chunking import Chunker
 from ingest.loaders import load
 from ingest.sources import SourceFile
@@ -22,7 +29,28 @@ from rag.embedding.sparse import Bm25Encoder
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SCIFACT = ROOT.parent / "shared" / "data" / "scifact"
+
+
+def dataset(name: str) -> Path:
+    """The BEIR folder `name` (`scifact`, `clapnq`) under RAG_EVAL_DATA_DIR; exits with the reason when that is unset
+    or the folder is missing."""
+    settings = Settings()
+    if settings.eval_data_dir is None:
+        raise SystemExit(f"no evaluation data folder: set {ENV} (e.g. {ENV}=../shared/data)")
+    try:
+        folder = resolve_data_dir(None, settings) / name
+    except DatasetError as exc:
+        raise SystemExit(str(exc)) from None
+    if not (folder / "corpus.jsonl").is_file():
+        raise SystemExit(f"{ENV}: no {name}/corpus.jsonl under {folder.parent}")
+    return folder
+
+
+def __getattr__(name: str) -> Path:
+    """`SCIFACT`, resolved when imported (benchmarks/store.py, tenant_isolation.py and load.py import it)."""
+    if name == "SCIFACT":
+        return dataset("scifact")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -91,5 +119,5 @@ def scaled(cv: CorpusVectors, points: int, seed: int = 7) -> CorpusVectors:
 
 
 if __name__ == "__main__":
-    vectors = corpus_vectors(SCIFACT / "corpus.jsonl")
+    vectors = corpus_vectors(dataset("scifact") / "corpus.jsonl")
     print(f"{len(vectors.chunks)} chunks, dense {vectors.dense.shape}")

@@ -14,7 +14,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from benchmarks.corpus_vectors import ROOT, SCIFACT, corpus_vectors
+from benchmarks.corpus_vectors import ROOT, corpus_vectors, dataset
 from benchmarks.scifact_eval import evaluate_modes
 from benchmarks.store import load
 from evals.beir import load_qrels, load_queries
@@ -31,11 +31,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "embed_quality.json")
     args = parser.parse_args()
-    qrels, texts = load_qrels(SCIFACT, "test"), load_queries(SCIFACT)
+    scifact = dataset("scifact")
+    qrels, texts = load_qrels(scifact, "test"), load_queries(scifact)
     results: dict[str, dict[RetrievalMode, RetrievalMetrics]] = {}
     for backend in ("torch", "onnx-int8"):
         settings = Settings(embed_backend=backend)
-        cv = corpus_vectors(SCIFACT / "corpus.jsonl", settings, embedder=build_embedder(settings))
+        cv = corpus_vectors(scifact / "corpus.jsonl", settings, embedder=build_embedder(settings))
         queries = {q: (cv.embedder.embed_query(texts[q]), cv.encoder.encode_query(texts[q])) for q in qrels}
         with tempfile.TemporaryDirectory() as tmp:
             store = EdgeStore(Path(tmp))

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.corpus_vectors import ROOT, SCIFACT, corpus_vectors
+from benchmarks.corpus_vectors import ROOT, corpus_vectors, dataset
 from benchmarks.scifact_eval import metrics_per_mode
 from benchmarks.store import ENGINES, MODES, load
 from evals.beir import load_qrels, load_queries
@@ -28,9 +28,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "engine_parity.json")
     args = parser.parse_args()
 
-    cv = corpus_vectors(SCIFACT / "corpus.jsonl")
-    qrels = load_qrels(SCIFACT, "test")
-    texts = load_queries(SCIFACT)
+    scifact = dataset("scifact")
+    cv = corpus_vectors(scifact / "corpus.jsonl")
+    qrels = load_qrels(scifact, "test")
+    texts = load_queries(scifact)
     queries = {qid: (cv.embedder.embed_query(texts[qid]), cv.encoder.encode_query(texts[qid])) for qid in qrels}
     results: dict[str, dict[str, dict[str, float]]] = {}
     for engine, make in ENGINES.items():

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks.corpus_vectors import ROOT, SCIFACT
+from benchmarks.corpus_vectors import ROOT, dataset
 from evals.beir import load_qrels, load_queries
 from evals.eval_index import TENANT, open_eval_index
 from evals.metrics import score_run
@@ -23,7 +23,6 @@ from evals.retrieval_eval import evaluate_mode
 from rag.settings import Settings
 from rag.store.fusion import Fusion
 
-CLAPNQ = SCIFACT.parent / "clapnq"
 # (name, fusion, prefetch depth, top_k). Rows with top_k 100 give every metric; rows with top_k 10 show how the
 # prefetch depth changes the top 10 (the API asks for a few chunks, so the prefetch depth is what fusion sees).
 SETTINGS: list[tuple[str, Fusion, int, int]] = [
@@ -84,14 +83,19 @@ def measure(dataset: Path) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", type=Path, action="append", help="BEIR directory (default: SciFact, ClapNQ)")
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        action="append",
+        help="BEIR directory (default: scifact and clapnq under RAG_EVAL_DATA_DIR)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "fusion.json")
     args = parser.parse_args()
     results = {}
-    for dataset in args.dataset or [SCIFACT, CLAPNQ]:
-        rows = measure(dataset)
-        results[dataset.name] = rows
-        print(f"\n{dataset.name}")
+    for folder in args.dataset or [dataset("scifact"), dataset("clapnq")]:
+        rows = measure(folder)
+        results[folder.name] = rows
+        print(f"\n{folder.name}")
         print(
             f"{'setting':22} {'depth':>5} {'nDCG@10':>8} {'odd':>7} {'even':>7} {'R@10':>7} {'R@100':>7} {'MRR@10':>7}"
         )

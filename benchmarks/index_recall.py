@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.corpus_vectors import ROOT, SCIFACT, CorpusVectors, corpus_vectors, scaled
+from benchmarks.corpus_vectors import ROOT, CorpusVectors, corpus_vectors, dataset, scaled
 from evals.beir import load_queries
 from rag.store.edge import EdgeStore
 from rag.store.index import HnswParams
@@ -52,8 +52,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "index_recall.json")
     args = parser.parse_args()
 
-    cv = corpus_vectors(SCIFACT / "corpus.jsonl")
-    queries = [cv.embedder.embed_query(q) for q in load_queries(SCIFACT).values()]
+    scifact = dataset("scifact")
+    cv = corpus_vectors(scifact / "corpus.jsonl")
+    queries = [cv.embedder.embed_query(q) for q in load_queries(scifact).values()]
     rows: list[dict[str, float]] = []
     for size in args.scale:
         data = scaled(cv, size)

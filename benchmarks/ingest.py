@@ -7,7 +7,9 @@
 - LangChain's usual path, `QdrantVectorStore.from_documents` with `HuggingFaceEmbeddings` on the same model and
   the same chunks (local Qdrant).
 
-    .venv/bin/python -m benchmarks.ingest [--corpus ../shared/data/scifact/corpus.jsonl] [--limit N]
+    .venv/bin/python -m benchmarks.ingest [--corpus FILE] [--limit N]
+
+`--corpus` defaults to scifact/corpus.jsonl under RAG_EVAL_DATA_DIR.
 
 Prints a table (chunks/s, peak RSS) and the ratios, and writes benchmarks/results/ingest.json.
 """
@@ -25,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.corpus_vectors import ROOT, SCIFACT
+from benchmarks.corpus_vectors import ROOT, dataset
 from rag.settings import Settings
 
 TORCH, INT8 = "rag ingest, torch fp32", "rag ingest, onnx-int8"
@@ -110,11 +112,12 @@ def _child(kind: str, corpus: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=SCIFACT / "corpus.jsonl")
+    parser.add_argument("--corpus", type=Path, help="a BEIR corpus.jsonl (default: SciFact under RAG_EVAL_DATA_DIR)")
     parser.add_argument("--limit", type=int, help="only the first N documents")
     parser.add_argument("--worker", choices=["encode", "int8", "langchain"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ingest.json")
     args = parser.parse_args()
+    args.corpus = args.corpus or dataset("scifact") / "corpus.jsonl"
     if args.worker:
         print(json.dumps(_worker(args.worker, args.corpus)))
         return

@@ -8,8 +8,9 @@
 
     .venv/bin/python -m benchmarks.ingest_bombs [--scale 1.0]
 
-Prints one line per file (reported or ingested, and why) and the peak RSS of the `rag ingest` process (wait4), and
-writes benchmarks/results/ingest_bombs.json. The makers are shared with tests/test_ingest_limits.py (small sizes).
+Prints one line per file (its size on disk, reported or ingested, and why) and the peak RSS of the `rag ingest`
+process (wait4), and writes benchmarks/results/ingest_bombs.json (each file's `bytes` too). The makers are shared
+with tests/test_ingest_limits.py (small sizes).
 """
 
 from __future__ import annotations
@@ -178,8 +179,9 @@ def main() -> None:
         made = time.perf_counter()
         kinds = bomb_folder(folder, args.scale)
         print(f"made {len(kinds)} hostile files in {time.perf_counter() - made:.0f} s:")
-        for p in sorted(folder.iterdir()):
-            print(f"  {p.name:18} {p.stat().st_size / MB:9.2f} MB on disk")
+        sizes = {p.name: p.stat().st_size for p in sorted(folder.iterdir())}
+        for name, size in sizes.items():
+            print(f"  {name:18} {size / MB:9.2f} MB on disk ({size:,} bytes)")
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == "RAG_CACHE_DIR"}
         env |= {"HF_HUB_OFFLINE": "1", "RAG_QDRANT_PATH": str(Path(tmp) / "store")}
         started = time.perf_counter()
@@ -190,7 +192,10 @@ def main() -> None:
             out.seek(0)
             summary = json.loads(out.read().decode())
     failed = {Path(f["path"].split("#")[0].rsplit(":", 1)[0]).name: f["error"] for f in summary["failed"]}
-    rows = [{"file": name, "what": what, "reported": failed.get(name, "")} for name, what in kinds.items()]
+    rows = [
+        {"file": name, "what": what, "bytes": sizes[name], "reported": failed.get(name, "")}
+        for name, what in kinds.items()
+    ]
     peak = usage.ru_maxrss / 1024
     print("\n| file | what | reported as |\n|---|---|---|")
     for row in rows:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from benchmarks.corpus_vectors import ROOT, SCIFACT
+from benchmarks.corpus_vectors import ROOT, dataset
 from evals.beir import load_answers
 from evals.eval_index import TENANT, open_eval_index
 from rag.llm.cpu_dtype import cpu_flags, cpu_llm_dtype
@@ -27,8 +27,6 @@ from rag.prompts import Turn, grounded_messages
 from rag.retrieval import RetrievalRequest
 from rag.settings import Settings
 
-CLAPNQ = SCIFACT.parent / "clapnq"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,8 +35,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "llm_dtype.json")
     args = parser.parse_args()
     settings = Settings()
-    index = open_eval_index(CLAPNQ, settings)
-    golds = [g for g in load_answers(CLAPNQ) if g.answerable][: args.questions]
+    clapnq = dataset("clapnq")
+    index = open_eval_index(clapnq, settings)
+    golds = [g for g in load_answers(clapnq) if g.answerable][: args.questions]
     retriever = index.components.retriever
     prompts = [
         grounded_messages(

@@ -53,13 +53,16 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     embed_model_path: Path | None = None  # a sentence-transformers directory; default: the packaged MiniLM
     # CPU batches are cut from token-sorted texts at this many padded tokens (rag/embedding/token_batches.py:
-    # 4,096 was fastest on SciFact chunks, 2,048 and 8,192 slower)
+    # 4,096 was fastest on SciFact chunks, 2,048 and 8,192 slower; measured once by hand, commit 4ffecff, no script
+    # reproduces it)
     embed_batch_tokens: int = 4096
     embed_device: str = "auto"  # `auto`: CUDA when a GPU is visible (the batched fp16 path), else CPU
     embed_gpu_batch_size: int = 1024
     # CPU backend. `onnx-int8` (default): the model exported to ONNX and int8-quantized once (cached under
-    # cache_dir), run by onnxruntime with fused BERT kernels: about 2x plain PyTorch encode, SciFact nDCG@10 close
-    # to fp32 (benchmarks/ingest.py, benchmarks/embed_quality.py). `torch`: sentence-transformers on PyTorch, fp32.
+    # cache_dir), run by onnxruntime with fused BERT kernels: about 2x plain PyTorch encode (python -m
+    # benchmarks.ingest, benchmarks/results/ingest.json), SciFact nDCG@10 close to fp32 (python -m
+    # benchmarks.embed_quality, benchmarks/results/embed_quality.json). `torch`: sentence-transformers on PyTorch,
+    # fp32.
     embed_backend: Literal["torch", "onnx-int8"] = "onnx-int8"
 
     # Sparse BM25 term weights (Qdrant applies IDF through the sparse vector's modifier).
@@ -94,15 +97,17 @@ class Settings(BaseSettings):
     # Hybrid fusion inside Qdrant: `dbsf` (distribution-based score fusion: each side's scores normalized by
     # mean +- 3 sd, then summed; no parameter) or `rrf` (reciprocal rank fusion, k and the two weights). DBSF won
     # on SciFact (0.7320 nDCG@10 vs 0.7168 for RRF k=60, better on both halves of the queries) and on ClapNQ
-    # (0.9917 vs 0.9788): benchmarks/fusion.py.
+    # (0.9917 vs 0.9788): python -m benchmarks.fusion, benchmarks/results/fusion.json.
     fusion: Literal["rrf", "dbsf"] = "dbsf"
     rrf_k: int = 60
     fusion_dense_weight: float = 1.0
     fusion_sparse_weight: float = 1.0
     # The chat abstains without calling the LLM when the best chunk's dense cosine similarity to the question is
-    # below this (0 disables): off-topic questions. Calibrated by benchmarks/abstention.py as the highest value
-    # keeping 99% of answerable questions (ClapNQ halves, SciFact); corpus-dependent (0.40 would turn away a fifth
-    # of ClapNQ's unanswerable questions but also vague ones like "how do I deploy it?", 0.34 on our docs).
+    # below this (0 disables): off-topic questions. Calibrated by python -m benchmarks.abstention
+    # (benchmarks/results/abstention.json) as the highest value keeping 99% of answerable questions (ClapNQ halves,
+    # SciFact): 0.25 when set, 0.30 in the 2026-11-30 re-run (docs/evaluation.md). Corpus-dependent (0.40 would turn
+    # away a fifth of ClapNQ's unanswerable questions but also vague ones like "how do I deploy it?", about 0.31 on
+    # our docs: `docs_question` in that file).
     min_relevance: float = Field(default=0.25, ge=0.0, le=1.0)
     history_turns: int = 1  # earlier user turns added to the retrieval query of a follow-up question
 

@@ -3,8 +3,9 @@
 `torch.onnx.export` writes the transformer (token embeddings out) with eager attention, whose graph onnxruntime's
 transformer optimizer recognizes: for BERT-family models it fuses attention, embedding + layer norm, skip + layer
 norm and bias + GELU into single kernels. `quantize_dynamic` then makes the int8 copy (per-channel weights,
-activations quantized at run time; the fused attention becomes QAttention). On 1,000 SciFact chunks, 2 AVX2
-cores, batches cut at 4,096 tokens: int8 unfused about 32 chunks/s, fused 41. Pooling and normalization stay in
+activations quantized at run time; the fused attention becomes QAttention). Measured once by hand (commit 4ffecff;
+no script reproduces it, no results file) on 1,000 SciFact chunks, 2 AVX2 cores, batches cut at 4,096 tokens:
+int8 unfused about 32 chunks/s, fused 41. Pooling and normalization stay in
 Python (`rag.embedding.onnx`). The directory is cached under `<cache_dir>/models/`; a half-written one is never
 used, and `EXPORT_VERSION` names the layout so a changed export never reuses an older one.
 """

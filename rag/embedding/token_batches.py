@@ -2,9 +2,11 @@
 
 On CPU the cost of a batch is its padded size (rows x longest row), and mid-sized batches stay in cache. Texts are
 tokenized once, sorted by token count (character length is a poor proxy for scientific or code text), and each
-batch takes as many texts as fit in `token_budget` padded tokens. Measured on 1,000 SciFact chunks with the
-packaged MiniLM on 2 cores: PyTorch 27.7 chunks/s at 4,096 tokens vs 18.7 for `SentenceTransformer.encode` at
-batch 32 (character-sorted); the ONNX int8 model 41.3 vs 31.7 at batch 32.
+batch takes as many texts as fit in `token_budget` padded tokens. Measured once by hand (commit 4ffecff; no script
+reproduces it, no results file) on 1,000 SciFact chunks with the packaged MiniLM on 2 cores: PyTorch 27.7 chunks/s
+at 4,096 tokens vs 18.7 for `SentenceTransformer.encode` at batch 32 (character-sorted); the ONNX int8 model 41.3
+vs 31.7 at batch 32. `python -m benchmarks.ingest` measures the whole pipeline against plain `encode` instead
+(benchmarks/results/ingest.json).
 """
 
 from __future__ import annotations
