@@ -96,8 +96,8 @@ class Settings(BaseSettings):
     prefetch_k: int = 50
     # Hybrid fusion inside Qdrant: `dbsf` (distribution-based score fusion: each side's scores normalized by
     # mean +- 3 sd, then summed; no parameter) or `rrf` (reciprocal rank fusion, k and the two weights). DBSF won
-    # on SciFact (0.7320 nDCG@10 vs 0.7168 for RRF k=60, better on both halves of the queries) and on ClapNQ
-    # (0.9917 vs 0.9788): python -m benchmarks.fusion, benchmarks/results/fusion.json.
+    # on SciFact (0.7356 nDCG@10 vs 0.7244 for RRF k=60, better on both halves of the queries) and on ClapNQ
+    # (0.9926 vs 0.9788): python -m benchmarks.fusion, benchmarks/results/fusion.json (docs/evaluation.md).
     fusion: Literal["rrf", "dbsf"] = "dbsf"
     rrf_k: int = 60
     fusion_dense_weight: float = 1.0
