@@ -48,7 +48,7 @@ from rag.llm.cpu_dtype import cpu_llm_dtype
 from rag.llm.model_files import dev_model_dir
 from rag.prompts import Turn, grounded_messages
 from rag.settings import Settings
-from tests.conftest import free_port, start_server
+from serving.launcher import Server, free_port, rag_env, start_rag_serve, start_server
 
 SERVED = "smollm2-135m-instruct"
 INSTANT_MODEL = "instant"
@@ -225,25 +225,21 @@ async def paired_ttft(
     return pairs
 
 
-def serve(store: Path, collection: str, logs: Path, name: str, **env: str) -> Any:
-    port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == "RAG_CACHE_DIR"}
-    environ |= {
-        "RAG_QDRANT_PATH": str(store), "RAG_COLLECTION": collection, "RAG_TENANT": TENANT, "HF_HUB_OFFLINE": "1",
-        "RAG_MAX_TOKENS": str(MAX_TOKENS), "RAG_SHUTDOWN_DRAIN_S": "0", "RAG_LOG_FORMAT": "text",
-        "RAG_LLM_TIMEOUT_S": "300", **env,
-    }  # fmt: skip
-    rag = str(Path(sys.executable).parent / "rag")
-    return start_server([rag, "serve", "--port", str(port)], environ, port, logs / f"{name}.log", "/readyz", 300)
+def serve(store: Path, collection: str, logs: Path, name: str, **env: str) -> Server:
+    environ = rag_env(
+        store, RAG_COLLECTION=collection, RAG_TENANT=TENANT, RAG_MAX_TOKENS=str(MAX_TOKENS), RAG_LOG_FORMAT="text",
+        RAG_LLM_TIMEOUT_S="300", **env,
+    )  # fmt: skip
+    return start_rag_serve(environ, logs / f"{name}.log", "/readyz", 300)
 
 
-def start_instant_llm(logs: Path) -> Any:
+def start_instant_llm(logs: Path) -> Server:
     port = free_port()
     cmd = [sys.executable, "-m", "benchmarks.instant_llm", "--port", str(port)]
     return start_server(cmd, dict(os.environ), port, logs / "instant-llm.log", "/v1/models", 60)
 
 
-def start_vllm(logs: Path) -> Any:
+def start_vllm(logs: Path) -> Server:
     python = subprocess.run(
         [str(ROOT / "scripts" / "vllm-venv.sh")], capture_output=True, text=True, check=True
     ).stdout.split()[-1]
@@ -270,7 +266,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="rag-load-"))
     store = work / "qdrant"
     shutil.copytree(settings.cache_dir / "eval" / "qdrant" / "edge" / collection, store / "edge" / collection)
-    servers: list[Any] = []
+    servers: list[Server] = []
     try:
         api = serve(store, collection, work, "api-inprocess")
         servers.append(api)

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from serving.app import create_app  # FastAPI and the serving stack load only for this command
     from serving.auth import ApiKeyConfigError
     from serving.graceful import DrainingServer
+    from serving.lifecycle import lifecycle_of
     from serving.logs import use_json_logs
     from serving.tracing import configure_tracing
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     except ApiKeyConfigError as exc:
         print(f"rag serve: {exc}", file=sys.stderr)
         return 2
-    if not app.state.authenticated and not is_loopback(args.host) and not settings.allow_unauthenticated:
+    if not lifecycle_of(app).authenticated and not is_loopback(args.host) and not settings.allow_unauthenticated:
         print(
             f"rag serve: no API keys (RAG_API_KEYS or RAG_API_KEYS_FILE), so the API would be open to anyone "
             f"who reaches {args.host}; it listens only on loopback without keys. Configure keys, or set "

@@ -19,6 +19,7 @@ from serving.auth import ApiKeys
 from serving.body_limit import BodyLimitMiddleware
 from serving.deps import get_caller
 from serving.errors import install_error_handlers
+from serving.lifecycle import Lifecycle
 from serving.metrics import ApiMetrics, metrics_endpoint
 from serving.rate_limit import RateLimiter
 from serving.request_context import RequestContextMiddleware
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     api_keys = ApiKeys.from_settings(settings)  # a bad key file stops the server here, before it listens
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     metrics = ApiMetrics()
+    lifecycle = Lifecycle(authenticated=api_keys is not None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
                 api_keys=api_keys,
                 limiter=limiter,
                 metrics=metrics,
+                lifecycle=lifecycle,
             )
             log.info("ready: store %s, LLM %s", components.store.location, app.state.rag.llm_name)
             if api_keys is None:
@@ -68,7 +71,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
         summary="OpenAI-compatible, grounded and cited chat over your documents.",
         lifespan=lifespan,
     )
-    app.state.authenticated = api_keys is not None  # `rag serve` binds beyond loopback only with keys
+    app.state.lifecycle = lifecycle
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: sees every response, 413s too
     install_error_handlers(app)

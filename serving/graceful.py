@@ -13,22 +13,20 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+from serving.lifecycle import lifecycle_of
+
 log = logging.getLogger(__name__)
-
-
-def is_draining(app: FastAPI) -> bool:
-    return bool(getattr(app.state, "draining", False))
 
 
 class DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: FastAPI, drain_s: float) -> None:
         super().__init__(config)
-        self._app, self._drain_s = app, drain_s
+        self._lifecycle, self._drain_s = lifecycle_of(app), drain_s
         self._timer: threading.Timer | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        first = not is_draining(self._app)
-        self._app.state.draining = True  # /readyz answers 503 from now on
+        first = not self._lifecycle.draining
+        self._lifecycle.draining = True  # /readyz answers 503 from now on
         if first and sig == signal.SIGTERM and self._drain_s > 0:
             log.info("SIGTERM: not ready; serving %.1f s more, then finishing in-flight requests", self._drain_s)
             self._timer = threading.Timer(self._drain_s, self._stop_accepting)

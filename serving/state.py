@@ -8,6 +8,7 @@ from rag.components import Components
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
 from serving.auth import ApiKeys
+from serving.lifecycle import Lifecycle
 from serving.metrics import ApiMetrics
 from serving.rate_limit import RateLimiter
 
@@ -22,3 +23,4 @@ class AppState:
     api_keys: ApiKeys | None  # None: no authentication, every caller is `settings.tenant`
     limiter: RateLimiter
     metrics: ApiMetrics
+    lifecycle: Lifecycle  # the app's own (app.state.lifecycle): authenticated, draining

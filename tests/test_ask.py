@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import rag_env, run_rag
+from serving.launcher import rag_env, run_rag
+from tests.conftest import ONE_THREAD
 
 
 def test_ask_prints_an_answer_and_numbered_sources(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     path = tmp_path_factory.mktemp("ask-store") / "qdrant"
     shutil.copytree(docs_store, path)
-    result = run_rag(["ask", "how do I deploy it?"], rag_env(path, RAG_MAX_TOKENS="12"))
+    result = run_rag(["ask", "how do I deploy it?"], rag_env(path, RAG_MAX_TOKENS="12", OMP_NUM_THREADS=ONE_THREAD))
     assert result.returncode == 0, result.stderr
     answer, _, sources = result.stdout.partition("\n\nSources:\n")
     assert answer.strip()
@@ -21,6 +22,6 @@ def test_ask_prints_an_answer_and_numbered_sources(docs_store: Path, tmp_path_fa
 def test_ask_unknown_collection_fails_clearly(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     path = tmp_path_factory.mktemp("ask-store2") / "qdrant"
     shutil.copytree(docs_store, path)
-    result = run_rag(["ask", "anything", "--collection", "nope"], rag_env(path))
+    result = run_rag(["ask", "anything", "--collection", "nope"], rag_env(path, OMP_NUM_THREADS=ONE_THREAD))
     assert result.returncode == 1
     assert "collection 'nope' does not exist" in result.stderr

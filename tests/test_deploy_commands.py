@@ -1,5 +1,6 @@
 """The commands the container image and the Helm chart run besides `serve` and `ingest`: `rag models prepare`
-(the image's build step) and `rag smoke` (the chart's `helm test`), against a real `rag serve` with API keys."""
+(the image's build step) and `rag smoke` (the chart's `helm test`), against the API with API keys, served on loopback
+from this process (tests/inprocess.py: the real store and embedder, a scripted chat model)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,19 @@ from pathlib import Path
 import pytest
 
 from rag.settings import Settings
-from tests.conftest import ROOT, Server, rag_env, run_rag, serve_docs_copy
+from serving.launcher import rag_env, run_rag
+from tests.conftest import ROOT
+from tests.inprocess import ScriptedChatModel, ThreadedServer, copy_store, settings_for
 
 KEY = "sk-smoke-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def keyed_api(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
+def keyed_api(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ThreadedServer, Path]]:
     keys = tmp_path_factory.mktemp("keys") / "keys"
     keys.write_text(f"# mounted from the chart's Secret\n{KEY}=acme\nsk-other-0123456789abcdef=globex\n")
-    server = serve_docs_copy(docs_store, tmp_path_factory, "api-smoke", RAG_API_KEYS_FILE=str(keys))
+    settings = settings_for(copy_store(docs_store, tmp_path_factory, "api-smoke"), api_keys_file=keys)
+    server = ThreadedServer(settings, ScriptedChatModel()).start()
     yield server, keys
     server.stop()
 
@@ -36,7 +40,7 @@ def test_models_prepare_leaves_what_pods_read(tmp_path: Path) -> None:
     assert (Path(prepared["dev_llm"]) / "config.json").is_file()
 
 
-def test_smoke_passes_against_a_running_api(keyed_api: tuple[Server, Path], tmp_path: Path) -> None:
+def test_smoke_passes_against_a_running_api(keyed_api: tuple[ThreadedServer, Path], tmp_path: Path) -> None:
     server, keys = keyed_api
     args = ["smoke", "--url", server.base_url, "--api-key-file", str(keys), "--wait-s", "30"]
     done = run_rag(args, rag_env(tmp_path / "q"))
@@ -47,7 +51,9 @@ def test_smoke_passes_against_a_running_api(keyed_api: tuple[Server, Path], tmp_
     assert re.search(r"delete: ok, [1-9]\d* chunk\(s\) deleted", lines[3])  # nothing left behind
 
 
-def test_smoke_fails_with_a_line_per_step_when_the_key_is_wrong(keyed_api: tuple[Server, Path], tmp_path: Path) -> None:
+def test_smoke_fails_with_a_line_per_step_when_the_key_is_wrong(
+    keyed_api: tuple[ThreadedServer, Path], tmp_path: Path
+) -> None:
     server, _ = keyed_api
     wrong = tmp_path / "keys"
     wrong.write_text("sk-not-a-known-key-0123456789=acme\n")

@@ -17,7 +17,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.conftest import Server, serve_docs_copy
+from serving.launcher import Server
+from tests.conftest import serve_docs_copy
 
 QUESTION = "How do I deploy it?"  # the docs answer it: the model generates (no abstention)
 CHAT = {"model": "rag", "messages": [{"role": "user", "content": QUESTION}], "max_tokens": 1500}

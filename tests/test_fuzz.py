@@ -1,5 +1,7 @@
 """Schemathesis against the app's own OpenAPI document, over real HTTP: no generated input, valid or not, may
-get a 5xx. A seeded, bounded run (examples, coverage and fuzzing phases) with a key, as callers send it."""
+get a 5xx. A seeded, bounded run (examples, coverage and fuzzing phases) with a key, as callers send it. The app runs
+in this process under uvicorn on loopback (tests/inprocess.py: the real store and embedder, a scripted chat model);
+the schemathesis command calls it."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from tests.conftest import Server, serve_docs_copy
+from tests.inprocess import ScriptedChatModel, ThreadedServer, copy_store, settings_for
 from tests.test_edge_cases import EDGE_CASE_PARAMS, assert_openai_400
 
 KEY = "fuzz-key"
@@ -21,33 +24,34 @@ SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 
 
 @pytest.fixture(scope="module")
-def fuzzed_api(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = serve_docs_copy(
-        docs_store,
-        tmp_path_factory,
-        "api-fuzz",
-        RAG_API_KEYS=f"{KEY}=default",
-        RAG_RATE_LIMIT_PER_MINUTE="0",
-        RAG_MAX_TOKENS="2",
-        RAG_MAX_TOKENS_LIMIT="4",  # generated requests ask for few tokens: the CPU model stays quick
-        RAG_STREAM_KEEPALIVE_S="30",
-        RAG_MAX_INPUT_CHARS="2000",  # the CPU model prefills a 32,000-character prompt in about 80 s
+def fuzzed_api(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
+    settings = settings_for(
+        copy_store(docs_store, tmp_path_factory, "api-fuzz"),
+        api_keys=SecretStr(f"{KEY}=default"),
+        rate_limit_per_minute=0,
+        max_tokens=2,
+        max_tokens_limit=4,
+        stream_keepalive_s=30,
+        max_input_chars=2000,
     )
+    server = ThreadedServer(settings, ScriptedChatModel()).start()
     yield server
     server.stop()
 
 
 @pytest.mark.parametrize(("path", "body", "param", "fragment"), EDGE_CASE_PARAMS)
-def test_edge_cases_get_a_400_over_http(fuzzed_api: Server, path: str, body: bytes, param: str, fragment: str) -> None:
+def test_edge_cases_get_a_400_over_http(
+    fuzzed_api: ThreadedServer, path: str, body: bytes, param: str, fragment: str
+) -> None:
     """The explicit examples (tests/test_edge_cases.py: lone surrogates, NaN, keys ending in a newline, integers
-    beyond int64, whitespace-only text) as raw bytes to the real server: OpenAPI examples cannot hold most of them
-    (the schema is served as JSON, which has no NaN and no lone surrogate)."""
+    beyond int64, whitespace-only text) as raw bytes over a real socket, parsed by uvicorn: OpenAPI examples cannot
+    hold most of them (the schema is served as JSON, which has no NaN and no lone surrogate)."""
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     r = httpx.post(fuzzed_api.base_url + path, content=body, headers=headers, timeout=60)
     assert_openai_400(r.status_code, r.json(), param, fragment)
 
 
-def test_no_generated_request_gets_a_server_error(fuzzed_api: Server, tmp_path: Path) -> None:
+def test_no_generated_request_gets_a_server_error(fuzzed_api: ThreadedServer, tmp_path: Path) -> None:
     report, events = tmp_path / "report.json", tmp_path / "events.ndjson"
     cmd = [
         SCHEMATHESIS, "run", fuzzed_api.base_url + "/openapi.json",

@@ -1,5 +1,6 @@
 """Retries to the LLM server happen only before its first token. A scripted OpenAI-compatible upstream on loopback
-(the failure cases vLLM cannot be made to produce on demand) behind the real `rag serve`."""
+(the failure cases vLLM cannot be made to produce on demand) behind the API in process (tests/inprocess.py), which
+calls it with the real OpenAI client."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
+from starlette.testclient import TestClient
 
-from tests.conftest import Server, serve_docs_copy
+from tests.inprocess import app_client, copy_store, settings_for
 
 BODY = {
     "model": "rag",
@@ -92,26 +93,24 @@ def upstream() -> Iterator[ScriptedUpstream]:
 @pytest.fixture(scope="module")
 def api_on_scripted(
     docs_store: Path, tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstream
-) -> Iterator[Server]:
-    server = serve_docs_copy(
-        docs_store,
-        tmp_path_factory,
-        "api-retries",
-        RAG_LLM_BASE_URL=f"http://127.0.0.1:{upstream.server_address[1]}/v1",
-        RAG_LLM_MODEL="m",
-        RAG_LLM_MAX_RETRIES="2",
+) -> Iterator[TestClient]:
+    settings = settings_for(
+        copy_store(docs_store, tmp_path_factory, "retries"),
+        llm_base_url=f"http://127.0.0.1:{upstream.server_address[1]}/v1",
+        llm_model="m",
+        llm_max_retries=2,
     )
-    yield server
-    server.stop()
+    with app_client(settings) as client:
+        yield client
 
 
-def _events(server: Server) -> list[str]:
-    with httpx.stream("POST", server.base_url + "/v1/chat/completions", json=BODY, timeout=60) as r:
+def _events(api: TestClient) -> list[str]:
+    with api.stream("POST", "/v1/chat/completions", json=BODY) as r:
         assert r.status_code == 200
         return [e for e in r.read().decode().split("\n\n") if e.startswith("data: ")]
 
 
-def test_a_failure_before_the_first_token_is_retried(api_on_scripted: Server, upstream: ScriptedUpstream) -> None:
+def test_a_failure_before_the_first_token_is_retried(api_on_scripted: TestClient, upstream: ScriptedUpstream) -> None:
     upstream.script, before = ["fail", "ok"], upstream.chat_requests
     events = _events(api_on_scripted)
     text = "".join(c["delta"].get("content") or "" for e in events[:-1] for c in json.loads(e[6:]).get("choices", []))
@@ -119,7 +118,9 @@ def test_a_failure_before_the_first_token_is_retried(api_on_scripted: Server, up
     assert upstream.chat_requests - before == 2  # the 503, then the retry
 
 
-def test_a_failure_after_the_first_token_is_not_retried(api_on_scripted: Server, upstream: ScriptedUpstream) -> None:
+def test_a_failure_after_the_first_token_is_not_retried(
+    api_on_scripted: TestClient, upstream: ScriptedUpstream
+) -> None:
     upstream.script, before = ["cut", "ok"], upstream.chat_requests
     events = _events(api_on_scripted)
     assert any("Use " in e for e in events)
@@ -128,10 +129,10 @@ def test_a_failure_after_the_first_token_is_not_retried(api_on_scripted: Server,
 
 
 def test_a_prompt_the_llm_server_refuses_is_a_400_not_a_503(
-    api_on_scripted: Server, upstream: ScriptedUpstream
+    api_on_scripted: TestClient, upstream: ScriptedUpstream
 ) -> None:
     upstream.script, before = ["too-long"], upstream.chat_requests
-    r = httpx.post(api_on_scripted.base_url + "/v1/chat/completions", json={**BODY, "stream": False}, timeout=60)
+    r = api_on_scripted.post("/v1/chat/completions", json={**BODY, "stream": False})
     assert r.status_code == 400 and r.json()["error"]["param"] == "messages", r.text
     assert "top_k" in r.json()["error"]["message"] and "8192" not in r.json()["error"]["message"]  # no internals
     assert upstream.chat_requests - before == 1  # a refusal is not retried

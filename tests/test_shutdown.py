@@ -11,12 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, serve_docs_copy
+from serving.launcher import Server
+from tests.conftest import ONE_THREAD, serve_docs_copy
 
 BODY = {
     "model": "rag",
     "messages": [{"role": "user", "content": "How do I deploy the platform on Kubernetes?"}],
     "stream": True,
+    "top_k": 1,  # one source: a short prompt, the first token soon on the CPU engine
 }
 
 
@@ -46,7 +48,14 @@ def _wait_for_log(server: Server, text: str, timeout_s: float) -> None:
 
 def test_sigterm_drains_then_lets_the_stream_finish(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     server = serve_docs_copy(
-        docs_store, tmp_path_factory, "drain", RAG_SHUTDOWN_DRAIN_S="1", RAG_MAX_TOKENS="48", RAG_TEMPERATURE="0"
+        docs_store,
+        tmp_path_factory,
+        "drain",
+        RAG_SHUTDOWN_DRAIN_S="1",
+        RAG_SHUTDOWN_TIMEOUT_S="120",  # the 48 tokens can take longer than the default 30 s on a loaded machine
+        RAG_MAX_TOKENS="48",
+        RAG_TEMPERATURE="0",
+        OMP_NUM_THREADS=ONE_THREAD,
     )
     try:
         events: list[str] = []
@@ -67,7 +76,14 @@ def test_sigterm_drains_then_lets_the_stream_finish(docs_store: Path, tmp_path_f
 
 def test_in_flight_requests_get_a_bounded_time(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """A long generation (512 tokens on the CPU) is cut after RAG_SHUTDOWN_TIMEOUT_S=1 instead of holding the pod."""
-    server = serve_docs_copy(docs_store, tmp_path_factory, "bounded", RAG_SHUTDOWN_TIMEOUT_S="1", RAG_MAX_TOKENS="512")
+    server = serve_docs_copy(
+        docs_store,
+        tmp_path_factory,
+        "bounded",
+        RAG_SHUTDOWN_TIMEOUT_S="1",
+        RAG_MAX_TOKENS="512",
+        OMP_NUM_THREADS=ONE_THREAD,
+    )
     try:
         events: list[str] = []
         first = threading.Event()

@@ -1,4 +1,5 @@
-"""API keys, tenants and limits, through `rag serve` with the real `openai` client and plain HTTP.
+"""API keys, tenants and limits: the API in process (tests/inprocess.py: the real store and embedder, a scripted chat
+model) with the real `openai` client and plain HTTP; what `rag serve` refuses to start with, through the command.
 
 Two tenants store a document each through the API; every test tries to reach the other tenant's chunks (query,
 filter, collection name, delete) and must find nothing of it."""
@@ -13,73 +14,84 @@ import httpx
 import openai
 import pytest
 from openai import OpenAI
+from pydantic import SecretStr
+from starlette.testclient import TestClient
 
-from tests.conftest import RAG_BIN, Server, free_port, rag_env, start_api
+from serving.launcher import RAG_BIN, free_port, rag_env
+from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, settings_for
 
 KEYS = {"alpha": "key-alpha-1", "beta": "key-beta-1", "burst": "key-burst-1"}
 ALPHA_DOC = "Project Falcon's launch codes are kept in the blue vault on the third floor."
 BETA_DOC = "Project Heron's budget is four million euros, approved by the board in March."
+MODEL = ScriptedChatModel()  # records the prompts it is sent
 
 
 def _headers(tenant: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {KEYS[tenant]}"}
 
 
+def _openai(api: TestClient, key: str) -> OpenAI:
+    return OpenAI(base_url=BASE_URL + "/v1", api_key=key, max_retries=0, http_client=api)
+
+
 @pytest.fixture(scope="module")
-def keyed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def keyed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     keys_file = tmp_path_factory.mktemp("secret") / "keys"
     keys_file.write_text(f"# mounted secret\n{KEYS['beta']}=beta\n{KEYS['burst']}=burst\n")
-    server = start_api(
+    settings = settings_for(
         tmp_path_factory.mktemp("tenants") / "qdrant",
-        tmp_path_factory.mktemp("logs") / "api-tenants.log",
-        RAG_API_KEYS=f"{KEYS['alpha']}=alpha",
-        RAG_API_KEYS_FILE=str(keys_file),
-        RAG_RATE_LIMIT_PER_MINUTE="6",
-        RAG_RATE_LIMIT_BURST="40",
-        RAG_MAX_TOKENS="4",
-        RAG_MAX_MESSAGES="3",
-        RAG_MAX_TOKENS_LIMIT="64",
-        RAG_MAX_INPUT_CHARS="1000",
+        api_keys=SecretStr(f"{KEYS['alpha']}=alpha"),
+        api_keys_file=keys_file,
+        rate_limit_per_minute=6,
+        rate_limit_burst=40,
+        max_tokens=4,
+        max_messages=3,
+        max_tokens_limit=64,
+        max_input_chars=1000,
     )
-    for tenant, text in (("alpha", ALPHA_DOC), ("beta", BETA_DOC)):
-        r = httpx.post(
-            server.base_url + "/v1/documents",
-            json={"id": f"{tenant}.md", "text": text, "title": f"{tenant} notes"},
-            headers=_headers(tenant),
-            timeout=60,
+    with app_client(settings, MODEL) as api:
+        for tenant, text in (("alpha", ALPHA_DOC), ("beta", BETA_DOC)):
+            r = api.post(
+                "/v1/documents",
+                json={"id": f"{tenant}.md", "text": text, "title": f"{tenant} notes"},
+                headers=_headers(tenant),
+            )
+            assert r.status_code == 200 and r.json()["status"] == "created", r.text
+        r = api.post(
+            "/v1/documents",
+            json={"id": "beta-only.md", "text": BETA_DOC, "collection": "beta-private"},
+            headers=_headers("beta"),
         )
-        assert r.status_code == 200 and r.json()["status"] == "created", r.text
-    r = httpx.post(
-        server.base_url + "/v1/documents",
-        json={"id": "beta-only.md", "text": BETA_DOC, "collection": "beta-private"},
-        headers=_headers("beta"),
-        timeout=60,
-    )
-    assert r.status_code == 200, r.text
-    yield server
-    server.stop()
+        assert r.status_code == 200, r.text
+        yield api
 
 
-def _retrieve(server: Server, tenant: str, **body: object) -> httpx.Response:
-    return httpx.post(server.base_url + "/v1/retrieve", json=body, headers=_headers(tenant), timeout=30)
+def _retrieve(api: TestClient, tenant: str, **body: object) -> httpx.Response:
+    """No relevance threshold: whatever the tenant's collections hold is found, however weakly it matches."""
+    return api.post("/v1/retrieve", json={"min_relevance": 0, **body}, headers=_headers(tenant))
 
 
-def test_every_endpoint_but_health_needs_a_valid_key(keyed_api: Server) -> None:
-    base = keyed_api.base_url
-    assert httpx.get(base + "/healthz").status_code == 200
-    assert httpx.get(base + "/readyz").status_code == 200
-    for method, path in (("GET", "/v1/models"), ("POST", "/v1/retrieve"), ("POST", "/v1/chat/completions")):
+def test_every_endpoint_but_health_needs_a_valid_key(keyed_api: TestClient) -> None:
+    assert keyed_api.get("/healthz").status_code == 200
+    assert keyed_api.get("/readyz").status_code == 200
+    for method, path in (
+        ("GET", "/v1/models"),
+        ("POST", "/v1/retrieve"),
+        ("POST", "/v1/chat/completions"),
+        ("POST", "/v1/documents"),
+        ("DELETE", "/v1/documents/alpha.md"),
+    ):
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {KEYS['alpha']}"}):
-            r = httpx.request(method, base + path, json={"query": "x"}, headers=headers)
+            r = keyed_api.request(method, path, json={"query": "x"}, headers=headers)
             assert r.status_code == 401, (path, headers)
             assert r.json()["error"]["code"] == "invalid_api_key" and r.headers["WWW-Authenticate"] == "Bearer"
-    client = OpenAI(base_url=base + "/v1", api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
-        client.models.list()
-    assert [m.id for m in OpenAI(base_url=base + "/v1", api_key=KEYS["beta"]).models.list()] == ["rag"]
+        _openai(keyed_api, "wrong").models.list()
+    assert [m.id for m in _openai(keyed_api, KEYS["beta"]).models.list()] == ["rag"]
+    assert _retrieve(keyed_api, "alpha", query="Falcon").json()["data"][0]["doc_id"] == "alpha.md"  # not deleted
 
 
-def test_a_tenant_never_sees_another_tenants_chunks(keyed_api: Server) -> None:
+def test_a_tenant_never_sees_another_tenants_chunks(keyed_api: TestClient) -> None:
     heron = "What is Project Heron's budget?"
     alpha = [c["doc_id"] for c in _retrieve(keyed_api, "alpha", query=heron, top_k=10).json()["data"]]
     beta = [c["doc_id"] for c in _retrieve(keyed_api, "beta", query=heron, top_k=10).json()["data"]]
@@ -99,17 +111,19 @@ def test_a_tenant_never_sees_another_tenants_chunks(keyed_api: Server) -> None:
     assert _retrieve(keyed_api, "alpha", query=heron, filter={"tenant": "beta"}).status_code == 400
     assert _retrieve(keyed_api, "alpha", query=heron, filter={"metadata.tenant": "beta"}).json()["data"] == []
     # the chat cites only the caller's documents
-    client = OpenAI(base_url=keyed_api.base_url + "/v1", api_key=KEYS["alpha"], max_retries=0)
-    reply = client.chat.completions.create(model="rag", messages=[{"role": "user", "content": heron}])
+    reply = _openai(keyed_api, KEYS["alpha"]).chat.completions.create(
+        model="rag", messages=[{"role": "user", "content": heron}]
+    )
     assert {c["doc_id"] for c in (reply.model_extra or {})["citations"]} <= {"alpha.md"}
+    assert not any("four million" in m.text for prompt in MODEL.prompts for m in prompt)  # nor sees the LLM
     # deleting the other tenant's document removes nothing of it
-    r = httpx.delete(keyed_api.base_url + "/v1/documents/beta.md", headers=_headers("alpha"))
+    r = keyed_api.delete("/v1/documents/beta.md", headers=_headers("alpha"))
     assert r.status_code == 404 and r.json()["error"]["param"] == "doc_id"
     assert [c["doc_id"] for c in _retrieve(keyed_api, "beta", query=heron).json()["data"]] == ["beta.md"]
 
 
-def test_request_limits_answer_in_openai_shape(keyed_api: Server) -> None:
-    client = OpenAI(base_url=keyed_api.base_url + "/v1", api_key=KEYS["alpha"], max_retries=0)
+def test_request_limits_answer_in_openai_shape(keyed_api: TestClient) -> None:
+    client = _openai(keyed_api, KEYS["alpha"])
     with pytest.raises(openai.BadRequestError) as too_many:
         client.chat.completions.create(model="rag", messages=[{"role": "user", "content": "hi"}] * 4)
     assert too_many.value.body["param"] == "messages"  # type: ignore[index]
@@ -121,14 +135,14 @@ def test_request_limits_answer_in_openai_shape(keyed_api: Server) -> None:
     assert too_big.value.body["param"] == "messages" and "1000" in too_big.value.body["message"]  # type: ignore[index]
 
 
-def test_rate_limit_per_key_with_retry_after(keyed_api: Server) -> None:
+def test_rate_limit_per_key_with_retry_after(keyed_api: TestClient) -> None:
     """Burst 40, then 6 a minute: the 41st quick request of one key gets 429; another key is unaffected."""
-    codes = [httpx.get(keyed_api.base_url + "/v1/models", headers=_headers("burst")).status_code for _ in range(41)]
+    codes = [keyed_api.get("/v1/models", headers=_headers("burst")).status_code for _ in range(41)]
     assert codes[:40] == [200] * 40 and codes[40] == 429
-    r = httpx.get(keyed_api.base_url + "/v1/models", headers=_headers("burst"))
+    r = keyed_api.get("/v1/models", headers=_headers("burst"))
     assert r.status_code == 429 and r.json()["error"]["type"] == "rate_limit_error"
     assert 1 <= int(r.headers["Retry-After"]) <= 10
-    assert httpx.get(keyed_api.base_url + "/v1/models", headers=_headers("beta")).status_code == 200
+    assert keyed_api.get("/v1/models", headers=_headers("beta")).status_code == 200
 
 
 def test_without_keys_serve_refuses_a_public_address(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from openai import OpenAI
 from rag.llm.cpu_dtype import cpu_llm_dtype
 from rag.llm.model_files import dev_model_dir
 from rag.settings import Settings
-from tests.conftest import ROOT, Server, free_port, start_api, start_server
+from serving.launcher import Server, free_port, start_api, start_server
+from tests.conftest import ROOT
 
 SERVED_NAME = "smollm2-135m-instruct"
 pytestmark = pytest.mark.vllm

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from serving.deps import StateDep
-from serving.graceful import is_draining
 from serving.state import AppState
 
 router = APIRouter()
@@ -38,8 +37,8 @@ async def _check_llm(state: AppState) -> None:
 
 
 @router.get("/readyz")
-async def readyz(request: Request, state: StateDep) -> JSONResponse:
-    if is_draining(request.app):  # shutting down: take this instance out of the load balancer
+async def readyz(state: StateDep) -> JSONResponse:
+    if state.lifecycle.draining:  # shutting down: take this instance out of the load balancer
         return JSONResponse(status_code=503, content={"status": "draining", "down": [], "checks": {}})
     checks: dict[str, dict[str, object]] = {}
     for name, check in (("store", _check_store), ("embedder", _check_embedder)):

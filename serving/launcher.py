@@ -1,0 +1,86 @@
+"""Start a `rag serve` (or any HTTP server: vLLM, a scripted upstream) as a subprocess on loopback and wait until it
+is ready. The test suite and `benchmarks/load.py` start their servers with these helpers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+RAG_BIN = str(Path(sys.executable).parent / "rag")  # the `rag` command of the running interpreter's environment
+
+
+def free_port() -> int:
+    """A TCP port on loopback that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rag_env(qdrant_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `rag` subprocess: this store, nothing from the developer's `RAG_*` (but the model
+    cache), offline, and no shutdown drain (a server stops at once on SIGTERM unless `extra` asks for the drain)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == "RAG_CACHE_DIR"}
+    env.update({"RAG_QDRANT_PATH": str(qdrant_path), "HF_HUB_OFFLINE": "1", "RAG_SHUTDOWN_DRAIN_S": "0", **extra})
+    return env
+
+
+def run_rag(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """One `rag` command to its end, its output captured."""
+    return subprocess.run([RAG_BIN, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@dataclass
+class Server:
+    """A server process on loopback: its base URL, the process, and the file its stdout and stderr go to."""
+
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 30 s; returns once the process has exited."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server(cmd: list[str], env: dict[str, str], port: int, log: Path, ready_path: str, timeout: float) -> Server:
+    """Start a server process and wait until `ready_path` answers 200 (or raise with the end of its log)."""
+    handle = log.open("wb")
+    process = subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    handle.close()  # the child holds its own descriptor
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{cmd[0]} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(base + ready_path, timeout=2).status_code == 200:
+                return Server(base, process, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    process.wait()
+    raise RuntimeError(f"{cmd[0]} not ready after {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def start_rag_serve(env: dict[str, str], log: Path, ready_path: str = "/healthz", timeout: float = 240) -> Server:
+    """`rag serve` on a free loopback port in the environment `env` (see `rag_env`)."""
+    port = free_port()
+    return start_server([RAG_BIN, "serve", "--port", str(port)], env, port, log, ready_path, timeout)
+
+
+def start_api(qdrant_path: Path, log: Path, **env: str) -> Server:
+    """`rag serve` over the store at `qdrant_path`, `env` added to `rag_env`'s; ready once `/healthz` answers."""
+    return start_rag_serve(rag_env(qdrant_path, **env), log)
