@@ -1,6 +1,6 @@
 """Edge cases that got a 500 or were accepted wrongly (issue 14): each is a 400 in OpenAI's error shape, naming the
-field as `param`. Here in process (the app with its lifespan under Starlette's TestClient, a fake chat model);
-tests/test_fuzz.py sends the same raw bodies to `rag serve` over real HTTP."""
+field as `param`. Here in process (tests/inprocess.py: the app with its lifespan under Starlette's TestClient, a
+scripted chat model); tests/test_fuzz.py sends the same raw bodies over a real socket, to the app under uvicorn."""
 
 from __future__ import annotations
 
@@ -9,18 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from rag.errors import InvalidInput
-from rag.settings import Settings
 from rag.store.edge import EdgeStore
 from rag.store.filters import conditions
-from serving.app import create_app
 from serving.metrics import ApiMetrics
 from serving.request_context import RequestContextMiddleware
+from tests.inprocess import ScriptedChatModel, settings_for
+from tests.inprocess import app_client as inprocess_app
 
 CHAT, RETRIEVE, DOCUMENTS = "/v1/chat/completions", "/v1/retrieve", "/v1/documents"
 _MESSAGES = b'"messages":[{"role":"user","content":"hi"}]'
@@ -95,11 +93,9 @@ def assert_openai_400(status: int, body: object, param: str, fragment: str) -> N
 
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path]]:
-    """The app in process over an empty Edge store with one document in `docs`; a fake chat model."""
+    """The app in process over an empty Edge store with one document in `docs`; a scripted chat model."""
     store = tmp_path_factory.mktemp("edge-cases") / "qdrant"
-    settings = Settings(_env_file=None, qdrant_path=store, embedded_store="edge")  # type: ignore[call-arg]
-    model = GenericFakeChatModel(messages=iter([AIMessage("It is deployed with Helm [1].")] * 50))
-    with TestClient(create_app(settings, chat_model=model), raise_server_exceptions=False) as client:
+    with inprocess_app(settings_for(store, embedded_store="edge"), ScriptedChatModel()) as client:
         stored = client.post(DOCUMENTS, json={"id": "deploy.md", "text": "Deploy it with Helm.", "metadata": {"n": 1}})
         assert stored.status_code == 200, stored.text
         yield client, store
@@ -187,16 +183,10 @@ def test_a_request_id_ending_in_a_newline_is_replaced() -> None:
 def test_the_ingestion_limits_hold_for_documents_stored_through_the_api(tmp_path: Path) -> None:
     """A document over RAG_INGEST_MAX_CHUNKS or RAG_INGEST_MAX_DOCUMENT_CHARS is a 400, not a silent 'unchanged',
     and the version stored before stays."""
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        qdrant_path=tmp_path / "qdrant",
-        chunk_size=32,
-        chunk_overlap=0,
-        ingest_max_chunks=3,
-        ingest_max_document_chars=5_000,
+    settings = settings_for(
+        tmp_path / "qdrant", chunk_size=32, chunk_overlap=0, ingest_max_chunks=3, ingest_max_document_chars=5_000
     )
-    model = GenericFakeChatModel(messages=iter([AIMessage("unused")]))
-    with TestClient(create_app(settings, chat_model=model), raise_server_exceptions=False) as client:
+    with inprocess_app(settings, ScriptedChatModel()) as client:
         assert client.post(DOCUMENTS, json={"id": "d", "text": "A short first version."}).json()["status"] == "created"
         long = " ".join(f"Sentence {i} of a longer second version." for i in range(60))
         r = client.post(DOCUMENTS, json={"id": "d", "text": long})
