@@ -42,12 +42,13 @@ from langchain_core.messages import BaseMessage
 
 from benchmarks.corpus_vectors import ROOT, SCIFACT
 from evals.beir import load_qrels, load_queries
-from evals.eval_index import TENANT, open_eval_index
+from evals.eval_index import TENANT, eval_settings, open_eval_index
 from rag.domain import Chunk, Hit
 from rag.llm.cpu_dtype import cpu_llm_dtype
 from rag.llm.model_files import dev_model_dir
 from rag.prompts import Turn, grounded_messages
 from rag.settings import Settings
+from rag.store.edge_layout import EdgeLayout
 from serving.launcher import Server, free_port, rag_env, start_rag_serve, start_server
 
 SERVED = "smollm2-135m-instruct"
@@ -265,7 +266,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"duration_s": args.duration, "max_tokens": MAX_TOKENS, "rows": rows}
     work = Path(tempfile.mkdtemp(prefix="rag-load-"))
     store = work / "qdrant"
-    shutil.copytree(settings.cache_dir / "eval" / "qdrant" / "edge" / collection, store / "edge" / collection)
+    EdgeLayout.under(eval_settings(settings).qdrant_path).copy(collection, EdgeLayout.under(store))
     servers: list[Server] = []
     try:
         api = serve(store, collection, work, "api-inprocess")

@@ -14,6 +14,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from rag.errors import InvalidInput
 from rag.store.edge import EdgeStore
+from rag.store.edge_layout import EdgeLayout
 from rag.store.filters import conditions
 from serving.metrics import ApiMetrics
 from serving.request_context import RequestContextMiddleware
@@ -114,7 +115,7 @@ def test_a_collection_name_with_a_newline_creates_no_second_folder(app_client: t
     client, store = app_client
     r = client.post(DOCUMENTS, json={"id": "x", "text": "some text", "collection": "docs\n"})
     assert r.status_code == 400
-    assert sorted(p.name for p in (store / "edge").iterdir()) == ["docs"]
+    assert sorted(p.name for p in EdgeLayout.under(store).root.iterdir()) == ["docs"]
 
 
 def test_the_limits_themselves_are_accepted(app_client: tuple[TestClient, Path]) -> None:
@@ -144,13 +145,13 @@ def test_filter_integers_lie_in_int64(value: int | list[int]) -> None:
 
 
 def test_edge_store_refuses_a_collection_name_ending_in_a_newline(tmp_path: Path) -> None:
-    store = EdgeStore(tmp_path / "edge")
+    store = EdgeStore.under(tmp_path)
     try:
         for call in (lambda: store.ensure_collection("docs\n", 4), lambda: store.collection_exists("docs\n")):
             with pytest.raises(InvalidInput) as err:
                 call()
             assert err.value.param == "collection"
-        assert not list((tmp_path / "edge").iterdir())
+        assert not list(EdgeLayout.under(tmp_path).root.iterdir())
     finally:
         store.close()
 

@@ -75,7 +75,7 @@ def _chunk(tenant: str, collection: str, i: int, word: str) -> Chunk:
 def test_every_query_of_every_tenant_sees_only_its_own_chunks(layout: dict[str, dict[str, list[str]]]) -> None:
     names = CollectionNamespace("strict", home_tenant=HOME)
     with tempfile.TemporaryDirectory() as tmp:
-        store = EdgeStore(Path(tmp) / "edge")
+        store = EdgeStore.under(Path(tmp))
         try:
             for tenant, collections in layout.items():
                 for collection, words in collections.items():
