@@ -46,13 +46,6 @@ def dataset(name: str) -> Path:
     return folder
 
 
-def __getattr__(name: str) -> Path:
-    """`SCIFACT`, resolved when imported (benchmarks/store.py, tenant_isolation.py and load.py import it)."""
-    if name == "SCIFACT":
-        return dataset("scifact")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 @dataclass
 class CorpusVectors:
     chunks: list[Chunk]

@@ -3,9 +3,9 @@ straight to the vLLM server, so the time to first token our API adds is a ratio 
 
     .venv/bin/python -m benchmarks.load [--duration 60] [--chat-concurrency 32] [--skip-vllm]
 
-The served collection is SciFact's eval collection (11,425 chunks; `rag eval retrieval`'s cache, copied into a
-temporary store). Scenarios, each for `--duration` seconds with closed-loop clients (a client sends its next
-request when the last one finished):
+The served collection is SciFact's eval collection (11,425 chunks: `points` in benchmarks/results/tenant_isolation.json;
+`rag eval retrieval`'s cache, copied into a temporary store). Scenarios, each for `--duration` seconds with closed-loop
+clients (a client sends its next request when the last one finished):
 - `retrieve c=1`, `retrieve c=8`: `POST /v1/retrieve` (hybrid, top 3) with SciFact's test queries;
 - `chat in-process c=4`: streamed chat with the in-process engine (one generation at a time on the CPU);
 - `chat vllm c=N` and `vllm direct c=N`: streamed chat through our API backed by the vLLM CPU server, and the very
@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 from langchain_core.messages import BaseMessage
 
-from benchmarks.corpus_vectors import ROOT, SCIFACT
+from benchmarks.corpus_vectors import ROOT, dataset
 from evals.beir import load_qrels, load_queries
 from evals.eval_index import TENANT, eval_settings, open_eval_index
 from rag.domain import Chunk, Hit
@@ -257,11 +257,12 @@ def start_vllm(logs: Path) -> Server:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings()
-    index = open_eval_index(SCIFACT, settings)  # ingests SciFact once if the eval cache lacks it
+    scifact = dataset("scifact")
+    index = open_eval_index(scifact, settings)  # ingests SciFact once if the eval cache lacks it
     collection = index.collection
     index.components.close()
-    texts = load_queries(SCIFACT)
-    questions = [texts[q] for q in load_qrels(SCIFACT)]
+    texts = load_queries(scifact)
+    questions = [texts[q] for q in load_qrels(scifact)]
     rows: list[dict[str, Any]] = []
     results: dict[str, Any] = {"duration_s": args.duration, "max_tokens": MAX_TOKENS, "rows": rows}
     work = Path(tempfile.mkdtemp(prefix="rag-load-"))

@@ -2,14 +2,15 @@
 
     .venv/bin/python -m benchmarks.store [--sizes 10000 100000] [--queries 200] [--local-queries 10]
 
-Points are SciFact's chunks with their real MiniLM and BM25 vectors (cached by benchmarks/corpus_vectors.py), plus
-noisy copies up to the size; queries are SciFact's real queries. Each engine and size gets two collections: one
-tenant (the tenant filter the store always applies matches every point: "none"), and the same points spread over
-ten tenants ("tenant": the query's tenant holds 10%; "tenant+meta": and a metadata value held by a fifth of those,
-keyword-indexed as RAG_INDEXED_METADATA does; without that index this case took 53 ms dense at 100k).
-Upsert goes through `VectorStore.upsert` in batches of 256, as `rag ingest` does, then `optimize` (Edge builds its
-indexes there). Queries go through `VectorStore.query` (payload included). Local mode is slow enough that it runs
-fewer queries. Prints a table and writes benchmarks/results/store.json.
+Points are SciFact's chunks with their real MiniLM and BM25 vectors (cached by benchmarks/corpus_vectors.py), plus noisy
+copies up to the size; queries are SciFact's real queries. Each engine and size gets two collections: one tenant (the
+tenant filter the store always applies matches every point: "none"), and the same points spread over ten tenants
+("tenant": the query's tenant holds 10%; "tenant+meta": and a metadata value held by a fifth of those, keyword-indexed
+as RAG_INDEXED_METADATA does; without that index this case took 43 ms dense at 100k, measured by this script before
+commit d51c779 added the index; no option reproduces it now). Upsert goes through `VectorStore.upsert` in batches of
+256, as `rag ingest` does, then `optimize` (Edge builds its indexes there). Queries go through `VectorStore.query`
+(payload included). Local mode is slow enough that it runs fewer queries. Prints a table and writes
+benchmarks/results/store.json.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.corpus_vectors import ROOT, SCIFACT, CorpusVectors, corpus_vectors, scaled
+from benchmarks.corpus_vectors import ROOT, CorpusVectors, corpus_vectors, dataset, scaled
 from evals.beir import load_queries
 from rag.domain import RetrievalMode, SparseVector
 from rag.store.base import PayloadFilter, VectorStore
@@ -100,8 +101,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "store.json")
     args = parser.parse_args()
 
-    cv = corpus_vectors(SCIFACT / "corpus.jsonl")
-    texts = list(load_queries(SCIFACT).values())[: max(args.queries, args.local_queries)]
+    scifact = dataset("scifact")
+    cv = corpus_vectors(scifact / "corpus.jsonl")
+    texts = list(load_queries(scifact).values())[: max(args.queries, args.local_queries)]
     queries = [(cv.embedder.embed_query(t), cv.encoder.encode_query(t)) for t in texts]
     cases: list[tuple[str, str, str, PayloadFilter | None]] = [
         ("none", "single", "default", None),

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus_vectors import ROOT, SCIFACT, CorpusVectors, corpus_vectors
+from benchmarks.corpus_vectors import ROOT, CorpusVectors, corpus_vectors, dataset
 from evals.beir import load_qrels, load_queries
 from evals.metrics import document_scores, retrieval_metrics
 from rag.components import build_embedder
@@ -127,9 +127,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "tenant_isolation.json")
     args = parser.parse_args()
     settings = Settings()
-    cv = corpus_vectors(SCIFACT / "corpus.jsonl", settings, embedder=build_embedder(settings))
-    qrels = load_qrels(SCIFACT, "test")
-    texts = load_queries(SCIFACT)
+    scifact = dataset("scifact")
+    cv = corpus_vectors(scifact / "corpus.jsonl", settings, embedder=build_embedder(settings))
+    qrels = load_qrels(scifact, "test")
+    texts = load_queries(scifact)
     queries = {qid: (cv.embedder.embed_query(texts[qid]), cv.encoder.encode_query(texts[qid])) for qid in qrels}
     rows = []
     for isolation, tenants in (("shared", 1), ("strict", 1), ("shared", args.tenants), ("strict", args.tenants)):
