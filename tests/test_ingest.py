@@ -16,7 +16,8 @@ from rag.embedding.lazy import LazyEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.store.base import VectorStore, document_hashes
 from rag_cli.main import main
-from tests.conftest import DOCS, rag_env, run_rag
+from serving.launcher import rag_env, run_rag
+from tests.conftest import DOCS
 
 
 class CountingEmbedder:

@@ -116,19 +116,28 @@ def _vllm_requests(vllm: Server) -> tuple[float, float]:
     return running, finished
 
 
+RUNBOOK = "\n".join(f"Step {i}: run kubectl rollout status deployment/rag-{i} and wait for it." for i in range(1, 121))
+
+
 def test_a_client_leaving_mid_generation_aborts_it_in_vllm(vllm_server: Server, api_on_vllm: Server) -> None:
+    # A long answer whatever the docs say: sources of their own (a 120-step runbook) that the question asks to copy
+    # out. A question about docs/ got a short answer once the docs changed, and a finished answer aborts nothing.
+    stored = httpx.post(
+        api_on_vllm.base_url + "/v1/documents",
+        json={"id": "runbook.md", "title": "Runbook", "text": RUNBOOK, "collection": "runbook"},
+        timeout=60,
+    )
+    assert stored.status_code == 200, stored.text
     _, finished_before = _vllm_requests(vllm_server)
-    body = {"model": "rag", "stream": True, "max_tokens": 2000, "messages": [{"role": "user", "content": "Tell me "
-            "everything about deploying the platform, step by step, in great detail."}]}  # fmt: skip
+    question = "List every step of the runbook, one per line, from Step 1 to the last step, exactly as written."
+    body = {"model": "rag", "stream": True, "max_tokens": 2000, "collection": "runbook",
+            "messages": [{"role": "user", "content": question}]}  # fmt: skip
     with httpx.stream("POST", api_on_vllm.base_url + "/v1/chat/completions", json=body, timeout=120) as r:
-        for line in r.iter_lines():
+        lines = r.iter_lines()
+        for line in lines:
             if line.startswith("data: ") and '"content":"' in line and '"content":""' not in line:
                 break  # the first token: generation is under way, up to 2,000 tokens (minutes on this CPU)
-        # vLLM refreshes its gauges between engine steps: on a loaded machine the first token can come before it
-        deadline = time.monotonic() + 10
-        while _vllm_requests(vllm_server)[0] != 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert _vllm_requests(vllm_server)[0] == 1
+        assert _vllm_requests(vllm_server)[0] == 1  # checked while the response is open: leaving `lines` closes it
     # the client has gone: our server must close its upstream request, and vLLM drop the generation unfinished
     deadline = time.monotonic() + 10
     while _vllm_requests(vllm_server)[0] and time.monotonic() < deadline:
