@@ -130,3 +130,11 @@ def build_pipeline(components: Components, chat_model: BaseChatModel | None = No
 
     model = chat_model or build_chat_model(components.settings)
     return RagPipeline(components.retriever, model, PipelineConfig.from_settings(components.settings))
+
+
+def hold_default_collection(store: VectorStore, settings: Settings) -> None:
+    """Open the configured collection of an embedded store now, if it exists, rather than at its first use (Edge
+    opens shards lazily): the store is then this process's from the start, and one that another process holds fails
+    here with `StoreBusy` (`rag serve` at startup). A Qdrant server is shared, and may come up later: left alone."""
+    if settings.qdrant_url is None and store.collection_exists(settings.collection):
+        store.count(settings.collection)

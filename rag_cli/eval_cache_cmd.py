@@ -11,10 +11,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evals.beir import DatasetError
-from evals.eval_cache import CacheEntry, list_cache, prune_cache
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from evals.eval_cache import CacheEntry
 
 DATA_HELP = "also count the datasets under this folder as current (default: RAG_EVAL_DATA_DIR, if set)"
 
@@ -46,6 +49,8 @@ def _line(e: CacheEntry) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from evals.eval_cache import list_cache  # the store and ingestion stack: only for this command
+
     try:
         listing = list_cache(Settings(), data_dir=args.data)
     except DatasetError as exc:
@@ -66,6 +71,8 @@ def run_prune(args: argparse.Namespace) -> int:
     if (bool(args.names), args.all, args.stale).count(True) != 1:
         print("rag eval cache prune: name the collections, or pass --all or --stale (one of them)", file=sys.stderr)
         return 2
+    from evals.eval_cache import prune_cache
+
     try:
         result = prune_cache(
             Settings(),

@@ -15,17 +15,18 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, get_args
 
-from evals.answers_eval import evaluate_answers
 from evals.beir import DatasetError
-from evals.gate import THRESHOLDS, ThresholdsError, evaluate_gate
-from evals.report import ReportKind, default_report_dir, write_answers_report, write_retrieval_report
-from evals.results import RETRIEVAL_MODES
-from evals.retrieval_eval import evaluate_retrieval
 from rag.domain import RetrievalMode
-from rag.settings import Settings
 from rag_cli import eval_cache_cmd
-from rag_cli.progress import Progress
+
+if TYPE_CHECKING:
+    from evals.report import ReportKind
+
+# The evaluation stack (LangChain, the metrics, the report's plots) is imported by the command that runs, so every
+# other `rag` command starts without it.
+RETRIEVAL_MODES: tuple[RetrievalMode, ...] = get_args(RetrievalMode)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _report_options(a, "answers")
     a.set_defaults(run=run_answers)
     g = kinds.add_parser("gate", help="fail (exit 1) when a metric drops below its threshold")
-    g.add_argument("--thresholds", type=Path, default=THRESHOLDS, help=f"thresholds file (default: {THRESHOLDS.name})")
+    g.add_argument("--thresholds", type=Path, help="thresholds file (default: evals/quality_gate.json)")
     g.add_argument("--data", type=Path, metavar="DIR", help="folder holding the datasets (default: RAG_EVAL_DATA_DIR)")
     g.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     g.set_defaults(run=run_gate_cmd)
@@ -69,6 +70,8 @@ def _report_options(p: argparse.ArgumentParser, kind: ReportKind) -> None:
 
 
 def _report_dir(args: argparse.Namespace, kind: ReportKind) -> Path | None:
+    from evals.report import default_report_dir
+
     if args.no_report:
         return None
     return args.report if args.report is not None else default_report_dir(kind, args.dataset)
@@ -92,6 +95,10 @@ def _modes(chosen: list[str] | None) -> list[RetrievalMode] | None:
 
 
 def run_retrieval(args: argparse.Namespace) -> int:
+    from evals.report import write_retrieval_report
+    from evals.retrieval_eval import evaluate_retrieval
+    from rag.settings import Settings
+
     try:
         results = evaluate_retrieval(args.dataset, Settings(), modes=_modes(args.mode), split=args.split)
     except DatasetError as exc:
@@ -117,8 +124,11 @@ def run_retrieval(args: argparse.Namespace) -> int:
 
 
 def run_gate_cmd(args: argparse.Namespace) -> int:
+    from evals.gate import THRESHOLDS, ThresholdsError, evaluate_gate
+    from rag.settings import Settings
+
     try:
-        report = evaluate_gate(Settings(), thresholds=args.thresholds, data_dir=args.data)
+        report = evaluate_gate(Settings(), thresholds=args.thresholds or THRESHOLDS, data_dir=args.data)
     except (DatasetError, ThresholdsError) as exc:
         print(f"rag eval gate: {exc}", file=sys.stderr)
         return 2
@@ -134,6 +144,11 @@ def run_gate_cmd(args: argparse.Namespace) -> int:
 
 
 def run_answers(args: argparse.Namespace) -> int:
+    from evals.answers_eval import evaluate_answers
+    from evals.report import write_answers_report
+    from rag.settings import Settings
+    from rag_cli.progress import Progress
+
     settings = Settings()
 
     def progress(total: int) -> Progress:

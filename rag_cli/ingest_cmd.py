@@ -7,16 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ingest.formats.base import LoadFailure, LoadOptions
-from ingest.loaders import SUFFIXES, estimated_documents, load
-from ingest.partition import Shard, parse_shard, shard_from_env
-from ingest.sources import SourceScope, UsageError, discover
-from ingest.sync import Ingestor, IngestSummary
-from rag.components import build_components
-from rag.settings import Settings
-from rag.store.base import StoredDocument
-from rag_cli.progress import Progress
+if TYPE_CHECKING:
+    from ingest.formats.base import LoadFailure
+    from ingest.partition import Shard
+    from ingest.sync import IngestSummary
+    from rag.store.base import StoredDocument
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,6 +58,16 @@ def _print_summary(summary: IngestSummary, shard: Shard, as_json: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the loaders (PDF, DOCX, HTML) and the store stack load for this command only: other commands start without them
+    from ingest.formats.base import LoadOptions
+    from ingest.loaders import SUFFIXES, estimated_documents, load
+    from ingest.partition import parse_shard, shard_from_env
+    from ingest.sources import SourceScope, UsageError, discover
+    from ingest.sync import Ingestor
+    from rag.components import build_components
+    from rag.settings import Settings
+    from rag_cli.progress import Progress
+
     settings = Settings()
     try:
         shard = parse_shard(args.shard) if args.shard else shard_from_env(os.environ)

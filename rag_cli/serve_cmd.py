@@ -32,8 +32,7 @@ def is_loopback(host: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from rag.components import build_store
-    from rag.store.lock import hold_default_collection
+    from rag.components import build_store, hold_default_collection
     from serving.app import create_app  # FastAPI and the serving stack load only for this command
     from serving.auth import ApiKeyConfigError
     from serving.graceful import DrainingServer

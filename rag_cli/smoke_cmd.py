@@ -16,9 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from openai import OpenAI
-
-from serving.auth import read_key_file
 
 DOC_ID = "rag-smoke-test"
 DOC_TEXT = (
@@ -53,6 +50,10 @@ def _wait_ready(http: httpx.Client, url: str, wait_s: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from openai import OpenAI  # the client library loads for this command only
+
+    from serving.auth import read_key_file
+
     url = args.url.rstrip("/")
     key = next(iter(read_key_file(args.api_key_file)), None) if args.api_key_file else None
     headers = {"Authorization": f"Bearer {key}"} if key else {}

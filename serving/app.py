@@ -11,10 +11,9 @@ from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from langchain_core.language_models import BaseChatModel
 
-from rag.components import build_components, build_pipeline
+from rag.components import build_components, build_pipeline, hold_default_collection
 from rag.llm.factory import chat_model_name
 from rag.settings import Settings
-from rag.store.lock import hold_default_collection
 from serving.auth import ApiKeys
 from serving.body_limit import BodyLimitMiddleware
 from serving.deps import get_caller

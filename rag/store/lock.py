@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import BackendUnavailable, StoreBusy
-from rag.settings import Settings
-from rag.store.base import VectorStore
 
 _COMMAND_CHARS = 200
 ADVICE = (
@@ -122,11 +120,3 @@ class StoreLock:
             os.ftruncate(self._fd, 0)
         os.close(self._fd)  # closing the last descriptor of the open file drops the flock
         self._fd = -1
-
-
-def hold_default_collection(store: VectorStore, settings: Settings) -> None:
-    """Open the configured collection of an embedded store now, if it exists, rather than at its first use (Edge
-    opens shards lazily): the store is then this process's from the start, and one that another process holds fails
-    here with `StoreBusy` (`rag serve` at startup). A Qdrant server is shared, and may come up later: left alone."""
-    if settings.qdrant_url is None and store.collection_exists(settings.collection):
-        store.count(settings.collection)
