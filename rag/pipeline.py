@@ -62,6 +62,18 @@ def _llm_errors() -> Iterator[None]:
         raise BackendUnavailable(f"the language model backend failed (status {exc.status_code})") from exc
 
 
+def ground(retriever: Retriever, config: PipelineConfig, request: ChatRequest) -> Grounding:
+    """What `RagPipeline.ground` does, without a chat model: `rag ask` grounds (and fails on a collection that does
+    not exist) before it loads the language model."""
+    if not request.turns or request.turns[-1].role != "user" or not request.turns[-1].content.strip():
+        raise InvalidInput("the last message must be a non-empty user message", param="messages")
+    if request.max_tokens < 1:
+        raise InvalidInput("max_tokens must be at least 1", param="max_tokens")
+    hits = retriever.retrieve(request.retrieval(retrieval_query(request.turns, config.history_turns)))
+    citations = citations_for(hits, config.excerpt_chars)
+    return Grounding(hits=hits, citations=citations, messages=grounded_messages(request.turns, hits))
+
+
 class RagPipeline:
     def __init__(self, retriever: Retriever, chat_model: BaseChatModel, config: PipelineConfig | None = None) -> None:
         self.retriever = retriever
@@ -70,14 +82,7 @@ class RagPipeline:
 
     def ground(self, request: ChatRequest) -> Grounding:
         """Retrieve sources for the conversation's last question and build the grounded prompt."""
-        if not request.turns or request.turns[-1].role != "user" or not request.turns[-1].content.strip():
-            raise InvalidInput("the last message must be a non-empty user message", param="messages")
-        if request.max_tokens < 1:
-            raise InvalidInput("max_tokens must be at least 1", param="max_tokens")
-        query = retrieval_query(request.turns, self._config.history_turns)
-        hits = self.retriever.retrieve(request.retrieval(query))
-        citations = citations_for(hits, self._config.excerpt_chars)
-        return Grounding(hits=hits, citations=citations, messages=grounded_messages(request.turns, hits))
+        return ground(self.retriever, self._config, request)
 
     def _llm_kwargs(self, request: ChatRequest) -> dict[str, Any]:
         return {"max_tokens": request.max_tokens, "temperature": request.temperature}

@@ -20,16 +20,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rag.answer_stream import TokenDelta  # the LLM stack loads only for this command
+    from rag.pipeline import PipelineConfig, ground
     from rag.prompts import Turn
 
     settings = Settings()
     components = build_components(settings)
     try:
-        pipeline = build_pipeline(components)
         request = components.requests.chat(
             [Turn("user", args.question)], tenant=args.tenant, collection=args.collection, top_k=args.top_k
         )
-        grounding = pipeline.ground(request)
+        # sources first: a collection that does not exist fails before the language model loads (seconds)
+        grounding = ground(components.retriever, PipelineConfig.from_settings(settings), request)
+        pipeline = build_pipeline(components)
         for event in pipeline.stream(request, grounding):
             if isinstance(event, TokenDelta):
                 sys.stdout.write(event.text)

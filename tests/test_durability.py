@@ -32,20 +32,20 @@ def _state(store_path: Path) -> tuple[int, dict[str, set[str]]]:
 
 
 def test_killed_ingest_reopens_and_converges(tmp_path: Path) -> None:
-    corpus = _corpus(tmp_path, 1500)
+    corpus = _corpus(tmp_path, 800)
     killed_path, clean_path = tmp_path / "killed", tmp_path / "clean"
 
-    # many small writes, so the kill lands among them; killed once 500 of the 1500 documents are read, which is
-    # past the first upserts (the loader runs at most a few batches of 64 chunks ahead of the writer)
+    # many small writes, so the kill lands among them; killed once 300 of the 800 documents are read, which is
+    # past the first upserts (the loader runs at most three batches of 64 chunks ahead of the writer)
     env = rag_env(killed_path, RAG_INGEST_BATCH_CHUNKS="64", RAG_PROGRESS_EVERY_S="0.1")
-    _run_until(["ingest", str(corpus), "--json"], env, 500)
+    _run_until(["ingest", str(corpus), "--json"], env, 300)
 
     partial_count, _ = _state(killed_path)  # the shard reopens after the kill
     assert partial_count > 0  # the kill landed after some chunks were written
     rerun = run_rag(["ingest", str(corpus), "--json"], rag_env(killed_path))
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)
-    assert summary["documents_added"] + summary["documents_unchanged"] == 1500
+    assert summary["documents_added"] + summary["documents_unchanged"] == 800
 
     clean = run_rag(["ingest", str(corpus), "--json"], rag_env(clean_path))
     assert clean.returncode == 0, clean.stderr

@@ -96,7 +96,8 @@ def test_rag_serve_holds_its_store_and_every_command_says_so(two_docs: Path, tmp
     store_path = tmp_path / "store"
     env = rag_env(store_path)
     assert run_rag(["ingest", str(two_docs)], env).returncode == 0
-    server = start_api(store_path, tmp_path / "serve.log")
+    # what is tested is the store: an unreachable LLM server spares loading the in-process model
+    server = start_api(store_path, tmp_path / "serve.log", RAG_LLM_BASE_URL="http://127.0.0.1:9/v1")
     try:
         pid = server.process.pid
         _busy(run_rag(["ingest", str(two_docs)], env), "ingest", pid, "rag serve --port")
