@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks.corpus_vectors import ROOT, corpus_vectors, dataset
-from benchmarks.scifact_eval import metrics_per_mode
+from benchmarks.scifact_eval import evaluate_modes
 from benchmarks.store import ENGINES, MODES, load
 from evals.beir import load_qrels, load_queries
 
@@ -39,7 +39,8 @@ def main() -> None:
             store = make(Path(tmp))
             load(store, "scifact", cv)
             started = time.perf_counter()
-            for mode, metrics in metrics_per_mode(store, "scifact", queries, qrels, MODES, args.depth).items():
+            for mode, found in evaluate_modes(store, "scifact", queries, qrels, MODES, args.depth).items():
+                metrics = found.by_name()  # the JSON's metric names: {"ndcg@10": ..., ...}
                 results.setdefault(mode, {})[engine] = metrics
                 print(f"{engine:>12} {mode:>7} {metrics}", flush=True)
             print(f"{engine}: {time.perf_counter() - started:.1f} s for all modes", flush=True)

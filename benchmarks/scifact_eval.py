@@ -40,16 +40,3 @@ def evaluate_modes(
         }
         out[mode] = score_run(qrels, run)
     return out
-
-
-def metrics_per_mode(
-    store: VectorStore,
-    collection: str,
-    queries: QueryVectors,
-    qrels: Mapping[str, Mapping[str, int]],
-    modes: Sequence[RetrievalMode],
-    depth: int = 50,
-) -> dict[str, dict[str, float]]:
-    """`evaluate_modes` as mode -> {metric name: value}, the shape benchmarks/engine_parity.py prints and writes."""
-    found = evaluate_modes(store, collection, queries, qrels, modes, depth)
-    return {mode: metrics.by_name() for mode, metrics in found.items()}
