@@ -82,19 +82,19 @@ def test_update_with_prune_killed_twice_converges(tmp_path: Path) -> None:
     """Changed, kept, removed and new documents; the syncing run (with --prune) is killed twice mid-way; the
     rerun leaves exactly the chunks a clean ingest of the new corpus makes."""
     killed_path, clean_path = tmp_path / "killed", tmp_path / "clean"
-    first = run_rag(["ingest", str(_corpus(tmp_path, 600)), "--json"], rag_env(killed_path))
+    first = run_rag(["ingest", str(_corpus(tmp_path, 400)), "--json"], rag_env(killed_path))
     assert first.returncode == 0, first.stderr
-    corpus = _versioned_corpus(tmp_path, changed=range(0, 150), kept=range(300, 600), added=range(600, 900))
+    corpus = _versioned_corpus(tmp_path, changed=range(0, 100), kept=range(200, 400), added=range(400, 600))
     env = rag_env(killed_path, RAG_PROGRESS_EVERY_S="0.1", RAG_INGEST_BATCH_CHUNKS="64")
-    for documents in (250, 600):
+    for documents in (170, 350):
         _run_until(["ingest", str(corpus), "--prune"], env, documents)
         assert _state(killed_path)[0] > 0  # the shard reopens after each kill
     rerun = run_rag(["ingest", str(corpus), "--prune", "--json"], rag_env(killed_path))
     assert rerun.returncode == 0, rerun.stderr
-    assert json.loads(rerun.stdout)["documents_pruned"] == 150  # d150..d299 left the corpus
+    assert json.loads(rerun.stdout)["documents_pruned"] == 100  # d100..d199 left the corpus
 
     clean = run_rag(["ingest", str(corpus), "--json"], rag_env(clean_path))
     assert clean.returncode == 0, clean.stderr
     count, hashes = _state(killed_path)
     assert (count, hashes) == _state(clean_path)
-    assert count == 750 and all(len(h) == 1 for h in hashes.values())  # one version each, nothing duplicated
+    assert count == 500 and all(len(h) == 1 for h in hashes.values())  # one version each, nothing duplicated
