@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rag.domain import RetrievalMode
+from rag.requests import RequestBuilder
 from rag.settings import Settings
 
 MetricName = Literal["ndcg@10", "recall@10", "recall@100", "mrr@10"]
@@ -191,14 +192,16 @@ class GenerationSettings:
 
     @classmethod
     def of(cls, settings: Settings) -> GenerationSettings:
+        """What each question is asked with: the request defaults as rag/requests.py fills them, and the LLM."""
+        asked = RequestBuilder(settings).chat([])
         return cls(
-            retrieval_mode=settings.retrieval_mode,
-            top_k=settings.top_k,
-            min_relevance=settings.min_relevance,
+            retrieval_mode=asked.mode,
+            top_k=asked.top_k,
+            min_relevance=asked.min_relevance,
             llm_model=settings.llm_model,
             llm_base_url=settings.llm_base_url,
-            max_tokens=settings.max_tokens,
-            temperature=settings.temperature,
+            max_tokens=asked.max_tokens,
+            temperature=asked.temperature,
         )
 
 
