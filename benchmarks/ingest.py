@@ -68,8 +68,8 @@ def _ingest(corpus: Path, store: Path, **extra: str) -> dict[str, Any]:
 def _worker(kind: str, corpus: Path) -> dict[str, Any]:
     """Runs in the child: embed the pipeline's chunks the plain way or LangChain's way; prints its figures."""
     from benchmarks.corpus_vectors import corpus_chunks
-    from rag.embedding.batched import resolve_device
     from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
+    from rag.embedding.device import resolve_device
     from rag.settings import Settings
 
     settings = Settings()

@@ -83,10 +83,12 @@ def build_embedder(settings: Settings, *, lazy: bool = False) -> DenseEmbedder:
     name = settings.embed_model_path.name if settings.embed_model_path else "all-MiniLM-L6-v2"
 
     def load() -> DenseEmbedder:
-        from rag.embedding.batched import BatchedTransformerEmbedder, resolve_device
+        from rag.embedding.device import resolve_device
 
         device = resolve_device(settings.embed_device)
         if device.startswith("cuda"):
+            from rag.embedding.batched import BatchedTransformerEmbedder
+
             return BatchedTransformerEmbedder(
                 source, name=name, device=device, batch_size=settings.embed_gpu_batch_size
             )

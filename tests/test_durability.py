@@ -32,20 +32,20 @@ def _state(store_path: Path) -> tuple[int, dict[str, set[str]]]:
 
 
 def test_killed_ingest_reopens_and_converges(tmp_path: Path) -> None:
-    corpus = _corpus(tmp_path, 800)
+    corpus = _corpus(tmp_path, 200)
     killed_path, clean_path = tmp_path / "killed", tmp_path / "clean"
 
-    # many small writes, so the kill lands among them; killed once 300 of the 800 documents are read, which is
-    # past the first upserts (the loader runs at most three batches of 64 chunks ahead of the writer)
-    env = rag_env(killed_path, RAG_INGEST_BATCH_CHUNKS="64", RAG_PROGRESS_EVERY_S="0.1")
-    _run_until(["ingest", str(corpus), "--json"], env, 300)
+    # many small writes, so the kill lands among them; killed once 100 of the 200 documents are read, which is
+    # past the first upserts (the loader runs at most three batches of 16 chunks ahead of the writer)
+    env = rag_env(killed_path, RAG_INGEST_BATCH_CHUNKS="16", RAG_PROGRESS_EVERY_S="0.05")
+    _run_until(["ingest", str(corpus), "--json"], env, 100)
 
     partial_count, _ = _state(killed_path)  # the shard reopens after the kill
     assert partial_count > 0  # the kill landed after some chunks were written
     rerun = run_rag(["ingest", str(corpus), "--json"], rag_env(killed_path))
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)
-    assert summary["documents_added"] + summary["documents_unchanged"] == 800
+    assert summary["documents_added"] + summary["documents_unchanged"] == 200
 
     clean = run_rag(["ingest", str(corpus), "--json"], rag_env(clean_path))
     assert clean.returncode == 0, clean.stderr
@@ -82,19 +82,21 @@ def test_update_with_prune_killed_twice_converges(tmp_path: Path) -> None:
     """Changed, kept, removed and new documents; the syncing run (with --prune) is killed twice mid-way; the
     rerun leaves exactly the chunks a clean ingest of the new corpus makes."""
     killed_path, clean_path = tmp_path / "killed", tmp_path / "clean"
-    first = run_rag(["ingest", str(_corpus(tmp_path, 400)), "--json"], rag_env(killed_path))
+    first = run_rag(["ingest", str(_corpus(tmp_path, 100)), "--json"], rag_env(killed_path))
     assert first.returncode == 0, first.stderr
-    corpus = _versioned_corpus(tmp_path, changed=range(0, 100), kept=range(200, 400), added=range(400, 600))
-    env = rag_env(killed_path, RAG_PROGRESS_EVERY_S="0.1", RAG_INGEST_BATCH_CHUNKS="64")
-    for documents in (170, 350):
+    corpus = _versioned_corpus(tmp_path, changed=range(0, 30), kept=range(60, 100), added=range(100, 180))
+    # batches of 4 chunks keep the loader at most 16 documents ahead of the writer: its progress, read on stderr,
+    # follows the writing, and at 100 of the 150 documents some 50 are still to embed when the kill lands
+    env = rag_env(killed_path, RAG_PROGRESS_EVERY_S="0.05", RAG_INGEST_BATCH_CHUNKS="4")
+    for documents in (50, 100):
         _run_until(["ingest", str(corpus), "--prune"], env, documents)
         assert _state(killed_path)[0] > 0  # the shard reopens after each kill
     rerun = run_rag(["ingest", str(corpus), "--prune", "--json"], rag_env(killed_path))
     assert rerun.returncode == 0, rerun.stderr
-    assert json.loads(rerun.stdout)["documents_pruned"] == 100  # d100..d199 left the corpus
+    assert json.loads(rerun.stdout)["documents_pruned"] == 30  # d30..d59 left the corpus
 
     clean = run_rag(["ingest", str(corpus), "--json"], rag_env(clean_path))
     assert clean.returncode == 0, clean.stderr
     count, hashes = _state(killed_path)
     assert (count, hashes) == _state(clean_path)
-    assert count == 500 and all(len(h) == 1 for h in hashes.values())  # one version each, nothing duplicated
+    assert count == 150 and all(len(h) == 1 for h in hashes.values())  # one version each, nothing duplicated

@@ -5,11 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedding.batched import BatchedTransformerEmbedder, resolve_device
+from rag.embedding.batched import BatchedTransformerEmbedder
 from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
+from rag.embedding.device import gpu_driver_present, resolve_device
 from rag.embedding.onnx import OnnxEmbedder
 from rag.embedding.onnx_export import onnx_model_dir
-from rag.embedding.token_batches import token_batches
+from rag.embedding.token_batches import hf_token_ids, token_batches
+from rag.settings import Settings
 
 TEXTS = [
     "Deploy the platform on Kubernetes with the Helm chart.",
@@ -19,12 +21,11 @@ TEXTS = [
 ]
 
 
-def test_onnx_int8_vectors_match_pytorch_and_the_export_is_cached(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
-) -> None:
-    model_dir = onnx_model_dir(packaged_minilm_path(), tmp_path, "all-MiniLM-L6-v2")
+def test_onnx_int8_vectors_match_pytorch_and_the_export_is_cached(embedder: SentenceTransformerEmbedder) -> None:
+    """In the model cache every run shares (a fresh export is tests/test_ingest.py's first-run test)."""
+    model_dir = onnx_model_dir(packaged_minilm_path(), Settings().cache_dir, "all-MiniLM-L6-v2")
     exported = (model_dir / "model_int8.onnx").stat().st_mtime_ns
-    assert onnx_model_dir(packaged_minilm_path(), tmp_path, "all-MiniLM-L6-v2") == model_dir
+    assert onnx_model_dir(packaged_minilm_path(), Settings().cache_dir, "all-MiniLM-L6-v2") == model_dir
     assert (model_dir / "model_int8.onnx").stat().st_mtime_ns == exported  # not exported twice
 
     onnx = OnnxEmbedder(model_dir, batch_tokens=40)
@@ -48,17 +49,38 @@ def test_resolve_device_picks_cuda_only_when_a_gpu_is_visible(monkeypatch: pytes
     import torch
 
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setattr("rag.embedding.device.gpu_driver_present", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("auto") == "cuda"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == "cpu"
+    monkeypatch.setattr("rag.embedding.device.gpu_driver_present", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cpu"  # no driver: torch is not asked
     assert resolve_device("cpu") == "cpu"  # an explicit device is taken as given, GPU or not
     assert resolve_device("cuda:1") == "cuda:1"
 
 
+def test_a_gpu_driver_counts_unless_cuda_visible_devices_hides_every_gpu(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    node = tmp_path / "nvidia0"
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert not gpu_driver_present((node,))
+    node.touch()
+    assert gpu_driver_present((node,))
+    for hidden in ("", "-1"):
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", hidden)
+        assert not gpu_driver_present((node,))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert gpu_driver_present((node,))
+
+
 def test_token_batches_cover_every_text_once_within_the_budget(embedder: SentenceTransformerEmbedder) -> None:
     texts = [word * n for n, word in enumerate(["alpha ", "beta gamma ", "delta ", "x "] * 5, start=1)]
-    batches = list(token_batches(embedder.tokenizer, texts, max_length=32, token_budget=64))
+    tokenizer = embedder.tokenizer
+    pad = int(tokenizer.pad_token_id)  # type: ignore[attr-defined]
+    batches = list(token_batches(hf_token_ids(tokenizer, texts, max_length=32), pad_id=pad, token_budget=64))
     rows = [r for b in batches for r in b.rows]
     assert sorted(rows) == list(range(len(texts)))
     widths = [b.input_ids.shape[1] for b in batches]
@@ -67,7 +89,19 @@ def test_token_batches_cover_every_text_once_within_the_budget(embedder: Sentenc
     for b in batches:
         assert (b.attention_mask.sum(axis=1) >= 1).all() and b.attention_mask[:, 0].all()
         assert b.features()["token_type_ids"].shape == b.input_ids.shape
-    assert list(token_batches(embedder.tokenizer, [], max_length=32, token_budget=64)) == []
+    assert list(token_batches(hf_token_ids(tokenizer, [], max_length=32), pad_id=pad, token_budget=64)) == []
+
+
+def test_the_onnx_embedder_tokenizes_like_the_transformers_tokenizer_of_its_export() -> None:
+    """The ONNX path reads tokenizer.json with `tokenizers` alone: the same ids, truncated alike."""
+    from transformers import AutoTokenizer
+
+    model_dir = onnx_model_dir(packaged_minilm_path(), Settings().cache_dir, "all-MiniLM-L6-v2")
+    onnx = OnnxEmbedder(model_dir)
+    texts = [*TEXTS, "word " * 600, "Ünïcödé\ttext  with   spaces 🎉", ""]
+    want = hf_token_ids(AutoTokenizer.from_pretrained(str(model_dir)), texts, max_length=onnx._max_length)
+    assert [e.ids for e in onnx._encoder.encode_batch(texts)] == want
+    assert max(len(ids) for ids in want) == onnx._max_length  # the long text was cut, its specials kept
 
 
 def test_pytorch_embedder_matches_sentence_transformers_encode(embedder: SentenceTransformerEmbedder) -> None:

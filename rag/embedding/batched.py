@@ -23,15 +23,6 @@ from rag.errors import BackendUnavailable
 from rag.hf_runtime import offline_and_quiet
 
 
-def resolve_device(device: str) -> str:
-    """`auto` is CUDA when a GPU is visible, else CPU."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 class BatchedTransformerEmbedder(ArrayEmbedder):
     def __init__(
         self,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.embedding.array_embedder import ArrayEmbedder, Vectors
-from rag.embedding.token_batches import token_batches
+from rag.embedding.token_batches import hf_token_ids, token_batches
 from rag.errors import BackendUnavailable
 from rag.hf_runtime import offline_and_quiet
 
@@ -46,7 +46,8 @@ class SentenceTransformerEmbedder(ArrayEmbedder):
         import torch
 
         out = np.empty((len(texts), self._dimension), dtype=np.float32)
-        batches = token_batches(self._tokenizer, texts, max_length=self._max_length, token_budget=self._batch_tokens)
+        ids = hf_token_ids(self._tokenizer, texts, max_length=self._max_length)
+        batches = token_batches(ids, pad_id=int(self._tokenizer.pad_token_id or 0), token_budget=self._batch_tokens)
         with torch.inference_mode():
             for batch in batches:
                 features = {k: torch.from_numpy(v).to(self._model.device) for k, v in batch.features().items()}

@@ -36,15 +36,20 @@ class TokenBatch:
         }
 
 
-def token_batches(tokenizer: Any, texts: Sequence[str], *, max_length: int, token_budget: int) -> Iterator[TokenBatch]:
-    """Every text exactly once, in batches of at most `token_budget` padded tokens (a longer text goes alone)."""
+def hf_token_ids(tokenizer: Any, texts: Sequence[str], *, max_length: int) -> list[list[int]]:
+    """Each text's token ids from a transformers tokenizer: special tokens added, truncated at `max_length`."""
     if not texts:
-        return
-    encoded: list[list[int]] = tokenizer(
+        return []
+    ids: list[list[int]] = tokenizer(
         list(texts), truncation=True, max_length=max_length, return_attention_mask=False, return_token_type_ids=False
     )["input_ids"]
-    pad_id = int(tokenizer.pad_token_id or 0)
-    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+    return ids
+
+
+def token_batches(encoded: Sequence[Sequence[int]], *, pad_id: int, token_budget: int) -> Iterator[TokenBatch]:
+    """Every text (its token ids) exactly once, in batches of at most `token_budget` padded tokens (a longer text
+    goes alone)."""
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     start = 0
     while start < len(order):
         end = start + 1
