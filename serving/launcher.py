@@ -44,6 +44,25 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
 
+    def wait_ready(self, ready_path: str, timeout: float) -> Server:
+        """Wait until `ready_path` answers 200; raise with the end of the log if the process exits or times out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.process.args} exited with {self.process.returncode}:\n{self._log_tail()}")
+            try:
+                if httpx.get(self.base_url + ready_path, timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.process.kill()
+        self.process.wait()
+        raise RuntimeError(f"{self.process.args} not ready after {timeout} s:\n{self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 30 s; returns once the process has exited."""
         self.process.terminate()
@@ -54,25 +73,17 @@ class Server:
             self.process.wait()
 
 
-def start_server(cmd: list[str], env: dict[str, str], port: int, log: Path, ready_path: str, timeout: float) -> Server:
-    """Start a server process and wait until `ready_path` answers 200 (or raise with the end of its log)."""
+def launch_server(cmd: list[str], env: dict[str, str], port: int, log: Path) -> Server:
+    """Start a server process without waiting for it (see `Server.wait_ready`): another can start meanwhile."""
     handle = log.open("wb")
     process = subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT)
     handle.close()  # the child holds its own descriptor
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{cmd[0]} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(base + ready_path, timeout=2).status_code == 200:
-                return Server(base, process, log)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    process.wait()
-    raise RuntimeError(f"{cmd[0]} not ready after {timeout} s:\n{log.read_text()[-3000:]}")
+    return Server(f"http://127.0.0.1:{port}", process, log)
+
+
+def start_server(cmd: list[str], env: dict[str, str], port: int, log: Path, ready_path: str, timeout: float) -> Server:
+    """Start a server process and wait until `ready_path` answers 200 (or raise with the end of its log)."""
+    return launch_server(cmd, env, port, log).wait_ready(ready_path, timeout)
 
 
 def start_rag_serve(env: dict[str, str], log: Path, ready_path: str = "/healthz", timeout: float = 240) -> Server:

@@ -17,7 +17,7 @@ from openai import OpenAI
 from rag.llm.cpu_dtype import cpu_llm_dtype
 from rag.llm.model_files import dev_model_dir
 from rag.settings import Settings
-from serving.launcher import Server, free_port, start_api, start_server
+from serving.launcher import Server, free_port, launch_server, start_api
 from tests.conftest import ROOT
 
 SERVED_NAME = "smollm2-135m-instruct"
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.vllm
 
 
 @pytest.fixture(scope="module")
-def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def vllm_launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The vLLM server process, started but not waited for: it loads for about 40 s here, while the API starts."""
     venv_python = (
         subprocess.run(
             [str(ROOT / "scripts" / "vllm-venv.sh")], capture_output=True, text=True, check=True, timeout=1800
@@ -41,22 +42,29 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "--model", str(model_dir), "--served-model-name", SERVED_NAME,
         "--dtype", cpu_llm_dtype(), "--enforce-eager", "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
-    server = start_server(cmd, env, port, tmp_path_factory.mktemp("logs") / "vllm.log", "/v1/models", 600)
+    server = launch_server(cmd, env, port, tmp_path_factory.mktemp("logs") / "vllm.log")
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def api_on_vllm(vllm_server: Server, docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def vllm_server(vllm_launched: Server) -> Server:
+    return vllm_launched.wait_ready("/v1/models", 600)
+
+
+@pytest.fixture(scope="module")
+def api_on_vllm(vllm_launched: Server, docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Our API started while vLLM still loads (its liveness does not wait for the LLM), then vLLM waited for."""
     path = tmp_path_factory.mktemp("vllm-store") / "qdrant"
     shutil.copytree(docs_store, path)
     server = start_api(
         path,
         tmp_path_factory.mktemp("logs") / "api-vllm.log",
-        RAG_LLM_BASE_URL=vllm_server.base_url + "/v1",
+        RAG_LLM_BASE_URL=vllm_launched.base_url + "/v1",
         RAG_LLM_MODEL=SERVED_NAME,
         RAG_MAX_TOKENS="32",
     )
+    vllm_launched.wait_ready("/v1/models", 600)
     yield server
     server.stop()
 
