@@ -1,7 +1,7 @@
 """Clients that leave stop the work they asked for: a real `rag serve` with the in-process model, its CPU time read
 from /proc. Twenty streamed chats closed at their first bytes, or a non-streamed chat given up by its client, must
 leave the server idle within seconds (before: generation ran on to `max_tokens` for a minute and more, and every
-later chat waited behind it). And a full line of waiting generations answers 429 before any token."""
+later chat waited behind it). And a full line of waiting generations answers 429 before any token (in process)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from openai import OpenAI
 
 from serving.launcher import Server
 from tests.conftest import serve_docs_copy
+from tests.inprocess import ThreadedServer, copy_store, settings_for
 
 QUESTION = "How do I deploy it?"  # the docs answer it: the model generates (no abstention)
 CHAT = {"model": "rag", "messages": [{"role": "user", "content": QUESTION}], "max_tokens": 1500}
@@ -40,8 +41,10 @@ def api(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture(scope="module")
-def capped_api(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = serve_docs_copy(docs_store, tmp_path_factory, "capped", **{**SERVER_ENV, "RAG_LOCAL_LLM_MAX_WAITING": "0"})
+def capped_api(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
+    """A limit, not a process property: the app in this process (the real in-process engine, a full line at once)."""
+    store = copy_store(docs_store, tmp_path_factory, "capped")
+    server = ThreadedServer(settings_for(store, local_llm_max_waiting=0, max_tokens_limit=2000)).start()
     yield server
     server.stop()
 
@@ -149,7 +152,7 @@ def test_a_non_streamed_chat_given_up_by_its_client_stops_generating(
     assert not _log_problems(api)
 
 
-def test_a_full_line_answers_429_before_any_token(capped_api: Server) -> None:
+def test_a_full_line_answers_429_before_any_token(capped_api: ThreadedServer) -> None:
     """RAG_LOCAL_LLM_MAX_WAITING=0: while one answer is generated, another chat, streamed or not, is refused with
     429, Retry-After and the OpenAI error shape (code `engine_overloaded`); once the first client left, chats run."""
     client = OpenAI(base_url=capped_api.base_url + "/v1", api_key="unused", max_retries=0)
