@@ -49,7 +49,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.process.args} exited with {self.process.returncode}:\n{self._log_tail()}")
+                raise RuntimeError(f"{self._command()} exited with {self.process.returncode}:\n{self._log_tail()}")
             try:
                 if httpx.get(self.base_url + ready_path, timeout=2).status_code == 200:
                     return self
@@ -58,7 +58,11 @@ class Server:
             time.sleep(0.2)
         self.process.kill()
         self.process.wait()
-        raise RuntimeError(f"{self.process.args} not ready after {timeout} s:\n{self._log_tail()}")
+        raise RuntimeError(f"{self._command()} not ready after {timeout} s:\n{self._log_tail()}")
+
+    def _command(self) -> str:
+        args = self.process.args
+        return os.fsdecode(args if isinstance(args, str | bytes | os.PathLike) else args[0])
 
     def _log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
