@@ -30,6 +30,7 @@ from evals.eval_index import TENANT, open_eval_index
 from ingest.loaders import SUFFIXES, load
 from ingest.sources import discover
 from ingest.sync import Ingestor
+from rag.access import Reader
 from rag.components import build_components
 from rag.retrieval import RetrievalRequest
 from rag.settings import Settings
@@ -45,7 +46,7 @@ def best_scores(dataset: Path, questions: list[str]) -> list[float]:
         retriever = index.components.retriever
         scores = []
         for text in questions:
-            hits = retriever.retrieve(RetrievalRequest(text, index.collection, TENANT, 1, "dense"))
+            hits = retriever.retrieve(RetrievalRequest(text, index.collection, Reader.whole_tenant(TENANT), 1, "dense"))
             scores.append(hits[0].score if hits else 0.0)
         return scores
     finally:
@@ -61,7 +62,9 @@ def docs_question() -> dict[str, Any]:
             Ingestor.for_components(components, collection="docs", tenant=TENANT).run(
                 load(discover([ROOT / "docs"], SUFFIXES))
             )
-            hits = components.retriever.retrieve(RetrievalRequest(DOCS_QUESTION, "docs", TENANT, 1, "dense"))
+            hits = components.retriever.retrieve(
+                RetrievalRequest(DOCS_QUESTION, "docs", Reader.whole_tenant(TENANT), 1, "dense")
+            )
         finally:
             components.close()
     best = hits[0] if hits else None

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmarks.corpus_vectors import ROOT, CorpusVectors, corpus_vectors, dataset, scaled
 from evals.beir import load_queries
+from rag.access import Reader
 from rag.store.edge import EdgeStore
 from rag.store.index import HnswParams
 
@@ -41,7 +42,14 @@ def load(store: EdgeStore, cv: CorpusVectors, batch: int = 1024) -> float:
 def top10(store: EdgeStore, query: list[float], exact: bool) -> tuple[list[str], float]:
     started = time.perf_counter()
     hits = store.query(
-        COLLECTION, tenant="default", mode="dense", dense=query, sparse=None, limit=10, prefetch_limit=10, exact=exact
+        COLLECTION,
+        reader=Reader.whole_tenant("default"),
+        mode="dense",
+        dense=query,
+        sparse=None,
+        limit=10,
+        prefetch_limit=10,
+        exact=exact,
     )
     return [f"{h.chunk.doc_id}/{h.chunk.chunk_index}" for h in hits], (time.perf_counter() - started) * 1000
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from benchmarks.corpus_vectors import ROOT, dataset
 from evals.beir import load_answers
 from evals.eval_index import TENANT, open_eval_index
+from rag.access import Reader
 from rag.llm.cpu_dtype import cpu_flags, cpu_llm_dtype
 from rag.llm.local_engine import LocalChatModel
 from rag.llm.model_files import dev_model_dir
@@ -42,7 +43,9 @@ def main() -> None:
     prompts = [
         grounded_messages(
             [Turn("user", g.question)],
-            retriever.retrieve(RetrievalRequest(g.question, index.collection, TENANT, settings.top_k, "hybrid")),
+            retriever.retrieve(
+                RetrievalRequest(g.question, index.collection, Reader.whole_tenant(TENANT), settings.top_k, "hybrid")
+            ),
         )
         for g in golds
     ]

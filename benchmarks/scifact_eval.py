@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from evals.metrics import document_scores, score_run
 from evals.results import RetrievalMetrics
+from rag.access import Reader
 from rag.domain import RetrievalMode, SparseVector
 from rag.store.base import VectorStore
 
@@ -28,7 +29,7 @@ def evaluate_modes(
             qid: document_scores(
                 store.query(
                     collection,
-                    tenant="default",
+                    reader=Reader.whole_tenant("default"),
                     mode=mode,
                     dense=dense,
                     sparse=sparse,

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from benchmarks.corpus_vectors import ROOT, CorpusVectors, corpus_vectors, dataset, scaled
 from evals.beir import load_queries
+from rag.access import Reader
 from rag.domain import RetrievalMode, SparseVector
 from rag.store.base import PayloadFilter, VectorStore
 from rag.store.edge import EdgeStore
@@ -75,7 +76,7 @@ def latencies(
         started = time.perf_counter()
         store.query(
             collection,
-            tenant=tenant,
+            reader=Reader.whole_tenant(tenant),
             mode=mode,
             dense=dense,
             sparse=sparse,

@@ -32,6 +32,7 @@ import numpy as np
 from benchmarks.corpus_vectors import ROOT, CorpusVectors, corpus_vectors, dataset
 from evals.beir import load_qrels, load_queries
 from evals.metrics import document_scores, retrieval_metrics
+from rag.access import Reader
 from rag.components import build_embedder
 from rag.domain import Chunk
 from rag.settings import Settings
@@ -77,7 +78,13 @@ def _run(
         for qid, (dense, sparse) in queries.items():
             started = time.perf_counter()
             hits = store.query(
-                name, tenant="t0", mode="hybrid", dense=dense, sparse=sparse, limit=50, prefetch_limit=50
+                name,
+                reader=Reader.whole_tenant("t0"),
+                mode="hybrid",
+                dense=dense,
+                sparse=sparse,
+                limit=50,
+                prefetch_limit=50,
             )
             seconds.append(time.perf_counter() - started)
             run[qid] = document_scores(hits)
@@ -106,8 +113,8 @@ def _probe(store: EdgeStore, names: CollectionNamespace, cv: CorpusVectors) -> d
 
     def score() -> float:
         hits = store.query(
-            names.store_name(COLLECTION, "t0"), tenant="t0", mode="sparse", dense=dense, sparse=query, limit=1,
-            prefetch_limit=1,
+            names.store_name(COLLECTION, "t0"), reader=Reader.whole_tenant("t0"), mode="sparse", dense=dense,
+            sparse=query, limit=1, prefetch_limit=1,
         )  # fmt: skip
         return hits[0].score if hits else 0.0
 

@@ -12,6 +12,7 @@ from evals.beir import check_dataset, load_qrels, load_queries
 from evals.eval_index import TENANT, open_eval_index
 from evals.metrics import document_scores, score_run
 from evals.results import ModeResult, RetrievalResults, RetrievalSettings
+from rag.access import Reader
 from rag.domain import RetrievalMode
 from rag.retrieval import MAX_TOP_K, RetrievalRequest, Retriever
 from rag.settings import Settings
@@ -71,7 +72,7 @@ def evaluate_mode(
     latencies: list[float] = []
     for qid in qrels:
         started = time.perf_counter()
-        hits = retriever.retrieve(RetrievalRequest(queries[qid], collection, tenant, depth, mode))
+        hits = retriever.retrieve(RetrievalRequest(queries[qid], collection, Reader.whole_tenant(tenant), depth, mode))
         latencies.append((time.perf_counter() - started) * 1000)
         run[qid] = document_scores(hits)
     cuts = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19

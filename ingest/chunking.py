@@ -78,6 +78,7 @@ class Chunker:
                 title=document.title,
                 source=document.source,
                 metadata={**document.metadata, **meta},
+                access=document.access,
             )
             for i, (text, meta) in enumerate((t, m) for t, m in pieces if t)
         ]

@@ -55,16 +55,17 @@ class SourceScope:
         return any(path == root or path.startswith(root.rstrip("/") + "/") for root in self.roots)
 
 
+def glob_matches(rel: str, pattern: str) -> bool:
+    """A glob matches the path relative to the root (`docs/*.md`, `**/*.pdf`; `*` crosses folders) or the file name
+    alone (`*.pdf`)."""
+    name = rel.rsplit("/", 1)[-1]
+    return fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern)
+
+
 def _selected(rel: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
-    """Globs match the path relative to the root (`docs/*.md`, `**/*.pdf`) or the file name alone (`*.pdf`)."""
-
-    def matches(pattern: str) -> bool:
-        name = rel.rsplit("/", 1)[-1]
-        return fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern)
-
-    if include and not any(matches(p) for p in include):
+    if include and not any(glob_matches(rel, p) for p in include):
         return False
-    return not any(matches(p) for p in exclude)
+    return not any(glob_matches(rel, p) for p in exclude)
 
 
 def _special(mode: int) -> str:

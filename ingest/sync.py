@@ -3,6 +3,9 @@
 Identity (docs/architecture.md#ingestion-identity): `doc_hash` says if a document changed; point ids are fixed, so a
 rerun rewrites the same points. A changed document's new chunks are written first and its old-hash points deleted
 after, so a crash leaves the old or the new version searchable (briefly both), and a rerun converges.
+
+Access (rag/access.py) is diffed apart from content: a document whose content is unchanged but whose access is not
+gets its chunks' access fields set in one store update (`VectorStore.set_access`), never re-embedded.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ingest.chunking import Chunker
 from ingest.formats.base import LoadFailure
 from ingest.prefetch import prefetch
+from rag.access import Reader
 from rag.domain import Chunk, Document, SparseVector
 from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.store.base import StoredDocument, VectorStore
@@ -32,6 +36,7 @@ class IngestSummary:
     documents_added: int = 0
     documents_updated: int = 0
     documents_unchanged: int = 0
+    documents_access_updated: int = 0  # content unchanged, access changed: set in place, nothing re-embedded
     documents_pruned: int = 0
     chunks_upserted: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
@@ -122,8 +127,9 @@ class Ingestor:
         that the run did not see are deleted at the end, except those of files that failed to load this time."""
         started = time.perf_counter()
         summary = IngestSummary(collection=self._collection, store=self._store.location)
-        stored_docs = self._store.documents(self._name, self._tenant)  # none if the collection is new
-        stored = {d.doc_id: d.hashes for d in stored_docs}
+        # none if the collection is new
+        stored_docs = self._store.documents(self._name, Reader.whole_tenant(self._tenant))
+        stored = {d.doc_id: d for d in stored_docs}
         seen: set[str] = set()
         failed_files: set[str] = set()
         batches = self._batches(items, stored, seen, failed_files, summary)
@@ -142,7 +148,7 @@ class Ingestor:
     def _batches(
         self,
         items: Iterable[Document | LoadFailure],
-        stored: dict[str, set[str]],
+        stored: dict[str, StoredDocument],
         seen: set[str],
         failed_files: set[str],
         summary: IngestSummary,
@@ -168,8 +174,12 @@ class Ingestor:
                 continue
             seen.add(item.doc_id)
             previous = stored.get(item.doc_id)
-            if previous == {item.doc_hash}:
-                summary.documents_unchanged += 1
+            if previous is not None and previous.hashes == {item.doc_hash}:
+                if previous.access == {item.access}:
+                    summary.documents_unchanged += 1
+                else:  # one payload update of its chunks (the store serializes it with the writer's calls)
+                    self._store.set_access(self._name, self._tenant, item.doc_id, item.access)
+                    summary.documents_access_updated += 1
                 continue
             chunks = self._chunker.chunk(item, self._tenant)
             if not chunks:

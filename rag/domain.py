@@ -6,7 +6,10 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from rag.access import DocumentAccess
 
 JsonDict = dict[str, Any]
 
@@ -44,7 +47,8 @@ class Document:
     """One source document, identified by a stable id (path relative to the source root, or given).
 
     `parts`, when given, split the text into pieces chunked separately, each chunk carrying its part's metadata;
-    `text` is then the parts joined by blank lines.
+    `text` is then the parts joined by blank lines. `access`: who may see it (rag/access.py; None: the deployment's
+    default); it is not part of `doc_hash`, so a change of access alone never re-embeds the document.
     """
 
     doc_id: str
@@ -53,6 +57,7 @@ class Document:
     source: str
     metadata: JsonDict = field(default_factory=dict)
     parts: tuple[DocumentPart, ...] = ()
+    access: DocumentAccess | None = None
     # Changes when what is stored would change: title, text, metadata, or part metadata (pages). Computed once.
     doc_hash: str = field(init=False, repr=False, compare=False)
 
@@ -73,6 +78,7 @@ class Chunk:
     title: str
     source: str
     metadata: JsonDict = field(default_factory=dict)
+    access: DocumentAccess | None = None  # its document's (not part of the point id: access changes in place)
 
     @property
     def point_id(self) -> str:

@@ -23,7 +23,11 @@ class BackendUnavailable(RagError):
 
 
 class Unauthorized(RagError):
-    """The request carries no API key, or one the platform does not know."""
+    """The request carries no credentials, or ones the platform does not accept (unknown key, bad token)."""
+
+
+class Forbidden(RagError):
+    """The caller is known but its roles do not allow what it asked."""
 
 
 class RateLimited(RagError):

@@ -7,6 +7,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from rag.access import Reader
 from rag.domain import RetrievalMode
 from rag.retrieval import RetrievalRequest, Retriever
 
@@ -14,7 +15,7 @@ from rag.retrieval import RetrievalRequest, Retriever
 class RagRetriever(BaseRetriever):
     retriever: Retriever
     collection: str
-    tenant: str = "default"
+    reader: Reader = Reader.whole_tenant("default")  # whose eyes: the tenant, and what it may see there
     top_k: int = 5
     mode: RetrievalMode = "hybrid"
 
@@ -23,7 +24,7 @@ class RagRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         hits = self.retriever.retrieve(
             RetrievalRequest(
-                query=query, collection=self.collection, tenant=self.tenant, top_k=self.top_k, mode=self.mode
+                query=query, collection=self.collection, reader=self.reader, top_k=self.top_k, mode=self.mode
             )
         )
         return [

@@ -4,6 +4,10 @@ The chat and retrieve endpoints, the document endpoints, `rag ask|ingest|delete|
 all turn their fields into a `Target`, a `RetrievalRequest` or a `ChatRequest` here: a default (`RAG_COLLECTION`,
 `RAG_TENANT`, `RAG_TOP_K`, `RAG_RETRIEVAL_MODE`, `RAG_MIN_RELEVANCE`, `RAG_MAX_TOKENS`, `RAG_TEMPERATURE`) is filled
 in by this module only, and a field every request gains is added to these types and this builder.
+
+Every read is for a `Reader` made here from the caller (`reader`): an API caller's principal sees what its role and
+the documents' access allow (`RAG_DEFAULT_ACCESS` for documents that declare none); the operator's CLI and the
+evaluations, which name a tenant (or take `RAG_TENANT`), see all of that tenant's documents.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rag.access import Reader
 from rag.domain import RetrievalMode
+from rag.identity import Principal
 from rag.retrieval import RetrievalRequest
 from rag.settings import Settings
 from rag.store.base import PayloadFilter
@@ -35,7 +41,7 @@ class ChatRequest:
 
     turns: Sequence[Turn]
     collection: str
-    tenant: str
+    reader: Reader
     top_k: int
     mode: RetrievalMode
     max_tokens: int
@@ -48,7 +54,7 @@ class ChatRequest:
         return RetrievalRequest(
             query=query,
             collection=self.collection,
-            tenant=self.tenant,
+            reader=self.reader,
             top_k=self.top_k,
             mode=self.mode,
             filters=self.filters,
@@ -57,11 +63,28 @@ class ChatRequest:
 
 
 class RequestBuilder:
-    """Fills what a caller left out from the settings. `tenant=None` is the deployment's own tenant (`RAG_TENANT`):
-    the CLI's default, and the API's caller when no API keys are configured."""
+    """Fills what a caller left out from the settings. A request is for a `principal` (an API caller) or for the
+    operator of a `tenant` (None: the deployment's own, `RAG_TENANT`), never both."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+
+    def reader(self, principal: Principal | None = None, *, tenant: str | None = None) -> Reader:
+        """Whose eyes a read is for: an admin principal or the operator sees its whole tenant; anyone else what the
+        documents' access gives its subject and groups."""
+        if principal is None:
+            return Reader.whole_tenant(tenant or self._settings.tenant)
+        if tenant is not None:
+            raise ValueError("a request is for a principal or for an operator's tenant, not both")
+        if principal.has("admin"):
+            return Reader.whole_tenant(principal.tenant)
+        return Reader(
+            principal.tenant,
+            everything=False,
+            subject=principal.subject,
+            groups=principal.groups,
+            default_visible=self._settings.default_access == "tenant",
+        )
 
     def target(self, *, tenant: str | None = None, collection: str | None = None) -> Target:
         s = self._settings
@@ -71,6 +94,7 @@ class RequestBuilder:
         self,
         query: str,
         *,
+        principal: Principal | None = None,
         tenant: str | None = None,
         collection: str | None = None,
         top_k: int | None = None,
@@ -80,11 +104,11 @@ class RequestBuilder:
     ) -> RetrievalRequest:
         """What `/v1/retrieve` and the evaluations search: the same relevance floor as a chat's sources unless the
         caller sets its own (0 turns it off), so the chunks returned are the ones a chat would be grounded on."""
-        s, where = self._settings, self.target(tenant=tenant, collection=collection)
+        s, reader = self._settings, self.reader(principal, tenant=tenant)
         return RetrievalRequest(
             query=query,
-            collection=where.collection,
-            tenant=where.tenant,
+            collection=collection or s.collection,
+            reader=reader,
             top_k=top_k or s.top_k,
             mode=mode or s.retrieval_mode,
             filters=filters,
@@ -95,6 +119,7 @@ class RequestBuilder:
         self,
         turns: Sequence[Turn],
         *,
+        principal: Principal | None = None,
         tenant: str | None = None,
         collection: str | None = None,
         top_k: int | None = None,
@@ -102,11 +127,11 @@ class RequestBuilder:
         temperature: float | None = None,
         filters: PayloadFilter | None = None,
     ) -> ChatRequest:
-        s, where = self._settings, self.target(tenant=tenant, collection=collection)
+        s, reader = self._settings, self.reader(principal, tenant=tenant)
         return ChatRequest(
             turns=turns,
-            collection=where.collection,
-            tenant=where.tenant,
+            collection=collection or s.collection,
+            reader=reader,
             top_k=top_k or s.top_k,
             mode=s.retrieval_mode,
             max_tokens=max_tokens or s.max_tokens,

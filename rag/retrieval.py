@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rag.access import Reader
 from rag.domain import Hit, RetrievalMode
 from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.errors import InvalidInput, NotFound
@@ -23,7 +24,7 @@ MAX_TOP_K = 100
 class RetrievalRequest:
     query: str
     collection: str
-    tenant: str
+    reader: Reader  # its tenant, and what it may see there
     top_k: int
     mode: RetrievalMode
     filters: PayloadFilter | None = None
@@ -55,13 +56,13 @@ class Retriever:
             raise InvalidInput("the query is empty", param="query")
         if not 1 <= request.top_k <= MAX_TOP_K:
             raise InvalidInput(f"top_k must be between 1 and {MAX_TOP_K}", param="top_k")
-        name = self.namespace.store_name(request.collection, request.tenant)
+        name = self.namespace.store_name(request.collection, request.reader.tenant)
         dense = self.embedder.embed_query(request.query) if request.mode != "sparse" else None
         sparse = self.sparse.encode_query(request.query) if request.mode != "dense" else None
         try:
             hits = self.store.query(
                 name,
-                tenant=request.tenant,
+                reader=request.reader,
                 mode=request.mode,
                 dense=dense,
                 sparse=sparse,
@@ -81,7 +82,7 @@ class Retriever:
     def _best_dense_score(self, name: str, request: RetrievalRequest, dense: list[float]) -> float:
         nearest = self.store.query(
             name,
-            tenant=request.tenant,
+            reader=request.reader,
             mode="dense",
             dense=dense,
             sparse=None,

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # keep the plain name), so no term statistics or collection names are shared; `shared`: one store collection
     # for all tenants, filtered by tenant (rag/store/namespace.py, docs/storage.md).
     tenant_isolation: Literal["strict", "shared"] = "strict"
+    # Who sees a document that declares no access of its own (rag/access.py, docs/access.md): everyone in its tenant
+    # (`tenant`, as before documents had access) or the tenant's admins only (`admins`). Read at query time.
+    default_access: Literal["tenant", "admins"] = "tenant"
 
     # Models: converted models and other derived files are cached here (outside the repository).
     cache_dir: Path = Field(default_factory=_default_cache_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from rag.access import Reader
 from rag.components import build_store, namespace
 from rag.requests import RequestBuilder
 from rag.settings import Settings
@@ -24,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
     target = RequestBuilder(settings).target(tenant=args.tenant, collection=args.collection)
     store = build_store(settings)
     try:
-        chunks = delete_document(store, namespace(settings), target.collection, target.tenant, args.doc_id)
+        chunks = delete_document(
+            store, namespace(settings), target.collection, Reader.whole_tenant(target.tenant), args.doc_id
+        )
     finally:
         store.close()
     summary = {"collection": target.collection, "tenant": target.tenant, "doc_id": args.doc_id}

@@ -1,4 +1,5 @@
-"""`rag ingest PATH... [--collection NAME] [--tenant T] [--shard I/N] [--prune] [--include GLOB] [--json]`."""
+"""`rag ingest PATH... [--collection NAME] [--tenant T] [--shard I/N] [--prune] [--include GLOB] [--access-* ...]
+[--json]`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from ingest.formats.base import LoadFailure
     from ingest.partition import Shard
     from ingest.sync import IngestSummary
+    from rag.access import DocumentAccess
     from rag.store.base import StoredDocument
 
 
@@ -36,8 +38,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--text-field", help="record files: field holding the text (default: RAG_INGEST_TEXT_FIELD)")
     p.add_argument("--title-field", help="record files: field holding the title (default: RAG_INGEST_TITLE_FIELD)")
     p.add_argument("--id-field", help="record files: field holding the id (default: RAG_INGEST_ID_FIELD)")
+    p.add_argument(
+        "--access-manifest",
+        type=Path,
+        metavar="FILE",
+        help="YAML rules: the first whose glob matches a document's path gives who may see it (docs/access.md)",
+    )
+    p.add_argument("--access-groups", metavar="G1,G2", help="groups that may see the documents no rule or record sets")
+    p.add_argument("--access-users", metavar="U1,U2", help="users that may see the documents no rule or record sets")
+    p.add_argument(
+        "--access-tenant-wide", action="store_true", help="everyone in the tenant may see the documents no rule sets"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
     p.set_defaults(run=run)
+
+
+def _names(value: str | None) -> list[str]:
+    return [n for n in (value or "").split(",") if n.strip()]
 
 
 def _usage(message: str) -> int:
@@ -52,13 +69,25 @@ def _print_summary(summary: IngestSummary, shard: Shard, as_json: bool) -> None:
     print(
         f"{summary.documents_seen} documents in '{summary.collection}' ({summary.store}), shard {shard}: "
         f"{summary.documents_added} added, {summary.documents_updated} updated, "
-        f"{summary.documents_unchanged} unchanged, {summary.documents_pruned} pruned; "
+        f"{summary.documents_unchanged} unchanged, {summary.documents_access_updated} access changed, "
+        f"{summary.documents_pruned} pruned; "
         f"{summary.chunks_upserted} chunks written; {len(summary.failed)} failed; {summary.seconds:.1f} s"
     )
 
 
+def _run_access(args: argparse.Namespace) -> DocumentAccess | None:
+    """The access the flags give (None: none given)."""
+    from rag.access import DocumentAccess
+
+    users, groups = _names(args.access_users), _names(args.access_groups)
+    if not (users or groups or args.access_tenant_wide):
+        return None
+    return DocumentAccess.of(users=users, groups=groups, tenant_wide=args.access_tenant_wide)
+
+
 def run(args: argparse.Namespace) -> int:
     # the loaders (PDF, DOCX, HTML) and the store stack load for this command only: other commands start without them
+    from ingest.access_rules import AccessManifestError, AccessRules, read_manifest
     from ingest.formats.base import LoadOptions
     from ingest.loaders import SUFFIXES, estimated_documents, load
     from ingest.partition import parse_shard, shard_from_env
@@ -74,7 +103,11 @@ def run(args: argparse.Namespace) -> int:
         sources = discover(
             args.paths, SUFFIXES, include=args.include, exclude=args.exclude, follow_links=args.follow_links
         )
-    except (UsageError, ValueError) as exc:
+        rules = AccessRules(
+            read_manifest(args.access_manifest) if args.access_manifest else (),
+            _run_access(args),
+        )
+    except (UsageError, AccessManifestError, ValueError) as exc:
         return _usage(str(exc))
     options = LoadOptions.from_settings(
         settings, text_field=args.text_field, title_field=args.title_field, id_field=args.id_field
@@ -100,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
                 on_document=progress.advance,
                 on_failure=report,
             )
-            summary = ingestor.run(load(sources, options, wanted=shard.owns), prune=in_this_run if args.prune else None)
+            documents = rules.apply(load(sources, options, wanted=shard.owns))
+            summary = ingestor.run(documents, prune=in_this_run if args.prune else None)
     finally:
         components.close()
     _print_summary(summary, shard, args.json)

@@ -16,7 +16,7 @@ from rag.llm.factory import chat_model_name
 from rag.settings import Settings
 from serving.auth import ApiKeys
 from serving.body_limit import BodyLimitMiddleware
-from serving.deps import get_caller
+from serving.deps import get_principal
 from serving.errors import install_error_handlers
 from serving.lifecycle import Lifecycle
 from serving.metrics import ApiMetrics, metrics_endpoint
@@ -77,5 +77,5 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     app.include_router(health.router)  # open: probes carry no key
     app.add_api_route("/metrics", metrics_endpoint(metrics), methods=["GET"], include_in_schema=False)
     for router in (chat.router, models.router, retrieve.router, documents.router):
-        app.include_router(router, dependencies=[Depends(get_caller)])
+        app.include_router(router, dependencies=[Depends(get_principal)])
     return app

@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from rag.answer_stream import AnswerFold, Finished, StreamEvent, TokenDelta
 from rag.errors import InvalidInput, NotFound, RagError
+from rag.identity import Principal
 from rag.pipeline import Grounding
 from rag.prompts import Turn
 from rag.requests import ChatRequest
@@ -60,7 +61,7 @@ class ChatService:
     def __init__(self, state: AppState) -> None:
         self._state = state
 
-    def _domain_request(self, body: ChatCompletionRequest, tenant: str) -> ChatRequest:
+    def _domain_request(self, body: ChatCompletionRequest, principal: Principal) -> ChatRequest:
         settings = self._state.settings
         if body.model != settings.api_model_name:
             raise NotFound(f"model '{body.model}' does not exist; use '{settings.api_model_name}'", param="model")
@@ -81,7 +82,7 @@ class ChatService:
             )
         request = self._state.components.requests.chat(
             turns,
-            tenant=tenant,
+            principal=principal,
             collection=body.collection,
             top_k=body.top_k,
             max_tokens=body.max_completion_tokens or body.max_tokens,
@@ -130,9 +131,9 @@ class ChatService:
             span.end()
             await events.aclose()
 
-    async def create(self, body: ChatCompletionRequest, tenant: str) -> ChatCompletion | StreamingResponse:
+    async def create(self, body: ChatCompletionRequest, principal: Principal) -> ChatCompletion | StreamingResponse:
         arrived = time.perf_counter()
-        request = self._domain_request(body, tenant)
+        request = self._domain_request(body, principal)
         if not body.stream:
             grounding = await self._ground(request)
             return await self._complete(self._generate(request, grounding, arrived), grounding)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from rag.errors import BackendUnavailable
-from serving.auth import Caller
+from rag.errors import BackendUnavailable, Forbidden, Unauthorized
+from rag.identity import Principal, Role
 from serving.logs import caller_key_id, caller_tenant
 from serving.state import AppState
 
@@ -27,26 +28,39 @@ async def get_state(request: Request) -> AppState:
     return state
 
 
-async def get_caller(
+async def get_principal(
     state: Annotated[AppState, Depends(get_state)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
-    """The caller, from its API key (401 without a valid one), after its key's rate limit (429). Without keys
-    (development on loopback) every caller is the default tenant, not rate-limited."""
+) -> Principal:
+    """The caller, resolved once per request from its API key (401 without a valid one), after its rate limit
+    (429). Without keys (development on loopback) every caller is an admin of the deployment's tenant, not
+    rate-limited."""
     if state.api_keys is None:
-        caller = Caller(tenant=state.settings.tenant, key_id=None)
+        principal = Principal(state.settings.tenant, "anonymous", roles=frozenset({"admin"}), authenticated=False)
     else:
-        header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
-        caller = state.api_keys.caller(header)
-        caller_key_id.set(caller.key_id)  # for the access log (async: set in the request's own context)
-        state.limiter.take(f"key:{caller.key_id}")
-    caller_tenant.set(caller.tenant)
-    return caller
+        if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
+            raise Unauthorized("missing API key: send the header 'Authorization: Bearer KEY'")
+        principal = state.api_keys.principal(credentials.credentials.strip())
+        caller_key_id.set(principal.key_id)  # for the access log (async: set in the request's own context)
+        state.limiter.take(f"key:{principal.key_id}")
+    caller_tenant.set(principal.tenant)
+    return principal
 
 
-async def get_tenant(caller: Annotated[Caller, Depends(get_caller)]) -> str:
-    return caller.tenant
+def requires(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency: the principal, or 403 (OpenAI error shape) when none of its roles allows `role`."""
+
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.has(role):
+            raise Forbidden(
+                f"this needs the {role} role; the caller has {', '.join(sorted(principal.roles)) or 'none'}"
+            )
+        return principal
+
+    return check
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
-TenantDep = Annotated[str, Depends(get_tenant)]
+ReaderDep = Annotated[Principal, Depends(requires("reader"))]
+WriterDep = Annotated[Principal, Depends(requires("writer"))]
+AdminDep = Annotated[Principal, Depends(requires("admin"))]

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import (
     BackendUnavailable,
+    Forbidden,
     InvalidInput,
     NotFound,
     Overloaded,
@@ -78,6 +79,8 @@ def status_of(exc: RagError) -> int:
         return 503
     if isinstance(exc, Unauthorized):
         return 401
+    if isinstance(exc, Forbidden):
+        return 403
     if isinstance(exc, RateLimited):
         return 429
     return 500

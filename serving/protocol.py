@@ -219,35 +219,6 @@ class RetrieveResponse(BaseModel):
     data: list[RetrievedChunk]
 
 
-class DocumentUpload(BaseModel):
-    """`POST /v1/documents`: one document, stored in the caller's tenant (an existing id is replaced)."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: Utf8Str = Field(min_length=1, max_length=512)
-    text: Utf8Str = Field(min_length=1, max_length=5_000_000)
-    title: Utf8Str = Field(default="", max_length=1_000)
-    metadata: Annotated[dict[str, MetadataValue], ValidUnicode] = Field(default_factory=dict, max_length=64)
-    collection: Utf8Str | None = Field(default=None, min_length=1, max_length=255)
-
-
-class DocumentStored(BaseModel):
-    id: str
-    object: Literal["document"] = "document"
-    collection: str
-    status: Literal["created", "updated", "unchanged"]
-    chunks: int
-
-
-class DocumentDeleted(BaseModel):
-    """`DELETE /v1/documents/{doc_id}`: what went (OpenAI's deletion shape, plus the chunk count)."""
-
-    id: str
-    object: Literal["document"] = "document"
-    deleted: bool = True
-    collection: str
-    chunks_deleted: int
-
-
 class ErrorBody(BaseModel):
     message: str
     type: str

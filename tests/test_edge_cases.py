@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
+from rag.access import Reader
 from rag.errors import InvalidInput
 from rag.store.edge import EdgeStore
 from rag.store.edge_layout import EdgeLayout
@@ -133,15 +134,15 @@ def test_the_limits_themselves_are_accepted(app_client: tuple[TestClient, Path])
 @pytest.mark.parametrize("key", ["lang\n", "tenant\n", "a.b\n", "lang\n\n"])
 def test_filter_keys_must_match_whole(key: str) -> None:
     with pytest.raises(InvalidInput) as err:
-        conditions("t", {key: "en"})
+        conditions(Reader.whole_tenant("t"), {key: "en"})
     assert err.value.param == "filter"
 
 
 @pytest.mark.parametrize("value", [2**63, -(2**63) - 1, [1, 2**63], [-(2**63) - 1]])
 def test_filter_integers_lie_in_int64(value: int | list[int]) -> None:
     with pytest.raises(InvalidInput, match="64 bits"):
-        conditions("t", {"n": value})
-    assert conditions("t", {"n": 2**63 - 1}).must[-1] == ("metadata.n", 2**63 - 1)
+        conditions(Reader.whole_tenant("t"), {"n": value})
+    assert conditions(Reader.whole_tenant("t"), {"n": 2**63 - 1}).must[-1] == ("metadata.n", 2**63 - 1)
 
 
 def test_edge_store_refuses_a_collection_name_ending_in_a_newline(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ingest.partition import shard_from_env
-from serving.auth import read_key_file
+from serving.auth import ApiKeys, read_key_file
 from tests.helm_render import (
     CHART,
     PROFILES,
@@ -144,7 +144,7 @@ def test_generated_api_keys_are_what_the_api_reads(profiles: dict[str, Manifests
     keys_file = tmp_path / "keys"
     keys_file.write_text(base64.b64decode(secret["data"]["keys"]).decode())
     keys = read_key_file(keys_file)  # the API's own parser
-    assert list(keys.values()) == ["default"] and len(next(iter(keys))) >= 40
+    assert [grant.tenant for grant in keys.values()] == ["default"] and len(next(iter(keys))) >= 40
     assert profiles["default"].config()["RAG_API_KEYS_FILE"] == "/etc/rag/api-keys/keys"
     # a second render makes other keys (`helm upgrade` keeps the cluster's, through lookup)
     assert render("default").of("Secret")[0]["data"] != profiles["default"].of("Secret")[0]["data"]
@@ -152,6 +152,28 @@ def test_generated_api_keys_are_what_the_api_reads(profiles: dict[str, Manifests
     assert not any(s["metadata"]["name"].endswith("api-keys") for s in existing.of("Secret"))
     volumes = existing.get("Deployment", "api")["spec"]["template"]["spec"]["volumes"]
     assert {"name": "api-keys", "secret": {"secretName": "team-keys"}} in volumes
+
+
+def test_keys_with_roles_groups_and_subjects_render_to_principals_the_api_reads(tmp_path: Path) -> None:
+    sets = {
+        "apiKeys.keys[0].key": "k" * 20,
+        "apiKeys.keys[0].tenant": "acme",
+        "apiKeys.keys[0].roles": "{reader}",
+        "apiKeys.keys[0].groups": "{hr,legal}",
+        "apiKeys.keys[0].subject": "hr-bot",
+        "apiKeys.keys[1].key": "j" * 20,
+        "apiKeys.keys[1].tenant": "acme",
+    }
+    (secret,) = [s for s in render("default", sets).of("Secret") if s["metadata"]["name"].endswith("api-keys")]
+    keys_file = tmp_path / "keys"
+    keys_file.write_text(base64.b64decode(secret["data"]["keys"]).decode())
+    api_keys = ApiKeys(read_key_file(keys_file))
+    hr = api_keys.principal("k" * 20)
+    assert (hr.tenant, hr.subject, hr.groups, hr.roles) == ("acme", "hr-bot", {"hr", "legal"}, {"reader"})
+    assert api_keys.principal("j" * 20).roles == {"reader", "writer"}  # a key without roles: what keys could do
+    with pytest.raises(RenderError, match="roles"):  # the schema knows the roles
+        render_text("default", {"apiKeys.keys[0].key": "k" * 20, "apiKeys.keys[0].tenant": "a",
+                                "apiKeys.keys[0].roles": "{root}"})  # fmt: skip
 
 
 def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:

@@ -4,6 +4,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from rag.access import Reader
 from rag.domain import Chunk
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
@@ -87,6 +88,13 @@ def test_min_relevance_empties_the_result_only_below_the_threshold(
     question = "At what temperature does water boil?"
     best = embedder.embed_query(question)
     cosine = sum(a * b for a, b in zip(best, embedder.embed_documents(texts)[0], strict=True))
-    hits = retriever.retrieve(RetrievalRequest(question, "c", "t", 1, mode, min_relevance=cosine - 0.01))  # type: ignore[arg-type]
+    hits = retriever.retrieve(
+        RetrievalRequest(question, "c", Reader.whole_tenant("t"), 1, mode, min_relevance=cosine - 0.01)
+    )  # type: ignore[arg-type]
     assert [h.chunk.doc_id for h in hits] == ["d0"]
-    assert retriever.retrieve(RetrievalRequest(question, "c", "t", 1, mode, min_relevance=cosine + 0.01)) == []  # type: ignore[arg-type]
+    assert (
+        retriever.retrieve(
+            RetrievalRequest(question, "c", Reader.whole_tenant("t"), 1, mode, min_relevance=cosine + 0.01)
+        )
+        == []
+    )  # type: ignore[arg-type]

@@ -14,9 +14,11 @@ from starlette.testclient import TestClient
 from evals.answers_eval import evaluate_question
 from evals.beir import GoldAnswer
 from evals.groundedness import TokenSupport
+from rag.access import Reader
 from rag.domain import Chunk
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
+from rag.identity import Principal
 from rag.pipeline import RagPipeline
 from rag.prompts import Turn
 from rag.requests import RequestBuilder
@@ -33,10 +35,15 @@ SETTINGS = Settings(
 def test_what_a_caller_leaves_out_comes_from_the_settings() -> None:
     build = RequestBuilder(SETTINGS)
     chat = build.chat([Turn("user", "q")])
-    assert (chat.collection, chat.tenant, chat.top_k, chat.mode) == ("kb", "acme", 4, "dense")
+    assert (chat.collection, chat.reader, chat.top_k, chat.mode) == ("kb", Reader.whole_tenant("acme"), 4, "dense")
     assert (chat.max_tokens, chat.temperature, chat.min_relevance, chat.filters) == (77, 0.6, 0.3, None)
     retrieval = build.retrieval("q")
-    assert (retrieval.collection, retrieval.tenant, retrieval.top_k, retrieval.mode) == ("kb", "acme", 4, "dense")
+    assert (retrieval.collection, retrieval.reader.tenant, retrieval.top_k, retrieval.mode) == (
+        "kb",
+        "acme",
+        4,
+        "dense",
+    )
     assert retrieval.min_relevance == 0.3
     assert build.target() == build.target(tenant=None, collection=None)
     assert (build.target().collection, build.target().tenant) == ("kb", "acme")
@@ -47,13 +54,27 @@ def test_what_a_caller_gives_wins_and_zero_temperature_or_relevance_is_kept() ->
     chat = build.chat(
         [Turn("user", "q")], tenant="t", collection="c", top_k=2, max_tokens=5, temperature=0.0, filters={"a": 1}
     )
-    assert (chat.collection, chat.tenant, chat.top_k, chat.max_tokens, chat.temperature) == ("c", "t", 2, 5, 0.0)
+    assert (chat.collection, chat.reader.tenant, chat.top_k, chat.max_tokens, chat.temperature) == ("c", "t", 2, 5, 0.0)
     assert chat.filters == {"a": 1}
     retrieval = build.retrieval("q", mode="sparse", min_relevance=0.0)
     assert (retrieval.mode, retrieval.min_relevance) == ("sparse", 0.0)
     assert chat.retrieval("q2") == build.retrieval(
         "q2", tenant="t", collection="c", top_k=2, mode="dense", filters={"a": 1}
     )
+
+
+def test_a_principal_reads_what_its_role_and_groups_allow_and_the_operator_its_whole_tenant() -> None:
+    build = RequestBuilder(SETTINGS)
+    alice = Principal("t", "alice", frozenset({"hr"}), frozenset({"reader"}))
+    assert build.reader(alice) == Reader("t", everything=False, subject="alice", groups=frozenset({"hr"}))
+    assert build.retrieval("q", principal=alice).reader == build.chat([], principal=alice).reader == build.reader(alice)
+    admin = Principal("t", "root", roles=frozenset({"admin"}))
+    assert build.reader(admin) == Reader.whole_tenant("t") == build.reader(tenant="t")
+    assert build.reader() == Reader.whole_tenant("acme")  # the operator of RAG_TENANT
+    private = RequestBuilder(SETTINGS.model_copy(update={"default_access": "admins"}))
+    assert not private.reader(alice).default_visible and build.reader(alice).default_visible
+    with pytest.raises(ValueError):
+        build.reader(alice, tenant="t")
 
 
 class _Recording(GenericFakeChatModel):

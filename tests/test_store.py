@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.access import Reader
 from rag.domain import Chunk, SparseVector
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
@@ -77,7 +78,7 @@ class TestEdge(StoreSuite):
             found = [
                 store.query(
                     "big",
-                    tenant="t",
+                    reader=Reader.whole_tenant("t"),
                     mode="dense",
                     dense=vectors[i].tolist(),
                     sparse=None,
@@ -117,7 +118,12 @@ def test_langchain_retriever_adapter(
     from rag.langchain_retriever import RagRetriever
 
     fill(store, embedder, sparse, "t1")
-    lc = RagRetriever(retriever=Retriever(store, embedder, sparse, prefetch_k=10), collection="c", tenant="t1", top_k=2)
+    lc = RagRetriever(
+        retriever=Retriever(store, embedder, sparse, prefetch_k=10),
+        collection="c",
+        reader=Reader.whole_tenant("t1"),
+        top_k=2,
+    )
     docs = lc.invoke("helm chart install")
     assert len(docs) == 2
     assert docs[0].metadata["doc_id"] == "helm.md" and "helm install" in docs[0].page_content
@@ -154,7 +160,7 @@ def test_copy_collection_moves_every_point_to_the_other_engine(
     try:
         assert copy_collection(store, target, "c", batch=2) == 6
         assert copy_collection(store, target, "c", batch=2) == 6  # a rerun rewrites the same points
-        assert target.count("c") == 6 and target.count("c", "t2") == 3
+        assert target.count("c") == 6 and target.count("c", Reader.whole_tenant("t2")) == 3
         assert document_hashes(target, "c", "t1") == document_hashes(store, "c", "t1")
         assert ranked(target, embedder, sparse) == ranked(store, embedder, sparse) != []
     finally:

@@ -10,6 +10,7 @@ import pytest
 
 from ingest.chunking import Chunker
 from ingest.sync import Ingestor
+from rag.access import Reader
 from rag.domain import Document
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
@@ -40,7 +41,9 @@ def _ingest(
 
 
 def _probe(retriever: Retriever, tenant: str = "alpha", collection: str = "c") -> float:
-    request = RetrievalRequest(query="acquisition", collection=collection, tenant=tenant, top_k=1, mode="sparse")
+    request = RetrievalRequest(
+        query="acquisition", collection=collection, reader=Reader.whole_tenant(tenant), top_k=1, mode="sparse"
+    )
     [hit] = retriever.retrieve(request)
     assert hit.chunk.doc_id == "a1"
     return hit.score

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rag.access import Reader
 from rag.domain import Chunk, SparseVector
 from rag.errors import InvalidInput, NotFound
 from rag.store.edge import EdgeStore
@@ -91,11 +92,12 @@ def test_every_query_of_every_tenant_sees_only_its_own_chunks(layout: dict[str, 
                         query = SparseVector([index], [1.0])
                         if collection not in collections:
                             with pytest.raises(NotFound):
-                                store.query(name, tenant=tenant, mode="hybrid", dense=[1.0, 0.0], sparse=query,
-                                            limit=10, prefetch_limit=10)  # fmt: skip
+                                store.query(name, reader=Reader.whole_tenant(tenant), mode="hybrid", dense=[1.0, 0.0],
+                                            sparse=query, limit=10, prefetch_limit=10)  # fmt: skip
                             continue
                         hits = store.query(
-                            name, tenant=tenant, mode="hybrid", dense=[1.0, 0.0], sparse=query, limit=10,
+                            name, reader=Reader.whole_tenant(tenant), mode="hybrid", dense=[1.0, 0.0], sparse=query,
+                            limit=10,
                             prefetch_limit=10,
                         )  # fmt: skip
                         assert {h.chunk.tenant for h in hits} <= {tenant}

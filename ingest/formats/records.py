@@ -16,9 +16,40 @@ from typing import Any, BinaryIO
 from ingest.formats.base import BadDocument, Loaded, LoadFailure, LoadOptions
 from ingest.formats.text import detect_encoding
 from ingest.sources import SourceFile
+from rag.access import DocumentAccess
 from rag.domain import Document
 
 _SAMPLE_BYTES = 1 << 16  # the encoding of a record file is detected from its start
+# A record's own access (ingest/access_rules.py): who may see it, never stored as metadata.
+ACCESS_FIELDS = ("access_users", "access_groups", "access_tenant_wide")
+
+
+def _names(value: Any) -> list[str]:
+    """Names from a JSON list, or from a CSV cell that separates them by `,` or `;`."""
+    if isinstance(value, list):
+        if not all(isinstance(v, str) for v in value):
+            raise BadDocument("access lists hold names (strings)")
+        return value
+    if isinstance(value, str):
+        return [n for n in value.replace(";", ",").split(",") if n.strip()]
+    raise BadDocument("access users and groups are a list of names or a comma-separated string")
+
+
+def _access(row: Mapping[str, Any]) -> DocumentAccess | None:
+    """The record's access, when one of ACCESS_FIELDS is set (BadDocument for a malformed one)."""
+    given = {k: row[k] for k in ACCESS_FIELDS if row.get(k) not in (None, "")}
+    if not given:
+        return None
+    wide = given.get("access_tenant_wide", False)
+    if isinstance(wide, str) and wide.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        wide = wide.strip().lower() in ("true", "1", "yes")
+    if not isinstance(wide, bool):
+        raise BadDocument("'access_tenant_wide' is true or false")
+    users, groups = _names(given.get("access_users", [])), _names(given.get("access_groups", []))
+    try:
+        return DocumentAccess.of(users=users, groups=groups, tenant_wide=wide)
+    except ValueError as exc:
+        raise BadDocument(str(exc)) from None
 
 
 def _record(source: SourceFile, line: int, row: Mapping[str, Any], options: LoadOptions, fmt: str) -> Loaded:
@@ -29,10 +60,14 @@ def _record(source: SourceFile, line: int, row: Mapping[str, Any], options: Load
     key = row.get(options.id_field)
     doc_id = f"{source.doc_id}#{key if key not in (None, '') else line}"
     title = row.get(options.title_field)
-    skip = {options.text_field, options.title_field, options.id_field}
+    try:
+        access = _access(row)
+    except BadDocument as exc:
+        return LoadFailure(where, str(exc), file=str(source.path))
+    skip = {options.text_field, options.title_field, options.id_field, *ACCESS_FIELDS}
     metadata = {k: v for k, v in row.items() if k not in skip and v not in (None, "")}
     metadata["format"] = fmt
-    return Document(doc_id, text, str(title or ""), f"{source.path}#{key or line}", metadata)
+    return Document(doc_id, text, str(title or ""), f"{source.path}#{key or line}", metadata, access=access)
 
 
 def too_large(source: SourceFile, line: int, options: LoadOptions) -> LoadFailure:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from rag.access import DocumentAccess, Reader
 from rag.domain import Chunk, Hit, RetrievalMode, SparseVector
 from rag.store.fusion import DEFAULT_FUSION, Fusion
 
@@ -28,13 +29,15 @@ class PointBatch:
 
 @dataclass(slots=True)
 class StoredDocument:
-    """A document as the store holds it: its chunks' `doc_hash` values (more than one after an interrupted
-    update) and the `source` they came from."""
+    """A document as the store holds it: its chunks' `doc_hash` values and access (more than one of either after
+    an interrupted update), the `source` they came from and the title."""
 
     tenant: str
     doc_id: str
     source: str
     hashes: set[str]
+    access: set[DocumentAccess | None] = field(default_factory=set)
+    title: str = ""
 
 
 class VectorStore(Protocol):
@@ -67,12 +70,18 @@ class VectorStore(Protocol):
 
     def delete_document(self, collection: str, tenant: str, doc_id: str) -> None: ...
 
-    def documents(self, collection: str, tenant: str | None = None) -> list[StoredDocument]:
-        """The documents of one tenant (or of all), from their chunks' payload; none if the collection is absent."""
+    def set_access(self, collection: str, tenant: str, doc_id: str, access: DocumentAccess | None) -> None:
+        """Who may see the document (None: the deployment's default), set on all its chunks in one payload update:
+        nothing is re-embedded, and the next query sees it."""
         ...
 
-    def count(self, collection: str, tenant: str | None = None, doc_id: str | None = None) -> int:
-        """Chunks in the collection; of one tenant; of one of its documents (`doc_id` needs `tenant`)."""
+    def documents(self, collection: str, reader: Reader | None = None) -> list[StoredDocument]:
+        """The documents a reader may see (None: of every tenant), from their chunks' payload; none if the
+        collection is absent."""
+        ...
+
+    def count(self, collection: str, reader: Reader | None = None, doc_id: str | None = None) -> int:
+        """Chunks in the collection; that a reader may see; of one of those documents (`doc_id` needs `reader`)."""
         ...
 
     def scroll_points(self, collection: str, batch: int = 512) -> Iterator[PointBatch]:
@@ -83,7 +92,7 @@ class VectorStore(Protocol):
         self,
         collection: str,
         *,
-        tenant: str,
+        reader: Reader,
         mode: RetrievalMode,
         dense: Sequence[float] | None,
         sparse: SparseVector | None,
@@ -93,7 +102,7 @@ class VectorStore(Protocol):
         exact: bool = False,
         fusion: Fusion = DEFAULT_FUSION,
     ) -> list[Hit]:
-        """Top `limit` chunks of the tenant; hybrid fuses by `fusion`; `exact` skips the vector index (brute force,
+        """Top `limit` chunks the reader may see; hybrid fuses by `fusion`; `exact` skips the vector index (brute force,
         for checks): an engine without one (qdrant-client's local mode) is always exact."""
         ...
 
@@ -106,4 +115,4 @@ class VectorStore(Protocol):
 
 def document_hashes(store: VectorStore, collection: str, tenant: str) -> dict[str, set[str]]:
     """doc_id -> the `doc_hash` values its chunks carry, for one tenant."""
-    return {d.doc_id: d.hashes for d in store.documents(collection, tenant)}
+    return {d.doc_id: d.hashes for d in store.documents(collection, Reader.whole_tenant(tenant))}

@@ -167,6 +167,9 @@ class EdgeStore(StoreEngine):
     def _delete(self, name: str, conds: Conditions) -> None:
         self._shard(name).update(qe.UpdateOperation.delete_points_by_filter(qdrant_filter(qe, conds)))
 
+    def _set_payload(self, name: str, conds: Conditions, payload: dict[str, object]) -> None:
+        self._shard(name).update(qe.UpdateOperation.set_payload_by_filter(qdrant_filter(qe, conds), payload))
+
     def _scroll(self, name: str, scroll: Scroll) -> tuple[Sequence[StoredRecord], Offset | None]:
         request = qe.ScrollRequest(
             offset=scroll.offset,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 from uuid import UUID
 
+from rag.access import DocumentAccess, Reader, access_payload
 from rag.domain import Chunk, Hit, RetrievalMode, SparseVector
 from rag.errors import InvalidInput, NotFound
 from rag.store.base import PayloadFilter, PointBatch, StoredDocument
@@ -59,7 +60,7 @@ class ScoredRecord(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Search:
-    """A query as an engine runs it: the plan, the tenant's conditions, how many, and whether to skip the index."""
+    """A query as an engine runs it: the plan, the reader's conditions, how many, and whether to skip the index."""
 
     plan: QueryPlan
     conditions: Conditions
@@ -160,31 +161,37 @@ class StoreEngine(ABC):
                 self._upsert(name, PointBatch(list(chunks), [list(d) for d in dense], list(sparse)))
 
     def delete_stale(self, collection: str, tenant: str, doc_id: str, keep_hash: str) -> None:
-        document = conditions(tenant, doc_id=doc_id)
+        document = conditions(Reader.whole_tenant(tenant), doc_id=doc_id)
         self._delete_where(collection, Conditions(document.must, must_not=(("doc_hash", keep_hash),)))
 
     def delete_document(self, collection: str, tenant: str, doc_id: str) -> None:
-        self._delete_where(collection, conditions(tenant, doc_id=doc_id))
+        self._delete_where(collection, conditions(Reader.whole_tenant(tenant), doc_id=doc_id))
+
+    def set_access(self, collection: str, tenant: str, doc_id: str, access: DocumentAccess | None) -> None:
+        name = check_store_name(collection)
+        with self._on(name):
+            document = conditions(Reader.whole_tenant(tenant), doc_id=doc_id)
+            self._set_payload(name, document, access_payload(access))
 
     def _delete_where(self, collection: str, conds: Conditions) -> None:
         name = check_store_name(collection)
         with self._on(name):
             self._delete(name, conds)
 
-    def documents(self, collection: str, tenant: str | None = None) -> list[StoredDocument]:
+    def documents(self, collection: str, reader: Reader | None = None) -> list[StoredDocument]:
         if not self.collection_exists(collection):
             return []
         found: dict[tuple[str, str], StoredDocument] = {}
-        which = conditions(tenant) if tenant is not None else None
+        which = conditions(reader) if reader is not None else None
         for page in self._pages(collection, which, 2048, DOCUMENT_FIELDS, vectors=False):
             for record in page:
                 add_document(found, record.payload)
         return list(found.values())
 
-    def count(self, collection: str, tenant: str | None = None, doc_id: str | None = None) -> int:
+    def count(self, collection: str, reader: Reader | None = None, doc_id: str | None = None) -> int:
         name = check_store_name(collection)
         with self._on(name):
-            return self._count(name, conditions(tenant, doc_id=doc_id) if tenant is not None else None)
+            return self._count(name, conditions(reader, doc_id=doc_id) if reader is not None else None)
 
     def scroll_points(self, collection: str, batch: int = 512) -> Iterator[PointBatch]:
         for page in self._pages(collection, None, batch, True, vectors=True):
@@ -206,7 +213,7 @@ class StoreEngine(ABC):
         self,
         collection: str,
         *,
-        tenant: str,
+        reader: Reader,
         mode: RetrievalMode,
         dense: Sequence[float] | None,
         sparse: SparseVector | None,
@@ -222,7 +229,7 @@ class StoreEngine(ABC):
             if plan is None:  # matches nothing, in a collection that must still exist
                 self._require(name)
                 return []
-            points = self._query(name, Search(plan, conditions(tenant, filters), limit, prefetch_limit, exact))
+            points = self._query(name, Search(plan, conditions(reader, filters), limit, prefetch_limit, exact))
         return [Hit(chunk=chunk_of(p.payload or {}), score=float(p.score)) for p in points]
 
     def optimize(self, collection: str) -> None:
@@ -286,6 +293,10 @@ class StoreEngine(ABC):
 
     @abstractmethod
     def _delete(self, name: str, conds: Conditions) -> None: ...
+
+    @abstractmethod
+    def _set_payload(self, name: str, conds: Conditions, payload: dict[str, object]) -> None:
+        """Set these payload fields on every point the conditions match, in one update."""
 
     @abstractmethod
     def _scroll(self, name: str, scroll: Scroll) -> tuple[Sequence[StoredRecord], Offset | None]: ...

@@ -1,4 +1,5 @@
-"""Engine-neutral filter conditions: the tenant always, exact matches, user filters. Each store translates them."""
+"""Engine-neutral filter conditions: the reader's tenant and access always, exact matches, user filters. Each store
+translates them (`qdrant_filter`). This is the one place a read of the store is narrowed to what its reader may see."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from rag.access import Reader
 from rag.errors import InvalidInput
 from rag.store.base import TOP_LEVEL_FIELDS, FilterValue, PayloadFilter
 
@@ -24,8 +26,31 @@ F = TypeVar("F", covariant=True)
 
 @dataclass(frozen=True, slots=True)
 class Conditions:
+    """All of `must`, none of `must_not`, and, when `should` or `should_be_empty` name any, at least one of them
+    (a condition, or a field a point does not hold)."""
+
     must: tuple[Condition, ...]
     must_not: tuple[Condition, ...] = ()
+    should: tuple[Condition, ...] = ()
+    should_be_empty: tuple[str, ...] = ()
+
+
+# Payload fields a caller's filter may not name: the tenant and the access fields are the platform's to set.
+RESERVED_KEYS = frozenset({"tenant", "access", "access_mode", "access_users", "access_groups"})
+
+
+def visible_to(reader: Reader) -> tuple[tuple[Condition, ...], tuple[str, ...]]:
+    """The `should` of a reader that may not see everything: tenant-wide documents, those listing its subject or one
+    of its groups, and (where the default lets it) those that declared no access, written before access existed
+    included (no `access_mode` field)."""
+    should: list[Condition] = [("access_mode", "tenant")]
+    if reader.subject is not None:
+        should.append(("access_users", [reader.subject]))
+    if reader.groups:
+        should.append(("access_groups", sorted(reader.groups)))
+    if not reader.default_visible:
+        return tuple(should), ()
+    return (*should, ("access_mode", "default")), ("access_mode",)
 
 
 def _in_int64(value: object) -> bool:
@@ -50,20 +75,25 @@ def _checked(key: str, value: FilterValue | object) -> Condition:
     raise InvalidInput(f"filter '{key}': expected a string, integer, boolean or list", param="filter")
 
 
-def conditions(tenant: str, filters: PayloadFilter | None = None, **exact: str | None) -> Conditions:
-    """The tenant condition always; exact matches (None: no condition); user filters (keys outside the chunk fields
-    mean `metadata.KEY`)."""
-    must: list[Condition] = [("tenant", tenant), *((k, v) for k, v in exact.items() if v is not None)]
+def conditions(reader: Reader, filters: PayloadFilter | None = None, **exact: str | None) -> Conditions:
+    """The reader's tenant always, and what it may see of it; exact matches (None: no condition); user filters (keys
+    outside the chunk fields mean `metadata.KEY`), which narrow and never widen."""
+    must: list[Condition] = [("tenant", reader.tenant), *((k, v) for k, v in exact.items() if v is not None)]
     for key, value in (filters or {}).items():
-        if not key or key == "tenant":
-            raise InvalidInput("filter keys must be non-empty and may not name the tenant", param="filter")
+        if not key or key.split(".", 1)[0] in RESERVED_KEYS:
+            raise InvalidInput(
+                "filter keys must be non-empty and may not name the tenant or access fields", param="filter"
+            )
         if len(key) > 128 or not _KEY.fullmatch(key):
             raise InvalidInput(
                 "filter keys are letters, digits, '_' and '-', dot-separated for nested fields", param="filter"
             )
         field = key if key in TOP_LEVEL_FIELDS or key.startswith("metadata.") else f"metadata.{key}"
         must.append(_checked(field, value))
-    return Conditions(must=tuple(must))
+    if reader.everything:
+        return Conditions(must=tuple(must))
+    should, should_be_empty = visible_to(reader)
+    return Conditions(must=tuple(must), should=should, should_be_empty=should_be_empty)
 
 
 class QdrantFilterTypes(Protocol[F]):
@@ -91,6 +121,10 @@ def qdrant_filter(types: QdrantFilterTypes[F], conds: Conditions) -> F:
             return types.FieldCondition(key=key, match=types.MatchAny(any=value))
         return types.FieldCondition(key=key, match=types.MatchValue(value=value))
 
+    should = [match(k, v) for k, v in conds.should]
+    should += [types.FieldCondition(key=k, is_empty=True) for k in conds.should_be_empty]
     return types.Filter(
-        must=[match(k, v) for k, v in conds.must], must_not=[match(k, v) for k, v in conds.must_not] or None
+        must=[match(k, v) for k, v in conds.must],
+        must_not=[match(k, v) for k, v in conds.must_not] or None,
+        should=should or None,
     )

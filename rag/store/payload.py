@@ -1,17 +1,20 @@
 """The payload of a chunk's point, identical in every engine: `tenant`, `doc_id`, `doc_hash`, `chunk_index`,
-`text`, `source`, `title`, `metadata`."""
+`text`, `source`, `title`, `metadata`, and who may see it: `access_mode`, `access_users`, `access_groups`
+(rag/access.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from rag.access import DocumentAccess, access_of_payload, access_payload
 from rag.domain import Chunk, SparseVector
 from rag.store.base import PointBatch, StoredDocument
 
 DENSE = "dense"  # named dense vector (cosine)
 SPARSE = "bm25"  # named sparse vector (IDF modifier)
-INDEXED_FIELDS = ("tenant", "doc_id", "doc_hash")
+INDEXED_FIELDS = ("tenant", "doc_id", "doc_hash", "access_mode", "access_users", "access_groups")
+ACCESS_FIELDS = ["access_mode", "access_users", "access_groups"]
 
 
 def indexed_fields(metadata_keys: Sequence[str] = ()) -> tuple[str, ...]:
@@ -30,6 +33,7 @@ def payload_of(chunk: Chunk) -> dict[str, Any]:
         "source": chunk.source,
         "title": chunk.title,
         "metadata": chunk.metadata,
+        **access_payload(chunk.access),
     }
 
 
@@ -43,6 +47,7 @@ def chunk_of(payload: dict[str, Any]) -> Chunk:
         source=payload.get("source", ""),
         title=payload.get("title", ""),
         metadata=payload.get("metadata") or {},
+        access=access_of_payload(payload),
     )
 
 
@@ -66,7 +71,7 @@ def point_batch(records: Sequence[StoredRecord]) -> PointBatch:
     )
 
 
-DOCUMENT_FIELDS = ["tenant", "doc_id", "doc_hash", "source"]  # what `documents` reads of each chunk
+DOCUMENT_FIELDS = ["tenant", "doc_id", "doc_hash", "source", "title", *ACCESS_FIELDS]  # what `documents` reads
 
 
 def add_document(found: dict[tuple[str, str], StoredDocument], payload: dict[str, Any] | None) -> None:
@@ -74,7 +79,11 @@ def add_document(found: dict[tuple[str, str], StoredDocument], payload: dict[str
     p = payload or {}
     key = (str(p["tenant"]), str(p["doc_id"]))
     doc = found.get(key)
+    access: DocumentAccess | None = access_of_payload(p)
     if doc is None:
-        found[key] = StoredDocument(key[0], key[1], str(p.get("source", "")), {str(p["doc_hash"])})
+        found[key] = StoredDocument(
+            key[0], key[1], str(p.get("source", "")), {str(p["doc_hash"])}, {access}, str(p.get("title", ""))
+        )
     else:
         doc.hashes.add(str(p["doc_hash"]))
+        doc.access.add(access)

@@ -150,6 +150,10 @@ class QdrantStore(StoreEngine):
         selector = models.FilterSelector(filter=qdrant_filter(models, conds))
         self._client.delete(name, points_selector=selector, wait=True)
 
+    def _set_payload(self, name: str, conds: Conditions, payload: dict[str, object]) -> None:
+        selector = models.FilterSelector(filter=qdrant_filter(models, conds))
+        self._client.set_payload(name, payload=payload, points=selector, wait=True)
+
     def _scroll(self, name: str, scroll: Scroll) -> tuple[Sequence[StoredRecord], Offset | None]:
         return self._client.scroll(
             name,

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import pytest
 
+from rag.access import Reader
 from rag.domain import Chunk, SparseVector
 from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.errors import InvalidInput, NotFound
@@ -54,7 +55,14 @@ def ranked(store: VectorStore, embedder: DenseEmbedder, sparse: SparseEncoder, *
         f"{mode} {h.chunk.point_id} {h.score:.4f}"
         for mode in ("dense", "sparse", "hybrid")
         for h in store.query(
-            "c", tenant="t1", mode=mode, dense=dense, sparse=terms, limit=3, prefetch_limit=10, exact=exact
+            "c",
+            reader=Reader.whole_tenant("t1"),
+            mode=mode,
+            dense=dense,
+            sparse=terms,
+            limit=3,
+            prefetch_limit=10,
+            exact=exact,
         )
     ]
 
@@ -74,14 +82,14 @@ NAMED_CALLS: dict[str, Callable[[StoreEngine, str], object]] = {
     "upsert": lambda s, n: s.upsert(n, [Chunk("t", "d", "h", 0, "x", "", "")], [[1.0, 0, 0, 0]], [NO_TERMS]),
     "delete_stale": lambda s, n: s.delete_stale(n, "t", "d", "h"),
     "delete_document": lambda s, n: s.delete_document(n, "t", "d"),
-    "documents": lambda s, n: s.documents(n, "t"),
-    "count": lambda s, n: s.count(n, "t"),
+    "documents": lambda s, n: s.documents(n, Reader.whole_tenant("t")),
+    "count": lambda s, n: s.count(n, Reader.whole_tenant("t")),
     "scroll_points": lambda s, n: list(s.scroll_points(n)),
     "query": lambda s, n: s.query(
-        n, tenant="t", mode="dense", dense=[1.0, 0, 0, 0], sparse=None, limit=1, prefetch_limit=2
+        n, reader=Reader.whole_tenant("t"), mode="dense", dense=[1.0, 0, 0, 0], sparse=None, limit=1, prefetch_limit=2
     ),
     "query matching nothing": lambda s, n: s.query(
-        n, tenant="t", mode="sparse", dense=None, sparse=NO_TERMS, limit=1, prefetch_limit=1
+        n, reader=Reader.whole_tenant("t"), mode="sparse", dense=None, sparse=NO_TERMS, limit=1, prefetch_limit=1
     ),
     "optimize": lambda s, n: s.optimize(n),
     "index_info": lambda s, n: s.index_info(n),
@@ -135,7 +143,7 @@ class CollectionsTest(StoreFixtures):
             store.drop_collection("c")
         fill(store, embedder, sparse, "t2")  # the name can be used again, empty
         assert store.count("c") == len(TEXTS)
-        assert store.count("c", "t1") == 0
+        assert store.count("c", Reader.whole_tenant("t1")) == 0
 
 
 class DocumentsTest(StoreFixtures):
@@ -148,7 +156,7 @@ class DocumentsTest(StoreFixtures):
         assert "helm.md" not in document_hashes(store, "c", "t1")
         store.delete_document("c", "t1", "cats.md")
         assert set(document_hashes(store, "c", "t1")) == {"ingest.md"}
-        assert store.count("c", "t1", doc_id="ingest.md") == 1
+        assert store.count("c", Reader.whole_tenant("t1"), doc_id="ingest.md") == 1
 
     def test_scroll_points_pages_through_every_point_with_its_vectors(
         self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
@@ -171,7 +179,7 @@ class QueryTest(StoreFixtures):
     ) -> None:
         fill(store, embedder, sparse, "t1")
         retriever = Retriever(store, embedder, sparse, prefetch_k=10)
-        hits = retriever.retrieve(RetrievalRequest(QUESTION, "c", "t1", 2, mode))  # type: ignore[arg-type]
+        hits = retriever.retrieve(RetrievalRequest(QUESTION, "c", Reader.whole_tenant("t1"), 2, mode))  # type: ignore[arg-type]
         assert hits[0].chunk.doc_id == "helm.md"
         assert hits[0].score > 0
 
@@ -180,25 +188,33 @@ class QueryTest(StoreFixtures):
     ) -> None:
         fill(store, embedder, sparse, "t1")
         retriever = Retriever(store, embedder, sparse, prefetch_k=10)
-        assert retriever.retrieve(RetrievalRequest("helm", "c", "t2", 5, "hybrid")) == []
-        assert store.count("c", "t1") == 3 and store.count("c", "t2") == 0
+        assert retriever.retrieve(RetrievalRequest("helm", "c", Reader.whole_tenant("t2"), 5, "hybrid")) == []
+        assert store.count("c", Reader.whole_tenant("t1")) == 3 and store.count("c", Reader.whole_tenant("t2")) == 0
         with pytest.raises(InvalidInput):
-            retriever.retrieve(RetrievalRequest("helm", "c", "t2", 5, "hybrid", filters={"tenant": "t1"}))
+            retriever.retrieve(
+                RetrievalRequest("helm", "c", Reader.whole_tenant("t2"), 5, "hybrid", filters={"tenant": "t1"})
+            )
 
     def test_payload_and_metadata_filters(
         self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
     ) -> None:
         fill(store, embedder, sparse, "t1")
         retriever = Retriever(store, embedder, sparse, prefetch_k=10)
-        hits = retriever.retrieve(RetrievalRequest("helm", "c", "t1", 5, "dense", filters={"team": "cats"}))
+        hits = retriever.retrieve(
+            RetrievalRequest("helm", "c", Reader.whole_tenant("t1"), 5, "dense", filters={"team": "cats"})
+        )
         assert [h.chunk.doc_id for h in hits] == ["cats.md"]
         hits = retriever.retrieve(
-            RetrievalRequest("helm", "c", "t1", 5, "hybrid", filters={"doc_id": ["ingest.md", "cats.md"]})
+            RetrievalRequest(
+                "helm", "c", Reader.whole_tenant("t1"), 5, "hybrid", filters={"doc_id": ["ingest.md", "cats.md"]}
+            )
         )
         assert {h.chunk.doc_id for h in hits} == {"ingest.md", "cats.md"}
         for bad_key in ("tT\u00f7J\u00f4", "a..b", "a b", ".a", "x" * 129):  # not JSON paths Qdrant accepts
             with pytest.raises(InvalidInput):  # the first was a 500, found by tests/test_fuzz.py
-                retriever.retrieve(RetrievalRequest("helm", "c", "t1", 5, "hybrid", filters={bad_key: "v"}))
+                retriever.retrieve(
+                    RetrievalRequest("helm", "c", Reader.whole_tenant("t1"), 5, "hybrid", filters={bad_key: "v"})
+                )
 
     def test_fusion_method_and_weights_reach_the_engine(self, store: StoreEngine) -> None:
         """A is the dense side's best, B the sparse side's, C only found by the dense side (second). Qdrant's weighted
@@ -212,7 +228,7 @@ class QueryTest(StoreFixtures):
         def scores(fusion: Fusion) -> dict[str, float]:
             hits = store.query(
                 "c",
-                tenant="t",
+                reader=Reader.whole_tenant("t"),
                 mode="hybrid",
                 dense=[1.0, 0, 0, 0],
                 sparse=SparseVector([7], [1.0]),

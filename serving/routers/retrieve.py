@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from serving.deps import StateDep, TenantDep
+from serving.deps import ReaderDep, StateDep
 from serving.protocol import ErrorResponse, RetrievedChunk, RetrieveRequest, RetrieveResponse
 
 router = APIRouter()
@@ -14,12 +14,12 @@ router = APIRouter()
 @router.post(
     "/v1/retrieve",
     response_model=RetrieveResponse,
-    responses={code: {"model": ErrorResponse} for code in (400, 404, 413, 503)},
+    responses={code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 429, 503)},
 )
-async def retrieve(body: RetrieveRequest, state: StateDep, tenant: TenantDep) -> RetrieveResponse:
+async def retrieve(body: RetrieveRequest, state: StateDep, principal: ReaderDep) -> RetrieveResponse:
     request = state.components.requests.retrieval(
         body.query,
-        tenant=tenant,
+        principal=principal,
         collection=body.collection,
         top_k=body.top_k,
         mode=body.mode,
