@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rag.domain import RetrievalMode
@@ -20,10 +20,27 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
 
-    @field_validator("indexed_metadata", mode="before")
+    @field_validator("indexed_metadata", "oidc_algorithms", "oidc_default_roles", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        """An issuer needs an audience, an https URL (unless `oidc_allow_http`, for development) and asymmetric
+        algorithms: `none` and HMAC would let anyone who knows a public key sign tokens."""
+        if self.oidc_issuer is None:
+            return self
+        if self.oidc_audience is None:
+            raise ValueError("RAG_OIDC_ISSUER needs RAG_OIDC_AUDIENCE (the audience tokens for this API carry)")
+        if not self.oidc_issuer.startswith("https://") and not self.oidc_allow_http:
+            raise ValueError(
+                "RAG_OIDC_ISSUER must be an https URL (RAG_OIDC_ALLOW_HTTP=true allows http, for development)"
+            )
+        refused = [a for a in self.oidc_algorithms if a.lower() == "none" or a.upper().startswith("HS")]
+        if refused or not self.oidc_algorithms:
+            raise ValueError(f"RAG_OIDC_ALGORITHMS must name asymmetric algorithms only, not {', '.join(refused)}")
+        return self
 
     # Store: a Qdrant server when `qdrant_url` is set; otherwise embedded at `qdrant_path`, by default in Qdrant
     # Edge (the Qdrant engine in-process), or in qdrant-client's local mode (a pure-Python stand-in) when asked.
@@ -143,6 +160,29 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None
     api_keys_file: Path | None = None
     allow_unauthenticated: bool = False
+    # OIDC users (serving/oidc.py, docs/access.md): bearer JWTs from this issuer (its discovery document gives the
+    # JWKS) for this audience, verified with these algorithms; the claims that hold the tenant, subject, groups and
+    # roles (roles besides reader/writer/admin are ignored; none: `oidc_default_roles`). Keys are refreshed every
+    # `oidc_jwks_refresh_s`, refetched at most every `oidc_jwks_min_refetch_s` for an unknown key id, and used at
+    # most `oidc_jwks_max_stale_s` while the provider cannot be reached.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_algorithms: Annotated[list[str], NoDecode] = ["RS256", "PS256", "ES256", "EdDSA"]
+    oidc_tenant_claim: str = "tenant"
+    oidc_subject_claim: str = "sub"
+    oidc_groups_claim: str = "groups"
+    oidc_roles_claim: str = "roles"
+    oidc_default_roles: Annotated[list[str], NoDecode] = ["reader"]
+    oidc_leeway_s: float = Field(default=30.0, ge=0, le=300)
+    oidc_jwks_refresh_s: float = Field(default=300.0, gt=0)
+    oidc_jwks_min_refetch_s: float = Field(default=10.0, ge=0)
+    oidc_jwks_max_stale_s: float = Field(default=3600.0, ge=0)
+    oidc_allow_http: bool = False  # development only: an http:// issuer (a provider on loopback)
+    # The audit trail (serving/audit.py): every retrieval and document change is a JSON log event (logger
+    # `rag.audit`); with `audit_db` (a SQLite file) the newest `audit_keep` events are also kept for admins to read
+    # through GET /v1/audit.
+    audit_db: Path | None = None
+    audit_keep: int = Field(default=100_000, ge=1)
     # Limits: requests per minute per key (a token bucket holding `rate_limit_burst`; 0 disables), messages and
     # characters per request, and the largest `max_tokens` a request may ask for.
     rate_limit_per_minute: float = 600.0

@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
 ./scripts/vllm-venv.sh >/dev/null   # the vLLM integration test runs in CI, never skipped
+./scripts/oidc-provider.sh >/dev/null   # the OIDC tests start this real provider (npm), never skipped
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

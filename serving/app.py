@@ -14,14 +14,17 @@ from langchain_core.language_models import BaseChatModel
 from rag.components import build_components, build_pipeline, hold_default_collection
 from rag.llm.factory import chat_model_name
 from rag.settings import Settings
+from serving.audit import Audit, SqliteAuditStore
 from serving.auth import ApiKeys
 from serving.body_limit import BodyLimitMiddleware
 from serving.deps import get_principal
 from serving.errors import install_error_handlers
 from serving.lifecycle import Lifecycle
 from serving.metrics import ApiMetrics, metrics_endpoint
+from serving.oidc import OidcVerifier
 from serving.rate_limit import RateLimiter
 from serving.request_context import RequestContextMiddleware
+from serving.routers import audit as audit_router
 from serving.routers import chat, documents, health, models, retrieve
 from serving.state import AppState
 
@@ -34,11 +37,13 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     api_keys = ApiKeys.from_settings(settings)  # a bad key file stops the server here, before it listens
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     metrics = ApiMetrics()
-    lifecycle = Lifecycle(authenticated=api_keys is not None)
+    oidc = OidcVerifier(settings) if settings.oidc_issuer else None
+    lifecycle = Lifecycle(authenticated=api_keys is not None or oidc is not None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         components = await run_in_threadpool(build_components, settings)
+        audit = Audit(SqliteAuditStore(settings.audit_db, settings.audit_keep) if settings.audit_db else None)
         try:
             # the default collection opens now: an embedded store is this server's from the start
             await run_in_threadpool(hold_default_collection, components.store, settings)
@@ -50,19 +55,26 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
                 llm_name=chat_model_name(settings),
                 started=int(time.time()),
                 api_keys=api_keys,
+                oidc=oidc,
+                audit=audit,
                 limiter=limiter,
                 metrics=metrics,
                 lifecycle=lifecycle,
             )
             log.info("ready: store %s, LLM %s", components.store.location, app.state.rag.llm_name)
-            if api_keys is None:
+            if api_keys is None and oidc is None:
                 log.warning("no API keys configured: every caller is tenant '%s', unauthenticated", settings.tenant)
-            else:
+            if api_keys is not None:
                 log.info("%d API keys configured; every endpoint but the health checks needs one", len(api_keys))
+            if oidc is not None:
+                log.info("OIDC tokens from %s accepted (audience %s)", settings.oidc_issuer, settings.oidc_audience)
             yield
         finally:
             app.state.rag = None
             components.close()
+            audit.close()
+            if oidc is not None:
+                await oidc.aclose()
 
     app = FastAPI(
         title="RAG platform",
@@ -76,6 +88,6 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     install_error_handlers(app)
     app.include_router(health.router)  # open: probes carry no key
     app.add_api_route("/metrics", metrics_endpoint(metrics), methods=["GET"], include_in_schema=False)
-    for router in (chat.router, models.router, retrieve.router, documents.router):
+    for router in (chat.router, models.router, retrieve.router, documents.router, audit_router.router):
         app.include_router(router, dependencies=[Depends(get_principal)])
     return app

@@ -57,11 +57,16 @@ def _usage(finished: Finished) -> Usage:
     )
 
 
-class ChatService:
-    def __init__(self, state: AppState) -> None:
-        self._state = state
+CHAT_ENDPOINT = "POST /v1/chat/completions"
 
-    def _domain_request(self, body: ChatCompletionRequest, principal: Principal) -> ChatRequest:
+
+class ChatService:
+    """One chat request of one principal."""
+
+    def __init__(self, state: AppState, principal: Principal) -> None:
+        self._state, self._principal = state, principal
+
+    def _domain_request(self, body: ChatCompletionRequest) -> ChatRequest:
         settings = self._state.settings
         if body.model != settings.api_model_name:
             raise NotFound(f"model '{body.model}' does not exist; use '{settings.api_model_name}'", param="model")
@@ -82,7 +87,7 @@ class ChatService:
             )
         request = self._state.components.requests.chat(
             turns,
-            principal=principal,
+            principal=self._principal,
             collection=body.collection,
             top_k=body.top_k,
             max_tokens=body.max_completion_tokens or body.max_tokens,
@@ -98,10 +103,13 @@ class ChatService:
         return [CitationOut.model_validate(c, from_attributes=True) for c in grounding.citations]
 
     async def _ground(self, request: ChatRequest) -> Grounding:
-        """Retrieval and the prompt, timed (rag_retrieval_duration_seconds) and traced (`rag.retrieve`)."""
+        """Retrieval and the prompt, timed (rag_retrieval_duration_seconds), traced (`rag.retrieve`) and audited
+        (the cited documents)."""
         with self._state.metrics.retrieving(request.collection, request.top_k, request.mode) as span:
             grounding = await run_in_threadpool(self._state.pipeline.ground, request)
             span.set_attribute("rag.hits", len(grounding.hits))
+        doc_ids = list(dict.fromkeys(c.doc_id for c in grounding.citations))
+        await self._state.audit.record(self._principal, CHAT_ENDPOINT, "retrieve", request.collection, doc_ids)
         return grounding
 
     async def _generate(
@@ -131,9 +139,9 @@ class ChatService:
             span.end()
             await events.aclose()
 
-    async def create(self, body: ChatCompletionRequest, principal: Principal) -> ChatCompletion | StreamingResponse:
+    async def create(self, body: ChatCompletionRequest) -> ChatCompletion | StreamingResponse:
         arrived = time.perf_counter()
-        request = self._domain_request(body, principal)
+        request = self._domain_request(body)
         if not body.stream:
             grounding = await self._ground(request)
             return await self._complete(self._generate(request, grounding, arrived), grounding)

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from rag.errors import BackendUnavailable, Forbidden, Unauthorized
 from rag.identity import Principal, Role
 from serving.logs import caller_key_id, caller_tenant
+from serving.oidc import looks_like_jwt
 from serving.state import AppState
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from RAG_API_KEYS (when keys are configured)")
@@ -32,18 +33,27 @@ async def get_principal(
     state: Annotated[AppState, Depends(get_state)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, resolved once per request from its API key (401 without a valid one), after its rate limit
-    (429). Without keys (development on loopback) every caller is an admin of the deployment's tenant, not
-    rate-limited."""
-    if state.api_keys is None:
+    """The caller, resolved once per request from its bearer credential (401 without a valid one): an OIDC token
+    (a JWT, when RAG_OIDC_ISSUER is set) or an API key; then its rate limit (429). Without either configured
+    (development on loopback) every caller is an admin of the deployment's tenant, not rate-limited."""
+    if state.api_keys is None and state.oidc is None:
         principal = Principal(state.settings.tenant, "anonymous", roles=frozenset({"admin"}), authenticated=False)
+        caller_tenant.set(principal.tenant)
+        return principal
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
+        raise Unauthorized("missing credentials: send the header 'Authorization: Bearer KEY' (an API key or a token)")
+    secret = credentials.credentials.strip()
+    if state.oidc is not None and looks_like_jwt(secret):
+        principal = await state.oidc.principal(secret)
+    elif state.api_keys is not None:
+        principal = state.api_keys.principal(secret)
     else:
-        if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
-            raise Unauthorized("missing API key: send the header 'Authorization: Bearer KEY'")
-        principal = state.api_keys.principal(credentials.credentials.strip())
-        caller_key_id.set(principal.key_id)  # for the access log (async: set in the request's own context)
-        state.limiter.take(f"key:{principal.key_id}")
+        raise Unauthorized("the bearer token is not a JWT")
+    caller_key_id.set(principal.key_id)  # for the access log (async: set in the request's own context)
     caller_tenant.set(principal.tenant)
+    state.limiter.take(
+        f"key:{principal.key_id}" if principal.key_id else f"user:{principal.tenant}/{principal.subject}"
+    )
     return principal
 
 

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from rag.components import Components
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
+from serving.audit import Audit
 from serving.auth import ApiKeys
 from serving.lifecycle import Lifecycle
 from serving.metrics import ApiMetrics
+from serving.oidc import OidcVerifier
 from serving.rate_limit import RateLimiter
 
 
@@ -20,7 +22,9 @@ class AppState:
     pipeline: RagPipeline
     llm_name: str
     started: int
-    api_keys: ApiKeys | None  # None: no authentication, every caller is `settings.tenant`
+    api_keys: ApiKeys | None
+    oidc: OidcVerifier | None  # with api_keys None too: no authentication, every caller an admin of `settings.tenant`
     limiter: RateLimiter
     metrics: ApiMetrics
+    audit: Audit
     lifecycle: Lifecycle  # the app's own (app.state.lifecycle): authenticated, draining

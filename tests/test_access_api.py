@@ -53,7 +53,8 @@ def _h(who: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = settings_for(tmp_path_factory.mktemp("access") / "qdrant", api_keys=SecretStr(KEYS), max_tokens=4)
+    folder = tmp_path_factory.mktemp("access")
+    settings = settings_for(folder / "qdrant", api_keys=SecretStr(KEYS), max_tokens=4, audit_db=folder / "audit.db")
     with app_client(settings, ScriptedChatModel()) as client:
         for doc_id, (text, access) in DOCUMENTS.items():
             body = {"id": doc_id, "text": text, "title": doc_id, **({"access": access} if access else {})}
@@ -127,3 +128,25 @@ def test_an_access_only_change_re_embeds_nothing_and_the_next_request_follows_it
 def test_a_filter_may_narrow_but_never_name_the_access_fields(api: TestClient, key: str) -> None:
     r = api.post("/v1/retrieve", json={"query": "x", "filter": {key: "hr"}}, headers=_h("hanna"))
     assert r.status_code == 400 and r.json()["error"]["param"] == "filter"
+
+
+def test_admins_read_their_tenants_audit_trail_without_content(
+    api: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="rag.audit"):
+        r = api.post("/v1/retrieve", json={"query": "salary bands", "min_relevance": 0}, headers=_h("hanna"))
+    returned = [d["doc_id"] for d in r.json()["data"]]
+    (logged,) = [rec for rec in caplog.records if rec.name == "rag.audit"]
+    assert (logged.subject, logged.action, logged.doc_ids) == ("hanna", "retrieve", list(dict.fromkeys(returned)))  # type: ignore[attr-defined]
+    assert api.get("/v1/audit", headers=_h("hanna")).status_code == 403  # readers do not read the trail
+    page = api.get("/v1/audit", params={"limit": 1}, headers=_h("root")).json()
+    (newest,) = page["data"]
+    assert newest["subject"] == "hanna" and newest["endpoint"] == "POST /v1/retrieve" and newest["tenant"] == "acme"
+    assert newest["doc_ids"] == list(dict.fromkeys(returned)) and newest["key_id"] and newest["request_id"]
+    older = api.get("/v1/audit", params={"before": page["last_id"], "limit": 1000}, headers=_h("root")).json()
+    stored = [e for e in older["data"] if e["action"] == "store" and e["subject"] == "loader"]
+    assert sorted(e["doc_ids"][0] for e in stored) == sorted(DOCUMENTS)  # the fixture's uploads, one event each
+    text = str(page) + str(older)
+    assert "Salary bands" not in text and KEY["hanna"] not in text  # no content, no credential
+    other = api.get("/v1/audit", headers={"Authorization": f"Bearer {KEY['other-hanna']}"})
+    assert other.status_code == 403

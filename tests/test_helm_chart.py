@@ -56,6 +56,61 @@ def test_every_rendered_object_is_valid_kubernetes(profile: str, version: str, t
     assert "passed for resource cronjob/" in done.stdout and "passed for resource statefulset/" in done.stdout
 
 
+OIDC_ON = {"oidc.issuer": "https://login.example.com/realms/acme", "oidc.audience": "rag-api"}
+
+
+def test_oidc_on_renders_valid_objects_wired_to_the_issuer(tmp_path: Path) -> None:
+    """Off is every other test's rendering; on: the settings in the ConfigMap, egress to the issuer's port."""
+    path = tmp_path / "rendered.yaml"
+    path.write_text(render_text("default", OIDC_ON))
+    validator = Path(sys.executable).parent / "kubernetes-validate"
+    done = subprocess.run(
+        [str(validator), "--strict", "-k", KUBERNETES_VERSIONS[-1], str(path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    on = render("default", OIDC_ON)
+    config = on.config()
+    assert config["RAG_OIDC_ISSUER"] == OIDC_ON["oidc.issuer"] and config["RAG_OIDC_AUDIENCE"] == "rag-api"
+    assert config["RAG_OIDC_ALGORITHMS"] == "RS256,PS256,ES256,EdDSA" and config["RAG_OIDC_ALLOW_HTTP"] == "false"
+    api_policy = next(p for p in on.of("NetworkPolicy") if component_of(p) == "api")
+    assert {"port": 443, "protocol": "TCP"} in [
+        port for rule in api_policy["spec"]["egress"] for port in rule.get("ports", [])
+    ]
+    off = render("default")
+    assert not any(k.startswith("RAG_OIDC") for k in off.config())
+
+
+@pytest.mark.parametrize(
+    ("sets", "error"),
+    [
+        ({"oidc.issuer": "http://login.example.com", "oidc.audience": "a"}, "issuer"),
+        ({"oidc.issuer": "https://login.example.com"}, "audience"),
+        ({**OIDC_ON, "oidc.algorithms": "{HS256}"}, "algorithms"),
+    ],
+)
+def test_the_schema_refuses_an_unsafe_oidc_setup(sets: dict[str, str], error: str) -> None:
+    with pytest.raises(RenderError, match=error):
+        render_text("default", sets)
+    if sets.get("oidc.issuer", "").startswith("http://"):  # the development flag allows http
+        assert render("default", {**sets, "oidc.allowHttp": "true"}).config()["RAG_OIDC_ALLOW_HTTP"] == "true"
+
+
+def test_ingest_jobs_mount_the_access_manifest_and_pass_the_runs_access() -> None:
+    sets = {
+        "ingest.job.enabled": "true",
+        "ingest.source.pvc.claimName": "docs",
+        "ingest.accessManifest.configMap": "team-access",
+        "ingest.access.groups": "{staff,ops}",
+    }
+    spec = render("default", sets).get("Job", "ingest")["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    args = container["args"]
+    assert args[args.index("--access-manifest") + 1] == "/etc/rag/access/access.yaml"
+    assert args[args.index("--access-groups") + 1] == "staff,ops" and "--access-tenant-wide" not in args
+    assert {"name": "access", "configMap": {"name": "team-access"}} in spec["volumes"]
+    assert {"name": "access", "mountPath": "/etc/rag/access", "readOnly": True} in container["volumeMounts"]
+
+
 def test_gpu_requests_and_the_served_model_wired_into_the_api(profiles: dict[str, Manifests]) -> None:
     for name, gpus in (("default", 1), ("gpu", 2), ("ha", 2)):
         vllm = profiles[name].get("Deployment", "vllm")

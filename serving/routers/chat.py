@@ -22,6 +22,6 @@ async def chat_completions(
 ) -> ChatCompletion | Response:
     # A client that leaves before the answer (all of it, or a stream's first event) cancels retrieval and generation.
     try:
-        return await until_disconnect(request.receive, ChatService(state).create(body, principal))
+        return await until_disconnect(request.receive, ChatService(state, principal).create(body))
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED_REQUEST)

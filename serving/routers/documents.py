@@ -61,7 +61,9 @@ def _store_document(state: AppState, upload: DocumentUpload, principal: Principa
 async def upload(body: DocumentUpload, state: StateDep, principal: WriterDep) -> DocumentStored:
     if not body.text.strip():  # it would chunk to nothing: not a no-op success
         raise InvalidInput("'text': a document needs text other than whitespace", param="text")
-    return await run_in_threadpool(_store_document, state, body, principal)
+    stored = await run_in_threadpool(_store_document, state, body, principal)
+    await state.audit.record(principal, "POST /v1/documents", "store", stored.collection, [stored.id])
+    return stored
 
 
 def _shown(access: set[DocumentAccess | None]) -> AccessBody | None:
@@ -94,7 +96,9 @@ async def list_documents(
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> DocumentList:
     """The documents of a collection the caller may see (all of its tenant's for an admin), by id."""
-    return await run_in_threadpool(_list_documents, state, principal, collection, after, limit)
+    page = await run_in_threadpool(_list_documents, state, principal, collection, after, limit)
+    await state.audit.record(principal, "GET /v1/documents", "list", page.collection, [d.id for d in page.data])
+    return page
 
 
 @router.delete(
@@ -112,4 +116,5 @@ async def delete(
     chunks = await run_in_threadpool(
         delete_document, components.store, components.namespace, target.collection, reader, doc_id
     )
+    await state.audit.record(principal, "DELETE /v1/documents", "delete", target.collection, [doc_id])
     return DocumentDeleted(id=doc_id, collection=target.collection, chunks_deleted=chunks)

@@ -28,6 +28,8 @@ async def retrieve(body: RetrieveRequest, state: StateDep, principal: ReaderDep)
     )
     with state.metrics.retrieving(request.collection, request.top_k, request.mode):
         hits = await run_in_threadpool(state.components.retriever.retrieve, request)
+    doc_ids = list(dict.fromkeys(h.chunk.doc_id for h in hits))
+    await state.audit.record(principal, "POST /v1/retrieve", "retrieve", request.collection, doc_ids)
     return RetrieveResponse(
         collection=request.collection,
         mode=request.mode,

@@ -79,6 +79,21 @@ template:
           {{- if $in.followLinks }}
           - --follow-links
           {{- end }}
+          {{- with $in.accessManifest.configMap }}
+          - --access-manifest
+          - /etc/rag/access/{{ $in.accessManifest.key }}
+          {{- end }}
+          {{- with $in.access.groups }}
+          - --access-groups
+          - {{ join "," . | quote }}
+          {{- end }}
+          {{- with $in.access.users }}
+          - --access-users
+          - {{ join "," . | quote }}
+          {{- end }}
+          {{- if $in.access.tenantWide }}
+          - --access-tenant-wide
+          {{- end }}
         envFrom:
           - configMapRef:
               name: {{ include "rag.fullname" $root }}
@@ -97,6 +112,9 @@ template:
             subPath: {{ $in.source.pvc.subPath }}
             {{- end }}
           - {name: tmp, mountPath: /tmp}
+          {{- if $in.accessManifest.configMap }}
+          - {name: access, mountPath: /etc/rag/access, readOnly: true}
+          {{- end }}
     volumes:
       - name: source
         {{- if eq $in.source.type "pvc" }}
@@ -108,6 +126,11 @@ template:
           sizeLimit: {{ $in.source.objectStore.scratchSize }}
         {{- end }}
       {{- include "rag.tmpVolume" $root | nindent 6 }}
+      {{- with $in.accessManifest.configMap }}
+      - name: access
+        configMap:
+          name: {{ . }}
+      {{- end }}
     {{- with $in.nodeSelector }}
     nodeSelector:
       {{- toYaml . | nindent 6 }}

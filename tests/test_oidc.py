@@ -1,0 +1,255 @@
+"""OIDC users through a real provider: the npm package oidc-provider on loopback (scripts/oidc-provider.sh,
+tests/oidc_provider.mjs) issues JWT access tokens by the client-credentials grant, with tenant, groups and roles
+claims; the API in process (tests/inprocess.py) discovers the provider, fetches its JWKS and turns tokens into
+principals. Tokens that must not pass (expired, early, for another audience or issuer, signed by an unknown key,
+`alg: none`, HS256 keyed with the public key, tampered) are made here with the provider's own private key."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
+from starlette.testclient import TestClient
+
+from rag.errors import BackendUnavailable
+from serving.launcher import Server, free_port, launch_server
+from serving.oidc import JwksCache
+from tests.conftest import ROOT
+from tests.inprocess import ScriptedChatModel, app_client, settings_for
+
+AUDIENCE = "https://rag.example/api"
+WRITER_KEY = "writer-key-0000001"
+CLIENTS = [
+    {"client_id": "hanna", "client_secret": "s-hanna", "claims": {"tenant": "acme", "groups": ["hr"]}},
+    {
+        "client_id": "erik",
+        "client_secret": "s-erik",
+        "claims": {"tenant": "acme", "groups": ["eng"], "roles": ["writer"]},
+    },
+    {"client_id": "root", "client_secret": "s-root", "claims": {"tenant": "acme", "roles": ["admin"]}},
+    {"client_id": "mallory", "client_secret": "s-mallory", "claims": {"tenant": "other", "groups": ["hr"]}},
+    {"client_id": "nobody", "client_secret": "s-nobody", "claims": {}},
+]
+DOCUMENTS = {"pay.md": ["hr"], "design.md": ["eng"], "handbook.md": None}  # id: groups (None: the default)
+
+
+def _jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    """The private JWK the provider signs with."""
+    jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key))
+    jwk.pop("key_ops", None)  # PyJWT writes ["sign"]; the provider looks for keys that verify
+    return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
+def _rsa_jwk(kid: str) -> tuple[dict[str, Any], rsa.RSAPrivateKey]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return _jwk(key, kid), key
+
+
+@dataclass
+class Provider:
+    """The running provider, the key it signs with (kid, private key) and how to restart it with other keys."""
+
+    entry: str
+    port: int
+    folder: Path
+    server: Server
+    kid: str
+    key: rsa.RSAPrivateKey
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def token(self, client: str) -> str:
+        secret = next(c["client_secret"] for c in CLIENTS if c["client_id"] == client)
+        body = {"grant_type": "client_credentials", "client_id": client, "client_secret": secret, "scope": "api"}
+        response = httpx.post(self.issuer + "/token", data=body, timeout=30)
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def sign(self, claims: dict[str, Any], **header: Any) -> str:
+        """A token signed with the provider's own key: valid unless `claims` or `header` make it not."""
+        now = int(time.time())
+        base = {"iss": self.issuer, "aud": AUDIENCE, "sub": "hanna", "tenant": "acme", "iat": now, "exp": now + 300}
+        return jwt.encode({**base, **claims}, self.key, algorithm="RS256", headers={"kid": self.kid, **header})
+
+    def rotate(self) -> None:
+        """Restart with a new key only: tokens signed from now on carry a key id the API has not seen."""
+        self.server.stop()
+        jwk, self.key = _rsa_jwk(f"k-{time.monotonic_ns()}")
+        self.kid = jwk["kid"]
+        self.server = _start(self.entry, self.port, self.folder, jwk)
+
+
+def _start(entry: str, port: int, folder: Path, jwk: dict[str, Any]) -> Server:
+    (folder / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    script = ROOT / "tests" / "oidc_provider.mjs"
+    args = [entry, str(port), AUDIENCE, str(folder / "jwks.json"), str(folder / "clients.json")]
+    launched = launch_server(
+        ["node", str(script), *args], {"PATH": "/usr/bin:/bin:/usr/local/bin"}, port, folder / "log"
+    )
+    return launched.wait_ready("/.well-known/openid-configuration", 60)
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
+    entry = subprocess.run(
+        [str(ROOT / "scripts" / "oidc-provider.sh")], capture_output=True, text=True, check=True, timeout=600
+    ).stdout.strip()
+    folder = tmp_path_factory.mktemp("oidc")
+    (folder / "clients.json").write_text(json.dumps(CLIENTS))
+    jwk, key = _rsa_jwk("k-first")
+    port = free_port()
+    running = Provider(entry, port, folder, _start(entry, port, folder, jwk), jwk["kid"], key)
+    yield running
+    running.server.stop()
+
+
+@pytest.fixture(scope="module")
+def api(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings = settings_for(
+        tmp_path_factory.mktemp("oidc-api") / "qdrant",
+        api_keys=SecretStr(f"{WRITER_KEY}=acme roles=writer"),
+        oidc_issuer=provider.issuer,
+        oidc_audience=AUDIENCE,
+        oidc_allow_http=True,
+        oidc_jwks_min_refetch_s=0,
+        max_tokens=4,
+    )
+    with app_client(settings, ScriptedChatModel()) as client:
+        for doc_id, groups in DOCUMENTS.items():
+            body = {
+                "id": doc_id,
+                "text": f"{doc_id}: about the platform",
+                **({"access": {"groups": groups}} if groups else {}),
+            }
+            r = client.post("/v1/documents", json=body, headers={"Authorization": f"Bearer {WRITER_KEY}"})
+            assert r.status_code == 200, r.text
+        yield client
+
+
+def _listed(api: TestClient, token: str) -> httpx.Response:
+    return api.get("/v1/documents", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_provider_tokens_are_principals_with_their_tenant_groups_and_roles(api: TestClient, provider: Provider) -> None:
+    seen = {who: _listed(api, provider.token(who)) for who in ("hanna", "erik", "root", "mallory")}
+    assert {d["id"] for d in seen["hanna"].json()["data"]} == {"pay.md", "handbook.md"}
+    assert {d["id"] for d in seen["erik"].json()["data"]} == {"design.md", "handbook.md"}
+    assert {d["id"] for d in seen["root"].json()["data"]} == set(DOCUMENTS)
+    assert seen["mallory"].status_code == 404  # its tenant holds no collection; acme's hr documents stay unseen
+    headers = {"Authorization": f"Bearer {provider.token('hanna')}"}
+    refused = api.post("/v1/documents", json={"id": "x.md", "text": "x"}, headers=headers)
+    assert refused.status_code == 403  # a token without roles is a reader
+    stored = api.post(
+        "/v1/documents",
+        json={"id": "eng-notes.md", "text": "Notes of the engineers.", "access": {"groups": ["eng"]}},
+        headers={"Authorization": f"Bearer {provider.token('erik')}"},
+    )
+    assert stored.status_code == 200 and stored.json()["status"] == "created"
+    no_tenant = _listed(api, provider.token("nobody"))
+    assert no_tenant.status_code == 401 and "tenant" in no_tenant.json()["error"]["message"]
+
+
+def _hs256_with_public_key(provider: Provider) -> str:
+    """The classic key-confusion attack: HMAC keyed with the public key's PEM, which anyone can read."""
+    pem = provider.key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    now = int(time.time())
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": provider.kid}).encode())
+    claims = {"iss": provider.issuer, "aud": AUDIENCE, "sub": "x", "tenant": "acme", "exp": now + 300}
+    payload = b64(json.dumps(claims).encode())
+    signature = hmac.new(pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64(signature)}"
+
+
+def _tampered(token: str) -> str:
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["groups"] = ["hr", "eng", "legal"]
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
+def test_tokens_that_must_not_pass_are_401(api: TestClient, provider: Provider) -> None:
+    now = int(time.time())
+    other_key, _ = _rsa_jwk("k-stranger")
+    stranger = jwt.encode(
+        {"iss": provider.issuer, "aud": AUDIENCE, "sub": "x", "tenant": "acme", "exp": now + 300},
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        algorithm="RS256",
+        headers={"kid": other_key["kid"]},
+    )
+    refused = {
+        "expired": provider.sign({"exp": now - 120}),
+        "not yet valid": provider.sign({"nbf": now + 600}),
+        "wrong audience": provider.sign({"aud": "https://another.example/api"}),
+        "wrong issuer": provider.sign({"iss": "https://evil.example"}),
+        "unknown key": stranger,
+        "alg none": jwt.encode(
+            {"iss": provider.issuer, "aud": AUDIENCE, "sub": "x", "tenant": "acme"}, None, algorithm="none"
+        ),
+        "HS256 with the public key": _hs256_with_public_key(provider),
+        "tampered payload": _tampered(provider.token("hanna")),
+    }
+    assert _listed(api, provider.sign({})).status_code == 200  # the same signing, untouched: accepted
+    for what, token in refused.items():
+        r = _listed(api, token)
+        assert r.status_code == 401, (what, r.text)
+        assert r.json()["error"]["type"] == "authentication_error", what
+
+
+def test_a_key_rotation_is_followed_without_a_restart(api: TestClient, provider: Provider) -> None:
+    before = provider.token("hanna")
+    assert _listed(api, before).status_code == 200
+    provider.rotate()
+    after = provider.token("hanna")
+    assert jwt.get_unverified_header(after)["kid"] != jwt.get_unverified_header(before)["kid"]
+    assert _listed(api, after).status_code == 200  # the unknown key id made the API fetch the keys again
+    assert _listed(api, before).status_code == 401  # the retired key is gone from the provider's JWKS
+
+
+def test_while_the_provider_is_down_cached_keys_serve_for_a_bounded_time(provider: Provider, tmp_path: Path) -> None:
+    settings = settings_for(
+        tmp_path, oidc_issuer=provider.issuer, oidc_audience=AUDIENCE, oidc_allow_http=True,
+        oidc_jwks_refresh_s=60, oidc_jwks_max_stale_s=600, oidc_jwks_min_refetch_s=0,
+    )  # fmt: skip
+    now = [1000.0]
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient() as client:
+            cache = JwksCache(settings, client, clock=lambda: now[0])
+            await cache.key(provider.kid)
+            provider.server.stop()
+            try:
+                now[0] += 120  # due for a refresh, the provider unreachable: the cached keys still serve
+                assert (await cache.key(provider.kid)).key_id == provider.kid
+                now[0] += 600  # past RAG_OIDC_JWKS_MAX_STALE_S: no more
+                with pytest.raises(BackendUnavailable):
+                    await cache.key(provider.kid)
+            finally:
+                provider.server = _start(
+                    provider.entry, provider.port, provider.folder, _jwk(provider.key, provider.kid)
+                )
+
+    asyncio.run(scenario())
