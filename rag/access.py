@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
-# What a document without its own access is seen as: by everyone in its tenant, or by the tenant's admins only.
-DefaultAccess = Literal["tenant", "admins"]
-
-# How a chunk's payload says who may see it (`access_mode`): tenant-wide, only the listed users and groups, or as the
-# deployment's default says (a document that declared nothing; points written before access existed hold no field).
-AccessMode = Literal["tenant", "restricted", "default"]
+# How a chunk's payload says who may see it: one keyword list, `access`, of tokens. `tenant`: everyone in the tenant;
+# `user:NAME` and `group:NAME`: that user, that group; `admins`: no one else (the list is never empty: an empty list
+# reads as a missing field); `default`: the document declared no access (RAG_DEFAULT_ACCESS decides). Points written
+# before access existed hold no `access` field and read as `default`. One indexed field matched by one condition is
+# what keeps the access filter cheap (python -m benchmarks.access).
+ACCESS_FIELD = "access"
+TENANT_WIDE, DEFAULT, ADMINS_ONLY = "tenant", "default", "admins"
+USER, GROUP = "user:", "group:"
 
 MAX_PRINCIPAL_NAME = 256
 
@@ -47,30 +48,36 @@ class DocumentAccess:
         """Checked names (stripped, non-empty, at most MAX_PRINCIPAL_NAME characters); ValueError otherwise."""
         return cls(tenant_wide, _names(users, "user"), _names(groups, "group"))
 
-    @property
-    def mode(self) -> AccessMode:
-        return "tenant" if self.tenant_wide else "restricted"
+    def tokens(self) -> list[str]:
+        """The `access` payload tokens of a document with this access."""
+        wide = [TENANT_WIDE] if self.tenant_wide else []
+        tokens = wide + sorted(USER + u for u in self.users) + sorted(GROUP + g for g in self.groups)
+        return tokens or [ADMINS_ONLY]
 
 
 def access_payload(access: DocumentAccess | None) -> dict[str, object]:
-    """The payload fields of a chunk of a document with this access (None: it declared none). Every field is always
-    written, so that changing a document's access is one payload update of its chunks."""
-    if access is None:
-        return {"access_mode": "default", "access_users": [], "access_groups": []}
-    return {"access_mode": access.mode, "access_users": sorted(access.users), "access_groups": sorted(access.groups)}
+    """The payload field of a chunk of a document with this access (None: it declared none). Always written, so that
+    changing a document's access is one payload update of its chunks."""
+    return {ACCESS_FIELD: [DEFAULT] if access is None else access.tokens()}
 
 
 def access_of_payload(payload: dict[str, object]) -> DocumentAccess | None:
     """The access a chunk's payload gives (None: declared none, or written before access existed)."""
-    mode = payload.get("access_mode")
-    if mode not in ("tenant", "restricted"):
+    tokens = payload.get(ACCESS_FIELD)
+    if not isinstance(tokens, list) or not tokens or DEFAULT in tokens:
         return None
-    users, groups = payload.get("access_users"), payload.get("access_groups")
+    names = [str(t) for t in tokens]
     return DocumentAccess(
-        mode == "tenant",
-        frozenset(map(str, users if isinstance(users, list) else [])),
-        frozenset(map(str, groups if isinstance(groups, list) else [])),
+        TENANT_WIDE in names,
+        frozenset(t.removeprefix(USER) for t in names if t.startswith(USER)),
+        frozenset(t.removeprefix(GROUP) for t in names if t.startswith(GROUP)),
     )
+
+
+def visible_tokens(subject: str | None, groups: frozenset[str], *, default_visible: bool) -> list[str]:
+    """The tokens of which a document must hold one for a reader that does not see everything."""
+    own = [USER + subject] if subject is not None else []
+    return [TENANT_WIDE, *([DEFAULT] if default_visible else []), *own, *sorted(GROUP + g for g in groups)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from rag.access import Reader
+from rag.access import ACCESS_FIELD, Reader, visible_tokens
 from rag.errors import InvalidInput
 from rag.store.base import TOP_LEVEL_FIELDS, FilterValue, PayloadFilter
 
@@ -35,22 +35,16 @@ class Conditions:
     should_be_empty: tuple[str, ...] = ()
 
 
-# Payload fields a caller's filter may not name: the tenant and the access fields are the platform's to set.
-RESERVED_KEYS = frozenset({"tenant", "access", "access_mode", "access_users", "access_groups"})
+# Payload fields a caller's filter may not name: the tenant and the access field are the platform's to set.
+RESERVED_KEYS = frozenset({"tenant", ACCESS_FIELD})
 
 
 def visible_to(reader: Reader) -> tuple[tuple[Condition, ...], tuple[str, ...]]:
-    """The `should` of a reader that may not see everything: tenant-wide documents, those listing its subject or one
-    of its groups, and (where the default lets it) those that declared no access, written before access existed
-    included (no `access_mode` field)."""
-    should: list[Condition] = [("access_mode", "tenant")]
-    if reader.subject is not None:
-        should.append(("access_users", [reader.subject]))
-    if reader.groups:
-        should.append(("access_groups", sorted(reader.groups)))
-    if not reader.default_visible:
-        return tuple(should), ()
-    return (*should, ("access_mode", "default")), ("access_mode",)
+    """The `should` of a reader that may not see everything: documents whose access holds one of its tokens
+    (tenant-wide, its subject, one of its groups, and `default` where documents without access are visible to it),
+    and there also those written before access existed (no `access` field)."""
+    tokens = visible_tokens(reader.subject, reader.groups, default_visible=reader.default_visible)
+    return ((ACCESS_FIELD, tokens),), ((ACCESS_FIELD,) if reader.default_visible else ())
 
 
 def _in_int64(value: object) -> bool:

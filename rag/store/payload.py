@@ -1,20 +1,18 @@
 """The payload of a chunk's point, identical in every engine: `tenant`, `doc_id`, `doc_hash`, `chunk_index`,
-`text`, `source`, `title`, `metadata`, and who may see it: `access_mode`, `access_users`, `access_groups`
-(rag/access.py)."""
+`text`, `source`, `title`, `metadata`, and who may see it: `access`, a list of tokens (rag/access.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from rag.access import DocumentAccess, access_of_payload, access_payload
+from rag.access import ACCESS_FIELD, DocumentAccess, access_of_payload, access_payload
 from rag.domain import Chunk, SparseVector
 from rag.store.base import PointBatch, StoredDocument
 
 DENSE = "dense"  # named dense vector (cosine)
 SPARSE = "bm25"  # named sparse vector (IDF modifier)
-INDEXED_FIELDS = ("tenant", "doc_id", "doc_hash", "access_mode", "access_users", "access_groups")
-ACCESS_FIELDS = ["access_mode", "access_users", "access_groups"]
+INDEXED_FIELDS = ("tenant", "doc_id", "doc_hash", ACCESS_FIELD)
 
 
 def indexed_fields(metadata_keys: Sequence[str] = ()) -> tuple[str, ...]:
@@ -71,7 +69,7 @@ def point_batch(records: Sequence[StoredRecord]) -> PointBatch:
     )
 
 
-DOCUMENT_FIELDS = ["tenant", "doc_id", "doc_hash", "source", "title", *ACCESS_FIELDS]  # what `documents` reads
+DOCUMENT_FIELDS = ["tenant", "doc_id", "doc_hash", "source", "title", ACCESS_FIELD]  # what `documents` reads
 
 
 def add_document(found: dict[tuple[str, str], StoredDocument], payload: dict[str, Any] | None) -> None:
