@@ -63,7 +63,10 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
             )
             log.info("ready: store %s, LLM %s", components.store.location, app.state.rag.llm_name)
             if api_keys is None and oidc is None:
-                log.warning("no API keys configured: every caller is tenant '%s', unauthenticated", settings.tenant)
+                log.warning(
+                    "no API keys or OIDC issuer configured: every caller is an admin of tenant '%s', unauthenticated",
+                    settings.tenant,
+                )
             if api_keys is not None:
                 log.info("%d API keys configured; every endpoint but the health checks needs one", len(api_keys))
             if oidc is not None:
