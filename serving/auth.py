@@ -99,14 +99,21 @@ class ApiKeys:
                 found = grant
         return found
 
-    def principal(self, key: str) -> Principal:
-        """The service principal of an API key (Unauthorized for an unknown one)."""
+    def find(self, key: str) -> Principal | None:
+        """The service principal of an API key, or None for a key that is not configured."""
         grant = self.grant_of(key)
         if grant is None:
-            raise Unauthorized("invalid API key")
+            return None
         kid = key_id(key)
         subject = grant.subject or f"key:{kid}"
         return Principal(grant.tenant, subject, grant.groups, grant.roles, key_id=kid)
+
+    def principal(self, key: str) -> Principal:
+        """The service principal of an API key (Unauthorized for an unknown one)."""
+        found = self.find(key)
+        if found is None:
+            raise Unauthorized("invalid API key")
+        return found
 
 
 def read_key_file(path: Path) -> dict[str, KeyGrant]:

@@ -37,18 +37,18 @@ async def get_principal(
     (a JWT, when RAG_OIDC_ISSUER is set) or an API key; then its rate limit (429). Without either configured
     (development on loopback) every caller is an admin of the deployment's tenant, not rate-limited."""
     if state.api_keys is None and state.oidc is None:
-        principal = Principal(state.settings.tenant, "anonymous", roles=frozenset({"admin"}), authenticated=False)
-        caller_tenant.set(principal.tenant)
-        return principal
+        anonymous = Principal(state.settings.tenant, "anonymous", roles=frozenset({"admin"}), authenticated=False)
+        caller_tenant.set(anonymous.tenant)
+        return anonymous
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
         raise Unauthorized("missing credentials: send the header 'Authorization: Bearer KEY' (an API key or a token)")
     secret = credentials.credentials.strip()
-    if state.oidc is not None and looks_like_jwt(secret):
-        principal = await state.oidc.principal(secret)
-    elif state.api_keys is not None:
-        principal = state.api_keys.principal(secret)
-    else:
-        raise Unauthorized("the bearer token is not a JWT")
+    principal: Principal | None = state.api_keys.find(secret) if state.api_keys is not None else None  # keys first
+    if principal is None:
+        if state.oidc is not None and looks_like_jwt(secret):
+            principal = await state.oidc.principal(secret)
+        else:
+            raise Unauthorized("invalid API key" if state.api_keys is not None else "the bearer token is not a JWT")
     caller_key_id.set(principal.key_id)  # for the access log (async: set in the request's own context)
     caller_tenant.set(principal.tenant)
     state.limiter.take(

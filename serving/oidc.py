@@ -4,11 +4,12 @@ Settings (RAG_OIDC_*, docs/access.md): the issuer, whose discovery document name
 accepted algorithms (asymmetric only: `none` and HMAC are refused whatever is configured); the claims holding the
 tenant, subject, groups and roles.
 
-A token is accepted when its signature verifies with a key of the issuer's JWKS and its `iss`, `aud`, `exp` and
-`nbf` hold (with `RAG_OIDC_LEEWAY_S` of clock skew). Keys are cached: a token signed with a key id the cache does
-not know makes one refetch (at most one every `RAG_OIDC_JWKS_MIN_REFETCH_S`), so a provider's key rotation is
-followed without a restart; the keys are refreshed every `RAG_OIDC_JWKS_REFRESH_S`, and while the provider cannot
-be reached the cached keys stay in use for `RAG_OIDC_JWKS_MAX_STALE_S` at most (then 503).
+An API key configured as such is looked up first (serving/deps.py); any other bearer credential shaped like a JWT
+comes here. A token is accepted when its signature verifies with a key of the issuer's JWKS and its `iss`, `aud`,
+`exp` and `nbf` hold (with `RAG_OIDC_LEEWAY_S` of clock skew). Keys are cached: a token signed with a key id the
+cache does not know makes one refetch (at most one every `RAG_OIDC_JWKS_MIN_REFETCH_S`), so a provider's key
+rotation is followed without a restart; the keys are refreshed every `RAG_OIDC_JWKS_REFRESH_S`, and while the
+provider cannot be reached the cached keys stay in use for `RAG_OIDC_JWKS_MAX_STALE_S` at most (then 503).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class JwksCache:
     """The issuer's signing keys by key id, fetched through its discovery document and kept fresh."""
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient, clock: Callable[[], float] = time.monotonic):
-        assert settings.oidc_issuer is not None
+        if settings.oidc_issuer is None:
+            raise ValueError("JwksCache needs RAG_OIDC_ISSUER")
         self._issuer = settings.oidc_issuer.rstrip("/")
         self._settings, self._client, self._clock = settings, client, clock
         self._keys: dict[str | None, jwt.PyJWK] = {}
@@ -105,7 +107,8 @@ class JwksCache:
 
 class OidcVerifier:
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
-        assert settings.oidc_issuer is not None and settings.oidc_audience is not None
+        if settings.oidc_issuer is None or settings.oidc_audience is None:
+            raise ValueError("OidcVerifier needs RAG_OIDC_ISSUER and RAG_OIDC_AUDIENCE")
         self._settings = settings
         self._client = client or httpx.AsyncClient()
         self._keys = JwksCache(settings, self._client)
