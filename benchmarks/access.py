@@ -8,7 +8,8 @@ Retrieval: SciFact's chunks with their real MiniLM and BM25 vectors, with noisy 
 groups (a tenth of them tenant-wide), optimized as `rag ingest` leaves it. Each of SciFact's queries runs in every
 mode twice, side by side: for the tenant's admin (the tenant filter only) and for a caller in `--caller-groups`
 random groups (the access filter: tenant-wide, or its subject, or one of its groups). Reports p50 and p95 of each
-and the ratio of the p50s.
+and the ratio of the p50s, for the store query alone and for the whole retrieval a chat makes (`Retriever.retrieve`:
+embedding the query, the query, and the relevance check at the default RAG_MIN_RELEVANCE).
 
 Access-only change: `--changed` SciFact documents ingested through `Ingestor` with the default embedder; then the
 same documents with a new access (one payload update each, nothing embedded), against re-ingesting them changed
@@ -34,6 +35,7 @@ from ingest.sync import Ingestor
 from rag.access import DocumentAccess, Reader
 from rag.components import build_components
 from rag.domain import Document, RetrievalMode
+from rag.retrieval import RetrievalRequest, Retriever
 from rag.settings import Settings
 from rag.store.edge import EdgeStore
 
@@ -69,18 +71,30 @@ def query_latencies(args: argparse.Namespace, cv: CorpusVectors) -> list[dict[st
         store = EdgeStore.under(Path(tmp))
         figures = load(store, "c", with_access(scaled(cv, args.points), args.groups))
         print(f"load {args.points} points: {figures}", flush=True)
+        retriever = Retriever(store, cv.embedder, cv.encoder, prefetch_k=50)
+        min_relevance = Settings(_env_file=None).min_relevance  # type: ignore[call-arg]
         for mode in MODES:
             ms: dict[str, list[float]] = {name: [] for name in readers}
-            for dense, sparse in queries:
+            whole: dict[str, list[float]] = {name: [] for name in readers}
+            for text, (dense, sparse) in zip(texts, queries, strict=True):
                 for name, reader in readers.items():  # side by side: the same query, one after the other
                     started = time.perf_counter()
                     store.query("c", reader=reader, mode=mode, dense=dense, sparse=sparse, limit=10, prefetch_limit=50)
                     ms[name].append((time.perf_counter() - started) * 1000)
+                    request = RetrievalRequest(text, "c", reader, 10, mode, min_relevance=min_relevance)
+                    started = time.perf_counter()  # as a chat retrieves: embedding, the query, the relevance check
+                    retriever.retrieve(request)
+                    whole[name].append((time.perf_counter() - started) * 1000)
             row: dict[str, object] = {"mode": mode, "queries": len(queries)}
             for name, values in ms.items():
                 row[f"p50_ms_{name}"] = round(statistics.median(values), 3)
                 row[f"p95_ms_{name}"] = round(percentile(values, 0.95), 3)
             row["p50_ratio"] = round(statistics.median(ms["access"]) / statistics.median(ms["tenant"]), 3)
+            for name, values in whole.items():
+                row[f"p50_ms_retrieve_{name}"] = round(statistics.median(values), 3)
+            row["p50_ratio_retrieve"] = round(
+                statistics.median(whole["access"]) / statistics.median(whole["tenant"]), 3
+            )
             rows.append(row)
             print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
         store.close()
@@ -130,9 +144,14 @@ def main() -> None:
     cv = corpus_vectors(dataset("scifact") / "corpus.jsonl")
     rows = query_latencies(args, cv)
     change = access_change(args)
-    print(f"\n{'mode':>7} {'tenant p50':>11} {'access p50':>11} {'ratio':>6}")
+    print(f"\n{'':>7} {'store query':^33} {'retrieve (embed, query, relevance)':^36}")
+    header = f"{'tenant p50':>11} {'access p50':>11} {'ratio':>6}"
+    print(f"{'mode':>7} {header}   {header}")
     for r in rows:
-        print(f"{r['mode']:>7} {r['p50_ms_tenant']:>8} ms {r['p50_ms_access']:>8} ms {r['p50_ratio']:>6}")
+        print(
+            f"{r['mode']:>7} {r['p50_ms_tenant']:>8} ms {r['p50_ms_access']:>8} ms {r['p50_ratio']:>6}   "
+            f"{r['p50_ms_retrieve_tenant']:>8} ms {r['p50_ms_retrieve_access']:>8} ms {r['p50_ratio_retrieve']:>6}"
+        )
     print(
         f"\naccess-only change of {change['documents']} documents: {change['access_change_s']} s; re-ingesting "
         f"them ({change['chunks']} chunks): {change['reingest_s']} s; {change['speedup']}x"
