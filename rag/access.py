@@ -26,6 +26,13 @@ USER, GROUP = "user:", "group:"
 MAX_PRINCIPAL_NAME = 256
 
 
+def split_names(text: str, separators: str = ",") -> list[str]:
+    """The names in a list written as text (`hr, legal`), stripped, empty ones dropped."""
+    for separator in separators[1:]:
+        text = text.replace(separator, separators[0])
+    return [n.strip() for n in text.split(separators[0]) if n.strip()]
+
+
 def _names(values: Iterable[str], what: str) -> frozenset[str]:
     names = frozenset(v.strip() for v in values)
     for name in names:

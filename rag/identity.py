@@ -28,14 +28,13 @@ def roles_of(names: Iterable[str], source: str) -> frozenset[Role]:
 @dataclass(frozen=True, slots=True)
 class Principal:
     """The caller of one request. `subject`: the user (OIDC `sub`) or service (an API key's) it is; `key_id`: the
-    short hash of its API key, for logs; `authenticated`: False only when the API runs without any credentials."""
+    short hash of its API key, for logs."""
 
     tenant: str
     subject: str
     groups: frozenset[str] = frozenset()
     roles: frozenset[Role] = KEY_DEFAULT_ROLES
     key_id: str | None = None
-    authenticated: bool = True
 
     def has(self, role: Role) -> bool:
         """Whether one of its roles is `role` or one that includes it."""

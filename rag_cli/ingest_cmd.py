@@ -53,10 +53,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(run=run)
 
 
-def _names(value: str | None) -> list[str]:
-    return [n for n in (value or "").split(",") if n.strip()]
-
-
 def _usage(message: str) -> int:
     print(f"rag ingest: {message}", file=sys.stderr)
     return 2
@@ -77,9 +73,9 @@ def _print_summary(summary: IngestSummary, shard: Shard, as_json: bool) -> None:
 
 def _run_access(args: argparse.Namespace) -> DocumentAccess | None:
     """The access the flags give (None: none given)."""
-    from rag.access import DocumentAccess
+    from rag.access import DocumentAccess, split_names
 
-    users, groups = _names(args.access_users), _names(args.access_groups)
+    users, groups = split_names(args.access_users or ""), split_names(args.access_groups or "")
     if not (users or groups or args.access_tenant_wide):
         return None
     return DocumentAccess.of(users=users, groups=groups, tenant_wide=args.access_tenant_wide)

@@ -17,7 +17,7 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import Unauthorized
+from rag.access import split_names
 from rag.identity import KEY_DEFAULT_ROLES, Principal, Role, roles_of
 from rag.settings import Settings
 
@@ -51,7 +51,7 @@ def _grant(tenant: str, attributes: list[str], where: str) -> KeyGrant:
         roles = roles_of(fields["roles"].split(","), where) if "roles" in fields else KEY_DEFAULT_ROLES
     except ValueError as exc:
         raise ApiKeyConfigError(str(exc)) from None
-    groups = frozenset(g.strip() for g in fields.get("groups", "").split(",") if g.strip())
+    groups = frozenset(split_names(fields.get("groups", "")))
     return KeyGrant(tenant, roles, groups, fields.get("subject"))
 
 
@@ -107,13 +107,6 @@ class ApiKeys:
         kid = key_id(key)
         subject = grant.subject or f"key:{kid}"
         return Principal(grant.tenant, subject, grant.groups, grant.roles, key_id=kid)
-
-    def principal(self, key: str) -> Principal:
-        """The service principal of an API key (Unauthorized for an unknown one)."""
-        found = self.find(key)
-        if found is None:
-            raise Unauthorized("invalid API key")
-        return found
 
 
 def read_key_file(path: Path) -> dict[str, KeyGrant]:

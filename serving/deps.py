@@ -37,7 +37,7 @@ async def get_principal(
     (a JWT, when RAG_OIDC_ISSUER is set) or an API key; then its rate limit (429). Without either configured
     (development on loopback) every caller is an admin of the deployment's tenant, not rate-limited."""
     if state.api_keys is None and state.oidc is None:
-        anonymous = Principal(state.settings.tenant, "anonymous", roles=frozenset({"admin"}), authenticated=False)
+        anonymous = Principal(state.settings.tenant, "anonymous", roles=frozenset({"admin"}))
         caller_tenant.set(anonymous.tenant)
         return anonymous
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():

@@ -223,9 +223,13 @@ def test_keys_with_roles_groups_and_subjects_render_to_principals_the_api_reads(
     keys_file = tmp_path / "keys"
     keys_file.write_text(base64.b64decode(secret["data"]["keys"]).decode())
     api_keys = ApiKeys(read_key_file(keys_file))
-    hr = api_keys.principal("k" * 20)
+    hr = api_keys.find("k" * 20)
+    assert hr is not None and api_keys.find("nope" * 5) is None
     assert (hr.tenant, hr.subject, hr.groups, hr.roles) == ("acme", "hr-bot", {"hr", "legal"}, {"reader"})
-    assert api_keys.principal("j" * 20).roles == {"reader", "writer"}  # a key without roles: what keys could do
+    assert getattr(api_keys.find("j" * 20), "roles", None) == {
+        "reader",
+        "writer",
+    }  # a key without roles: what keys could do
     with pytest.raises(RenderError, match="roles"):  # the schema knows the roles
         render_text("default", {"apiKeys.keys[0].key": "k" * 20, "apiKeys.keys[0].tenant": "a",
                                 "apiKeys.keys[0].roles": "{root}"})  # fmt: skip

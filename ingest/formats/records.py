@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 from ingest.formats.base import BadDocument, Loaded, LoadFailure, LoadOptions
 from ingest.formats.text import detect_encoding
 from ingest.sources import SourceFile
-from rag.access import DocumentAccess
+from rag.access import DocumentAccess, split_names
 from rag.domain import Document
 
 _SAMPLE_BYTES = 1 << 16  # the encoding of a record file is detected from its start
@@ -31,7 +31,7 @@ def _names(value: Any) -> list[str]:
             raise BadDocument("access lists hold names (strings)")
         return value
     if isinstance(value, str):
-        return [n for n in value.replace(";", ",").split(",") if n.strip()]
+        return split_names(value, ",;")
     raise BadDocument("access users and groups are a list of names or a comma-separated string")
 
 
