@@ -1,5 +1,5 @@
-"""What a grounded answer streams: token deltas, then one `Finished` event with usage; and the one fold of those
-events into text, used by the API's non-streamed answers, the CLI and the evaluation harness."""
+"""What a grounded answer streams: token deltas, then one `Finished` event with usage and the answer's evidence; and
+the one fold of those events into text, used by the API's non-streamed answers, the CLI and the evaluation harness."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessageChunk, BaseMessageChunk
 
+from rag.evidence import Evidence
 from rag.prompts import NO_SOURCES_ANSWER
 
 
@@ -21,11 +22,15 @@ class Finished:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
+    evidence: Evidence = field(default_factory=lambda: Evidence(citations=()))
 
 
 StreamEvent = TokenDelta | Finished
-# What the pipeline says, without calling the LLM, when retrieval found nothing.
-ABSTENTION: tuple[StreamEvent, ...] = (TokenDelta(NO_SOURCES_ANSWER), Finished(0, 0, "stop"))
+# What the pipeline says, without calling the LLM, when retrieval found nothing relevant.
+ABSTENTION: tuple[StreamEvent, ...] = (
+    TokenDelta(NO_SOURCES_ANSWER),
+    Finished(0, 0, "stop", Evidence.abstained("no_sources")),
+)
 
 
 @dataclass(slots=True)
@@ -67,5 +72,5 @@ class UsageTracker:
             self.finish_reason = str(reason)
         return TokenDelta(chunk.text) if chunk.text else None
 
-    def finished(self) -> Finished:
-        return Finished(self.prompt_tokens, self.completion_tokens, self.finish_reason)
+    def finished(self, evidence: Evidence) -> Finished:
+        return Finished(self.prompt_tokens, self.completion_tokens, self.finish_reason, evidence)

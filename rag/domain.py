@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from rag.access import DocumentAccess
+    from rag.evidence import Evidence
 
 JsonDict = dict[str, Any]
 
@@ -98,6 +99,7 @@ class Hit:
 
     chunk: Chunk
     score: float
+    dense: tuple[float, ...] | None = None  # the chunk's dense vector, where the query asked for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +112,19 @@ class Citation:
     source: str
     excerpt: str
     score: float
+    cited: bool = False  # whether the answer cites it with a `[index]` marker
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A complete grounded answer."""
+    """A complete grounded answer and what it rests on."""
 
     text: str
-    citations: list[Citation]
+    evidence: Evidence
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
+
+    @property
+    def citations(self) -> list[Citation]:
+        return list(self.evidence.citations)

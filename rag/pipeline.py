@@ -6,19 +6,23 @@ One pipeline serves the API, the CLI and the evaluation harness, and they build 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
-from rag.answer_stream import ABSTENTION, AnswerFold, StreamEvent, UsageTracker
+from rag.answer_stream import ABSTENTION, AnswerFold, StreamEvent, TokenDelta, UsageTracker
+from rag.attribution import AttributionConfig, Attributor
+from rag.citation_markers import MarkerFilter
 from rag.domain import Answer, Citation, Hit
 from rag.errors import BackendUnavailable, InvalidInput
-from rag.prompts import citations_for, grounded_messages, retrieval_query
+from rag.evidence import Evidence
+from rag.prompts import UNSUPPORTED_ANSWER, citations_for, grounded_messages, retrieval_query
 from rag.requests import ChatRequest
 from rag.retrieval import Retriever
 from rag.settings import Settings
@@ -30,10 +34,19 @@ class PipelineConfig:
 
     history_turns: int = 1  # earlier user turns added to the retrieval query of a follow-up question
     excerpt_chars: int = 300  # characters of each source shown in a citation
+    attribution: AttributionConfig = field(default_factory=AttributionConfig)
+    # An answer none of whose sentences a source supports: kept and flagged, or replaced by the abstention (the
+    # answer is then held back until its evidence is in, and a stream's text arrives at its end).
+    unsupported_answers: Literal["flag", "abstain"] = "flag"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineConfig:
-        return cls(history_turns=settings.history_turns, excerpt_chars=settings.excerpt_chars)
+        return cls(
+            history_turns=settings.history_turns,
+            excerpt_chars=settings.excerpt_chars,
+            attribution=AttributionConfig(settings.attribution_dense_weight, settings.attribution_min_support),
+            unsupported_answers=settings.unsupported_answers,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +87,42 @@ def ground(retriever: Retriever, config: PipelineConfig, request: ChatRequest) -
     return Grounding(hits=hits, citations=citations, messages=grounded_messages(request.turns, hits))
 
 
+class _CheckedAnswer:
+    """One answer as it streams: its `[n]` markers checked (rag/citation_markers.py), the text passed on kept, and at
+    its end the evidence. `hold`: nothing is passed on before the evidence decides whether the answer stands."""
+
+    def __init__(self, grounding: Grounding, hold: bool) -> None:
+        self._grounding, self._hold = grounding, hold
+        self._markers = MarkerFilter(len(grounding.hits))
+        self._pieces: list[str] = []
+
+    def feed(self, delta: TokenDelta) -> TokenDelta | None:
+        return self._passed(self._markers.feed(delta.text))
+
+    def end(self) -> TokenDelta | None:
+        return self._passed(self._markers.flush())
+
+    def _passed(self, text: str) -> TokenDelta | None:
+        self._pieces.append(text)
+        return TokenDelta(text) if text and not self._hold else None
+
+    def evidence(self, attributor: Attributor) -> Evidence:
+        text = "".join(self._pieces)
+        return Evidence.of(self._grounding.citations, self._markers, attributor.attribute(text, self._grounding.hits))
+
+    def verdict(self, evidence: Evidence) -> tuple[list[TokenDelta], Evidence]:
+        """What a held answer becomes: itself, or, when no sentence of it is supported, the abstention."""
+        if evidence.supported == 0:
+            return [TokenDelta(UNSUPPORTED_ANSWER)], Evidence.abstained("unsupported", evidence.citations)
+        return [TokenDelta("".join(self._pieces))], evidence
+
+
 class RagPipeline:
     def __init__(self, retriever: Retriever, chat_model: BaseChatModel, config: PipelineConfig | None = None) -> None:
         self.retriever = retriever
         self.chat_model = chat_model
         self._config = config or PipelineConfig()
+        self.attributor = Attributor(retriever.embedder, self._config.attribution)
 
     def ground(self, request: ChatRequest) -> Grounding:
         """Retrieve sources for the conversation's last question and build the grounded prompt."""
@@ -88,32 +132,48 @@ class RagPipeline:
         return {"max_tokens": request.max_tokens, "temperature": request.temperature}
 
     async def astream(self, request: ChatRequest, grounding: Grounding) -> AsyncGenerator[StreamEvent, None]:
-        """Token deltas of the answer, then one `Finished` event. Abstains without calling the LLM if nothing
-        was retrieved."""
+        """Token deltas of the answer, markers checked, then one `Finished` event with the evidence. Abstains
+        without calling the LLM if nothing was retrieved."""
         if not grounding.hits:
             for event in ABSTENTION:
                 yield event
             return
-        usage = UsageTracker()
+        usage, answer = UsageTracker(), _CheckedAnswer(grounding, self._config.unsupported_answers == "abstain")
         with _llm_errors():
             async for chunk in self.chat_model.astream(grounding.messages, **self._llm_kwargs(request)):
                 delta = usage.observe(chunk)
-                if delta:
-                    yield delta
-        yield usage.finished()
+                passed = answer.feed(delta) if delta else None
+                if passed:
+                    yield passed
+        last = answer.end()
+        if last:
+            yield last
+        evidence = await asyncio.to_thread(answer.evidence, self.attributor)
+        for event in self._closing(answer, usage, evidence):
+            yield event
 
     def stream(self, request: ChatRequest, grounding: Grounding) -> Iterator[StreamEvent]:
         """The synchronous twin of `astream`, for the CLI and the evaluation harness."""
         if not grounding.hits:
             yield from ABSTENTION
             return
-        usage = UsageTracker()
+        usage, answer = UsageTracker(), _CheckedAnswer(grounding, self._config.unsupported_answers == "abstain")
         with _llm_errors():
             for chunk in self.chat_model.stream(grounding.messages, **self._llm_kwargs(request)):
                 delta = usage.observe(chunk)
-                if delta:
-                    yield delta
-        yield usage.finished()
+                passed = answer.feed(delta) if delta else None
+                if passed:
+                    yield passed
+        last = answer.end()
+        if last:
+            yield last
+        yield from self._closing(answer, usage, answer.evidence(self.attributor))
+
+    def _closing(self, answer: _CheckedAnswer, usage: UsageTracker, evidence: Evidence) -> list[StreamEvent]:
+        if self._config.unsupported_answers != "abstain":
+            return [usage.finished(evidence)]
+        text, evidence = answer.verdict(evidence)
+        return [*text, usage.finished(evidence)]
 
     def answer(self, request: ChatRequest) -> Answer:
         grounding = self.ground(request)
@@ -123,7 +183,7 @@ class RagPipeline:
         finished = fold.finished
         return Answer(
             text=fold.text,
-            citations=grounding.citations,
+            evidence=finished.evidence,
             prompt_tokens=finished.prompt_tokens,
             completion_tokens=finished.completion_tokens,
             finish_reason=finished.finish_reason,

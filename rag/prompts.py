@@ -17,6 +17,7 @@ SYSTEM_PROMPT = (
     "If the sources do not contain the answer, say that the documents do not contain it."
 )
 NO_SOURCES_ANSWER = "The documents do not contain the answer to this question: nothing relevant was found."
+UNSUPPORTED_ANSWER = "The documents do not contain an answer to this question that their text supports."
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ class ChatRequest:
             mode=self.mode,
             filters=self.filters,
             min_relevance=self.min_relevance,
+            with_dense=True,  # the answer's sentences are compared with the sources (rag/attribution.py)
         )
 
 

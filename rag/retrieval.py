@@ -29,6 +29,7 @@ class RetrievalRequest:
     mode: RetrievalMode
     filters: PayloadFilter | None = None
     min_relevance: float = 0.0  # best dense cosine below this: nothing relevant (0 disables the check)
+    with_dense: bool = False  # hits carry their chunks' dense vectors (a chat's attribution compares with them)
 
 
 class Retriever:
@@ -70,6 +71,7 @@ class Retriever:
                 prefetch_limit=max(self.prefetch_k, request.top_k),
                 filters=request.filters,
                 fusion=self.fusion,
+                with_dense=request.with_dense,
             )
         except NotFound:  # named as the caller knows it, not as the store does
             raise NotFound(f"collection '{request.collection}' does not exist", param="collection") from None

@@ -129,6 +129,14 @@ class Settings(BaseSettings):
     # away a fifth of ClapNQ's unanswerable questions but also vague ones like "how do I deploy it?", about 0.31 on
     # our docs: `docs_question` in that file).
     min_relevance: float = Field(default=0.25, ge=0.0, le=1.0)
+    # Sentence attribution (rag/attribution.py): a source supports a sentence of the answer when the weighted mean
+    # of their dense cosine similarity (weight `attribution_dense_weight`) and lexical overlap reaches
+    # `attribution_min_support`. Calibrated on ClapNQ's gold answers by python -m benchmarks.attribution
+    # (benchmarks/results/attribution.json, docs/evaluation.md). An answer none of whose sentences is supported is
+    # kept and flagged (`flag`) or replaced by the abstention (`abstain`: answers are then held until checked).
+    attribution_dense_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    attribution_min_support: float = Field(default=0.3, ge=0.0, le=1.0)
+    unsupported_answers: Literal["flag", "abstain"] = "flag"
     history_turns: int = 1  # earlier user turns added to the retrieval query of a follow-up question
 
     # Generation: vLLM's OpenAI server when `llm_base_url` is set, otherwise the in-process engine.

@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
 ./scripts/vllm-venv.sh >/dev/null   # the vLLM integration test runs in CI, never skipped
 ./scripts/oidc-provider.sh >/dev/null   # the OIDC tests start this real provider (npm), never skipped
+./scripts/openai-schema.sh >/dev/null   # OpenAI's chat schemas (npm `openai` types) the wire tests validate against
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

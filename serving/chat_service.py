@@ -24,6 +24,7 @@ from rag.pipeline import Grounding
 from rag.prompts import Turn
 from rag.requests import ChatRequest
 from serving.errors import code_of, error_body, status_of
+from serving.evidence_out import extras, url_citations
 from serving.protocol import (
     AssistantMessage,
     ChatCompletion,
@@ -31,7 +32,6 @@ from serving.protocol import (
     ChatCompletionRequest,
     Choice,
     ChunkChoice,
-    CitationOut,
     Delta,
     Usage,
     completion_id,
@@ -99,9 +99,6 @@ class ChatService:
             raise InvalidInput(f"{param} may be at most {settings.max_tokens_limit}", param=param)
         return request
 
-    def _citations(self, grounding: Grounding) -> list[CitationOut]:
-        return [CitationOut.model_validate(c, from_attributes=True) for c in grounding.citations]
-
     async def _ground(self, request: ChatRequest) -> Grounding:
         """Retrieval and the prompt, timed (rag_retrieval_duration_seconds), traced (`rag.retrieve`) and audited
         (the cited documents)."""
@@ -144,7 +141,7 @@ class ChatService:
         request = self._domain_request(body)
         if not body.stream:
             grounding = await self._ground(request)
-            return await self._complete(self._generate(request, grounding, arrived), grounding)
+            return await self._complete(self._generate(request, grounding, arrived))
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         started = asyncio.ensure_future(self._start(request, arrived))
         try:
@@ -160,7 +157,7 @@ class ChatService:
 
     async def _start(
         self, request: ChatRequest, arrived: float
-    ) -> tuple[StreamEvent, AsyncGenerator[StreamEvent, None], Grounding]:
+    ) -> tuple[StreamEvent, AsyncGenerator[StreamEvent, None]]:
         """Retrieval, then the LLM's first event."""
         grounding = await self._ground(request)
         events = self._generate(request, grounding, arrived)
@@ -169,11 +166,11 @@ class ChatService:
         except BaseException:
             await events.aclose()
             raise
-        return first, events, grounding
+        return first, events
 
     async def _kept_alive(
         self,
-        started: asyncio.Future[tuple[StreamEvent, AsyncGenerator[StreamEvent, None], Grounding]],
+        started: asyncio.Future[tuple[StreamEvent, AsyncGenerator[StreamEvent, None]]],
         include_usage: bool,
     ) -> AsyncIterator[bytes]:
         interval = self._state.settings.stream_keepalive_s
@@ -185,7 +182,7 @@ class ChatService:
                     break
                 except TimeoutError:
                     continue
-            first, events, grounding = started.result()
+            first, events = started.result()
         except RagError as exc:
             log.warning("stream failed before its first token: %s", exc.message)
             yield _sse(error_body(status_of(exc), exc.message, param=exc.param, code=code_of(exc)).model_dump_json())
@@ -198,25 +195,26 @@ class ChatService:
             return
         finally:
             started.cancel()  # the client went away while waiting: stop retrieval and generation
-        async for piece in self._stream(first, events, grounding, include_usage):
+        async for piece in self._stream(first, events, include_usage):
             yield piece
 
-    async def _complete(self, events: AsyncIterator[StreamEvent], grounding: Grounding) -> ChatCompletion:
+    async def _complete(self, events: AsyncIterator[StreamEvent]) -> ChatCompletion:
         fold = AnswerFold()
         async for event in events:
             fold.add(event)
+        evidence = fold.finished.evidence
+        message = AssistantMessage(content=fold.text, annotations=url_citations(evidence))
         return ChatCompletion(
             model=self._state.settings.api_model_name,
-            choices=[Choice(message=AssistantMessage(content=fold.text), finish_reason=fold.finished.finish_reason)],
+            choices=[Choice(message=message, finish_reason=fold.finished.finish_reason)],
             usage=_usage(fold.finished),
-            citations=self._citations(grounding),
+            **extras(evidence),
         )
 
     async def _stream(
         self,
         first: StreamEvent,
         events: AsyncGenerator[StreamEvent, None],
-        grounding: Grounding,
         include_usage: bool,
     ) -> AsyncIterator[bytes]:
         cid, created, model = completion_id(), now(), self._state.settings.api_model_name
@@ -245,8 +243,9 @@ class ChatService:
                 else:
                     finished = event
                 event = await anext(events, None)
-            yield chunk([choice(Delta(), finished.finish_reason)])
-            yield chunk([], citations=self._citations(grounding))
+            cited = url_citations(finished.evidence)
+            yield chunk([choice(Delta(annotations=cited) if cited else Delta(), finished.finish_reason)])
+            yield chunk([], **extras(finished.evidence))
             if include_usage:
                 yield chunk([], usage=_usage(finished))
         except RagError as exc:

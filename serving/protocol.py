@@ -1,5 +1,8 @@
 """OpenAI wire models for the endpoints we serve, plus our extra fields (`collection`, `top_k`, `filter`,
-`citations`) that standard clients pass through or ignore."""
+`citations`, `attributions`, `removed_markers`, `abstention`) that standard clients pass through or ignore.
+
+An answer's message has every field OpenAI's schema requires, `refusal` (always null) included, and names its
+sources as OpenAI `url_citation` annotations: one per source a `[n]` marker cites, spanning the marker."""
 
 from __future__ import annotations
 
@@ -118,6 +121,32 @@ class CitationOut(BaseModel):
     source: str
     excerpt: str
     score: float
+    cited: bool  # whether the answer cites it with an [index] marker
+
+
+class UrlCitation(BaseModel):
+    """OpenAI's `url_citation`: the span of a marker in the content (code points), the source's title and URI."""
+
+    start_index: int
+    end_index: int
+    title: str
+    url: str
+
+
+class Annotation(BaseModel):
+    type: Literal["url_citation"] = "url_citation"
+    url_citation: UrlCitation
+
+
+class AttributionOut(BaseModel):
+    """A sentence of the answer, `[start_index, end_index)` in the content: the source indices that support it, best
+    first, the best support score, and whether any source supports it."""
+
+    start_index: int
+    end_index: int
+    sources: list[int]
+    score: float
+    supported: bool
 
 
 class Usage(BaseModel):
@@ -129,6 +158,8 @@ class Usage(BaseModel):
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str
+    refusal: None = None  # required by OpenAI's schema (null when the model did not refuse)
+    annotations: list[Annotation] = Field(default_factory=list)
 
 
 class Choice(BaseModel):
@@ -154,11 +185,16 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     usage: Usage
     citations: list[CitationOut]
+    attributions: list[AttributionOut]
+    removed_markers: int  # [n] markers that named no source, taken out of the content
+    abstention: Literal["no_sources", "unsupported"] | None  # why the answer abstains, when it does
 
 
 class Delta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    refusal: None = None
+    annotations: list[Annotation] | None = None  # in the delta that finishes the answer
 
 
 class ChunkChoice(BaseModel):
@@ -176,6 +212,9 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChunkChoice]
     usage: Usage | None = None
     citations: list[CitationOut] | None = None
+    attributions: list[AttributionOut] | None = None
+    removed_markers: int | None = None
+    abstention: Literal["no_sources", "unsupported"] | None = None
 
 
 class ModelCard(BaseModel):

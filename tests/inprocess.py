@@ -39,11 +39,12 @@ ANSWER = (
 
 
 class ScriptedChatModel(BaseChatModel):
-    """A deterministic chat model: ANSWER word by word (one chunk a word, a word counted as a token), cut at the
-    request's `max_tokens` (finish reason `length`, else `stop`), then a usage chunk as the real engine sends one
-    (prompt tokens: the prompt's words). Records the prompts it was given."""
+    """A deterministic chat model: ANSWER word by word (one chunk a word, a word counted as a token), or the given
+    `pieces` one a chunk, cut at the request's `max_tokens` (finish reason `length`, else `stop`), then a usage chunk
+    as the real engine sends one (prompt tokens: the prompt's words). Records the prompts it was given."""
 
     answer: str = ANSWER
+    pieces: list[str] | None = None
     max_tokens: int = 256
     prompts: list[list[BaseMessage]] = Field(default_factory=list)
 
@@ -53,9 +54,9 @@ class ScriptedChatModel(BaseChatModel):
 
     def _chunks(self, messages: list[BaseMessage], max_tokens: int | None) -> list[ChatGenerationChunk]:
         self.prompts.append(messages)
-        words = self.answer.split(" ")
+        words = self.pieces or [w if i == 0 else " " + w for i, w in enumerate(self.answer.split(" "))]
         limit = max_tokens or self.max_tokens
-        pieces = [w if i == 0 else " " + w for i, w in enumerate(words[:limit])]
+        pieces = words[:limit]
         prompt = sum(len(m.text.split()) for m in messages)
         usage = UsageMetadata(input_tokens=prompt, output_tokens=len(pieces), total_tokens=prompt + len(pieces))
         finish = "length" if len(words) > limit else "stop"

@@ -4,6 +4,7 @@ evaluations measure the temperature users get, and /v1/retrieve applies the chat
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -58,9 +59,9 @@ def test_what_a_caller_gives_wins_and_zero_temperature_or_relevance_is_kept() ->
     assert chat.filters == {"a": 1}
     retrieval = build.retrieval("q", mode="sparse", min_relevance=0.0)
     assert (retrieval.mode, retrieval.min_relevance) == ("sparse", 0.0)
-    assert chat.retrieval("q2") == build.retrieval(
-        "q2", tenant="t", collection="c", top_k=2, mode="dense", filters={"a": 1}
-    )
+    same = build.retrieval("q2", tenant="t", collection="c", top_k=2, mode="dense", filters={"a": 1})
+    assert chat.retrieval("q2") == replace(same, with_dense=True)  # a chat's sources come with their vectors
+    assert not same.with_dense
 
 
 def test_a_principal_reads_what_its_role_and_groups_allow_and_the_operator_its_whole_tenant() -> None:

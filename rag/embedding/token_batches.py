@@ -46,14 +46,20 @@ def hf_token_ids(tokenizer: Any, texts: Sequence[str], *, max_length: int) -> li
     return ids
 
 
-def token_batches(encoded: Sequence[Sequence[int]], *, pad_id: int, token_budget: int) -> Iterator[TokenBatch]:
+def token_batches(
+    encoded: Sequence[Sequence[int]], *, pad_id: int, token_budget: int, max_spread: float = 1.25
+) -> Iterator[TokenBatch]:
     """Every text (its token ids) exactly once, in batches of at most `token_budget` padded tokens (a longer text
-    goes alone)."""
+    goes alone), none holding a text over `max_spread` times its shortest text's length (padding stays small)."""
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     start = 0
     while start < len(order):
         end = start + 1
-        while end < len(order) and (end + 1 - start) * len(encoded[order[end]]) <= token_budget:
+        while (
+            end < len(order)
+            and (end + 1 - start) * len(encoded[order[end]]) <= token_budget
+            and len(encoded[order[end]]) <= max_spread * max(1, len(encoded[order[start]]))
+        ):
             end += 1
         rows = order[start:end]
         width = len(encoded[rows[-1]])

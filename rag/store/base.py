@@ -101,9 +101,11 @@ class VectorStore(Protocol):
         filters: PayloadFilter | None = None,
         exact: bool = False,
         fusion: Fusion = DEFAULT_FUSION,
+        with_dense: bool = False,
     ) -> list[Hit]:
         """Top `limit` chunks the reader may see; hybrid fuses by `fusion`; `exact` skips the vector index (brute force,
-        for checks): an engine without one (qdrant-client's local mode) is always exact."""
+        for checks): an engine without one (qdrant-client's local mode) is always exact. `with_dense`: each hit
+        carries its chunk's dense vector."""
         ...
 
     def optimize(self, collection: str) -> None:

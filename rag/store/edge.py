@@ -194,7 +194,13 @@ class EdgeStore(StoreEngine):
             for p in plan.prefetch
         ]
         request = qe.QueryRequest(
-            limit=search.limit, query=query, prefetches=prefetches or None, filter=flt, params=params, with_payload=True
+            limit=search.limit,
+            query=query,
+            prefetches=prefetches or None,
+            filter=flt,
+            params=params,
+            with_payload=True,
+            with_vector=[DENSE] if search.with_dense else None,
         )
         return self._shard(name).query(request)
 

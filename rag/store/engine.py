@@ -26,7 +26,15 @@ from rag.store.filters import Conditions, conditions
 from rag.store.fusion import DEFAULT_FUSION, Fusion
 from rag.store.index import HnswParams
 from rag.store.namespace import check_store_name
-from rag.store.payload import DOCUMENT_FIELDS, StoredRecord, add_document, chunk_of, indexed_fields, point_batch
+from rag.store.payload import (
+    DENSE,
+    DOCUMENT_FIELDS,
+    StoredRecord,
+    add_document,
+    chunk_of,
+    indexed_fields,
+    point_batch,
+)
 from rag.store.query_plan import QueryPlan, plan_query
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,9 @@ class ScoredRecord(Protocol):
     @property
     def score(self) -> float: ...
 
+    @property
+    def vector(self) -> Any: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Search:
@@ -67,6 +78,7 @@ class Search:
     limit: int
     prefetch_limit: int
     exact: bool
+    with_dense: bool = False  # return each point's dense vector (the answer's attribution compares with it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +234,7 @@ class StoreEngine(ABC):
         filters: PayloadFilter | None = None,
         exact: bool = False,
         fusion: Fusion = DEFAULT_FUSION,
+        with_dense: bool = False,
     ) -> list[Hit]:
         name = check_store_name(collection)
         plan = plan_query(mode, dense, sparse, fusion)
@@ -229,8 +242,9 @@ class StoreEngine(ABC):
             if plan is None:  # matches nothing, in a collection that must still exist
                 self._require(name)
                 return []
-            points = self._query(name, Search(plan, conditions(reader, filters), limit, prefetch_limit, exact))
-        return [Hit(chunk=chunk_of(p.payload or {}), score=float(p.score)) for p in points]
+            search = Search(plan, conditions(reader, filters), limit, prefetch_limit, exact, with_dense)
+            points = self._query(name, search)
+        return [Hit(chunk_of(p.payload or {}), float(p.score), _dense_of(p) if with_dense else None) for p in points]
 
     def optimize(self, collection: str) -> None:
         name = check_store_name(collection)
@@ -312,3 +326,8 @@ class StoreEngine(ABC):
 
     @abstractmethod
     def _close(self) -> None: ...
+
+
+def _dense_of(point: ScoredRecord) -> tuple[float, ...] | None:
+    vectors = point.vector
+    return tuple(vectors[DENSE]) if isinstance(vectors, dict) and DENSE in vectors else None

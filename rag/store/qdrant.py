@@ -185,6 +185,7 @@ class QdrantStore(StoreEngine):
             search_params=params,
             limit=search.limit,
             with_payload=True,
+            with_vectors=[DENSE] if search.with_dense else False,
         ).points
 
     def _optimize(self, name: str) -> None:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+import numpy as np
 import pytest
 
 from rag.access import Reader
@@ -182,6 +183,23 @@ class QueryTest(StoreFixtures):
         hits = retriever.retrieve(RetrievalRequest(QUESTION, "c", Reader.whole_tenant("t1"), 2, mode))  # type: ignore[arg-type]
         assert hits[0].chunk.doc_id == "helm.md"
         assert hits[0].score > 0
+
+    @pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+    def test_hits_carry_their_stored_dense_vector_when_asked(
+        self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder, mode: str
+    ) -> None:
+        fill(store, embedder, sparse, "t1")
+        reader, question = Reader.whole_tenant("t1"), embedder.embed_query(QUESTION)
+        terms = sparse.encode_query(QUESTION)
+        asked = {"dense": question, "sparse": terms, "limit": 3, "prefetch_limit": 10, "mode": mode}
+        assert all(h.dense is None for h in store.query("c", reader=reader, **asked))  # type: ignore[arg-type]
+        hits = store.query("c", reader=reader, with_dense=True, **asked)  # type: ignore[arg-type]
+        assert hits
+        for hit in hits:  # the vector stored for the chunk (an engine may normalize it: cosine distance)
+            assert hit.dense is not None
+            stored = np.asarray(embedder.embed_documents([hit.chunk.embed_text])[0])
+            got = np.asarray(hit.dense)
+            assert float(got @ stored / (np.linalg.norm(got) * np.linalg.norm(stored))) > 0.999
 
     def test_tenants_never_see_each_other(
         self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
