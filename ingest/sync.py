@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ingest.chunking import Chunker
@@ -21,6 +21,7 @@ from ingest.prefetch import prefetch
 from rag.access import Reader
 from rag.domain import Chunk, Document, SparseVector
 from rag.embedding.base import DenseEmbedder, SparseEncoder
+from rag.injection import INJECTION, InjectionDetector
 from rag.store.base import StoredDocument, VectorStore
 from rag.store.namespace import CollectionNamespace
 
@@ -39,6 +40,7 @@ class IngestSummary:
     documents_access_updated: int = 0  # content unchanged, access changed: set in place, nothing re-embedded
     documents_pruned: int = 0
     chunks_upserted: int = 0
+    chunks_flagged: int = 0  # of those, chunks that read as instructions to a model (rag/injection.py)
     failed: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -81,8 +83,10 @@ class Ingestor:
         namespace: CollectionNamespace | None = None,
         on_document: Callable[[], None] = lambda: None,
         on_failure: Callable[[LoadFailure], None] = lambda f: None,
+        detector: InjectionDetector | None = None,
     ) -> None:
         self._store, self._embedder, self._sparse, self._chunker = store, embedder, sparse, chunker
+        self._detector = detector
         self._collection, self._tenant = collection, tenant
         # The store collection that holds the tenant's collection (none given: the collection is named as stored).
         self._name = (namespace or CollectionNamespace("shared")).store_name(collection, tenant)
@@ -118,6 +122,7 @@ class Ingestor:
             namespace=components.namespace,
             on_document=on_document,
             on_failure=on_failure,
+            detector=InjectionDetector(components.embedder, min_similarity=settings.injection_min_similarity),
         )
 
     def run(
@@ -207,8 +212,13 @@ class Ingestor:
         if not self._collection_ready:  # created (or checked) at the first write, when the model is loaded anyway
             self._store.ensure_collection(self._name, self._embedder.dimension)
             self._collection_ready = True
-        self._store.upsert(self._name, batch.chunks, dense, batch.sparse)
-        summary.chunks_upserted += len(batch.chunks)
+        chunks = batch.chunks
+        if self._detector is not None:
+            flagged = self._detector.flagged([c.text for c in chunks])
+            chunks = [replace(c, flags=(INJECTION,)) if f else c for c, f in zip(chunks, flagged, strict=True)]
+            summary.chunks_flagged += sum(flagged)
+        self._store.upsert(self._name, chunks, dense, batch.sparse)
+        summary.chunks_upserted += len(chunks)
         for p in batch.pending:
             if p.replaces:
                 self._store.delete_stale(self._name, self._tenant, p.document.doc_id, p.document.doc_hash)

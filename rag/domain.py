@@ -80,6 +80,7 @@ class Chunk:
     source: str
     metadata: JsonDict = field(default_factory=dict)
     access: DocumentAccess | None = None  # its document's (not part of the point id: access changes in place)
+    flags: tuple[str, ...] = ()  # what ingestion noticed (`injection`: rag/injection.py); not part of the point id
 
     @property
     def point_id(self) -> str:
@@ -113,6 +114,7 @@ class Citation:
     excerpt: str
     score: float
     cited: bool = False  # whether the answer cites it with a `[index]` marker
+    note: str | None = None  # what a reader should know of it (flagged as reading like instructions to a model)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from rag.prompts import UNSUPPORTED_ANSWER, citations_for, grounded_messages, re
 from rag.requests import ChatRequest
 from rag.retrieval import Retriever
 from rag.settings import Settings
+from rag.source_policy import InjectedSources, apply_source_policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,8 @@ class PipelineConfig:
     # An answer none of whose sentences a source supports: kept and flagged, or replaced by the abstention (the
     # answer is then held back until its evidence is in, and a stream's text arrives at its end).
     unsupported_answers: Literal["flag", "abstain"] = "flag"
+    injected_sources: InjectedSources = "downweight"  # flagged sources: kept, last with a note, or dropped
+    fence_sources: bool = True  # sources quoted as data in the prompt (off only to measure the fence)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineConfig:
@@ -46,6 +49,7 @@ class PipelineConfig:
             excerpt_chars=settings.excerpt_chars,
             attribution=AttributionConfig(settings.attribution_dense_weight, settings.attribution_min_support),
             unsupported_answers=settings.unsupported_answers,
+            injected_sources=settings.injected_sources,
         )
 
 
@@ -82,9 +86,11 @@ def ground(retriever: Retriever, config: PipelineConfig, request: ChatRequest) -
         raise InvalidInput("the last message must be a non-empty user message", param="messages")
     if request.max_tokens < 1:
         raise InvalidInput("max_tokens must be at least 1", param="max_tokens")
-    hits = retriever.retrieve(request.retrieval(retrieval_query(request.turns, config.history_turns)))
+    found = retriever.retrieve(request.retrieval(retrieval_query(request.turns, config.history_turns)))
+    hits = apply_source_policy(found, config.injected_sources)
     citations = citations_for(hits, config.excerpt_chars)
-    return Grounding(hits=hits, citations=citations, messages=grounded_messages(request.turns, hits))
+    messages = grounded_messages(request.turns, hits, fence=config.fence_sources)
+    return Grounding(hits=hits, citations=citations, messages=messages)
 
 
 class _CheckedAnswer:

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rag.domain import RetrievalMode
+from rag.source_policy import InjectedSources
 
 
 def _default_cache_dir() -> Path:
@@ -137,6 +138,13 @@ class Settings(BaseSettings):
     attribution_dense_weight: float = Field(default=0.7, ge=0.0, le=1.0)
     attribution_min_support: float = Field(default=0.3, ge=0.0, le=1.0)
     unsupported_answers: Literal["flag", "abstain"] = "flag"
+    # Prompt injection (rag/injection.py): ingestion flags chunks that read as instructions to a model, by pattern
+    # or by a dense similarity of at least `injection_min_similarity` to known injection phrasings (calibrated by
+    # python -m benchmarks.injection, benchmarks/results/injection.json). At question time a flagged source is
+    # kept as any other (`keep`), moved after the others with a note in its citation (`downweight`), or left out
+    # of the prompt and the citations (`drop`).
+    injection_min_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
+    injected_sources: InjectedSources = "downweight"
     history_turns: int = 1  # earlier user turns added to the retrieval query of a follow-up question
 
     # Generation: vLLM's OpenAI server when `llm_base_url` is set, otherwise the in-process engine.

@@ -1,4 +1,5 @@
-"""`rag status [--collection NAME] [--json]`: per collection, its documents and chunks, and the store it lives in."""
+"""`rag status [--collection NAME] [--json]`: per collection, its documents and chunks (and how many were flagged at
+ingest as reading like instructions to a model), and the store it lives in."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from rag.components import build_store
 from rag.errors import NotFound
+from rag.injection import INJECTION
 from rag.settings import Settings
 
 
@@ -32,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
                     "name": name,
                     "documents": len(docs),
                     "chunks": store.count(name),
+                    "flagged_chunks": store.count(name, flag=INJECTION),
                     "tenants": len({d.tenant for d in docs}),
                 }
             )
@@ -43,5 +46,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"store: {report['store']}")
         for c in collections:
-            print(f"  {c['name']}: {c['documents']} documents, {c['chunks']} chunks, {c['tenants']} tenants")
+            print(
+                f"  {c['name']}: {c['documents']} documents, {c['chunks']} chunks ({c['flagged_chunks']} flagged as "
+                f"injected instructions), {c['tenants']} tenants"
+            )
     return 0

@@ -122,6 +122,7 @@ class CitationOut(BaseModel):
     excerpt: str
     score: float
     cited: bool  # whether the answer cites it with an [index] marker
+    note: str | None  # e.g. flagged at ingest as reading like instructions to a model
 
 
 class UrlCitation(BaseModel):

@@ -80,8 +80,11 @@ class VectorStore(Protocol):
         collection is absent."""
         ...
 
-    def count(self, collection: str, reader: Reader | None = None, doc_id: str | None = None) -> int:
-        """Chunks in the collection; that a reader may see; of one of those documents (`doc_id` needs `reader`)."""
+    def count(
+        self, collection: str, reader: Reader | None = None, doc_id: str | None = None, flag: str | None = None
+    ) -> int:
+        """Chunks in the collection; that a reader may see; of one of those documents (`doc_id` needs `reader`);
+        carrying a flag (`flags`: rag/injection.py)."""
         ...
 
     def scroll_points(self, collection: str, batch: int = 512) -> Iterator[PointBatch]:

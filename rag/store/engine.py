@@ -14,7 +14,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypedDict
 from uuid import UUID
 
@@ -29,6 +29,7 @@ from rag.store.namespace import check_store_name
 from rag.store.payload import (
     DENSE,
     DOCUMENT_FIELDS,
+    FLAGS_FIELD,
     StoredRecord,
     add_document,
     chunk_of,
@@ -200,10 +201,16 @@ class StoreEngine(ABC):
                 add_document(found, record.payload)
         return list(found.values())
 
-    def count(self, collection: str, reader: Reader | None = None, doc_id: str | None = None) -> int:
+    def count(
+        self, collection: str, reader: Reader | None = None, doc_id: str | None = None, flag: str | None = None
+    ) -> int:
         name = check_store_name(collection)
+        which = conditions(reader, doc_id=doc_id) if reader is not None else None
+        if flag is not None:
+            flagged = (FLAGS_FIELD, flag)
+            which = replace(which, must=(*which.must, flagged)) if which else Conditions(must=(flagged,))
         with self._on(name):
-            return self._count(name, conditions(reader, doc_id=doc_id) if reader is not None else None)
+            return self._count(name, which)
 
     def scroll_points(self, collection: str, batch: int = 512) -> Iterator[PointBatch]:
         for page in self._pages(collection, None, batch, True, vectors=True):

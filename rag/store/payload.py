@@ -1,5 +1,6 @@
 """The payload of a chunk's point, identical in every engine: `tenant`, `doc_id`, `doc_hash`, `chunk_index`,
-`text`, `source`, `title`, `metadata`, and who may see it: `access`, a list of tokens (rag/access.py)."""
+`text`, `source`, `title`, `metadata`, who may see it: `access`, a list of tokens (rag/access.py), and what
+ingestion noticed: `flags` (`injection`: it reads as instructions to a model, rag/injection.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from rag.store.base import PointBatch, StoredDocument
 
 DENSE = "dense"  # named dense vector (cosine)
 SPARSE = "bm25"  # named sparse vector (IDF modifier)
-INDEXED_FIELDS = ("tenant", "doc_id", "doc_hash", ACCESS_FIELD)
+FLAGS_FIELD = "flags"
+INDEXED_FIELDS = ("tenant", "doc_id", "doc_hash", ACCESS_FIELD, FLAGS_FIELD)
 
 
 def indexed_fields(metadata_keys: Sequence[str] = ()) -> tuple[str, ...]:
@@ -32,6 +34,7 @@ def payload_of(chunk: Chunk) -> dict[str, Any]:
         "title": chunk.title,
         "metadata": chunk.metadata,
         **access_payload(chunk.access),
+        FLAGS_FIELD: list(chunk.flags),
     }
 
 
@@ -46,6 +49,7 @@ def chunk_of(payload: dict[str, Any]) -> Chunk:
         title=payload.get("title", ""),
         metadata=payload.get("metadata") or {},
         access=access_of_payload(payload),
+        flags=tuple(payload.get(FLAGS_FIELD) or ()),
     )
 
 
