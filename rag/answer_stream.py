@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessageChunk, BaseMessageChunk
 
-from rag.evidence import Evidence
-from rag.prompts import NO_SOURCES_ANSWER
+from rag.evidence import AbstentionReason, Evidence
+from rag.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +26,13 @@ class Finished:
 
 
 StreamEvent = TokenDelta | Finished
-# What the pipeline says, without calling the LLM, when retrieval found nothing relevant.
-ABSTENTION: tuple[StreamEvent, ...] = (
-    TokenDelta(NO_SOURCES_ANSWER),
-    Finished(0, 0, "stop", Evidence.abstained("no_sources")),
-)
+
+
+def abstention(reason: AbstentionReason) -> tuple[StreamEvent, ...]:
+    """What the pipeline says, without calling the LLM, when retrieval found nothing relevant (`no_sources`) or what
+    it found cannot answer the question (`unanswerable`)."""
+    text = NO_SOURCES_ANSWER if reason == "no_sources" else UNANSWERABLE_ANSWER
+    return (TokenDelta(text), Finished(0, 0, "stop", Evidence.abstained(reason)))
 
 
 @dataclass(slots=True)

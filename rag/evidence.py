@@ -11,9 +11,10 @@ from rag.attribution import Attribution
 from rag.citation_markers import Marker, MarkerFilter
 from rag.domain import Citation
 
-# Why an answer abstains: nothing relevant was retrieved (the LLM is not called), or no sentence of the generated
-# answer is supported by a source and RAG_UNSUPPORTED_ANSWERS=abstain replaced it.
-AbstentionReason = Literal["no_sources", "unsupported"]
+# Why an answer abstains: nothing relevant was retrieved, or the retrieval's signals say the sources cannot answer
+# (rag/answerability.py) (in both the LLM is not called); or no sentence of the generated answer is supported by a
+# source and RAG_UNSUPPORTED_ANSWERS=abstain replaced it.
+AbstentionReason = Literal["no_sources", "unanswerable", "unsupported"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,13 @@ import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
-from rag.answer_stream import ABSTENTION, AnswerFold, StreamEvent, TokenDelta, UsageTracker
+from rag.answer_stream import AnswerFold, StreamEvent, TokenDelta, UsageTracker, abstention
+from rag.answerability import AnswerabilityModel
 from rag.attribution import AttributionConfig, Attributor
 from rag.citation_markers import MarkerFilter
 from rag.domain import Answer, Citation, Hit
 from rag.errors import BackendUnavailable, InvalidInput
-from rag.evidence import Evidence
+from rag.evidence import AbstentionReason, Evidence
 from rag.prompts import UNSUPPORTED_ANSWER, citations_for, grounded_messages, retrieval_query
 from rag.requests import ChatRequest
 from rag.retrieval import Retriever
@@ -41,6 +42,9 @@ class PipelineConfig:
     unsupported_answers: Literal["flag", "abstain"] = "flag"
     injected_sources: InjectedSources = "downweight"  # flagged sources: kept, last with a note, or dropped
     fence_sources: bool = True  # sources quoted as data in the prompt (off only to measure the fence)
+    # Below this probability that the sources answer the question (rag/answerability.py), abstain (0: never).
+    answerability_min: float = 0.0
+    answerability: AnswerabilityModel | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineConfig:
@@ -50,6 +54,8 @@ class PipelineConfig:
             attribution=AttributionConfig(settings.attribution_dense_weight, settings.attribution_min_support),
             unsupported_answers=settings.unsupported_answers,
             injected_sources=settings.injected_sources,
+            answerability_min=settings.answerability_min,
+            answerability=AnswerabilityModel.load() if settings.answerability_min > 0 else None,
         )
 
 
@@ -60,6 +66,8 @@ class Grounding:
     hits: list[Hit]
     citations: list[Citation]
     messages: list[BaseMessage]
+    answerable: float | None = None  # the answerability model's probability, where it ran
+    abstention: AbstentionReason | None = None  # why the answer abstains without calling the LLM
 
 
 @contextmanager
@@ -86,11 +94,19 @@ def ground(retriever: Retriever, config: PipelineConfig, request: ChatRequest) -
         raise InvalidInput("the last message must be a non-empty user message", param="messages")
     if request.max_tokens < 1:
         raise InvalidInput("max_tokens must be at least 1", param="max_tokens")
-    found = retriever.retrieve(request.retrieval(retrieval_query(request.turns, config.history_turns)))
-    hits = apply_source_policy(found, config.injected_sources)
+    query = retrieval_query(request.turns, config.history_turns)
+    gate = config.answerability if config.answerability_min > 0 else None
+    retrieved = retriever.retrieve_with_signals(request.retrieval(query), signals=gate is not None)
+    answerable = gate.probability(retrieved.signals) if gate and retrieved.signals else None
+    if not retrieved.hits or (answerable is not None and answerable < config.answerability_min):
+        reason: AbstentionReason = "unanswerable" if retrieved.hits else "no_sources"
+        return Grounding(hits=[], citations=[], messages=[], answerable=answerable, abstention=reason)
+    hits = apply_source_policy(retrieved.hits, config.injected_sources)
+    if not hits:  # every source was dropped as injected
+        return Grounding(hits=[], citations=[], messages=[], answerable=answerable, abstention="no_sources")
     citations = citations_for(hits, config.excerpt_chars)
     messages = grounded_messages(request.turns, hits, fence=config.fence_sources)
-    return Grounding(hits=hits, citations=citations, messages=messages)
+    return Grounding(hits=hits, citations=citations, messages=messages, answerable=answerable)
 
 
 class _CheckedAnswer:
@@ -140,8 +156,8 @@ class RagPipeline:
     async def astream(self, request: ChatRequest, grounding: Grounding) -> AsyncGenerator[StreamEvent, None]:
         """Token deltas of the answer, markers checked, then one `Finished` event with the evidence. Abstains
         without calling the LLM if nothing was retrieved."""
-        if not grounding.hits:
-            for event in ABSTENTION:
+        if grounding.abstention:
+            for event in abstention(grounding.abstention):
                 yield event
             return
         usage, answer = UsageTracker(), _CheckedAnswer(grounding, self._config.unsupported_answers == "abstain")
@@ -160,8 +176,8 @@ class RagPipeline:
 
     def stream(self, request: ChatRequest, grounding: Grounding) -> Iterator[StreamEvent]:
         """The synchronous twin of `astream`, for the CLI and the evaluation harness."""
-        if not grounding.hits:
-            yield from ABSTENTION
+        if grounding.abstention:
+            yield from abstention(grounding.abstention)
             return
         usage, answer = UsageTracker(), _CheckedAnswer(grounding, self._config.unsupported_answers == "abstain")
         with _llm_errors():

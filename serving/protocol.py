@@ -188,7 +188,7 @@ class ChatCompletion(BaseModel):
     citations: list[CitationOut]
     attributions: list[AttributionOut]
     removed_markers: int  # [n] markers that named no source, taken out of the content
-    abstention: Literal["no_sources", "unsupported"] | None  # why the answer abstains, when it does
+    abstention: Literal["no_sources", "unanswerable", "unsupported"] | None  # why the answer abstains, when it does
 
 
 class Delta(BaseModel):
@@ -215,7 +215,7 @@ class ChatCompletionChunk(BaseModel):
     citations: list[CitationOut] | None = None
     attributions: list[AttributionOut] | None = None
     removed_markers: int | None = None
-    abstention: Literal["no_sources", "unsupported"] | None = None
+    abstention: Literal["no_sources", "unanswerable", "unsupported"] | None = None
 
 
 class ModelCard(BaseModel):

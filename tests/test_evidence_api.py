@@ -18,7 +18,7 @@ from langchain_openai import ChatOpenAI
 from openai import OpenAI
 from starlette.testclient import TestClient
 
-from rag.prompts import NO_SOURCES_ANSWER, UNSUPPORTED_ANSWER
+from rag.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER, UNSUPPORTED_ANSWER
 from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, copy_store, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,3 +203,15 @@ def test_an_answer_no_source_supports_becomes_the_abstention_when_so_configured(
         reply = app.post("/v1/chat/completions", json=_body()).json()
         assert reply["choices"][0]["message"]["content"] == "".join(invented)  # kept, and flagged
         assert reply["abstention"] is None and [a["supported"] for a in reply["attributions"]] == [False]
+
+
+def test_an_unanswerable_question_abstains_with_its_reason(
+    docs_store: Path, tmp_path_factory: pytest.TempPathFactory, schemas: dict[str, dict[str, Any]]
+) -> None:
+    settings = settings_for(copy_store(docs_store, tmp_path_factory, "gate"), answerability_min=0.999)
+    with app_client(settings, ScriptedChatModel(pieces=PIECES)) as app:
+        reply = app.post("/v1/chat/completions", json=_body()).json()
+        _valid(schemas["completion"], reply)
+        assert reply["choices"][0]["message"]["content"] == UNANSWERABLE_ANSWER
+        assert reply["abstention"] == "unanswerable" and reply["citations"] == []
+        assert reply["usage"]["completion_tokens"] == 0  # the model was not called

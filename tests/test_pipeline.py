@@ -1,16 +1,20 @@
 """Pipeline logic over the real store and embedder, with a deterministic fake chat model."""
 
+import json
+from pathlib import Path
+
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from rag.access import Reader
+from rag.answerability import AnswerabilityModel, RetrievalSignals
 from rag.domain import Chunk
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.errors import InvalidInput
 from rag.pipeline import PipelineConfig, RagPipeline
-from rag.prompts import NO_SOURCES_ANSWER, Turn
+from rag.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER, Turn
 from rag.requests import ChatRequest, RequestBuilder
 from rag.retrieval import RetrievalRequest, Retriever
 from rag.settings import Settings
@@ -98,3 +102,58 @@ def test_min_relevance_empties_the_result_only_below_the_threshold(
         )
         == []
     )  # type: ignore[arg-type]
+
+
+def test_retrieval_signals_describe_the_hits(
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    store.ensure_collection("c", embedder.dimension)
+    chunks = [
+        Chunk("t", f"d{i}", "h", 0, text, f"T{i}", f"s{i}")
+        for i, text in enumerate(["Water boils at 100 degrees Celsius.", "Ice melts at 0 degrees Celsius."])
+    ]
+    texts = [c.embed_text for c in chunks]
+    store.upsert("c", chunks, embedder.embed_documents(texts), sparse.encode_documents(texts))
+    retriever = Retriever(store, embedder, sparse, prefetch_k=10)
+    request = RetrievalRequest("When does water boil?", "c", Reader.whole_tenant("t"), 2, "hybrid")
+    found = retriever.retrieve_with_signals(request)
+    assert found.signals is not None and found.hits == retriever.retrieve(request)
+    dense = retriever.retrieve(RetrievalRequest("When does water boil?", "c", Reader.whole_tenant("t"), 2, "dense"))
+    assert found.signals.dense_top == pytest.approx(dense[0].score, abs=1e-5)
+    assert found.signals.dense_margin == pytest.approx(dense[0].score - dense[1].score, abs=1e-5)
+    assert found.signals.sparse_top > 0 and found.signals.coverage == 1.0  # "water", "boil": both held
+    assert retriever.retrieve_with_signals(request, signals=False).signals is None
+
+
+def test_the_answerability_gate_abstains_before_generation(
+    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+) -> None:
+    store.ensure_collection("c", embedder.dimension)
+    chunks = [Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")]
+    texts = [c.embed_text for c in chunks]
+    store.upsert("c", chunks, embedder.embed_documents(texts), sparse.encode_documents(texts))
+    retriever = Retriever(store, embedder, sparse, prefetch_k=10)
+    model = AnswerabilityModel.load()
+
+    def pipeline(minimum: float) -> RagPipeline:
+        config = PipelineConfig(answerability_min=minimum, answerability=model)
+        return RagPipeline(retriever, GenericFakeChatModel(messages=iter([AIMessage("At 100 C [1].")])), config)
+
+    asked = _request("When does water boil?")
+    probability = pipeline(0.5).ground(asked).answerable
+    assert probability is not None and 0 < probability < 1
+    kept = pipeline(probability - 1e-6).answer(asked)
+    assert kept.text == "At 100 C [1]." and kept.evidence.abstention is None
+    gated = pipeline(probability + 1e-6).answer(asked)  # the fake model is never called: nothing to consume
+    assert gated.text == UNANSWERABLE_ANSWER and gated.evidence.abstention == "unanswerable"
+    assert gated.citations == []
+
+
+def test_the_shipped_answerability_model_rises_with_similarity_and_refuses_unknown_features(tmp_path: Path) -> None:
+    model = AnswerabilityModel.load()
+    low, high = (model.probability(RetrievalSignals(d, 0.1, 3.0, 0.8)) for d in (0.3, 0.8))
+    assert 0 < low < high < 1
+    bad = tmp_path / "model.json"
+    bad.write_text(json.dumps({"weights": {"dense_top": 1.0, "mystery": 2.0}, "bias": 0}))
+    with pytest.raises(ValueError, match="mystery"):
+        AnswerabilityModel.load(bad)
