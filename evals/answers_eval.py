@@ -36,7 +36,7 @@ from rag.settings import Settings
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-_CITE = re.compile(r"\[(\d+)\]")
+_CITE = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")  # a marker, [1] or [1, 3]
 
 
 class Advancing(Protocol):
@@ -100,7 +100,7 @@ def evaluate_answers(
         collection=index.collection,
         retrieval=RetrievalSettings.of(settings),
         generation=GenerationSettings.of(settings),
-        summary=summarize(results, groundedness.name),
+        summary=summarize(results, groundedness.name, settings.answerability_min),
         questions=tuple(results),
     )
 
@@ -123,11 +123,14 @@ def evaluate_question(
     for event in pipeline.stream(request, grounding):
         fold.add(event)
     done_at, text, first_token_at = time.perf_counter(), fold.text, fold.first_token_at
-    by_index = {c.index: c.doc_id for c in grounding.citations}
-    cited = [by_index[int(n)] for n in _CITE.findall(text) if int(n) in by_index]
+    evidence = fold.finished.evidence
+    by_index = {c.index: c.doc_id for c in evidence.citations}
+    cited = [by_index[n] for marker in evidence.markers for n in marker.sources if n in by_index]  # checked markers
     gold_docs = set(gold.gold_doc_ids)
-    abstained = abstains(text)
+    abstained = evidence.abstention is not None or abstains(text)
     plain = _CITE.sub(" ", text)  # text metrics without the [n] markers
+    supported = [a for a in evidence.attributions if a.supported]
+    supporting_docs = {by_index[n] for a in supported for n in a.sources if n in by_index}
     return QuestionResult(
         qid=gold.qid,
         answerable=gold.answerable,
@@ -143,6 +146,13 @@ def evaluate_question(
         retrieval_ms=round((retrieved_at - started) * 1000, 1),
         first_token_ms=round(((first_token_at or done_at) - retrieved_at) * 1000, 1),
         generation_ms=round((done_at - retrieved_at) * 1000, 1),
+        valid_marker=bool(evidence.markers),
+        removed_markers=evidence.removed_markers,
+        sentences=len(evidence.attributions),
+        sentences_supported=len(supported),
+        gold_supporting=bool(supporting_docs & gold_docs) if gold.answerable and not abstained else None,
+        answerable_probability=grounding.answerable,
+        abstention_reason=evidence.abstention,
     )
 
 
@@ -155,9 +165,43 @@ def _median(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-def summarize(results: Sequence[QuestionResult], groundedness_method: str) -> AnswerSummary:
+def abstention_curve(
+    results: Sequence[QuestionResult], floor: float, *, with_attribution: bool = False
+) -> list[dict[str, float]]:
+    """For each threshold from `floor` up, the share of answerable questions answered and of unanswerable ones
+    turned away, were the chat to abstain below that answerability probability (and, `with_attribution`, when no
+    sentence of its answer is supported). Empty when no question has a probability (the gate was off)."""
+    if not results or any(r.answerable_probability is None and r.abstention_reason is None for r in results):
+        return []
+
+    def answered(r: QuestionResult, threshold: float) -> bool:
+        p = r.answerable_probability
+        if r.abstained or p is None or p < threshold:
+            return False
+        return not with_attribution or r.sentences_supported > 0
+
+    rows = []
+    for step in range(round(floor * 100), 100, 5):
+        threshold = round(step / 100, 2)
+        yes = [answered(r, threshold) for r in results if r.answerable]
+        no = [not answered(r, threshold) for r in results if not r.answerable]
+        rows.append(
+            {
+                "threshold": threshold,
+                "answered_when_answerable": round(sum(yes) / len(yes), 4) if yes else 0.0,
+                "abstained_when_unanswerable": round(sum(no) / len(no), 4) if no else 0.0,
+            }
+        )
+    return rows
+
+
+def summarize(
+    results: Sequence[QuestionResult], groundedness_method: str, answerability_min: float = 0.0
+) -> AnswerSummary:
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
+    answered = [r for r in results if not r.abstained]
+    sentences = sum(r.sentences for r in answered)
     return AnswerSummary(
         questions=len(results),
         answerable=len(answerable),
@@ -176,4 +220,10 @@ def summarize(results: Sequence[QuestionResult], groundedness_method: str) -> An
         retrieval_ms_p50=_median([r.retrieval_ms for r in results]),
         first_token_ms_p50=_median([r.first_token_ms for r in results]),
         generation_ms_p50=_median([r.generation_ms for r in results]),
+        valid_marker=_mean([float(r.valid_marker) for r in answered]),
+        removed_markers=sum(r.removed_markers for r in results),
+        sentences_supported=round(sum(r.sentences_supported for r in answered) / sentences, 4) if sentences else None,
+        gold_supporting=_mean([float(r.gold_supporting) for r in answerable if r.gold_supporting is not None]),
+        abstention_curve=abstention_curve(results, answerability_min),
+        abstention_curve_with_attribution=abstention_curve(results, answerability_min, with_attribution=True),
     )

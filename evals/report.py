@@ -31,7 +31,11 @@ ANSWER_ROWS: tuple[tuple[str, Callable[[AnswerSummary], SummaryValue], int], ...
     ("unanswerable", lambda s: s.unanswerable, 4),
     ("gold document retrieved", lambda s: s.gold_retrieved, 4),
     ("gold document cited", lambda s: s.gold_cited, 4),
-    ("citation precision", lambda s: s.citation_precision, 4),
+    ("citation precision (checked markers)", lambda s: s.citation_precision, 4),
+    ("answers with a valid marker", lambda s: s.valid_marker, 4),
+    ("markers naming no source (removed)", lambda s: s.removed_markers, 4),
+    ("sentences supported", lambda s: s.sentences_supported, 4),
+    ("gold document among supporting sources", lambda s: s.gold_supporting, 4),
     ("token F1", lambda s: s.token_f1, 4),
     ("ROUGE-L", lambda s: s.rouge_l, 4),
     ("abstention accuracy", lambda s: s.abstention_accuracy, 4),
@@ -106,6 +110,7 @@ def write_answers_report(out_dir: Path, results: AnswerResults, *, now: datetime
         ("collection", f"`{results.collection}`"),
         ("date (UTC)", _date(now)),
         ("retrieval mode", f"{gen.retrieval_mode}, top {gen.top_k} chunks, min relevance {gen.min_relevance}"),
+        ("answerability min", f"{gen.answerability_min}"),
         *_retrieval_settings(results.retrieval),
         ("LLM", f"`{gen.llm_model}`, " + (f"at {gen.llm_base_url}" if gen.llm_base_url else "in-process engine")),
         ("max tokens, temperature", f"{gen.max_tokens}, {gen.temperature}"),
@@ -123,6 +128,10 @@ def write_answers_report(out_dir: Path, results: AnswerResults, *, now: datetime
         *_table(["metric", "value"], [[label, _num(get(results.summary), d)] for label, get, d in ANSWER_ROWS]),
         "",
         "![answer metrics per question](answers.png)",
+        "",
+        "## Abstention by answerability threshold",
+        "",
+        *_curve(results.summary),
         "",
         f"## Worst {len(worst)} answerable questions by token F1",
         "",
@@ -145,6 +154,24 @@ def write_answers_report(out_dir: Path, results: AnswerResults, *, now: datetime
         "",
     ]
     return _write_md(out_dir, lines)
+
+
+def _curve(summary: AnswerSummary) -> list[str]:
+    """The abstention curve, and beside it the same with the attribution check (no supported sentence: abstain)."""
+    if not summary.abstention_curve:
+        return ["No answerability probabilities: the gate was off (RAG_ANSWERABILITY_MIN=0)."]
+    rows = [
+        [
+            _num(plain["threshold"], 2),
+            _num(plain["answered_when_answerable"]),
+            _num(plain["abstained_when_unanswerable"]),
+            _num(both["answered_when_answerable"]),
+            _num(both["abstained_when_unanswerable"]),
+        ]
+        for plain, both in zip(summary.abstention_curve, summary.abstention_curve_with_attribution, strict=True)
+    ]
+    head = ["threshold", "answered (answerable)", "abstained (unanswerable)", "with attribution: answered", "abstained"]
+    return _table(head, rows)
 
 
 def _metric_values(metrics: RetrievalMetrics) -> tuple[float, ...]:

@@ -150,6 +150,14 @@ class QuestionResult:
     retrieval_ms: float
     first_token_ms: float
     generation_ms: float
+    # The answer's evidence (rag/evidence.py).
+    valid_marker: bool = False  # it cites at least one source with a checked [n] marker
+    removed_markers: int = 0  # [n] numbers that named no source
+    sentences: int = 0
+    sentences_supported: int = 0  # sentences a source supports (rag/attribution.py)
+    gold_supporting: bool | None = None  # answerable and answered: a gold document supports one of its sentences
+    answerable_probability: float | None = None  # the answerability model's, before generation
+    abstention_reason: str | None = None  # the pipeline's own: no_sources, unanswerable, unsupported
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,17 @@ class AnswerSummary:
     retrieval_ms_p50: float | None
     first_token_ms_p50: float | None
     generation_ms_p50: float | None
+    # The answers' evidence, over the answers that did not abstain.
+    valid_marker: float | None = None  # share citing a source with a checked marker
+    removed_markers: int = 0  # markers naming no source, all answers together
+    sentences_supported: float | None = None  # share of all their sentences that a source supports
+    gold_supporting: float | None = None  # answerable: share where a gold document supports a sentence
+    # Abstention by threshold on the answerability probability (the generated answer's own abstention counts too):
+    # rows {threshold, answered_when_answerable, abstained_when_unanswerable}, from the run's RAG_ANSWERABILITY_MIN
+    # up (below it the questions turned away were never generated); `with_attribution` also turns away answers with
+    # no supported sentence.
+    abstention_curve: list[dict[str, float]] = field(default_factory=list)
+    abstention_curve_with_attribution: list[dict[str, float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -185,6 +204,7 @@ class GenerationSettings:
     retrieval_mode: RetrievalMode
     top_k: int
     min_relevance: float  # best dense cosine below this: the answer abstains without the LLM
+    answerability_min: float  # answerability probability below this: the answer abstains without the LLM
     llm_model: str
     llm_base_url: str | None  # None: the in-process engine
     max_tokens: int
@@ -198,6 +218,7 @@ class GenerationSettings:
             retrieval_mode=asked.mode,
             top_k=asked.top_k,
             min_relevance=asked.min_relevance,
+            answerability_min=settings.answerability_min,
             llm_model=settings.llm_model,
             llm_base_url=settings.llm_base_url,
             max_tokens=asked.max_tokens,

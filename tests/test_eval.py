@@ -162,6 +162,14 @@ def test_answers_are_scored_through_the_chat_pipeline(
         and summary.gold_cited == 1.0
         and summary.token_f1 == round(first.token_f1, 4)
     )
+    assert first.valid_marker and first.removed_markers == 0 and first.sentences == 1
+    assert first.answerable_probability is not None and first.sentences_supported == 1 and first.gold_supporting
+    assert summary.valid_marker == 1.0 and summary.sentences_supported == 1.0 and summary.gold_supporting == 1.0
+    curve = summary.abstention_curve
+    assert curve[0]["threshold"] == Settings().answerability_min and curve[-1]["threshold"] == 0.95
+    assert [r["answered_when_answerable"] for r in curve] == sorted(
+        (r["answered_when_answerable"] for r in curve), reverse=True
+    )
     assert results.generation.top_k == 2 and results.retrieval.index.embed_backend == "torch"
     assert results.collection.startswith("eval-") and totals == [2] and len(ticks) == 2
     out = results.to_json()  # the shape `rag eval answers --json` prints and report.json holds

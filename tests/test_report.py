@@ -159,10 +159,18 @@ def test_answers_report(tmp_path: Path) -> None:
         "retrieval_ms": 10.0,
         "first_token_ms": 100.0,
         "generation_ms": 900.0,
+        "valid_marker": False,
+        "removed_markers": 0,
+        "sentences": 0,
+        "sentences_supported": 0,
+        "gold_supporting": None,
+        "answerable_probability": None,
+        "abstention_reason": None,
     }
     md = md_path.read_text()
     assert "| token F1 | 0.4583 |" in md and "| abstention accuracy | 0.9286 |" in md
-    assert "| questions | 14 |" in md and "| citation precision | n/a |" in md  # nothing cited
+    assert "| questions | 14 |" in md and "| citation precision (checked markers) | n/a |" in md  # nothing cited
+    assert "## Abstention by answerability threshold\n\nNo answerability probabilities" in md  # none in these
     assert "| retrieval ms (p50) | 10.0 |" in md and "| **max tokens, temperature** | 256, 0.3 |" in md
     assert "qwen-7b" in md and "http://gpu:8000/v1" in md and "eval-feed" in md and "clapnq" in md
     worst = md.split("## Worst 10 answerable questions by token F1")[1].split("## Unanswerable")[0]
