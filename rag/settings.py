@@ -132,9 +132,9 @@ class Settings(BaseSettings):
     min_relevance: float = Field(default=0.25, ge=0.0, le=1.0)
     # The chat also abstains without calling the LLM when the answerability model (rag/answerability.py: retrieval
     # signals, fitted by python -m benchmarks.answerability --keep 0.99 --write-model) gives a probability below this
-    # that the sources can answer (0 disables). 0.10 kept 97.3% of ClapNQ's answerable questions and 98.7% of
-    # SciFact's on the half not fitted, turning away 21.3% of the unanswerable ones; "how do I deploy it?" scores
-    # 0.144 on docs/ (benchmarks/results/answerability.json has the whole curve).
+    # that the sources can answer (0 disables). 0.10 kept 98.7% of ClapNQ's answerable questions and 98.7% of
+    # SciFact's on the half not fitted, turning away 17.3% of the unanswerable ones; "how do I deploy it?" scores
+    # 0.166 on docs/ (benchmarks/results/answerability.json has the whole curve).
     answerability_min: float = Field(default=0.10, ge=0.0, le=1.0)
     # Sentence attribution (rag/attribution.py): a source supports a sentence of the answer when the weighted mean
     # of their dense cosine similarity (weight `attribution_dense_weight`) and lexical overlap reaches

@@ -1,4 +1,5 @@
-"""`rag ask "QUESTION" [--collection NAME]`: the answer, streamed, then its numbered sources."""
+"""`rag ask "QUESTION" [--collection NAME]`: the answer, streamed, then its numbered sources (which the answer cites,
+and notes such as a flag for injected instructions) and the sentences no source supports."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rag.answer_stream import TokenDelta  # the LLM stack loads only for this command
+    from rag.answer_stream import AnswerFold, TokenDelta  # the LLM stack loads only for this command
     from rag.pipeline import PipelineConfig, ground
     from rag.prompts import Turn
 
@@ -32,13 +33,23 @@ def run(args: argparse.Namespace) -> int:
         # sources first: a collection that does not exist fails before the language model loads (seconds)
         grounding = ground(components.retriever, PipelineConfig.from_settings(settings), request)
         pipeline = build_pipeline(components)
+        fold = AnswerFold()
         for event in pipeline.stream(request, grounding):
+            fold.add(event)
             if isinstance(event, TokenDelta):
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
+        evidence = fold.finished.evidence
         print("\n\nSources:")
-        for c in grounding.citations:
-            print(f"  [{c.index}] {c.title} ({c.source}) score={c.score:.3f}")
+        for c in evidence.citations:
+            cited = ", cited" if c.cited else ""
+            note = f"\n      note: {c.note}" if c.note else ""
+            print(f"  [{c.index}] {c.title} ({c.source}) score={c.score:.3f}{cited}{note}")
+        unsupported = [fold.text[a.start : a.end] for a in evidence.attributions if not a.supported]
+        if unsupported:
+            print("\nNot supported by any source:")
+            for sentence in unsupported:
+                print(f"  - {sentence}")
     finally:
         components.close()
     return 0

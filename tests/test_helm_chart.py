@@ -427,6 +427,9 @@ def test_helm_test_pod_runs_the_smoke_check(profiles: dict[str, Manifests]) -> N
         ({"vllm.gpus": "-1"}, "/vllm/gpus"),
         ({"unknownTopLevel": "x"}, "unknownTopLevel"),
         ({"config.RAG_TENANT_ISOLATION": "none"}, "RAG_TENANT_ISOLATION"),
+        ({"config.RAG_INJECTED_SOURCES": "ignore"}, "RAG_INJECTED_SOURCES"),
+        ({"config.RAG_UNSUPPORTED_ANSWERS": "hide"}, "RAG_UNSUPPORTED_ANSWERS"),
+        ({"config.RAG_ANSWERABILITY_MIN": "1.5"}, "RAG_ANSWERABILITY_MIN"),
         ({"ingest.followLinks": "yes"}, "/ingest/followLinks"),
     ],
 )
