@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import openai
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import BaseMessage, BaseMessageChunk
 
 from rag.answer_stream import AnswerFold, StreamEvent, TokenDelta, UsageTracker, abstention
 from rag.answerability import AnswerabilityModel
@@ -110,16 +110,20 @@ def ground(retriever: Retriever, config: PipelineConfig, request: ChatRequest) -
 
 
 class _CheckedAnswer:
-    """One answer as it streams: its `[n]` markers checked (rag/citation_markers.py), the text passed on kept, and at
-    its end the evidence. `hold`: nothing is passed on before the evidence decides whether the answer stands."""
+    """One answer as it streams: usage kept, `[n]` markers checked (rag/citation_markers.py), the text passed on
+    kept, and at its end the closing events with the evidence. `hold` (RAG_UNSUPPORTED_ANSWERS=abstain): nothing is
+    passed on before the evidence decides whether the answer stands."""
 
-    def __init__(self, grounding: Grounding, hold: bool) -> None:
-        self._grounding, self._hold = grounding, hold
+    def __init__(self, grounding: Grounding, attributor: Attributor, hold: bool) -> None:
+        self._grounding, self._attributor, self._hold = grounding, attributor, hold
+        self._usage = UsageTracker()
         self._markers = MarkerFilter(len(grounding.hits))
         self._pieces: list[str] = []
 
-    def feed(self, delta: TokenDelta) -> TokenDelta | None:
-        return self._passed(self._markers.feed(delta.text))
+    def take(self, chunk: BaseMessageChunk) -> TokenDelta | None:
+        """What of the model's next chunk may be passed on now."""
+        delta = self._usage.observe(chunk)
+        return self._passed(self._markers.feed(delta.text)) if delta else None
 
     def end(self) -> TokenDelta | None:
         return self._passed(self._markers.flush())
@@ -128,15 +132,18 @@ class _CheckedAnswer:
         self._pieces.append(text)
         return TokenDelta(text) if text and not self._hold else None
 
-    def evidence(self, attributor: Attributor) -> Evidence:
+    def closing(self) -> list[StreamEvent]:
+        """The sentence attribution (blocking: embeds the answer's sentences), then the `Finished` event, preceded by
+        a held answer's text: itself, or the abstention when no sentence of it is supported."""
         text = "".join(self._pieces)
-        return Evidence.of(self._grounding.citations, self._markers, attributor.attribute(text, self._grounding.hits))
-
-    def verdict(self, evidence: Evidence) -> tuple[list[TokenDelta], Evidence]:
-        """What a held answer becomes: itself, or, when no sentence of it is supported, the abstention."""
+        attributions = self._attributor.attribute(text, self._grounding.hits)
+        evidence = Evidence.of(self._grounding.citations, self._markers, attributions)
+        if not self._hold:
+            return [self._usage.finished(evidence)]
         if evidence.supported == 0:
-            return [TokenDelta(UNSUPPORTED_ANSWER)], Evidence.abstained("unsupported", evidence.citations)
-        return [TokenDelta("".join(self._pieces))], evidence
+            unsupported = Evidence.abstained("unsupported", evidence.citations)
+            return [TokenDelta(UNSUPPORTED_ANSWER), self._usage.finished(unsupported)]
+        return [TokenDelta(text), self._usage.finished(evidence)]
 
 
 class RagPipeline:
@@ -153,25 +160,24 @@ class RagPipeline:
     def _llm_kwargs(self, request: ChatRequest) -> dict[str, Any]:
         return {"max_tokens": request.max_tokens, "temperature": request.temperature}
 
+    def _checked(self, grounding: Grounding) -> _CheckedAnswer:
+        return _CheckedAnswer(grounding, self.attributor, self._config.unsupported_answers == "abstain")
+
     async def astream(self, request: ChatRequest, grounding: Grounding) -> AsyncGenerator[StreamEvent, None]:
         """Token deltas of the answer, markers checked, then one `Finished` event with the evidence. Abstains
-        without calling the LLM if nothing was retrieved."""
+        without calling the LLM if the grounding says so."""
         if grounding.abstention:
             for event in abstention(grounding.abstention):
                 yield event
             return
-        usage, answer = UsageTracker(), _CheckedAnswer(grounding, self._config.unsupported_answers == "abstain")
+        answer = self._checked(grounding)
         with _llm_errors():
             async for chunk in self.chat_model.astream(grounding.messages, **self._llm_kwargs(request)):
-                delta = usage.observe(chunk)
-                passed = answer.feed(delta) if delta else None
-                if passed:
+                if passed := answer.take(chunk):
                     yield passed
-        last = answer.end()
-        if last:
+        if last := answer.end():
             yield last
-        evidence = await asyncio.to_thread(answer.evidence, self.attributor)
-        for event in self._closing(answer, usage, evidence):
+        for event in await asyncio.to_thread(answer.closing):
             yield event
 
     def stream(self, request: ChatRequest, grounding: Grounding) -> Iterator[StreamEvent]:
@@ -179,23 +185,14 @@ class RagPipeline:
         if grounding.abstention:
             yield from abstention(grounding.abstention)
             return
-        usage, answer = UsageTracker(), _CheckedAnswer(grounding, self._config.unsupported_answers == "abstain")
+        answer = self._checked(grounding)
         with _llm_errors():
             for chunk in self.chat_model.stream(grounding.messages, **self._llm_kwargs(request)):
-                delta = usage.observe(chunk)
-                passed = answer.feed(delta) if delta else None
-                if passed:
+                if passed := answer.take(chunk):
                     yield passed
-        last = answer.end()
-        if last:
+        if last := answer.end():
             yield last
-        yield from self._closing(answer, usage, answer.evidence(self.attributor))
-
-    def _closing(self, answer: _CheckedAnswer, usage: UsageTracker, evidence: Evidence) -> list[StreamEvent]:
-        if self._config.unsupported_answers != "abstain":
-            return [usage.finished(evidence)]
-        text, evidence = answer.verdict(evidence)
-        return [*text, usage.finished(evidence)]
+        yield from answer.closing()
 
     def answer(self, request: ChatRequest) -> Answer:
         grounding = self.ground(request)

@@ -27,6 +27,12 @@ def _request(question: str, turns: list[Turn] | None = None) -> ChatRequest:
     return builder.chat(turns or [Turn("user", question)], tenant="t", collection="c", top_k=2, max_tokens=8)
 
 
+def _store(store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, chunks: list[Chunk]) -> None:
+    """The chunks in collection `c`, embedded as ingestion embeds them."""
+    texts = [c.embed_text for c in chunks]
+    store.upsert("c", chunks, embedder.embed_documents(texts), sparse.encode_documents(texts))
+
+
 def _pipeline(
     store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, reply: str
 ) -> RagPipeline:
@@ -51,8 +57,7 @@ def test_answer_carries_numbered_citations_of_the_retrieved_chunks(
         Chunk("t", f"d{i}", "h", 0, text, f"T{i}", f"s{i}")
         for i, text in enumerate(["Water boils at 100 C.", "Ice melts at 0 C."])
     ]
-    texts = [c.embed_text for c in chunks]
-    store.upsert("c", chunks, embedder.embed_documents(texts), sparse.encode_documents(texts))
+    _store(store, embedder, sparse, chunks)
     answer = _pipeline(store, embedder, sparse, "It boils at 100 C [1].").answer(_request("When does water boil?"))
     assert answer.text == "It boils at 100 C [1]."
     assert [(c.index, c.doc_id) for c in answer.citations] == [(1, "d0"), (2, "d1")]
@@ -71,8 +76,7 @@ def test_abstains_when_the_best_chunk_is_not_relevant_enough(
 ) -> None:
     store.ensure_collection("c", embedder.dimension)
     chunks = [Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")]
-    texts = [c.embed_text for c in chunks]
-    store.upsert("c", chunks, embedder.embed_documents(texts), sparse.encode_documents(texts))
+    _store(store, embedder, sparse, chunks)
     pipeline = _pipeline(store, embedder, sparse, "an invented answer")
     off_topic = pipeline.answer(_request("Which team won the 1998 football world cup?"))
     assert off_topic.text == NO_SOURCES_ANSWER and off_topic.citations == []
@@ -86,12 +90,11 @@ def test_min_relevance_empties_the_result_only_below_the_threshold(
 ) -> None:
     store.ensure_collection("c", embedder.dimension)
     chunks = [Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")]
-    texts = [c.embed_text for c in chunks]
-    store.upsert("c", chunks, embedder.embed_documents(texts), sparse.encode_documents(texts))
+    _store(store, embedder, sparse, chunks)
     retriever = Retriever(store, embedder, sparse, prefetch_k=10)
     question = "At what temperature does water boil?"
     best = embedder.embed_query(question)
-    cosine = sum(a * b for a, b in zip(best, embedder.embed_documents(texts)[0], strict=True))
+    cosine = sum(a * b for a, b in zip(best, embedder.embed_documents([chunks[0].embed_text])[0], strict=True))
     hits = retriever.retrieve(
         RetrievalRequest(question, "c", Reader.whole_tenant("t"), 1, mode, min_relevance=cosine - 0.01)
     )  # type: ignore[arg-type]
@@ -112,8 +115,7 @@ def test_retrieval_signals_describe_the_hits(
         Chunk("t", f"d{i}", "h", 0, text, f"T{i}", f"s{i}")
         for i, text in enumerate(["Water boils at 100 degrees Celsius.", "Ice melts at 0 degrees Celsius."])
     ]
-    texts = [c.embed_text for c in chunks]
-    store.upsert("c", chunks, embedder.embed_documents(texts), sparse.encode_documents(texts))
+    _store(store, embedder, sparse, chunks)
     retriever = Retriever(store, embedder, sparse, prefetch_k=10)
     request = RetrievalRequest("When does water boil?", "c", Reader.whole_tenant("t"), 2, "hybrid")
     found = retriever.retrieve_with_signals(request)
@@ -130,8 +132,7 @@ def test_the_answerability_gate_abstains_before_generation(
 ) -> None:
     store.ensure_collection("c", embedder.dimension)
     chunks = [Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")]
-    texts = [c.embed_text for c in chunks]
-    store.upsert("c", chunks, embedder.embed_documents(texts), sparse.encode_documents(texts))
+    _store(store, embedder, sparse, chunks)
     retriever = Retriever(store, embedder, sparse, prefetch_k=10)
     model = AnswerabilityModel.load()
 
