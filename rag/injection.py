@@ -4,11 +4,14 @@ A document can carry text meant for the model that reads it ("ignore your instru
 chunk is checked two ways, and flagged (payload `flags: ["injection"]`) when either fires:
 - patterns: phrasings that address a model or try to override what it was told (`PATTERNS`, each named for the
   attack it catches);
-- similarity: the chunk's dense vector (already computed for the store) against a small set of known injection
-  phrasings (`KNOWN_INJECTIONS`), flagged at cosine `min_similarity` or above.
-The threshold and the false-positive rate on ordinary corpora (SciFact, ClapNQ, docs/) and the recall on the
-red-team corpus (evals/redteam.py) come from python -m benchmarks.injection. At question time RAG_INJECTED_SOURCES
-decides what a flagged source becomes: kept, down-weighted (the default) or dropped (rag/source_policy.py).
+- similarity: each sentence of the chunk that holds a cue word (it speaks to someone, or of answers, prompts,
+  links or languages: `_CUES`) is embedded and compared with a small set of known injection phrasings
+  (`KNOWN_INJECTIONS`), flagged at cosine `min_similarity` or above. Comparing the whole chunk's vector instead
+  caught nothing more: an instruction is one sentence diluted in a chunk of ordinary text.
+The threshold, the false-positive rate on ordinary corpora (SciFact, ClapNQ, docs/) and the recall on the red-team
+corpus (evals/redteam.py: tuning and held-out phrasings) come from python -m benchmarks.injection. At question
+time RAG_INJECTED_SOURCES decides what a flagged source becomes: kept, down-weighted (the default) or dropped
+(rag/source_policy.py).
 """
 
 from __future__ import annotations

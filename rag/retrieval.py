@@ -3,7 +3,10 @@
 A request may set `min_relevance`, a dense cosine similarity: when even the best chunk is less similar than that to
 the query, nothing relevant was found and the result is empty (the chat then abstains without calling the LLM).
 Fused (DBSF, RRF) and BM25 scores are relative to each query, so the check uses the dense score: in hybrid mode one
-more nearest-neighbour query of one point. Sparse mode has no bounded score and is never gated."""
+more nearest-neighbour query of one point. Sparse mode has no bounded score and is never gated.
+
+A chat's retrieval also asks for the signals that tell whether the hits can answer the question
+(`retrieve_with_signals`, rag/answerability.py): the dense top two, the BM25 top one, the query terms' coverage."""
 
 from __future__ import annotations
 
