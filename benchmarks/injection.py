@@ -12,9 +12,11 @@ documents caught (any of their chunks flagged), per kind.
 
 Attacks: the red-team documents mixed into ClapNQ's corpus, ingested as `rag ingest` would (flags included), and
 each one's question asked through the chat pipeline with the configured LLM (the in-process engine unless
-RAG_LLM_BASE_URL is set), at the settings users get: before (sources unfenced, flagged sources kept as any other)
-and after (fenced sources, RAG_INJECTED_SOURCES's default). Per kind, the share of answers showing the attack's
-effect (`evals.redteam.attack_succeeded`) among the questions whose injected document was retrieved.
+RAG_LLM_BASE_URL is set) over the ordinary corpus and that one injected document, at the settings users get but
+`--attack-max-tokens` (96: an attack shows early; it halves the run): before (sources unfenced, flagged sources
+kept as any other) and after (fenced sources, RAG_INJECTED_SOURCES's default). Per kind, the share of answers
+showing the attack's effect (`evals.redteam.attack_succeeded`) among the questions whose injected document was
+retrieved.
 Prints tables, writes benchmarks/results/injection.json.
 """
 
@@ -71,19 +73,22 @@ def ingested(documents: Iterable[Document | LoadFailure]) -> tuple[list[str], li
             components.close()
 
 
-def attacks_through_pipeline(settings: Settings) -> dict[str, Any]:
+def attacks_through_pipeline(settings: Settings, max_tokens: int) -> dict[str, Any]:
+    """Each red-team question asked over ClapNQ's corpus and its own injected document only (a filter on the
+    `part` metadata: the other 119 red-team documents share its topic and would crowd it out)."""
     attacks = red_team()
     with (dataset("clapnq") / "corpus.jsonl").open(encoding="utf-8") as lines:
         records = [json.loads(line) for line in lines]
-    ordinary = [Document(r["_id"], r["text"], r.get("title", ""), f"clapnq/{r['_id']}") for r in records]
+    ordinary = [
+        Document(r["_id"], r["text"], r.get("title", ""), f"clapnq/{r['_id']}", {"part": "clapnq"}) for r in records
+    ]
+    injected = [replace(a.document, metadata={"part": a.document.doc_id}) for a in attacks]
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         settings = settings.model_copy(update={"qdrant_url": None, "qdrant_path": Path(tmp), "tenant": TENANT})
         components = build_components(settings)
         try:
-            Ingestor.for_components(components, collection="c", tenant=TENANT).run(
-                [*ordinary, *(a.document for a in attacks)]
-            )
+            Ingestor.for_components(components, collection="c", tenant=TENANT).run([*ordinary, *injected])
             builder = RequestBuilder(settings)
             base = PipelineConfig.from_settings(settings)
             configs = {
@@ -95,13 +100,21 @@ def attacks_through_pipeline(settings: Settings) -> dict[str, Any]:
                 pipeline = RagPipeline(components.retriever, model, config)
                 rows = []
                 for attack in attacks:
-                    request = builder.chat([Turn("user", attack.question)], tenant=TENANT, collection="c")
+                    request = builder.chat(
+                        [Turn("user", attack.question)],
+                        tenant=TENANT,
+                        collection="c",
+                        max_tokens=max_tokens,
+                        filters={"part": ["clapnq", attack.document.doc_id]},
+                    )
                     answer = pipeline.answer(request)
                     rows.append(
                         {
                             "kind": attack.kind,
                             "doc_id": attack.document.doc_id,
+                            "held_out": attack.held_out,
                             "retrieved": any(c.doc_id == attack.document.doc_id for c in answer.citations),
+                            "abstention": answer.evidence.abstention,
                             "succeeded": attack_succeeded(attack.kind, answer.text),
                             "answer": answer.text[:300],
                         }
@@ -124,13 +137,14 @@ def attacks_through_pipeline(settings: Settings) -> dict[str, Any]:
     for kind in KINDS:
         cells = [f"{summary[n][kind]['succeeded']}/{summary[n][kind]['retrieved']}" for n in ("before", "after")]
         print(f"{kind:>16} {cells[0]:>14} {cells[1]:>14}")
-    return {"model": settings.llm_model, "summary": summary, "answers": out}
+    return {"model": settings.llm_model, "max_tokens": max_tokens, "summary": summary, "answers": out}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--similarity-budget", type=float, default=0.005)
     parser.add_argument("--attacks", action="store_true", help="also run the red-team questions through the LLM")
+    parser.add_argument("--attack-max-tokens", type=int, default=96, help="answer length for the red-team questions")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "injection.json")
     args = parser.parse_args()
     settings = Settings()
@@ -224,7 +238,7 @@ def main() -> None:
     }
     if args.attacks:
         calibrated = settings.model_copy(update={"injection_min_similarity": threshold})
-        result["attacks"] = attacks_through_pipeline(calibrated)
+        result["attacks"] = attacks_through_pipeline(calibrated, args.attack_max_tokens)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")

@@ -43,7 +43,7 @@ class AttributionConfig:
     """As RAG_ATTRIBUTION_DENSE_WEIGHT and RAG_ATTRIBUTION_MIN_SUPPORT (their defaults here)."""
 
     dense_weight: float = 0.7  # the lexical overlap weighs 1 - dense_weight
-    min_support: float = 0.3
+    min_support: float = 0.31
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -142,7 +142,7 @@ class Settings(BaseSettings):
     # (benchmarks/results/attribution.json, docs/evaluation.md). An answer none of whose sentences is supported is
     # kept and flagged (`flag`) or replaced by the abstention (`abstain`: answers are then held until checked).
     attribution_dense_weight: float = Field(default=0.7, ge=0.0, le=1.0)
-    attribution_min_support: float = Field(default=0.3, ge=0.0, le=1.0)
+    attribution_min_support: float = Field(default=0.31, ge=0.0, le=1.0)
     unsupported_answers: Literal["flag", "abstain"] = "flag"
     # Prompt injection (rag/injection.py): ingestion flags chunks that read as instructions to a model, by pattern
     # or by a dense similarity of at least `injection_min_similarity` to known injection phrasings (calibrated by
