@@ -26,7 +26,12 @@ def test_prompt_numbers_sources_and_keeps_the_conversation() -> None:
     assert isinstance(messages[0], SystemMessage) and "Be brief." in messages[0].text
     assert [type(m) for m in messages[1:]] == [HumanMessage, AIMessage, HumanMessage]
     final = messages[-1].text
-    assert "Source [1]: alpha text\n\nSource [2]: beta text" in final
+    key = final.split('key="', 1)[1].split('"', 1)[0]
+    quoted = [
+        f'Source [{n}]:\n<source key="{key}">\n{text}\n</source key="{key}">'
+        for n, text in ((1, "alpha text"), (2, "beta text"))
+    ]
+    assert "\n\n".join(quoted) in final
     assert final.endswith("Question: q2")
 
 
