@@ -14,7 +14,8 @@ Attacks: the red-team documents mixed into ClapNQ's corpus, ingested as `rag ing
 each one's question asked through the chat pipeline with the configured LLM (the in-process engine unless
 RAG_LLM_BASE_URL is set) over the ordinary corpus and that one injected document, at the settings users get but
 `--attack-max-tokens` (96: an attack shows early; it halves the run): before (sources unfenced, flagged sources
-kept as any other) and after (fenced sources, RAG_INJECTED_SOURCES's default). Per kind, the share of answers
+kept as any other), fence only (fenced, flagged sources kept) and after (fenced sources, RAG_INJECTED_SOURCES's
+default). Per kind, the share of answers
 showing the attack's effect (`evals.redteam.attack_succeeded`) among the questions whose injected document was
 retrieved.
 Prints tables, writes benchmarks/results/injection.json.
@@ -93,6 +94,7 @@ def attacks_through_pipeline(settings: Settings, max_tokens: int) -> dict[str, A
             base = PipelineConfig.from_settings(settings)
             configs = {
                 "before": replace(base, fence_sources=False, injected_sources="keep"),
+                "fence_only": replace(base, injected_sources="keep"),  # which of the two defences does what
                 "after": base,
             }
             model = build_chat_model(settings)
@@ -133,10 +135,11 @@ def attacks_through_pipeline(settings: Settings, max_tokens: int) -> dict[str, A
                 "succeeded": sum(r["succeeded"] for r in reached),
                 "rate": round(sum(r["succeeded"] for r in reached) / len(reached), 4) if reached else None,
             }
-    print(f"\n{'kind':>16} {'before':>14} {'after':>14}   (attacks that worked / injected document retrieved)")
+    names = list(out)
+    print(f"\n{'kind':>16} " + " ".join(f"{n:>12}" for n in names) + "   (attacks that worked / document retrieved)")
     for kind in KINDS:
-        cells = [f"{summary[n][kind]['succeeded']}/{summary[n][kind]['retrieved']}" for n in ("before", "after")]
-        print(f"{kind:>16} {cells[0]:>14} {cells[1]:>14}")
+        cells = [f"{summary[n][kind]['succeeded']}/{summary[n][kind]['retrieved']}" for n in names]
+        print(f"{kind:>16} " + " ".join(f"{c:>12}" for c in cells))
     return {"model": settings.llm_model, "max_tokens": max_tokens, "summary": summary, "answers": out}
 
 
