@@ -122,7 +122,7 @@ class Ingestor:
             namespace=components.namespace,
             on_document=on_document,
             on_failure=on_failure,
-            detector=InjectionDetector(components.embedder, min_similarity=settings.injection_min_similarity),
+            detector=components.injection,
         )
 
     def run(

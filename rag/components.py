@@ -9,6 +9,7 @@ from rag.embedding.base import DenseEmbedder
 from rag.embedding.dense import packaged_minilm_path
 from rag.embedding.lazy import LazyEmbedder
 from rag.embedding.sparse import Bm25Encoder
+from rag.injection import InjectionDetector
 from rag.requests import RequestBuilder
 from rag.retrieval import Retriever
 from rag.settings import Settings
@@ -71,6 +72,7 @@ class Components:
     retriever: Retriever
     namespace: CollectionNamespace
     requests: RequestBuilder
+    injection: InjectionDetector  # one per process: it embeds its known phrasings once, at first use
 
     def close(self) -> None:
         self.store.close()
@@ -123,6 +125,7 @@ def build_components(settings: Settings, *, lazy_embedder: bool = False) -> Comp
         retriever=retriever,
         namespace=names,
         requests=RequestBuilder(settings),
+        injection=InjectionDetector(embedder, min_similarity=settings.injection_min_similarity),
     )
 
 
