@@ -13,7 +13,6 @@ returns them scored and summarized (evals/results.py).
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from evals.eval_index import TENANT, open_eval_index
 from evals.groundedness import Groundedness, build_groundedness
 from evals.results import AnswerResults, AnswerSummary, GenerationSettings, QuestionResult, RetrievalSettings
 from rag.answer_stream import AnswerFold
+from rag.citation_markers import MARKER
 from rag.components import build_pipeline
 from rag.pipeline import RagPipeline
 from rag.prompts import Turn
@@ -35,8 +35,6 @@ from rag.settings import Settings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
-
-_CITE = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")  # a marker, [1] or [1, 3]
 
 
 class Advancing(Protocol):
@@ -128,7 +126,7 @@ def evaluate_question(
     cited = [by_index[n] for marker in evidence.markers for n in marker.sources if n in by_index]  # checked markers
     gold_docs = set(gold.gold_doc_ids)
     abstained = evidence.abstention is not None or abstains(text)
-    plain = _CITE.sub(" ", text)  # text metrics without the [n] markers
+    plain = MARKER.sub(" ", text)  # text metrics without the [n] markers
     supported = [a for a in evidence.attributions if a.supported]
     supporting_docs = {by_index[n] for a in supported for n in a.sources if n in by_index}
     return QuestionResult(

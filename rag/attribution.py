@@ -17,13 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from rag.citation_markers import MARKER_PATTERN
 from rag.domain import Hit
 from rag.embedding.base import DenseEmbedder
 from rag.embedding.sparse import Bm25Tokenizer
 
-_MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+_MARKERS = re.compile(rf"\s*{MARKER_PATTERN}")
 # A sentence ends at `.`, `!` or `?` before whitespace, or at a line break; markers right after the end belong to it.
-_SENTENCE = re.compile(r"[^\n]+?(?:[.!?]+(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s|$)|(?=\n)|$)")
+_SENTENCE = re.compile(rf"[^\n]+?(?:[.!?]+(?:\s*{MARKER_PATTERN})*(?=\s|$)|(?=\n)|$)")
 
 
 @dataclass(frozen=True, slots=True)

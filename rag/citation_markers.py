@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-# A whole marker: digits, comma-separated, in brackets.
-_MARKER = re.compile(r"\[(\d{1,4}(?:\s*,\s*\d{1,4})*)\]")
+# A whole marker: digits, comma-separated, in brackets (also what attribution and the evals strip from a text).
+MARKER_PATTERN = r"\[(\d{1,4}(?:\s*,\s*\d{1,4})*)\]"
+MARKER = re.compile(MARKER_PATTERN)
 # What may still become a marker once more text arrives: an opening bracket and the start of its inside.
 _OPEN_PREFIX = re.compile(r"\[(?:\d{1,4}(?:\s*,\s*(?:\d{1,4})?)*)?$")
 _NUMBER = re.compile(r"\d+")
@@ -61,7 +62,7 @@ class MarkerFilter:
     def _checked(self, text: str) -> str:
         out: list[str] = []
         position = 0
-        for match in _MARKER.finditer(text):
+        for match in MARKER.finditer(text):
             before = text[position : match.start()]
             numbers = [int(n) for n in _NUMBER.findall(match.group(1))]
             valid = tuple(dict.fromkeys(n for n in numbers if 1 <= n <= self.sources))
