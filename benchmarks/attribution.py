@@ -1,7 +1,7 @@
 """Sentence attribution (rag/attribution.py): how well its support score tells a source that backs a sentence from
 one that does not, which weight and threshold to use, and what it costs per answer next to generating it.
 
-    .venv/bin/python -m benchmarks.attribution [--answers 30] [--max-tokens 300]
+    .venv/bin/python -m benchmarks.attribution [--answers 30] [--max-tokens 300] [--streamed 30] [--token-ms 20]
 
 Calibration: every sentence of ClapNQ's gold answers (answerable questions) against the sources a chat retrieves
 for its question (`RAG_TOP_K`, the default mode, through the eval collection): a pair is positive when the source
@@ -10,36 +10,93 @@ dense weight on a grid the AUC of the combined score on the odd questions; the b
 with the highest TPR - FPR there; both are checked on the even questions.
 
 Cost: `--answers` ClapNQ questions answered by the configured LLM (the in-process engine unless RAG_LLM_BASE_URL is
-set) at `--max-tokens`, each answer's generation time and its attribution time side by side; and attribution of
-answers of about 300 tokens made of gold answer sentences. Prints tables; writes benchmarks/results/attribution.json.
+set) at `--max-tokens`, each answer's generation time and its attribution time side by side; and answers of about
+300 tokens (the embedder's tokens) made of gold answer sentences: the attribution of the whole answer at once, and,
+for `--streamed` of them streamed through the pipeline one word every `--token-ms`, what the answer waits for its
+evidence after its last token (sentences are attributed while it streams; rag/attribution.py StreamingAttribution).
+Prints tables; writes benchmarks/results/attribution.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import re
 import statistics
 import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from benchmarks.abstention import auc
 from benchmarks.corpus_vectors import ROOT, dataset
 from benchmarks.store import percentile
 from evals.beir import load_answers
 from evals.eval_index import TENANT, open_eval_index
-from rag.answer_stream import AnswerFold
+from ingest.chunking import token_counter
+from rag.answer_stream import AnswerFold, Finished, TokenDelta
 from rag.attribution import Attributor, sentence_spans
 from rag.components import build_pipeline
 from rag.domain import Hit
-from rag.pipeline import ground
+from rag.pipeline import RagPipeline, ground
 from rag.prompts import Turn
 from rag.requests import RequestBuilder
 from rag.settings import Settings
 
 WEIGHTS = [round(0.1 * i, 1) for i in range(11)]
+
+
+class PacedAnswer(BaseChatModel):
+    """A chat model that streams a given answer a word at a time, one every `word_s` seconds."""
+
+    answer: str
+    word_s: float
+
+    @property
+    def _llm_type(self) -> str:
+        return "paced-answer"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.answer))])
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        raise NotImplementedError("streamed asynchronously only")
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for word in re.findall(r"\s*\S+", self.answer):
+            await asyncio.sleep(self.word_s)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+
+
+async def wait_after_last_token(pipeline: RagPipeline, request: Any, grounding: Any) -> tuple[float, str]:
+    """Milliseconds from an answer's last token to its `Finished` event, and the answer's text."""
+    last_token_at, fold = 0.0, AnswerFold()
+    async for event in pipeline.astream(request, grounding):
+        fold.add(event)
+        if isinstance(event, TokenDelta):
+            last_token_at = time.perf_counter()
+        elif isinstance(event, Finished):
+            return (time.perf_counter() - last_token_at) * 1000, fold.text
+    raise RuntimeError("the answer did not finish")
 
 
 def sentences_of(text: str) -> list[str]:
@@ -98,6 +155,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--answers", type=int, default=30)
     parser.add_argument("--max-tokens", type=int, default=300)
+    parser.add_argument("--streamed", type=int, default=30, help="long answers also streamed through the pipeline")
+    parser.add_argument("--token-ms", type=float, default=20.0, help="the streamed answers' pace, ms per word")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "attribution.json")
     args = parser.parse_args()
     settings = Settings()
@@ -123,15 +182,16 @@ def main() -> None:
         calibration = calibrate(attributor, questions)
         print(json.dumps({k: v for k, v in calibration.items() if k != "grid"}, indent=1))
 
-        # Cost, on long answers made of gold sentences (about 300 tokens each).
-        tokenizer = components.embedder.tokenizer
+        # Cost, on long answers made of gold sentences (about 300 of the embedder's tokens each).
+        count = token_counter(components.embedder.tokenizer)
         long_ms: list[float] = []
         long_tokens: list[int] = []
+        long_texts: list[str] = []
         for i, (_, hits, _) in enumerate(questions[:100]):
             text = ""
             for g in golds[i:] + golds[:i]:
                 for sentence in sentences_of(g.answers[0]) if g.answers else []:
-                    if len(tokenizer.encode(text + " " + sentence)) > 300:  # type: ignore[attr-defined]
+                    if count(text + " " + sentence) > 300:
                         break
                     text = f"{text} {sentence}".strip()
                 else:
@@ -140,7 +200,18 @@ def main() -> None:
             started = time.perf_counter()
             attributor.attribute(text, hits)
             long_ms.append((time.perf_counter() - started) * 1000)
-            long_tokens.append(len(tokenizer.encode(text)))  # type: ignore[attr-defined]
+            long_tokens.append(count(text))
+            long_texts.append(text)
+
+        # The same answers streamed: what each waits for its evidence after its last token.
+        after_last_ms: list[float] = []
+        for request, text in zip(requests[: args.streamed], long_texts, strict=False):
+            paced = build_pipeline(components, PacedAnswer(answer=text, word_s=args.token_ms / 1000))
+            grounding = ground(components.retriever, paced._config, request)
+            waited, streamed = asyncio.run(wait_after_last_token(paced, request, grounding))
+            if streamed != text:
+                raise RuntimeError("the paced answer did not stream through unchanged")
+            after_last_ms.append(waited)
 
         # Cost next to generation, on the configured LLM's own answers.
         pipeline = build_pipeline(components)
@@ -170,11 +241,17 @@ def main() -> None:
     def p(values: list[float], q: float) -> float:
         return round(percentile(values, q), 2) if values else 0.0
 
-    long_answers = {
+    long_answers: dict[str, Any] = {
         "answers": len(long_ms),
         "tokens_p50": statistics.median(long_tokens),
         "attribution_ms_p50": p(long_ms, 0.5),
         "attribution_ms_p95": p(long_ms, 0.95),
+        "streamed": {
+            "answers": len(after_last_ms),
+            "ms_per_word": args.token_ms,
+            "after_last_token_ms_p50": p(after_last_ms, 0.5),
+            "after_last_token_ms_p95": p(after_last_ms, 0.95),
+        },
     }
     attributed = [g["attribution_ms"] for g in generated]
     own_answers = {
@@ -195,6 +272,12 @@ def main() -> None:
             f"{name:>26} {row['answers']:>4} {row['tokens_p50']:>10} {generation:>15} "
             f"{row['attribution_ms_p50']:>13} ms {row['attribution_ms_p95']:>6} ms"
         )
+    streamed = long_answers["streamed"]
+    print(
+        f"{'streamed, after last token':>26} {streamed['answers']:>4} {long_answers['tokens_p50']:>10} "
+        f"{str(args.token_ms) + ' ms/word':>15} {streamed['after_last_token_ms_p50']:>13} ms "
+        f"{streamed['after_last_token_ms_p95']:>6} ms"
+    )
     cost = {"long_answers": long_answers, "generated": own_answers}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"calibration": calibration, "cost": cost}, indent=2))

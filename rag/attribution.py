@@ -89,7 +89,10 @@ class Attributor:
         self._terms = Bm25Tokenizer()
 
     def attribute(self, text: str, hits: Sequence[Hit]) -> list[Attribution]:
-        spans = sentence_spans(text)
+        return self.attribute_spans(text, sentence_spans(text), hits)
+
+    def attribute_spans(self, text: str, spans: Sequence[tuple[int, int]], hits: Sequence[Hit]) -> list[Attribution]:
+        """The attribution of the sentences of `text` at `spans` (from `sentence_spans`)."""
         if not spans:
             return []
         if not hits:
@@ -119,3 +122,33 @@ class Attributor:
         missing = [h.chunk.embed_text for h in hits if h.dense is None]
         embedded = iter(self._embedder.embed_documents(missing) if missing else [])
         return [h.dense if h.dense is not None else next(embedded) for h in hits]
+
+
+class StreamingAttribution:
+    """The attribution of an answer while it streams: each sentence is attributed once the next one has begun (its
+    span can no longer change: text only grows), so that at the end only the last sentence is left to embed. The
+    result is the same as `Attributor.attribute` on the whole text; only when the work is done differs."""
+
+    def __init__(self, attributor: Attributor, hits: Sequence[Hit]) -> None:
+        self._attributor, self._hits = attributor, hits
+        self._done: dict[tuple[int, int, str], Attribution] = {}
+        self._taken = 0  # sentences handed out by `ready`
+
+    def ready(self, text: str) -> list[tuple[int, int]]:
+        """The spans of the sentences of `text` that are complete and not handed out before (they are now)."""
+        complete = sentence_spans(text)[:-1]
+        fresh = complete[self._taken :]
+        self._taken = max(self._taken, len(complete))
+        return fresh
+
+    def attribute(self, text: str, spans: Sequence[tuple[int, int]]) -> None:
+        """Attribute the sentences at `spans` of `text` (blocking: embeds them)."""
+        for a in self._attributor.attribute_spans(text, spans, self._hits):
+            self._done[(a.start, a.end, text[a.start : a.end])] = a
+
+    def finish(self, text: str) -> list[Attribution]:
+        """Every sentence of the whole answer, those not attributed yet attributed now."""
+        spans = sentence_spans(text)
+        missing = [(a, b) for a, b in spans if (a, b, text[a:b]) not in self._done]
+        self.attribute(text, missing)
+        return [self._done[(a, b, text[a:b])] for a, b in spans]

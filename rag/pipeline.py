@@ -18,7 +18,7 @@ from langchain_core.messages import BaseMessage, BaseMessageChunk
 
 from rag.answer_stream import AnswerFold, StreamEvent, TokenDelta, UsageTracker, abstention
 from rag.answerability import AnswerabilityModel
-from rag.attribution import AttributionConfig, Attributor
+from rag.attribution import AttributionConfig, Attributor, StreamingAttribution
 from rag.citation_markers import MarkerFilter
 from rag.domain import Answer, Citation, Hit
 from rag.errors import BackendUnavailable, InvalidInput
@@ -115,7 +115,8 @@ class _CheckedAnswer:
     passed on before the evidence decides whether the answer stands."""
 
     def __init__(self, grounding: Grounding, attributor: Attributor, hold: bool) -> None:
-        self._grounding, self._attributor, self._hold = grounding, attributor, hold
+        self._grounding, self._hold = grounding, hold
+        self._sentences = StreamingAttribution(attributor, grounding.hits)
         self._usage = UsageTracker()
         self._markers = MarkerFilter(len(grounding.hits))
         self._pieces: list[str] = []
@@ -132,11 +133,21 @@ class _CheckedAnswer:
         self._pieces.append(text)
         return TokenDelta(text) if text and not self._hold else None
 
-    def closing(self) -> list[StreamEvent]:
-        """The sentence attribution (blocking: embeds the answer's sentences), then the `Finished` event, preceded by
-        a held answer's text: itself, or the abstention when no sentence of it is supported."""
+    def sentences_ready(self) -> tuple[str, list[tuple[int, int]]] | None:
+        """The text so far and its sentences complete since the last call, if any, to `attribute` while the answer
+        streams on."""
         text = "".join(self._pieces)
-        attributions = self._attributor.attribute(text, self._grounding.hits)
+        spans = self._sentences.ready(text)
+        return (text, spans) if spans else None
+
+    def attribute(self, ready: tuple[str, list[tuple[int, int]]]) -> None:
+        self._sentences.attribute(*ready)
+
+    def closing(self) -> list[StreamEvent]:
+        """The attribution of the sentences not attributed yet (blocking: embeds them), then the `Finished` event,
+        preceded by a held answer's text: itself, or the abstention when no sentence of it is supported."""
+        text = "".join(self._pieces)
+        attributions = self._sentences.finish(text)
         evidence = Evidence.of(self._grounding.citations, self._markers, attributions)
         if not self._hold:
             return [self._usage.finished(evidence)]
@@ -171,12 +182,18 @@ class RagPipeline:
                 yield event
             return
         answer = self._checked(grounding)
+        # Complete sentences are attributed in a worker thread while the answer streams on, one batch at a time.
+        attributing: asyncio.Future[None] | None = None
         with _llm_errors():
             async for chunk in self.chat_model.astream(grounding.messages, **self._llm_kwargs(request)):
                 if passed := answer.take(chunk):
                     yield passed
+                if (attributing is None or attributing.done()) and (ready := answer.sentences_ready()):
+                    attributing = asyncio.ensure_future(asyncio.to_thread(answer.attribute, ready))
         if last := answer.end():
             yield last
+        if attributing is not None:
+            await attributing
         for event in await asyncio.to_thread(answer.closing):
             yield event
 
