@@ -38,6 +38,10 @@ class RateLimited(RagError):
         self.retry_after_s = retry_after_s
 
 
+class QuotaExceeded(RateLimited):
+    """The caller's tenant has spent its token quota for the day or month; `retry_after_s` is when it resets."""
+
+
 class StoreBusy(BackendUnavailable):
     """Another process has the embedded store (or one of its collections) open. `message` stays generic, for API
     callers; `detail` names the holder (pid, command line, since when) and what to do, for whoever runs the CLI."""

@@ -205,10 +205,23 @@ class Settings(BaseSettings):
     # through GET /v1/audit.
     audit_db: Path | None = None
     audit_keep: int = Field(default=100_000, ge=1)
-    # Limits: requests per minute per key (a token bucket holding `rate_limit_burst`; 0 disables), messages and
-    # characters per request, and the largest `max_tokens` a request may ask for.
-    rate_limit_per_minute: float = 600.0
-    rate_limit_burst: int = 60
+    # Limits: requests per minute per key or subject, at most `rate_limit_burst` of them in any burst-sized slice of
+    # the minute (0 disables; the limits file may set both per tenant), messages and characters per request, and
+    # the largest `max_tokens` a request may ask for.
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_burst: int = Field(default=60, ge=1)
+    # Shared state (rag/state/): rate limits, token quotas and usage counters. In-process without `state_url`; with
+    # it (redis:// or rediss://, the password apart in `state_password`) one Redis shared by every replica.
+    state_url: str | None = None
+    state_password: SecretStr | None = None
+    state_timeout_s: float = Field(default=0.25, gt=0)  # per Redis command: a dead Redis costs a request this long
+    state_retry_s: float = Field(default=1.0, gt=0)  # after a failure, Redis is left alone this long, then retried
+    # Redis unreachable: serve without the checks (`open`: logged, counted in rag_state_checks_skipped_total, usage
+    # kept in memory and written when Redis is back) or refuse with 503 (`closed`).
+    state_failure: Literal["open", "closed"] = "open"
+    limits_file: Path | None = None  # YAML: a default and per-tenant rates and token quotas (docs/limits.md)
+    usage_retention_days: int = Field(default=400, ge=1)  # usage by day is kept this long
+    metrics_max_tenants: int = Field(default=100, ge=0)  # tenants with their own metrics label; others are `other`
     max_messages: int = 100
     max_input_chars: int = 32_000  # all messages' text together: a megabyte prompt would hold the LLM for minutes
     max_tokens_limit: int = 4096

@@ -17,6 +17,7 @@ from rag.errors import (
     InvalidInput,
     NotFound,
     Overloaded,
+    QuotaExceeded,
     RagError,
     RateLimited,
     StoreBusy,
@@ -67,6 +68,8 @@ def code_of(exc: RagError) -> str | None:
     """A code more precise than the status's default (`rate_limit_exceeded` for 429, ...), where there is one."""
     if isinstance(exc, Overloaded):
         return "engine_overloaded"
+    if isinstance(exc, QuotaExceeded):
+        return "insufficient_quota"  # OpenAI's code for a spent quota
     return None
 
 
