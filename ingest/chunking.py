@@ -42,6 +42,7 @@ class Chunker:
         if not 0 <= chunk_overlap < chunk_size:
             raise ValueError("chunk_overlap must be at least 0 and smaller than chunk_size")
         count = token_counter(tokenizer)
+        self.count_tokens = count  # the embedder's tokens of a text, as chunks are measured
 
         def splitter(separators: list[str]) -> RecursiveCharacterTextSplitter:
             return RecursiveCharacterTextSplitter(

@@ -41,6 +41,7 @@ class IngestSummary:
     documents_pruned: int = 0
     chunks_upserted: int = 0
     chunks_flagged: int = 0  # of those, chunks that read as instructions to a model (rag/injection.py)
+    embedding_tokens: int = 0  # the embedder's tokens in the chunks embedded (usage metering)
     failed: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -219,6 +220,7 @@ class Ingestor:
             summary.chunks_flagged += sum(flagged)
         self._store.upsert(self._name, chunks, dense, batch.sparse)
         summary.chunks_upserted += len(chunks)
+        summary.embedding_tokens += sum(self._chunker.count_tokens(t) for t in batch.texts)
         for p in batch.pending:
             if p.replaces:
                 self._store.delete_stale(self._name, self._tenant, p.document.doc_id, p.document.doc_hash)

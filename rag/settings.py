@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     def _comma_list(cls, value: object) -> object:
         return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
 
+    @field_validator("state_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("RAG_STATE_URL must be a redis:// or rediss:// URL (its password in RAG_STATE_PASSWORD)")
+        return value
+
     @model_validator(mode="after")
     def _oidc_complete(self) -> Settings:
         """An issuer needs an audience, an https URL (unless `oidc_allow_http`, for development) and asymmetric

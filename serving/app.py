@@ -14,6 +14,7 @@ from langchain_core.language_models import BaseChatModel
 from rag.components import build_components, build_pipeline, hold_default_collection
 from rag.llm.factory import chat_model_name
 from rag.settings import Settings
+from rag.state.factory import build_limiter, limits_of
 from serving.audit import Audit, SqliteAuditStore
 from serving.auth import ApiKeys
 from serving.body_limit import BodyLimitMiddleware
@@ -22,10 +23,9 @@ from serving.errors import install_error_handlers
 from serving.lifecycle import Lifecycle
 from serving.metrics import ApiMetrics, metrics_endpoint
 from serving.oidc import OidcVerifier
-from serving.rate_limit import RateLimiter
 from serving.request_context import RequestContextMiddleware
 from serving.routers import audit as audit_router
-from serving.routers import chat, documents, health, models, retrieve
+from serving.routers import chat, documents, health, models, retrieve, usage
 from serving.state import AppState
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,15 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     """The app. Settings are read when it is created; models and the store are loaded when it starts."""
     settings = settings or Settings()
     api_keys = ApiKeys.from_settings(settings)  # a bad key file stops the server here, before it listens
-    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    metrics = ApiMetrics()
+    limits = limits_of(settings)  # a bad limits file stops the server here too
+    metrics = ApiMetrics(max_tenants=settings.metrics_max_tenants)
     oidc = OidcVerifier(settings) if settings.oidc_issuer else None
     lifecycle = Lifecycle(authenticated=api_keys is not None or oidc is not None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         components = await run_in_threadpool(build_components, settings)
+        limiter = build_limiter(settings, limits, on_skip=lambda check: metrics.state_skipped.labels(check).inc())
         audit = Audit(SqliteAuditStore(settings.audit_db, settings.audit_keep) if settings.audit_db else None)
         try:
             # the default collection opens now: an embedded store is this server's from the start
@@ -61,7 +62,10 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
                 metrics=metrics,
                 lifecycle=lifecycle,
             )
-            log.info("ready: store %s, LLM %s", components.store.location, app.state.rag.llm_name)
+            log.info(
+                "ready: store %s, LLM %s, state %s", components.store.location, app.state.rag.llm_name,
+                limiter.state.backend.name,
+            )  # fmt: skip
             if api_keys is None and oidc is None:
                 log.warning(
                     "no API keys or OIDC issuer configured: every caller is an admin of tenant '%s', unauthenticated",
@@ -76,6 +80,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
             app.state.rag = None
             components.close()
             audit.close()
+            await limiter.state.backend.aclose()
             if oidc is not None:
                 await oidc.aclose()
 
@@ -91,6 +96,6 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     install_error_handlers(app)
     app.include_router(health.router)  # open: probes carry no key
     app.add_api_route("/metrics", metrics_endpoint(metrics), methods=["GET"], include_in_schema=False)
-    for router in (chat.router, models.router, retrieve.router, documents.router, audit_router.router):
+    for router in (chat.router, models.router, retrieve.router, documents.router, audit_router.router, usage.router):
         app.include_router(router, dependencies=[Depends(get_principal)])
     return app

@@ -23,8 +23,10 @@ from rag.identity import Principal
 from rag.pipeline import Grounding
 from rag.prompts import Turn
 from rag.requests import ChatRequest
+from rag.state.usage import UsageCounts
 from serving.errors import code_of, error_body, status_of
 from serving.evidence_out import extras, url_citations
+from serving.metering import meter
 from serving.protocol import (
     AssistantMessage,
     ChatCompletion,
@@ -54,6 +56,16 @@ def _usage(finished: Finished) -> Usage:
         prompt_tokens=finished.prompt_tokens,
         completion_tokens=finished.completion_tokens,
         total_tokens=finished.prompt_tokens + finished.completion_tokens,
+    )
+
+
+def _usage_counts(finished: Finished) -> UsageCounts:
+    """A chat's metered usage: the LLM's tokens, one request, one retrieval."""
+    return UsageCounts(
+        prompt_tokens=finished.prompt_tokens,
+        completion_tokens=finished.completion_tokens,
+        requests=1,
+        retrieval_calls=1,
     )
 
 
@@ -117,6 +129,7 @@ class ChatService:
         metrics, began, first = self._state.metrics, time.perf_counter(), True
         span = tracer.start_span("rag.generate", attributes={"rag.max_tokens": request.max_tokens})
         events = self._state.pipeline.astream(request, grounding)
+        metered = False
         try:
             async for event in events:
                 if isinstance(event, TokenDelta) and first:
@@ -127,6 +140,9 @@ class ChatService:
                     span.set_attributes(
                         {"rag.completion_tokens": event.completion_tokens, "rag.finish_reason": event.finish_reason}
                     )
+                    # the LLM's own usage (vLLM's, or the in-process engine's count), before the closing chunks
+                    metered = True
+                    await meter(self._state, self._principal, _usage_counts(event))
                 yield event
         except BaseException as exc:
             span.record_exception(exc)
@@ -135,6 +151,8 @@ class ChatService:
             metrics.llm.observe(time.perf_counter() - began)
             span.end()
             await events.aclose()
+            if not metered:  # failed or cancelled before the LLM reported usage: the request, without tokens
+                await asyncio.shield(meter(self._state, self._principal, UsageCounts(requests=1, retrieval_calls=1)))
 
     async def create(self, body: ChatCompletionRequest) -> ChatCompletion | StreamingResponse:
         arrived = time.perf_counter()

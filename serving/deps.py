@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from rag.errors import BackendUnavailable, Forbidden, Unauthorized
+from rag.errors import BackendUnavailable, Forbidden, RateLimited, Unauthorized
 from rag.identity import Principal, Role
+from rag.state.limiter import Window
+from serving import rate_headers
 from serving.logs import caller_key_id, caller_tenant
 from serving.oidc import looks_like_jwt
 from serving.state import AppState
@@ -32,10 +34,12 @@ async def get_state(request: Request) -> AppState:
 async def get_principal(
     state: Annotated[AppState, Depends(get_state)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request,
 ) -> Principal:
     """The caller, resolved once per request from its bearer credential (401 without a valid one): an OIDC token
-    (a JWT, when RAG_OIDC_ISSUER is set) or an API key; then its rate limit (429). Without either configured
-    (development on loopback) every caller is an admin of the deployment's tenant, not rate-limited."""
+    (a JWT, when RAG_OIDC_ISSUER is set) or an API key; then its request rate, per key or user, in the shared state
+    (429 past it; the window in the `x-ratelimit-*-requests` headers). Without either configured (development on
+    loopback) every caller is an admin of the deployment's tenant, not rate-limited."""
     if state.api_keys is None and state.oidc is None:
         anonymous = Principal(state.settings.tenant, "anonymous", roles=frozenset({"admin"}))
         caller_tenant.set(anonymous.tenant)
@@ -51,9 +55,14 @@ async def get_principal(
             raise Unauthorized("invalid API key" if state.api_keys is not None else "the bearer token is not a JWT")
     caller_key_id.set(principal.key_id)  # for the access log (async: set in the request's own context)
     caller_tenant.set(principal.tenant)
-    state.limiter.take(
-        f"key:{principal.key_id}" if principal.key_id else f"user:{principal.tenant}/{principal.subject}"
-    )
+    caller = f"key:{principal.key_id}" if principal.key_id else f"user:{principal.tenant}/{principal.subject}"
+    try:
+        window = await state.limiter.admit_request(principal.tenant, caller)
+    except RateLimited as refused:
+        limit = state.limiter.limits.for_tenant(principal.tenant).requests_per_minute
+        rate_headers.note(request, "requests", Window(limit, 0, refused.retry_after_s))
+        raise
+    rate_headers.note(request, "requests", window)
     return principal
 
 

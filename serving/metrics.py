@@ -10,18 +10,46 @@ from opentelemetry.trace import Span
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import Response
 
+from rag.state.usage import UsageCounts
 from serving.tracing import tracer
 
 # Seconds: from a cached retrieval (milliseconds) to a CPU generation (a minute).
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
+class TenantLabels:
+    """The `tenant` label's value: the tenant itself for the first `max_tenants` seen by this process, `other` for
+    the rest, so a deployment with many tenants keeps a bounded number of series."""
+
+    def __init__(self, max_tenants: int) -> None:
+        self._max, self._seen = max_tenants, set[str]()
+
+    def __call__(self, tenant: str) -> str:
+        if tenant in self._seen:
+            return tenant
+        if len(self._seen) < self._max:
+            self._seen.add(tenant)
+            return tenant
+        return "other"
+
+
 @dataclass
 class ApiMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    max_tenants: int = 100  # RAG_METRICS_MAX_TENANTS
 
     def __post_init__(self) -> None:
         r = self.registry
+        self.tenant = TenantLabels(self.max_tenants)
+        self.usage_tokens = Counter(
+            "rag_usage_tokens", "tokens metered, by tenant and kind (prompt, completion, embedding)",
+            ["tenant", "kind"], registry=r,
+        )  # fmt: skip
+        self.usage_requests = Counter("rag_usage_requests", "chat requests metered, by tenant", ["tenant"], registry=r)
+        self.state_skipped = Counter(
+            "rag_state_checks_skipped", "checks skipped, the shared state unreachable (RAG_STATE_FAILURE=open)",
+            ["check"], registry=r,
+        )  # fmt: skip
         self.requests = Counter(
             "rag_requests", "HTTP requests by route and status", ["method", "route", "status"], registry=r
         )
@@ -42,6 +70,18 @@ class ApiMetrics:
         self.llm = Histogram(
             "rag_llm_duration_seconds", "generation, from the prompt to the last token", buckets=_LATENCY, registry=r
         )
+
+    def metered(self, tenant: str, counts: UsageCounts) -> None:
+        """What a usage record adds, on the tenant's series (or `other`)."""
+        label = self.tenant(tenant)
+        for kind, value in (
+            ("prompt", counts.prompt_tokens), ("completion", counts.completion_tokens),
+            ("embedding", counts.embedding_tokens),
+        ):  # fmt: skip
+            if value:
+                self.usage_tokens.labels(label, kind).inc(value)
+        if counts.requests:
+            self.usage_requests.labels(label).inc(counts.requests)
 
     @contextmanager
     def retrieving(self, collection: str, top_k: int, mode: str) -> Iterator[Span]:

@@ -1,6 +1,6 @@
 """Per-request bookkeeping as one ASGI middleware (streams included): a request id (the caller's `X-Request-ID`
-when it is sane, else a new one, echoed in the response), a server span, Prometheus request metrics, and one
-structured access log line."""
+when it is sane, else a new one, echoed in the response), a server span, Prometheus request metrics, OpenAI's
+`x-ratelimit-*` headers (serving/rate_headers.py), and one structured access log line."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.logs import caller_key_id, caller_tenant, request_id
 from serving.metrics import ApiMetrics
+from serving.rate_headers import headers as rate_limit_headers
 from serving.tracing import tracer
 
 log = logging.getLogger("rag.access")
@@ -42,6 +43,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope.setdefault("state", {})  # shared with the app below: the rate-limit windows come back in it
         given = _header(scope, b"x-request-id")
         rid = given if given and _SANE_ID.fullmatch(given) else uuid.uuid4().hex
         tokens = (request_id.set(rid), caller_key_id.set(None), caller_tenant.set(None))
@@ -53,7 +55,8 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                extra = [(b"x-request-id", rid.encode()), *rate_limit_headers(scope)]
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         self.metrics.in_flight.inc()

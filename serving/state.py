@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from rag.components import Components
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
+from rag.state.limiter import Limiter
 from serving.audit import Audit
 from serving.auth import ApiKeys
 from serving.lifecycle import Lifecycle
 from serving.metrics import ApiMetrics
 from serving.oidc import OidcVerifier
-from serving.rate_limit import RateLimiter
 
 
 @dataclass
@@ -24,7 +24,7 @@ class AppState:
     started: int
     api_keys: ApiKeys | None
     oidc: OidcVerifier | None  # with api_keys None too: no authentication, every caller an admin of `settings.tenant`
-    limiter: RateLimiter
+    limiter: Limiter  # request rates, token quotas and usage, in the shared state (rag/state/)
     metrics: ApiMetrics
     audit: Audit
     lifecycle: Lifecycle  # the app's own (app.state.lifecycle): authenticated, draining

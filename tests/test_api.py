@@ -174,7 +174,8 @@ def test_health_and_readiness(api_client: TestClient) -> None:
     assert api_client.get("/healthz").json() == {"status": "ok"}
     ready = api_client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready" and ready.json()["down"] == []
-    assert set(ready.json()["checks"]) == {"store", "embedder", "llm"}
+    assert set(ready.json()["checks"]) == {"store", "embedder", "llm", "state"}
+    assert ready.json()["checks"]["state"] == {"ok": True, "backend": "memory", "reachable": True, "failure": "open"}
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ def keyed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         tmp_path_factory.mktemp("tenants") / "qdrant",
         api_keys=SecretStr(f"{KEYS['alpha']}=alpha"),
         api_keys_file=keys_file,
-        rate_limit_per_minute=6,
+        rate_limit_per_minute=40,
         rate_limit_burst=40,
         max_tokens=4,
         max_messages=3,
@@ -136,12 +136,15 @@ def test_request_limits_answer_in_openai_shape(keyed_api: TestClient) -> None:
 
 
 def test_rate_limit_per_key_with_retry_after(keyed_api: TestClient) -> None:
-    """Burst 40, then 6 a minute: the 41st quick request of one key gets 429; another key is unaffected."""
-    codes = [keyed_api.get("/v1/models", headers=_headers("burst")).status_code for _ in range(41)]
-    assert codes[:40] == [200] * 40 and codes[40] == 429
+    """40 a minute: the 41st quick request of one key gets 429 with Retry-After; every response carries OpenAI's
+    request headers; another key is unaffected."""
+    responses = [keyed_api.get("/v1/models", headers=_headers("burst")) for _ in range(41)]
+    assert [r.status_code for r in responses] == [200] * 40 + [429]
+    assert [int(r.headers["x-ratelimit-remaining-requests"]) for r in responses] == [*range(39, -1, -1), 0]
+    assert {r.headers["x-ratelimit-limit-requests"] for r in responses} == {"40"}
     r = keyed_api.get("/v1/models", headers=_headers("burst"))
     assert r.status_code == 429 and r.json()["error"]["type"] == "rate_limit_error"
-    assert 1 <= int(r.headers["Retry-After"]) <= 10
+    assert 1 <= int(r.headers["Retry-After"]) <= 60 and r.headers["x-ratelimit-reset-requests"].endswith("s")
     assert keyed_api.get("/v1/models", headers=_headers("beta")).status_code == 200
 
 

@@ -15,6 +15,7 @@ from rag.access import DocumentAccess
 from rag.domain import Document
 from rag.errors import InvalidInput, NotFound
 from rag.identity import Principal
+from rag.state.usage import UsageCounts
 from rag.store.deletion import delete_document
 from serving.deps import ReaderDep, StateDep, WriterDep
 from serving.document_protocol import (
@@ -25,6 +26,7 @@ from serving.document_protocol import (
     DocumentStored,
     DocumentUpload,
 )
+from serving.metering import meter
 from serving.protocol import ErrorResponse
 from serving.state import AppState
 
@@ -32,7 +34,9 @@ router = APIRouter()
 _ERRORS = (400, 401, 403, 404, 413, 429, 503)
 
 
-def _store_document(state: AppState, upload: DocumentUpload, principal: Principal) -> DocumentStored:
+def _store_document(
+    state: AppState, upload: DocumentUpload, principal: Principal
+) -> tuple[DocumentStored, UsageCounts]:
     settings, components = state.settings, state.components
     target = components.requests.target(tenant=principal.tenant, collection=upload.collection)
     try:  # the ingestion limits hold here too
@@ -54,15 +58,17 @@ def _store_document(state: AppState, upload: DocumentUpload, principal: Principa
         if summary.documents_access_updated
         else "unchanged"
     )
-    return DocumentStored(id=upload.id, collection=target.collection, status=status, chunks=summary.chunks_upserted)
+    stored = DocumentStored(id=upload.id, collection=target.collection, status=status, chunks=summary.chunks_upserted)
+    return stored, UsageCounts(chunks_embedded=summary.chunks_upserted, embedding_tokens=summary.embedding_tokens)
 
 
 @router.post("/v1/documents", response_model=DocumentStored, responses={c: {"model": ErrorResponse} for c in _ERRORS})
 async def upload(body: DocumentUpload, state: StateDep, principal: WriterDep) -> DocumentStored:
     if not body.text.strip():  # it would chunk to nothing: not a no-op success
         raise InvalidInput("'text': a document needs text other than whitespace", param="text")
-    stored = await run_in_threadpool(_store_document, state, body, principal)
+    stored, embedded = await run_in_threadpool(_store_document, state, body, principal)
     await state.audit.record(principal, "POST /v1/documents", "store", stored.collection, [stored.id])
+    await meter(state, principal, embedded)
     return stored
 
 

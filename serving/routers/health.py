@@ -1,4 +1,4 @@
-"""`GET /healthz` (the process is up) and `GET /readyz` (each dependency: store, embedder, LLM)."""
+"""`GET /healthz` (the process is up) and `GET /readyz` (each dependency: store, embedder, LLM, shared state)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,11 @@ async def readyz(state: StateDep) -> JSONResponse:
         checks["llm"] = {"ok": True, "backend": state.llm_name}
     except Exception as exc:
         checks["llm"] = {"ok": False, "backend": state.llm_name, "error": type(exc).__name__}
+    # The shared state: down for readiness only when failing closed (failing open, the API serves without it).
+    guarded = state.limiter.state
+    reachable = await guarded.ping()
+    checks["state"] = {"ok": reachable or guarded.policy == "open", "backend": guarded.backend.name,
+                       "reachable": reachable, "failure": guarded.policy}  # fmt: skip
     down = [name for name, c in checks.items() if not c["ok"]]
     body = {"status": "ready" if not down else "unavailable", "down": down, "checks": checks}
     return JSONResponse(status_code=200 if not down else 503, content=body)

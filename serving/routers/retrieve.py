@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from rag.state.usage import UsageCounts
 from serving.deps import ReaderDep, StateDep
+from serving.metering import meter
 from serving.protocol import ErrorResponse, RetrievedChunk, RetrieveRequest, RetrieveResponse
 
 router = APIRouter()
@@ -30,6 +32,7 @@ async def retrieve(body: RetrieveRequest, state: StateDep, principal: ReaderDep)
         hits = await run_in_threadpool(state.components.retriever.retrieve, request)
     doc_ids = list(dict.fromkeys(h.chunk.doc_id for h in hits))
     await state.audit.record(principal, "POST /v1/retrieve", "retrieve", request.collection, doc_ids)
+    await meter(state, principal, UsageCounts(retrieval_calls=1))
     return RetrieveResponse(
         collection=request.collection,
         mode=request.mode,
