@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rag.components import build_store, hold_default_collection
+    from rag.state.limits_file import LimitsFileError
     from serving.app import create_app  # FastAPI and the serving stack load only for this command
     from serving.auth import ApiKeyConfigError
     from serving.graceful import DrainingServer
@@ -42,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings()
     try:
-        app = create_app(settings)  # reads the API keys: a bad keys file stops here
-    except ApiKeyConfigError as exc:
+        app = create_app(settings)  # reads the API keys and the limits file: a bad one stops here
+    except (ApiKeyConfigError, LimitsFileError) as exc:
         print(f"rag serve: {exc}", file=sys.stderr)
         return 2
     if not lifecycle_of(app).authenticated and not is_loopback(args.host) and not settings.allow_unauthenticated:

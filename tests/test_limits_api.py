@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import openai
 import pytest
@@ -34,8 +33,13 @@ def limited_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         server: RedisServer = request.getfixturevalue("redis_server")
         state = {"state_url": server.url}
     settings = settings_for(
-        folder / "qdrant", api_keys=SecretStr(keys), limits_file=folder / "limits.yaml", max_tokens=8,
-        answerability_min=0.0, min_relevance=0.0, **state,
+        folder / "qdrant",
+        api_keys=SecretStr(keys),
+        limits_file=folder / "limits.yaml",
+        max_tokens=8,
+        answerability_min=0.0,
+        min_relevance=0.0,
+        **state,
     )
     with app_client(settings, MODEL) as api:
         for key in ("admin-key", "other-key"):

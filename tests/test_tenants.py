@@ -161,3 +161,11 @@ def test_a_bad_keys_file_stops_the_server(tmp_path: Path) -> None:
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "entry 2 is not KEY=TENANT" not in result.stderr
     assert "is not KEY=TENANT" in result.stderr and "no-tenant-here" not in result.stderr
+
+
+def test_a_bad_limits_file_stops_the_server(tmp_path: Path) -> None:
+    (tmp_path / "limits.yaml").write_text("default:\n  tokens_per_day: lots\n")
+    cmd = [RAG_BIN, "serve", "--port", str(free_port())]
+    env = rag_env(tmp_path / "q", RAG_LIMITS_FILE=str(tmp_path / "limits.yaml"))
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "default.tokens_per_day" in result.stderr and "limits.yaml" in result.stderr

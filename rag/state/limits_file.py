@@ -20,6 +20,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
+class LimitsFileError(ValueError):
+    """The limits file cannot be read or says something wrong (the message names the file and the entry)."""
+
+
 class TenantLimits(BaseModel):
     """One tenant's limits, resolved."""
 
@@ -50,17 +54,17 @@ class LimitsFile(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> LimitsFile:
-        """The file parsed and checked (ValueError naming the file and the bad entry)."""
+        """The file parsed and checked (LimitsFileError naming the file and the bad entry)."""
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             return cls.model_validate(raw)
         except OSError as exc:
-            raise ValueError(f"{path}: cannot read the limits file ({exc.strerror})") from exc
+            raise LimitsFileError(f"{path}: cannot read the limits file ({exc.strerror})") from exc
         except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: not YAML ({exc})") from exc
+            raise LimitsFileError(f"{path}: not YAML ({exc})") from exc
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ValueError(f"{path}: {problems}") from exc
+            raise LimitsFileError(f"{path}: {problems}") from exc
 
 
 class Limits:
