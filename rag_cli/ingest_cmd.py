@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     from ingest.sync import Ingestor
     from rag.components import build_components
     from rag.settings import Settings
+    from rag.state.factory import record_ingest_usage
+    from rag.state.usage import UsageCounts
     from rag_cli.progress import Progress
 
     settings = Settings()
@@ -133,5 +135,7 @@ def run(args: argparse.Namespace) -> int:
             summary = ingestor.run(documents, prune=in_this_run if args.prune else None)
     finally:
         components.close()
+    embedded = UsageCounts(chunks_embedded=summary.chunks_upserted, embedding_tokens=summary.embedding_tokens)
+    record_ingest_usage(settings, target.tenant, embedded)
     _print_summary(summary, shard, args.json)
     return 1 if summary.failed else 0

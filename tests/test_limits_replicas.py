@@ -73,3 +73,29 @@ def test_replicas_sharing_redis_hold_one_limit_and_without_it_each_holds_its_own
     with _replicas(docs_store, tmp_path_factory.mktemp("apart")) as servers:
         apart = _burst(servers)
     assert apart.count(200) == 3 * LIMIT  # each process admitted the key's whole limit
+
+
+def test_an_ingest_job_records_its_usage_in_the_shared_state(redis_server: RedisServer, tmp_path: Path) -> None:
+    import asyncio
+    import json
+
+    from rag.state.redis_backend import RedisState
+    from rag.state.usage import today
+    from serving.launcher import rag_env, run_rag
+    from tests.conftest import DOCS
+
+    env = rag_env(tmp_path / "qdrant", RAG_STATE_URL=redis_server.url)
+    result = run_rag(["ingest", str(DOCS / "limits.md"), "--tenant", "ingest-usage", "--json"], env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+
+    async def rows() -> list[tuple[str, int, int]]:
+        state = RedisState(redis_server.url)
+        try:
+            found = await state.usage("ingest-usage", today(), today())
+        finally:
+            await state.aclose()
+        return [(r.subject, r.counts.chunks_embedded, r.counts.embedding_tokens) for r in found]
+
+    assert asyncio.run(rows()) == [("rag ingest", summary["chunks_upserted"], summary["embedding_tokens"])]
+    assert summary["embedding_tokens"] > summary["chunks_upserted"] > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 
 from rag.settings import Settings
@@ -11,6 +13,9 @@ from rag.state.limiter import Limiter
 from rag.state.limits_file import Limits
 from rag.state.memory_backend import MemoryState
 from rag.state.redis_backend import RedisState
+from rag.state.usage import UsageCounts, UsageRecord, today
+
+log = logging.getLogger(__name__)
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -40,3 +45,22 @@ def build_limiter(
         state_backend(settings), policy=settings.state_failure, retry_s=settings.state_retry_s, on_skip=on_skip
     )
     return Limiter(guarded, limits or limits_of(settings))
+
+
+def record_ingest_usage(settings: Settings, tenant: str, counts: UsageCounts) -> None:
+    """An ingestion job's usage (chunks embedded, embedding tokens) into the shared state, when RAG_STATE_URL names
+    one (in-process counters would die with the job). Synchronous, for the CLI; an unreachable Redis is logged and
+    the job's own summary still has the counts."""
+    if settings.state_url is None or not counts.items():
+        return
+
+    async def write() -> None:
+        guarded = GuardedState(state_backend(settings), policy="open", retry_s=settings.state_retry_s)
+        try:
+            await guarded.add_usage([UsageRecord(tenant, today(), "rag ingest", None, counts)])
+        finally:
+            await guarded.backend.aclose()
+        if guarded.pending:
+            log.error("usage of this ingest not recorded: the shared state (%s) is unreachable", guarded.backend.name)
+
+    asyncio.run(write())
