@@ -31,11 +31,13 @@ class Forbidden(RagError):
 
 
 class RateLimited(RagError):
-    """The caller's key sent more requests than its rate allows; it may retry after `retry_after_s`."""
+    """The caller's key sent more requests than its rate allows; it may retry after `retry_after_s`. `limit`: the
+    limit it hit (requests a minute, or a token quota), for the `x-ratelimit-limit-*` header; None where none is."""
 
-    def __init__(self, message: str, *, retry_after_s: float) -> None:
+    def __init__(self, message: str, *, retry_after_s: float, limit: int | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.limit = limit
 
 
 class QuotaExceeded(RateLimited):

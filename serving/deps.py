@@ -10,7 +10,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rag.errors import BackendUnavailable, Forbidden, RateLimited, Unauthorized
 from rag.identity import Principal, Role
-from rag.state.limiter import Window
 from serving import rate_headers
 from serving.logs import caller_key_id, caller_tenant
 from serving.oidc import looks_like_jwt
@@ -59,8 +58,7 @@ async def get_principal(
     try:
         window = await state.limiter.admit_request(principal.tenant, caller)
     except RateLimited as refused:
-        limit = state.limiter.limits.for_tenant(principal.tenant).requests_per_minute
-        rate_headers.note(request, "requests", Window(limit, 0, refused.retry_after_s))
+        rate_headers.note_refusal(request, "requests", refused)
         raise
     rate_headers.note(request, "requests", window)
     return principal

@@ -7,7 +7,6 @@ from starlette.requests import Request
 
 from rag.errors import QuotaExceeded
 from rag.identity import Principal
-from rag.state.limiter import Window
 from rag.state.usage import UsageCounts, UsageRecord, today
 from serving import rate_headers
 from serving.state import AppState
@@ -25,8 +24,6 @@ async def admit_tokens(state: AppState, request: Request, principal: Principal) 
     try:
         window = await state.limiter.admit_tokens(principal.tenant)
     except QuotaExceeded as refused:
-        limits = state.limiter.limits.for_tenant(principal.tenant)
-        limit = min(q for q in (limits.tokens_per_day, limits.tokens_per_month) if q is not None)
-        rate_headers.note(request, "tokens", Window(limit, 0, refused.retry_after_s))
+        rate_headers.note_refusal(request, "tokens", refused)
         raise
     rate_headers.note(request, "tokens", window)

@@ -9,6 +9,7 @@ from typing import Literal
 from starlette.requests import Request
 from starlette.types import Scope
 
+from rag.errors import RateLimited
 from rag.state.limiter import Window
 
 _KEY = "rate_limit_windows"
@@ -18,6 +19,12 @@ Kind = Literal["requests", "tokens"]
 def note(request: Request, kind: Kind, window: Window | None) -> None:
     if window is not None:
         request.scope.setdefault("state", {}).setdefault(_KEY, {})[kind] = window
+
+
+def note_refusal(request: Request, kind: Kind, refused: RateLimited) -> None:
+    """A refused request's headers: the limit it hit, nothing left, and when it resets."""
+    if refused.limit is not None:
+        note(request, kind, Window(refused.limit, 0, refused.retry_after_s))
 
 
 def duration(seconds: float) -> str:

@@ -20,14 +20,20 @@ from tests.redis_server import RedisServer
 
 MODEL = ScriptedChatModel(answer="Deploy it with the Helm chart, as the docs describe.")
 QUOTA = 600  # the tenant's tokens a day; each chat here spends a few hundred (the prompt holds the sources)
+STREAM_QUOTA = 50  # less than one chat: the first stream crosses it
 
 
 @pytest.fixture(params=["memory", "redis"], scope="module")
 def limited_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     folder = tmp_path_factory.mktemp("limits")
-    (folder / "limits.yaml").write_text(f"tenants:\n  metered:\n    tokens_per_day: {QUOTA}\n")
-    tenant_suffix = uuid.uuid4().hex[:6]  # another tenant, named afresh (the session's Redis outlives the module)
-    keys = f"admin-key=metered roles=admin subject=ops\nreader-key=metered subject=app\nother-key=other{tenant_suffix}"
+    suffix = uuid.uuid4().hex[:6]  # tenants named afresh: the session's Redis outlives the module
+    (folder / "limits.yaml").write_text(
+        f"tenants:\n  metered:\n    tokens_per_day: {QUOTA}\n  streamer{suffix}:\n    tokens_per_day: {STREAM_QUOTA}\n"
+    )
+    keys = (
+        f"admin-key=metered roles=admin subject=ops\nreader-key=metered subject=app\nother-key=other{suffix}\n"
+        f"stream-key=streamer{suffix} roles=reader,writer,admin"
+    )
     state: dict[str, object] = {}
     if request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
@@ -42,7 +48,7 @@ def limited_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         **state,
     )
     with app_client(settings, MODEL) as api:
-        for key in ("admin-key", "other-key"):
+        for key in ("admin-key", "other-key", "stream-key"):
             r = api.post(
                 "/v1/documents",
                 json={"id": "deploy.md", "text": "Deploy the platform on Kubernetes with the Helm chart."},
@@ -93,6 +99,7 @@ def test_quota_headers_refusal_streams_and_usage_sums(limited_api: TestClient) -
     assert refused.code == "insufficient_quota"
     assert 1 <= int(refused.response.headers["Retry-After"]) <= 86_400
     assert refused.response.headers["x-ratelimit-remaining-tokens"] == "0"
+    assert refused.response.headers["x-ratelimit-limit-tokens"] == str(QUOTA)
 
     # Another tenant is not affected; retrieval is not a token request.
     _client(limited_api, "other-key").chat.completions.create(model="rag", messages=[{"role": "user", "content": "hi"}])
@@ -110,19 +117,24 @@ def test_quota_headers_refusal_streams_and_usage_sums(limited_api: TestClient) -
     assert len(totals) == 1 and totals[0]["subject"] is None and totals[0]["input_tokens"] == app["input_tokens"]
 
 
-def test_a_stream_admitted_below_the_quota_finishes(limited_api: TestClient) -> None:
-    """Spent or not by the previous test, a stream is either refused before it starts or finishes with usage."""
-    reader = _client(limited_api, "reader-key")
-    try:
-        stream = reader.chat.completions.create(
-            model="rag", messages=[{"role": "user", "content": "deploy?"}], stream=True,
-            stream_options={"include_usage": True},
-        )  # fmt: skip
-    except openai.RateLimitError as refused:
-        assert refused.code == "insufficient_quota"
-        return
-    chunks = list(stream)
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+def test_a_stream_that_crosses_the_quota_finishes_and_the_next_request_is_refused(limited_api: TestClient) -> None:
+    streamer = _client(limited_api, "stream-key")
+    raw = streamer.chat.completions.with_raw_response.create(
+        model="rag", messages=[{"role": "user", "content": "how do I deploy it?"}], stream=True,
+        stream_options={"include_usage": True},
+    )  # fmt: skip
+    assert raw.headers["x-ratelimit-remaining-tokens"] == str(STREAM_QUOTA)
+    chunks = list(raw.parse())
+    usage = chunks[-1].usage
+    assert usage is not None and usage.completion_tokens > 0 and usage.total_tokens > STREAM_QUOTA  # crossed it
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == " ".join(MODEL.answer.split()[:8])  # whole: all RAG_MAX_TOKENS (8) of it
+    with pytest.raises(openai.RateLimitError) as refused:
+        streamer.chat.completions.create(model="rag", messages=[{"role": "user", "content": "again?"}], stream=True)
+    assert refused.value.code == "insufficient_quota"
+    assert refused.value.response.headers["x-ratelimit-limit-tokens"] == str(STREAM_QUOTA)
+    (result,) = _usage(limited_api, "stream-key")["data"][-1]["results"]  # type: ignore[index]
+    assert (result["input_tokens"], result["output_tokens"]) == (usage.prompt_tokens, usage.completion_tokens)
 
 
 def test_usage_is_for_the_tenants_admins(limited_api: TestClient) -> None:

@@ -65,7 +65,7 @@ def test_a_callers_minute_is_refused_past_its_limit_with_the_wait(run_on: Callab
         assert [w.remaining for w in windows if w] == [4, 3, 2, 1, 0] and all(w and w.limit == 5 for w in windows)
         with pytest.raises(RateLimited) as refused:
             await limiter.admit_request(tenant, caller)
-        assert 0 < refused.value.retry_after_s <= 60
+        assert 0 < refused.value.retry_after_s <= 60 and refused.value.limit == 5
         assert await limiter.admit_request(tenant, other) is not None  # another caller has its own window
 
     run_on(scenario)
@@ -106,6 +106,7 @@ def test_a_quota_admits_below_it_and_refuses_once_spent(run_on: Callable[[Scenar
         with pytest.raises(QuotaExceeded) as refused:
             await limiter.admit_tokens(tenant)
         assert refused.value.retry_after_s == 12 * 3600 and "daily" in refused.value.message
+        assert refused.value.limit == 100
         spent = await backend.spent(tenant, day)
         assert (spent.day, spent.month) == (149, 149)
         assert await _limiter(backend, TenantLimits()).admit_tokens(tenant) is None  # no quota: no check
@@ -125,6 +126,7 @@ def test_the_month_quota_counts_every_day_of_the_month(run_on: Callable[[Scenari
         with pytest.raises(QuotaExceeded) as refused:
             await limiter.admit_tokens(tenant)
         assert "monthly" in refused.value.message and refused.value.retry_after_s == 12 * 3600  # to December 1st
+        assert refused.value.limit == 300  # the month's quota, not the (larger, unspent) day's
 
     run_on(scenario)
 

@@ -82,7 +82,9 @@ class Limiter:
             if not await self._windows.hit(item, "rag", caller):
                 stats = await self._windows.get_window_stats(item, "rag", caller)
                 wait = max(0.0, stats.reset_time - self._now().timestamp())
-                raise RateLimited(f"rate limit exceeded: retry after {math.ceil(wait)} s", retry_after_s=wait)
+                raise RateLimited(
+                    f"rate limit exceeded: retry after {math.ceil(wait)} s", retry_after_s=wait, limit=items[-1].amount
+                )
         minute = items[-1]
         stats = await self._windows.get_window_stats(minute, "rag", caller)
         return Window(minute.amount, stats.remaining, max(0.0, stats.reset_time - self._now().timestamp()))
@@ -105,6 +107,7 @@ class Limiter:
                 f"the tenant's {period} token quota ({window.limit} tokens) is used up: retry after "
                 f"{math.ceil(window.reset_s)} s",
                 retry_after_s=window.reset_s,
+                limit=window.limit,
             )
         return min(windows.values(), key=lambda w: w.remaining)
 

@@ -21,6 +21,7 @@ class MemoryState(StateBackend):
         self._usage: dict[tuple[str, date], dict[tuple[str, str | None], UsageCounts]] = defaultdict(dict)
         self._day_tokens: dict[tuple[str, date], int] = defaultdict(int)
         self._month_tokens: dict[tuple[str, str], int] = defaultdict(int)
+        self._newest: date | None = None  # the newest day recorded: past days are forgotten when it changes
 
     @property
     def rate_storage(self) -> Storage:
@@ -35,8 +36,10 @@ class MemoryState(StateBackend):
             by_caller[caller] = by_caller.get(caller, UsageCounts()) + r.counts
             self._day_tokens[(r.tenant, r.day)] += r.counts.tokens
             self._month_tokens[(r.tenant, month_of(r.day))] += r.counts.tokens
-        if records:
-            self._forget_before(max(r.day for r in records) - self._retention)
+        newest = max((r.day for r in records), default=None)
+        if newest is not None and newest != self._newest:  # once a day, not per record: a scan of every key
+            self._newest = newest
+            self._forget_before(newest - self._retention)
 
     def _forget_before(self, oldest: date) -> None:
         for key in [k for k in self._usage if k[1] < oldest]:
