@@ -73,7 +73,8 @@ class Manifests:
         return any(component_of(o) == component for o in self.of(kind))
 
     def config(self) -> dict[str, str]:
-        (configmap,) = self.of("ConfigMap")
+        """The settings ConfigMap (the limits file has its own, of component `limits`)."""
+        (configmap,) = [c for c in self.of("ConfigMap") if component_of(c) == ""]
         data: dict[str, str] = configmap["data"]
         return data
 

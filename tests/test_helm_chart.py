@@ -273,7 +273,7 @@ def _allowed(manifests: Manifests) -> set[tuple[str, str, int]]:
     for component, labels in pods.items():
         selected = [p for p in policies if _selects(p["spec"]["podSelector"], labels)]
         assert len(selected) == 1 and selected[0]["spec"]["policyTypes"] == ["Ingress", "Egress"], component
-    candidate_ports = {6333, 6334, 6335, 8000}
+    candidate_ports = {6333, 6334, 6335, 6379, 8000}
     allowed = set()
     for src, src_labels in pods.items():
         (egress_policy,) = [p for p in policies if _selects(p["spec"]["podSelector"], src_labels)]
@@ -304,8 +304,8 @@ def test_network_policies_allow_only_the_architecture(profiles: dict[str, Manife
         ("qdrant", "qdrant", 6335),  # cluster peers
         ("test", "api", 8000),
     }
-    assert _allowed(render("default", sets)) == expected
-    assert _allowed(render("ha", sets)) == expected
+    assert _allowed(render("default", sets)) == expected  # no shared state: no Redis
+    assert _allowed(render("ha", sets)) == expected | {("api", "redis", 6379), ("ingest", "redis", 6379)}
     dev = _allowed(render("dev", sets))
     assert dev == {e for e in expected if "vllm" not in e}
     # ingress -> API: open to every namespace by default, or to the given peers only
@@ -431,6 +431,13 @@ def test_helm_test_pod_runs_the_smoke_check(profiles: dict[str, Manifests]) -> N
         ({"config.RAG_UNSUPPORTED_ANSWERS": "hide"}, "RAG_UNSUPPORTED_ANSWERS"),
         ({"config.RAG_ANSWERABILITY_MIN": "1.5"}, "RAG_ANSWERABILITY_MIN"),
         ({"ingest.followLinks": "yes"}, "/ingest/followLinks"),
+        ({"state.mode": "external"}, "/state/external/url"),  # no URL
+        ({"state.mode": "external", "state.external.url": "http://r:6379"}, "/state/external/url"),
+        ({"state.mode": "shared"}, "/state/mode"),
+        ({"state.failure": "ignore"}, "/state/failure"),
+        ({"limits.tenants.acme.tokens_per_day": "-1"}, "tokens_per_day"),
+        ({"limits.default.burst": "0"}, "/limits/default/burst"),
+        ({"limits.default.tokens_per_week": "5"}, "tokens_per_week"),
     ],
 )
 def test_the_schema_rejects_bad_values(sets: dict[str, str], message: str) -> None:
@@ -450,3 +457,68 @@ def test_notes_tell_how_to_reach_and_call_the_api(profiles: dict[str, Manifests]
     assert f"port-forward svc/{api_service} 8000:80" in notes
     assert f"get secret {keys_secret} -o jsonpath='{{.data.keys}}'" in notes
     assert 'OpenAI(base_url="http://127.0.0.1:8000/v1"' in notes and "helm test rag -n rag" in notes
+
+
+def test_shared_state_internal_external_and_off(profiles: dict[str, Manifests]) -> None:
+    """Off by default (one process counts alone); the HA profile runs the chart's Redis with a generated password
+    and a volume; an external Redis is a URL and a Secret. The API and the jobs get the URL and the password."""
+    default = profiles["default"]
+    assert not default.has("StatefulSet", "redis") and "RAG_STATE_URL" not in default.config()
+
+    ha = profiles["ha"]
+    redis = ha.get("StatefulSet", "redis")
+    container = redis["spec"]["template"]["spec"]["containers"][0]
+    assert redis["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+    assert container["args"][container["args"].index("--appendonly") + 1] == "yes"
+    service = ha.get("Service", "redis")["metadata"]["name"]
+    assert ha.config()["RAG_STATE_URL"] == f"redis://{service}:6379/0" and ha.config()["RAG_STATE_FAILURE"] == "open"
+    (secret,) = [s for s in ha.of("Secret") if s["metadata"]["name"].endswith("redis-password")]
+    password_ref = {"name": secret["metadata"]["name"], "key": "password"}
+    assert env_of(container)["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == password_ref
+    assert len(base64.b64decode(secret["data"]["password"])) >= 32
+    for component, spec in ha.pod_specs():
+        if component in ("api", "ingest"):
+            assert env_of(spec["containers"][0])["RAG_STATE_PASSWORD"]["valueFrom"]["secretKeyRef"] == password_ref
+    ephemeral = render("ha", {"state.redis.persistence.enabled": "false"}).get("StatefulSet", "redis")
+    assert "volumeClaimTemplates" not in ephemeral["spec"]
+
+    external = render(
+        "default",
+        {"state.mode": "external", "state.external.url": "rediss://cache.example.com:6380/2",
+         "state.external.passwordSecret.name": "redis-cloud", "state.failure": "closed"},
+    )  # fmt: skip
+    assert not external.has("StatefulSet", "redis")
+    assert external.config()["RAG_STATE_URL"] == "rediss://cache.example.com:6380/2"
+    assert external.config()["RAG_STATE_FAILURE"] == "closed"
+    api = external.get("Deployment", "api")["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(api)["RAG_STATE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "redis-cloud", "key": "password"}
+    api_policy = next(p for p in external.of("NetworkPolicy") if component_of(p) == "api")
+    assert {"ports": [{"port": 6380, "protocol": "TCP"}]} in api_policy["spec"]["egress"]
+
+
+def test_the_limits_file_is_a_config_map_the_api_reads_and_an_edit_rolls_the_pods(tmp_path: Path) -> None:
+    from rag.state.limits_file import Limits, LimitsFile, TenantLimits
+
+    sets = {"limits.default.tokens_per_day": "100000", "limits.tenants.acme.tokens_per_month": "5000000",
+            "limits.tenants.acme.requests_per_minute": "30"}  # fmt: skip
+    manifests = render("default", sets)
+    (limits_map,) = [c for c in manifests.of("ConfigMap") if component_of(c) == "limits"]
+    path = tmp_path / "limits.yaml"
+    path.write_text(limits_map["data"]["limits.yaml"])
+    limits = Limits(TenantLimits(), LimitsFile.load(path))  # what `rag serve` makes of the mounted file
+    assert limits.for_tenant("acme") == TenantLimits(requests_per_minute=30, tokens_per_day=100_000,
+                                                     tokens_per_month=5_000_000)  # fmt: skip
+    assert limits.for_tenant("other").tokens_per_day == 100_000
+    pod = manifests.get("Deployment", "api")["spec"]["template"]["spec"]
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert manifests.config()["RAG_LIMITS_FILE"] == f"{mounts['limits']}/limits.yaml"
+    assert volumes["limits"]["configMap"]["name"] == limits_map["metadata"]["name"]
+
+    def checksum(m: Manifests) -> str:
+        return str(m.get("Deployment", "api")["spec"]["template"]["metadata"]["annotations"]["checksum/config"])
+
+    edited = render("default", {**sets, "limits.tenants.acme.requests_per_minute": "60"})
+    assert checksum(edited) != checksum(manifests) == checksum(render("default", sets))
+    plain = render("default")
+    assert "RAG_LIMITS_FILE" not in plain.config() and not [c for c in plain.of("ConfigMap") if component_of(c)]

@@ -71,6 +71,27 @@ app.kubernetes.io/component: {{ .component }}
 {{- if eq .Values.qdrant.mode "external" }}{{ .Values.qdrant.external.apiKeySecret.key }}{{ else }}{{ .Values.qdrant.apiKey.secretKey }}{{ end }}
 {{- end }}
 
+{{/* The shared state's Redis: the chart's own (password from the generated or given Secret), or an external URL. */}}
+{{- define "rag.stateUrl" -}}
+{{- if eq .Values.state.mode "internal" }}
+{{- printf "redis://%s:6379/0" (include "rag.component" (dict "root" . "component" "redis")) }}
+{{- else if eq .Values.state.mode "external" }}
+{{- .Values.state.external.url }}
+{{- end }}
+{{- end }}
+
+{{- define "rag.redisPasswordSecret" -}}
+{{- if eq .Values.state.mode "internal" }}
+{{- default (include "rag.component" (dict "root" . "component" "redis-password")) .Values.state.redis.password.existingSecret }}
+{{- else if eq .Values.state.mode "external" }}
+{{- .Values.state.external.passwordSecret.name }}
+{{- end }}
+{{- end }}
+
+{{- define "rag.redisPasswordEntry" -}}
+{{- if eq .Values.state.mode "external" }}{{ .Values.state.external.passwordSecret.key }}{{ else }}{{ .Values.state.redis.password.secretKey }}{{ end }}
+{{- end }}
+
 {{- define "rag.qdrantUrl" -}}
 {{- if eq .Values.qdrant.mode "external" }}
 {{- .Values.qdrant.external.url }}
@@ -102,6 +123,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- if gt (len $hostPort) 1 }}{{ last $hostPort }}{{ else if eq $u.scheme "https" }}443{{ else }}80{{ end }}
 {{- end }}
 
+{{/* The port of a redis:// or rediss:// URL: explicit, else Redis's 6379. */}}
+{{- define "rag.redisPort" -}}
+{{- $hostPort := splitList ":" (urlParse .).host }}
+{{- if gt (len $hostPort) 1 }}{{ last $hostPort }}{{ else }}6379{{ end }}
+{{- end }}
+
 {{/* Environment of every pod that runs the image: settings (ConfigMap) and credentials (Secrets), never inline. */}}
 {{- define "rag.env" -}}
 {{- if include "rag.qdrantKeySecret" . }}
@@ -110,6 +137,13 @@ app.kubernetes.io/component: {{ .component }}
     secretKeyRef:
       name: {{ include "rag.qdrantKeySecret" . }}
       key: {{ include "rag.qdrantKeyEntry" . }}
+{{- end }}
+{{- if include "rag.redisPasswordSecret" . }}
+- name: RAG_STATE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "rag.redisPasswordSecret" . }}
+      key: {{ include "rag.redisPasswordEntry" . }}
 {{- end }}
 {{- if include "rag.llmKeySecret" . }}
 - name: RAG_LLM_API_KEY
@@ -128,7 +162,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{- define "rag.configChecksum" -}}
-checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+checksum/config: {{ print (include (print .Template.BasePath "/configmap.yaml") .) (include (print .Template.BasePath "/configmap-limits.yaml") .) | sha256sum }}
 {{- end }}
 
 {{/* NetworkPolicy egress rules: DNS, and the vector store (the chart's Qdrant pods, or an external URL's port). */}}
@@ -136,6 +170,19 @@ checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha
 - ports:
     - {port: 53, protocol: UDP}
     - {port: 53, protocol: TCP}
+{{- end }}
+{{- define "rag.np.toRedis" -}}
+{{- if eq .Values.state.mode "internal" }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "rag.selectorLabels" (dict "root" . "component" "redis") | nindent 10 }}
+  ports:
+    - {port: 6379, protocol: TCP}
+{{- else if eq .Values.state.mode "external" }}
+- ports:  # an external Redis: its URL's port, any address (a policy cannot name a host)
+    - {port: {{ include "rag.redisPort" .Values.state.external.url }}, protocol: TCP}
+{{- end }}
 {{- end }}
 {{- define "rag.np.toQdrant" -}}
 {{- if eq .Values.qdrant.mode "internal" }}
