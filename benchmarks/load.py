@@ -1,7 +1,7 @@
 """Load on the real API: N concurrent clients against `rag serve` on loopback, and the same chat requests sent
 straight to the vLLM server, so the time to first token our API adds is a ratio from one run.
 
-    .venv/bin/python -m benchmarks.load [--duration 60] [--chat-concurrency 32] [--skip-vllm]
+    .venv/bin/python -m benchmarks.load [--duration 60] [--chat-concurrency 32] [--skip-vllm] [--state-pairs 300]
 
 The served collection is SciFact's eval collection (11,425 chunks: `points` in benchmarks/results/tenant_isolation.json;
 `rag eval retrieval`'s cache, copied into a temporary store). Scenarios, each for `--duration` seconds with closed-loop
@@ -11,6 +11,9 @@ clients (a client sends its next request when the last one finished):
 - `chat vllm c=N` and `vllm direct c=N`: streamed chat through our API backed by the vLLM CPU server, and the very
   same grounded prompts (fetched once through `/v1/retrieve` and built by rag.prompts) straight to vLLM.
 Per scenario: requests, errors, requests/s, latency p50/p95/p99 and, for chat, time to first token p50/p95/p99.
+Then what the shared state costs (benchmarks/state_load.py): `--state-pairs` paired chats through an API with
+in-process state and one with a local Redis, over the instant upstream, and limit checks per second against that
+Redis from this process (`--state-seconds`, `--state-concurrency`).
 The API's added time to first token comes from `--pairs` pairs at one client (`chat vllm c=1`, `vllm direct c=1`):
 each question once through the API and once straight to vLLM with the same prompt, back to back, alternating which
 goes first; per pair, the API's TTFT minus vLLM's minus that request's retrieval time on the server (the step of
@@ -49,7 +52,7 @@ from rag.llm.model_files import dev_model_dir
 from rag.prompts import Turn, grounded_messages
 from rag.settings import Settings
 from rag.store.edge_layout import EdgeLayout
-from serving.launcher import Server, free_port, rag_env, start_rag_serve, start_server
+from serving.launcher import RedisServer, Server, free_port, rag_env, start_rag_serve, start_server
 
 SERVED = "smollm2-135m-instruct"
 INSTANT_MODEL = "instant"
@@ -158,6 +161,19 @@ async def retrieval_totals(api: str) -> tuple[float, float]:
     return values["rag_retrieval_duration_seconds_sum"], values["rag_retrieval_duration_seconds_count"]
 
 
+def median_with_ci(seconds: list[float], name: str) -> dict[str, Any]:
+    """The median of paired differences, in ms, with a distribution-free 95% interval (order statistics of the
+    binomial): `{pairs, <name>_p50, <name>_ci95}`."""
+    diffs, n = sorted(seconds), len(seconds)
+    k = max(int((n - 1.96 * n**0.5) / 2), 0)
+    ms = [round(1000 * d, 2) for d in diffs]
+    return {
+        "pairs": n,
+        f"{name}_p50": round(1000 * statistics.median(diffs), 2),
+        f"{name}_ci95": [ms[k], ms[n - 1 - k]],
+    }
+
+
 @dataclass
 class Pairs:
     """One client: each question once through the API and once straight to vLLM, back to back (alternating which
@@ -170,16 +186,11 @@ class Pairs:
     def added(self) -> dict[str, Any]:
         """The API's time to first token minus vLLM's for the same prompt, minus that request's retrieval: the
         median over pairs with a distribution-free 95% interval (order statistics of the binomial)."""
-        diffs = sorted(a - d - r for a, d, r in zip(self.through.ttft, self.straight.ttft, self.retrieval, strict=True))
-        n = len(diffs)
-        if n < 6:
-            return {"pairs": n}
-        k = max(int((n - 1.96 * n**0.5) / 2), 0)
-        ms = [round(1000 * d, 1) for d in diffs]
+        diffs = [a - d - r for a, d, r in zip(self.through.ttft, self.straight.ttft, self.retrieval, strict=True)]
+        if len(diffs) < 6:
+            return {"pairs": len(diffs)}
         return {
-            "pairs": n,
-            "ttft_added_ms_p50": round(1000 * statistics.median(diffs), 1),
-            "ttft_added_ms_ci95": [ms[k], ms[n - 1 - k]],
+            **median_with_ci(diffs, "ttft_added_ms"),
             "retrieval_ms_p50": round(1000 * statistics.median(self.retrieval), 1),
             "ttft_api_ms_p50": _pct(self.through.ttft, 50),
             "ttft_direct_ms_p50": _pct(self.straight.ttft, 50),
@@ -305,9 +316,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             rows.append(summary("chat instant-llm c=1", pairs.through, sum(pairs.through.latency)))
             rows.append(summary("instant-llm direct c=1", pairs.straight, sum(pairs.straight.latency)))
             results["ttft_added_instant_llm"] = pairs.added()
-            for server in (api, instant):
-                server.stop()
-                servers.remove(server)
+            api.stop()
+            servers.remove(api)
+            results["state"] = await _state_costs(args, http, store, collection, work, instant, questions[:50], servers)
+            instant.stop()
+            servers.remove(instant)
             if args.skip_vllm:
                 return results
             vllm = start_vllm(work)
@@ -341,12 +354,52 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+async def _state_costs(
+    args: argparse.Namespace,
+    http: httpx.AsyncClient,
+    store: Path,
+    collection: str,
+    work: Path,
+    instant: Server,
+    questions: list[str],
+    servers: list[Server],
+) -> dict[str, Any]:
+    """The shared state's cost (benchmarks/state_load.py): paired TTFT with Redis against in-process, over the
+    instant upstream, and limit checks per second against the same local Redis."""
+    from benchmarks.state_load import check_rate, paired_state_ttft, state_env
+
+    (work / "redis").mkdir()
+    redis = RedisServer(work / "redis").start()
+    second = work / "qdrant-redis"
+    shutil.copytree(store, second)
+    upstream = {"RAG_LLM_BASE_URL": instant.base_url + "/v1", "RAG_LLM_MODEL": INSTANT_MODEL, **state_env(work)}
+    try:
+        memory_api = serve(store, collection, work, "api-state-memory", **upstream)
+        servers.append(memory_api)
+        redis_api = serve(second, collection, work, "api-state-redis", RAG_STATE_URL=redis.url, **upstream)
+        servers.append(redis_api)
+        pairs = await paired_state_ttft(http, memory_api.base_url, redis_api.base_url, questions, args.state_pairs)
+        for server in (memory_api, redis_api):
+            server.stop()
+            servers.remove(server)
+        rate = await check_rate(redis.url, concurrency=args.state_concurrency, seconds=args.state_seconds,
+                                whole_chat=False)  # fmt: skip
+        chat = await check_rate(redis.url, concurrency=args.state_concurrency, seconds=args.state_seconds,
+                                whole_chat=True)  # fmt: skip
+    finally:
+        redis.stop()
+    return {"ttft_added_redis_over_memory": pairs.added(), "rate_checks": rate, "chat_checks": chat}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per scenario")
     parser.add_argument("--chat-concurrency", type=int, default=32)
     parser.add_argument("--pairs", type=int, default=60, help="one-client pairs for the API's added TTFT over vLLM")
     parser.add_argument("--instant-pairs", type=int, default=400, help="the same over an upstream that answers at once")
+    parser.add_argument("--state-pairs", type=int, default=300, help="pairs for Redis against in-process state")
+    parser.add_argument("--state-seconds", type=float, default=10.0, help="seconds of limit checks against Redis")
+    parser.add_argument("--state-concurrency", type=int, default=32, help="concurrent limit checks in one process")
     parser.add_argument("--skip-vllm", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "load.json")
     args = parser.parse_args()
@@ -368,6 +421,18 @@ def main() -> None:
                 f"(95% CI {added['ttft_added_ms_ci95'][0]}..{added['ttft_added_ms_ci95'][1]} ms); TTFT p50 through "
                 f"the API {added['ttft_api_ms_p50']} ms, direct {added['ttft_direct_ms_p50']} ms"
             )
+    state = results.get("state", {})
+    if "ttft_added_redis_over_memory" in state:
+        added = state["ttft_added_redis_over_memory"]
+        print(
+            f"time to first token Redis state adds over in-process state, {added['pairs']} pairs, retrieval excluded: "
+            f"p50 {added['ttft_added_ms_p50']} ms (95% CI {added['ttft_added_ms_ci95'][0]}.."
+            f"{added['ttft_added_ms_ci95'][1]} ms)"
+        )
+        for key, what in (("rate_checks", "rate checks"), ("chat_checks", "rate + quota checks + usage record")):
+            c = state[key]
+            print(f"{what} against one local Redis from one process, {c['concurrency']} concurrent: "
+                  f"{c['per_second']}/s, {c['errors']} errors")  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")

@@ -16,8 +16,7 @@ from rag.hf_runtime import offline
 from rag.store.base import VectorStore
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
-from serving.launcher import Server, rag_env, run_rag, start_api
-from tests.redis_server import RedisServer
+from serving.launcher import RedisServer, Server, rag_env, run_rag, start_api
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

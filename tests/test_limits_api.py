@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from rag.state.usage import today
+from serving.launcher import RedisServer
 from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, settings_for
-from tests.redis_server import RedisServer
 
 MODEL = ScriptedChatModel(answer="Deploy it with the Helm chart, as the docs describe.")
 QUOTA = 600  # the tenant's tokens a day; each chat here spends a few hundred (the prompt holds the sources)

@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving.launcher import Server, free_port, start_api
-from tests.redis_server import RedisServer
+from serving.launcher import RedisServer, Server, free_port, start_api
 
 LIMIT = 30  # requests a minute for the key, burst the same
 BURST = 3 * LIMIT

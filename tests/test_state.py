@@ -22,7 +22,7 @@ from rag.state.limits_file import Limits, LimitsFile, TenantLimits
 from rag.state.memory_backend import MemoryState
 from rag.state.redis_backend import RedisState
 from rag.state.usage import UsageCounts, UsageRecord
-from tests.redis_server import RedisServer
+from serving.launcher import RedisServer
 
 NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 Scenario = Callable[[StateBackend], Awaitable[None]]
@@ -244,6 +244,33 @@ def test_redis_stopped_mid_run_fails_open_or_closed_and_recovers_without_losing_
         (row,) = await opened.usage(tenant, day, day)
         assert row.counts == before.counts + during.counts
         await backend.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+
+
+def test_a_redis_with_a_password_needs_it(tmp_path: Path) -> None:
+    """RAG_STATE_PASSWORD reaches Redis's AUTH; without it (or with a wrong one) the backend is unavailable, which
+    the failure policy then handles like any outage."""
+    from rag.state.backend import StateUnavailable
+
+    server = RedisServer(tmp_path, password="correct-horse-battery").start()
+
+    async def scenario() -> None:
+        right = RedisState(server.url, password="correct-horse-battery", timeout_s=1.0)
+        await right.ping()
+        await right.add_usage([UsageRecord("t", NOON.date(), "u", None, UsageCounts(requests=1))])
+        assert (await right.usage("t", NOON.date(), NOON.date()))[0].counts.requests == 1
+        await right.aclose()
+        for password in (None, "wrong"):
+            denied = RedisState(server.url, password=password, timeout_s=1.0)
+            with pytest.raises(StateUnavailable):
+                await denied.ping()
+            with pytest.raises(StateUnavailable):
+                await denied.usage("t", NOON.date(), NOON.date())
+            await denied.aclose()
 
     try:
         asyncio.run(scenario())

@@ -17,7 +17,7 @@ from openai import OpenAI
 from rag.llm.cpu_dtype import cpu_llm_dtype
 from rag.llm.model_files import dev_model_dir
 from rag.settings import Settings
-from serving.launcher import Server, free_port, launch_server, start_api
+from serving.launcher import RedisServer, Server, free_port, launch_server, start_api
 from tests.conftest import ROOT
 
 SERVED_NAME = "smollm2-135m-instruct"
@@ -53,8 +53,12 @@ def vllm_server(vllm_launched: Server) -> Server:
 
 
 @pytest.fixture(scope="module")
-def api_on_vllm(vllm_launched: Server, docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Our API started while vLLM still loads (its liveness does not wait for the LLM), then vLLM waited for."""
+def api_on_vllm(
+    vllm_launched: Server, docs_store: Path, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """Our API started while vLLM still loads (its liveness does not wait for the LLM), then vLLM waited for. Its
+    usage goes to the session's Redis (the usage test compares what moved, so other tests' usage there is no
+    matter)."""
     path = tmp_path_factory.mktemp("vllm-store") / "qdrant"
     shutil.copytree(docs_store, path)
     server = start_api(
@@ -64,6 +68,7 @@ def api_on_vllm(vllm_launched: Server, docs_store: Path, tmp_path_factory: pytes
         RAG_LLM_MODEL=SERVED_NAME,
         RAG_MAX_TOKENS="32",
         RAG_ANSWERABILITY_MIN="0",  # the runbook question is asked to make vLLM generate, whatever the gate says
+        RAG_STATE_URL=redis_server.url,
     )
     vllm_launched.wait_ready("/v1/models", 600)
     yield server
@@ -87,6 +92,53 @@ def test_streamed_rag_chat_through_vllm(api_on_vllm: Server) -> None:
     assert cited and cited[0].model_extra["citations"][0]["doc_id"] == "deployment.md"  # type: ignore[index]
     usage = chunks[-1].usage
     assert usage is not None and usage.prompt_tokens > 50 and 0 < usage.completion_tokens <= 32  # counted by vLLM
+
+
+def _vllm_tokens(vllm: Server) -> tuple[float, float]:
+    """vLLM's own counters of prompt and generated tokens."""
+    totals = {"vllm:prompt_tokens_total": 0.0, "vllm:generation_tokens_total": 0.0}
+    for line in httpx.get(vllm.base_url + "/metrics").text.splitlines():
+        name = line.split("{", 1)[0]
+        if name in totals:
+            totals[name] += float(line.rsplit(" ", 1)[1])
+    return totals["vllm:prompt_tokens_total"], totals["vllm:generation_tokens_total"]
+
+
+def _metered(api: Server) -> tuple[int, int, int]:
+    """Today's metered input and output tokens and model requests of the API's tenant (GET /v1/usage)."""
+    (result,) = httpx.get(api.base_url + "/v1/usage").json()["data"][-1]["results"] or [
+        {"input_tokens": 0, "output_tokens": 0, "num_model_requests": 0}
+    ]
+    return result["input_tokens"], result["output_tokens"], result["num_model_requests"]
+
+
+def test_metered_usage_equals_what_vllm_counted(vllm_server: Server, api_on_vllm: Server) -> None:
+    """A streamed and a plain chat: the usage the API meters (in Redis) is exactly the usage vLLM reported in its
+    responses, and exactly what vLLM's own token counters moved by."""
+    client = OpenAI(base_url=api_on_vllm.base_url + "/v1", api_key="unused", max_retries=0)
+    metered_before, counted_before = _metered(api_on_vllm), _vllm_tokens(vllm_server)
+    question = [{"role": "user", "content": "How do I deploy the platform on Kubernetes?"}]
+    stream = client.chat.completions.create(
+        model="rag",
+        messages=question,
+        stream=True,
+        stream_options={"include_usage": True},  # type: ignore[arg-type]
+    )
+    streamed = list(stream)[-1].usage
+    plain = client.chat.completions.create(model="rag", messages=question, max_tokens=8).usage  # type: ignore[arg-type]
+    assert streamed is not None and plain is not None
+    reported = (streamed.prompt_tokens + plain.prompt_tokens, streamed.completion_tokens + plain.completion_tokens)
+    metered = _metered(api_on_vllm)
+    assert (metered[0] - metered_before[0], metered[1] - metered_before[1]) == reported
+    assert metered[2] - metered_before[2] == 2
+    deadline = time.monotonic() + 10  # vLLM updates its counters from its stats loop, a moment after answering
+    while True:
+        counted = _vllm_tokens(vllm_server)
+        moved = (counted[0] - counted_before[0], counted[1] - counted_before[1])
+        if moved == reported or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert moved == reported
 
 
 def test_vllm_direct_and_through_us_agree_on_the_model(vllm_server: Server) -> None:
