@@ -151,3 +151,12 @@ def test_metrics_label_usage_by_tenant(limited_api: TestClient) -> None:
     text = limited_api.get("/metrics").text
     assert 'rag_usage_tokens_total{kind="prompt",tenant="metered"}' in text
     assert 'rag_usage_tokens_total{kind="embedding",tenant="metered"}' in text
+
+
+def test_the_tenant_label_is_capped() -> None:
+    """Past RAG_METRICS_MAX_TENANTS tenants a process counts the rest under `other`; those it labelled keep theirs."""
+    from serving.metrics import TenantLabels
+
+    label = TenantLabels(max_tenants=2)
+    assert [label(t) for t in ("a", "b", "c", "a", "d", "b")] == ["a", "b", "other", "a", "other", "b"]
+    assert TenantLabels(max_tenants=0)("a") == "other"
