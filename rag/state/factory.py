@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 
 from rag.settings import Settings
-from rag.state.backend import StateBackend
+from rag.state.backend import StateBackend, StateUnavailable
 from rag.state.guarded import GuardedState
 from rag.state.limiter import Limiter
 from rag.state.limits_file import Limits
@@ -55,12 +55,13 @@ def record_ingest_usage(settings: Settings, tenant: str, counts: UsageCounts) ->
         return
 
     async def write() -> None:
-        guarded = GuardedState(state_backend(settings), policy="open", retry_s=settings.state_retry_s)
+        backend = state_backend(settings)
+        unreachable: tuple[type[Exception], ...] = (StateUnavailable, *backend.errors)
         try:
-            await guarded.add_usage([UsageRecord(tenant, today(), "rag ingest", None, counts)])
+            await backend.add_usage([UsageRecord(tenant, today(), "rag ingest", None, counts)])
+        except unreachable as exc:
+            log.error("usage of this ingest not recorded: the shared state (%s) is unreachable: %s", backend.name, exc)
         finally:
-            await guarded.backend.aclose()
-        if guarded.pending:
-            log.error("usage of this ingest not recorded: the shared state (%s) is unreachable", guarded.backend.name)
+            await backend.aclose()
 
     asyncio.run(write())

@@ -37,7 +37,6 @@ class GuardedState:
         self._down_since: float | None = None
         self._retry_at = 0.0
         self._pending: list[UsageRecord] = []
-        self.dropped = 0  # usage records past `max_pending` during an outage (logged)
 
     @property
     def up(self) -> bool:
@@ -79,7 +78,6 @@ class GuardedState:
         overflow = len(self._pending) - self._max_pending
         if overflow > 0:
             del self._pending[:overflow]
-            self.dropped += overflow
             log.error("state backend %s: %d usage records dropped (more than %d waiting)",
                       self.backend.name, overflow, self._max_pending)  # fmt: skip
 
