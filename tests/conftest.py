@@ -17,6 +17,7 @@ from rag.store.base import VectorStore
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
 from serving.launcher import RedisServer, Server, rag_env, run_rag, start_api
+from tests.postgres_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -29,6 +30,14 @@ offline()  # before any model loads, as the CLI does
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One real Redis for the session (tests keep apart by tenant or key names, or flush it)."""
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the session; each test takes a fresh database of its own (`new_database`)."""
+    server = PostgresServer().start()
     yield server
     server.stop()
 
