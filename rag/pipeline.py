@@ -68,6 +68,7 @@ class Grounding:
     messages: list[BaseMessage]
     answerable: float | None = None  # the answerability model's probability, where it ran
     abstention: AbstentionReason | None = None  # why the answer abstains without calling the LLM
+    query: str = ""  # what was searched: the question, with earlier turns for a follow-up
 
 
 @contextmanager
@@ -100,13 +101,13 @@ def ground(retriever: Retriever, config: PipelineConfig, request: ChatRequest) -
     answerable = gate.probability(retrieved.signals) if gate and retrieved.signals else None
     if not retrieved.hits or (answerable is not None and answerable < config.answerability_min):
         reason: AbstentionReason = "unanswerable" if retrieved.hits else "no_sources"
-        return Grounding(hits=[], citations=[], messages=[], answerable=answerable, abstention=reason)
+        return Grounding([], [], [], answerable=answerable, abstention=reason, query=query)
     hits = apply_source_policy(retrieved.hits, config.injected_sources)
     if not hits:  # every source was dropped as injected
-        return Grounding(hits=[], citations=[], messages=[], answerable=answerable, abstention="no_sources")
+        return Grounding([], [], [], answerable=answerable, abstention="no_sources", query=query)
     citations = citations_for(hits, config.excerpt_chars)
     messages = grounded_messages(request.turns, hits, fence=config.fence_sources)
-    return Grounding(hits=hits, citations=citations, messages=messages, answerable=answerable)
+    return Grounding(hits=hits, citations=citations, messages=messages, answerable=answerable, query=query)
 
 
 class _CheckedAnswer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -9,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rag.domain import RetrievalMode
+from rag.errors import InvalidInput
 from rag.source_policy import InjectedSources
 
 
@@ -32,6 +34,35 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("redis://", "rediss://")):
             raise ValueError("RAG_STATE_URL must be a redis:// or rediss:// URL (its password in RAG_STATE_PASSWORD)")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        from rag.records.database import database_url  # sqlalchemy, imported only when settings are read
+
+        if value is None:
+            return value
+        try:
+            database_url(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("trace_tenants", mode="before")
+    @classmethod
+    def _tenant_days(cls, value: object) -> object:
+        """`TENANT=DAYS` pairs, comma-separated (or JSON): the tenants whose chats leave traces, kept that long."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("{"):
+            return json.loads(value)
+        pairs = {}
+        for item in filter(None, (v.strip() for v in value.split(","))):
+            tenant, sep, days = item.partition("=")
+            if not sep or not tenant.strip():
+                raise ValueError(f"RAG_TRACE_TENANTS: {item!r} is not TENANT=DAYS")
+            pairs[tenant.strip()] = days.strip()
+        return pairs
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> Settings:
@@ -207,11 +238,22 @@ class Settings(BaseSettings):
     oidc_jwks_min_refetch_s: float = Field(default=10.0, ge=0)
     oidc_jwks_max_stale_s: float = Field(default=3600.0, ge=0)
     oidc_allow_http: bool = False  # development only: an http:// issuer (a provider on loopback)
+    # The records database (rag/records/): audit events, answers' owners, traces and feedback. Unset: a SQLite file
+    # beside the embedded store (records.db in the folder holding `qdrant_path`; one process); or `sqlite:///PATH`,
+    # or `postgresql://USER@HOST:PORT/DB` for a cluster, its password apart in `database_password`. The API migrates
+    # it at startup (`rag db upgrade` does it alone).
+    database_url: str | None = None
+    database_password: SecretStr | None = None
     # The audit trail (serving/audit.py): every retrieval and document change is a JSON log event (logger
-    # `rag.audit`); with `audit_db` (a SQLite file) the newest `audit_keep` events are also kept for admins to read
+    # `rag.audit`) and a row of the records database, of which the newest `audit_keep` are kept for admins to read
     # through GET /v1/audit.
-    audit_db: Path | None = None
     audit_keep: int = Field(default=100_000, ge=1)
+    # Traces (docs/feedback.md): the tenants whose chats leave a trace, each with its retention in days (`*`: every
+    # tenant); none by default. A trace holds ids, hashes, scores and timings; the question, the answer and the
+    # sources' texts too only with `trace_content`. Feedback may be given on an answer for `feedback_window_days`.
+    trace_tenants: Annotated[dict[str, Annotated[int, Field(ge=1)]], NoDecode] = {}
+    trace_content: bool = False
+    feedback_window_days: int = Field(default=30, ge=1)
     # Limits: requests per minute per key or subject, at most `rate_limit_burst` of them in any burst-sized slice of
     # the minute (0 disables; the limits file may set both per tenant), messages and characters per request, and
     # the largest `max_tokens` a request may ask for.

@@ -13,9 +13,13 @@ from langchain_core.language_models import BaseChatModel
 
 from rag.components import build_components, build_pipeline, hold_default_collection
 from rag.llm.factory import chat_model_name
+from rag.records.capture import RecordPolicy
+from rag.records.database import records_url
+from rag.records.store import RecordStore
+from rag.records.writer import RecordWriter
 from rag.settings import Settings
 from rag.state.factory import build_limiter, limits_of
-from serving.audit import Audit, SqliteAuditStore
+from serving.audit import Audit
 from serving.auth import ApiKeys
 from serving.body_limit import BodyLimitMiddleware
 from serving.deps import get_principal
@@ -25,7 +29,7 @@ from serving.metrics import ApiMetrics, metrics_endpoint
 from serving.oidc import OidcVerifier
 from serving.request_context import RequestContextMiddleware
 from serving.routers import audit as audit_router
-from serving.routers import chat, documents, health, models, retrieve, usage
+from serving.routers import chat, documents, feedback, health, models, retrieve, traces, usage
 from serving.state import AppState
 
 log = logging.getLogger(__name__)
@@ -36,15 +40,17 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     settings = settings or Settings()
     api_keys = ApiKeys.from_settings(settings)  # a bad key file stops the server here, before it listens
     limits = limits_of(settings)  # a bad limits file stops the server here too
+    records_at = records_url(settings)
     metrics = ApiMetrics(max_tenants=settings.metrics_max_tenants)
     oidc = OidcVerifier(settings) if settings.oidc_issuer else None
     lifecycle = Lifecycle(authenticated=api_keys is not None or oidc is not None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        records = await run_in_threadpool(RecordStore.open, records_at)  # migrated to the newest schema
         components = await run_in_threadpool(build_components, settings)
         limiter = build_limiter(settings, limits, on_skip=lambda check: metrics.state_skipped.labels(check).inc())
-        audit = Audit(SqliteAuditStore(settings.audit_db, settings.audit_keep) if settings.audit_db else None)
+        writer = RecordWriter(records, audit_keep=settings.audit_keep)
         try:
             # the default collection opens now: an embedded store is this server's from the start
             await run_in_threadpool(hold_default_collection, components.store, settings)
@@ -57,14 +63,17 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
                 started=int(time.time()),
                 api_keys=api_keys,
                 oidc=oidc,
-                audit=audit,
+                audit=Audit(writer),
+                records=records,
+                record_writer=writer,
+                record_policy=RecordPolicy.of(settings),
                 limiter=limiter,
                 metrics=metrics,
                 lifecycle=lifecycle,
             )
             log.info(
-                "ready: store %s, LLM %s, state %s", components.store.location, app.state.rag.llm_name,
-                limiter.state.backend.name,
+                "ready: store %s, LLM %s, state %s, records %s", components.store.location, app.state.rag.llm_name,
+                limiter.state.backend.name, records.location,
             )  # fmt: skip
             if api_keys is None and oidc is None:
                 log.warning(
@@ -79,7 +88,8 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
         finally:
             app.state.rag = None
             components.close()
-            audit.close()
+            await run_in_threadpool(writer.close)  # what is waiting is written
+            records.close()
             await limiter.state.backend.aclose()
             if oidc is not None:
                 await oidc.aclose()
@@ -96,6 +106,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     install_error_handlers(app)
     app.include_router(health.router)  # open: probes carry no key
     app.add_api_route("/metrics", metrics_endpoint(metrics), methods=["GET"], include_in_schema=False)
-    for router in (chat.router, models.router, retrieve.router, documents.router, audit_router.router, usage.router):
-        app.include_router(router, dependencies=[Depends(get_principal)])
+    routers = (chat, models, retrieve, documents, audit_router, usage, traces, feedback)
+    for module in routers:
+        app.include_router(module.router, dependencies=[Depends(get_principal)])
     return app

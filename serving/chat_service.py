@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import UTC, datetime
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
@@ -22,6 +23,7 @@ from rag.errors import InvalidInput, NotFound, RagError
 from rag.identity import Principal
 from rag.pipeline import Grounding
 from rag.prompts import Turn
+from rag.records.capture import ChatOutcome, StageTimes, chat_records
 from rag.requests import ChatRequest
 from rag.state.usage import UsageCounts
 from serving.errors import code_of, error_body, status_of
@@ -122,20 +124,24 @@ class ChatService:
         return grounding
 
     async def _generate(
-        self, request: ChatRequest, grounding: Grounding, arrived: float
+        self, request: ChatRequest, grounding: Grounding, arrived: float, cid: str
     ) -> AsyncGenerator[StreamEvent, None]:
-        """The pipeline's events, timed (first token, LLM duration, tokens) and traced (`rag.generate`). The span is
-        started, not made current: a generator resumes in other contexts."""
-        metrics, began, first = self._state.metrics, time.perf_counter(), True
+        """The pipeline's events, timed (first token, LLM duration, tokens) and traced (`rag.generate`; the span is
+        started, not made current: a generator resumes in other contexts); once the answer is whole, its records
+        (its owner, and its trace where the tenant's are on) go to the background writer."""
+        metrics, began, first_at = self._state.metrics, time.perf_counter(), None
         span = tracer.start_span("rag.generate", attributes={"rag.max_tokens": request.max_tokens})
         events = self._state.pipeline.astream(request, grounding)
-        metered = False
+        metered, pieces, finished = False, [], None
         try:
             async for event in events:
-                if isinstance(event, TokenDelta) and first:
-                    first = False
-                    metrics.first_token.observe(time.perf_counter() - arrived)
+                if isinstance(event, TokenDelta):
+                    pieces.append(event.text)
+                    if first_at is None:
+                        first_at = time.perf_counter()
+                        metrics.first_token.observe(first_at - arrived)
                 elif isinstance(event, Finished):
+                    finished = event
                     metrics.tokens.inc(event.completion_tokens)
                     span.set_attributes(
                         {"rag.completion_tokens": event.completion_tokens, "rag.finish_reason": event.finish_reason}
@@ -153,32 +159,38 @@ class ChatService:
             await events.aclose()
             if not metered:  # failed or cancelled before the LLM reported usage: the request, without tokens
                 await asyncio.shield(meter(self._state, self._principal, UsageCounts(requests=1, retrieval_calls=1)))
+            if finished is not None:
+                times = StageTimes(arrived, began, first_at, time.perf_counter())
+                outcome = ChatOutcome(cid, self._principal, request.collection, request.turns[-1].content, grounding,
+                                      finished, "".join(pieces), times)  # fmt: skip
+                for record in chat_records(self._state.record_policy, outcome, datetime.now(UTC)):
+                    self._state.record_writer.submit(record)
 
     async def create(self, body: ChatCompletionRequest) -> ChatCompletion | StreamingResponse:
-        arrived = time.perf_counter()
+        arrived, cid = time.perf_counter(), completion_id()
         request = self._domain_request(body)
         if not body.stream:
             grounding = await self._ground(request)
-            return await self._complete(self._generate(request, grounding, arrived))
+            return await self._complete(self._generate(request, grounding, arrived, cid), cid)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        started = asyncio.ensure_future(self._start(request, arrived))
+        started = asyncio.ensure_future(self._start(request, arrived, cid))
         try:
             await asyncio.wait_for(asyncio.shield(started), timeout=self._state.settings.stream_keepalive_s)
         except TimeoutError:  # still retrieving or prefilling: commit the stream and keep it alive meanwhile
-            stream = self._kept_alive(started, include_usage)
+            stream = self._kept_alive(started, include_usage, cid)
         except BaseException:
             started.cancel()
             raise
         else:  # a failure before this point is a plain HTTP error
-            stream = self._stream(*started.result(), include_usage)
+            stream = self._stream(*started.result(), include_usage, cid)
         return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
     async def _start(
-        self, request: ChatRequest, arrived: float
+        self, request: ChatRequest, arrived: float, cid: str
     ) -> tuple[StreamEvent, AsyncGenerator[StreamEvent, None]]:
         """Retrieval, then the LLM's first event."""
         grounding = await self._ground(request)
-        events = self._generate(request, grounding, arrived)
+        events = self._generate(request, grounding, arrived, cid)
         try:
             first = await anext(events)
         except BaseException:
@@ -190,6 +202,7 @@ class ChatService:
         self,
         started: asyncio.Future[tuple[StreamEvent, AsyncGenerator[StreamEvent, None]]],
         include_usage: bool,
+        cid: str,
     ) -> AsyncIterator[bytes]:
         interval = self._state.settings.stream_keepalive_s
         try:
@@ -213,16 +226,17 @@ class ChatService:
             return
         finally:
             started.cancel()  # the client went away while waiting: stop retrieval and generation
-        async for piece in self._stream(first, events, include_usage):
+        async for piece in self._stream(first, events, include_usage, cid):
             yield piece
 
-    async def _complete(self, events: AsyncIterator[StreamEvent]) -> ChatCompletion:
+    async def _complete(self, events: AsyncIterator[StreamEvent], cid: str) -> ChatCompletion:
         fold = AnswerFold()
         async for event in events:
             fold.add(event)
         evidence = fold.finished.evidence
         message = AssistantMessage(content=fold.text, annotations=url_citations(evidence))
         return ChatCompletion(
+            id=cid,
             model=self._state.settings.api_model_name,
             choices=[Choice(message=message, finish_reason=fold.finished.finish_reason)],
             usage=_usage(fold.finished),
@@ -234,8 +248,9 @@ class ChatService:
         first: StreamEvent,
         events: AsyncGenerator[StreamEvent, None],
         include_usage: bool,
+        cid: str,
     ) -> AsyncIterator[bytes]:
-        cid, created, model = completion_id(), now(), self._state.settings.api_model_name
+        created, model = now(), self._state.settings.api_model_name
 
         def chunk(choices: list[ChunkChoice], **extra: object) -> bytes:
             c = ChatCompletionChunk(

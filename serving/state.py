@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from rag.components import Components
 from rag.pipeline import RagPipeline
+from rag.records.capture import RecordPolicy
+from rag.records.store import RecordStore
+from rag.records.writer import RecordWriter
 from rag.settings import Settings
 from rag.state.limiter import Limiter
 from serving.audit import Audit
@@ -27,4 +30,7 @@ class AppState:
     limiter: Limiter  # request rates, token quotas and usage, in the shared state (rag/state/)
     metrics: ApiMetrics
     audit: Audit
+    records: RecordStore  # audit events, answers' owners, traces, feedback (rag/records/)
+    record_writer: RecordWriter  # writes records off the request path
+    record_policy: RecordPolicy  # what a chat leaves in the records
     lifecycle: Lifecycle  # the app's own (app.state.lifecycle): authenticated, draining

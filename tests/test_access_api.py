@@ -54,7 +54,7 @@ def _h(who: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     folder = tmp_path_factory.mktemp("access")
-    settings = settings_for(folder / "qdrant", api_keys=SecretStr(KEYS), max_tokens=4, audit_db=folder / "audit.db")
+    settings = settings_for(folder / "qdrant", api_keys=SecretStr(KEYS), max_tokens=4)
     with app_client(settings, ScriptedChatModel()) as client:
         for doc_id, (text, access) in DOCUMENTS.items():
             body = {"id": doc_id, "text": text, "title": doc_id, **({"access": access} if access else {})}

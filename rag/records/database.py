@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -13,6 +13,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from rag.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 SCHEMES = ("sqlite", "postgresql", "postgres")
 
@@ -33,6 +36,12 @@ def database_url(url: str, password: SecretStr | None = None) -> URL:
         return parsed.set(drivername="sqlite")
     parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.set(password=password.get_secret_value()) if password is not None else parsed
+
+
+def records_url(settings: Settings) -> URL:
+    """The settings' records database: RAG_DATABASE_URL, or records.db beside the embedded store."""
+    url = settings.database_url or f"sqlite:///{settings.qdrant_path.expanduser().parent / 'records.db'}"
+    return database_url(url, settings.database_password)
 
 
 def is_sqlite(url: URL) -> bool:
