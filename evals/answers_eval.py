@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from evals.answer_metrics import abstains, citation_precision, rouge_l, token_f1
 from evals.beir import GoldAnswer, check_answers_dataset, load_answers
 from evals.eval_index import TENANT, open_eval_index
+from evals.feedback_export import comparable
 from evals.groundedness import Groundedness, build_groundedness
 from evals.results import AnswerResults, AnswerSummary, GenerationSettings, QuestionResult, RetrievalSettings
 from rag.answer_stream import AnswerFold
@@ -151,7 +152,13 @@ def evaluate_question(
         gold_supporting=bool(supporting_docs & gold_docs) if gold.answerable and not abstained else None,
         answerable_probability=grounding.answerable,
         abstention_reason=evidence.abstention,
+        repeated_rejected=_repeats(text, gold.rejected_answers),
     )
+
+
+def _repeats(answer: str, rejected: Sequence[str]) -> bool | None:
+    """Whether the answer is one of the rejected ones, unchanged; None when none was rejected."""
+    return comparable(answer) in {comparable(a) for a in rejected} if rejected else None
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -224,4 +231,6 @@ def summarize(
         gold_supporting=_mean([float(r.gold_supporting) for r in answerable if r.gold_supporting is not None]),
         abstention_curve=abstention_curve(results, answerability_min),
         abstention_curve_with_attribution=abstention_curve(results, answerability_min, with_attribution=True),
+        rejected_cases=sum(1 for r in results if r.repeated_rejected is not None),
+        rejected_repeated=_mean([float(r.repeated_rejected) for r in results if r.repeated_rejected is not None]),
     )

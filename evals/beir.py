@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -49,6 +49,8 @@ class GoldAnswer:
     answerable: bool
     gold_doc_ids: list[str]
     answers: list[str]
+    # answers that must not come back unchanged (a thumbs-down's, evals/feedback_export.py)
+    rejected_answers: list[str] = field(default_factory=list)
 
 
 def load_answers(dataset: Path) -> list[GoldAnswer]:
@@ -60,6 +62,7 @@ def load_answers(dataset: Path) -> list[GoldAnswer]:
                 bool(r["answerable"]),
                 [str(d) for d in r.get("gold_doc_ids") or []],
                 [str(a) for a in r.get("answers") or [] if str(a).strip()],
+                [str(a) for a in r.get("rejected_answers") or [] if str(a).strip()],
             )
             for r in map(json.loads, lines)
             if r

@@ -158,6 +158,7 @@ class QuestionResult:
     gold_supporting: bool | None = None  # answerable and answered: a gold document supports one of its sentences
     answerable_probability: float | None = None  # the answerability model's, before generation
     abstention_reason: str | None = None  # the pipeline's own: no_sources, unanswerable, unsupported
+    repeated_rejected: bool | None = None  # a question with rejected answers: the answer is one of them, unchanged
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,10 @@ class AnswerSummary:
     # no supported sentence.
     abstention_curve: list[dict[str, float]] = field(default_factory=list)
     abstention_curve_with_attribution: list[dict[str, float]] = field(default_factory=list)
+    # Questions with rejected answers (a feedback dataset's thumbs-down), and the share answered with one of them
+    # again, unchanged ([n] markers and whitespace aside).
+    rejected_cases: int = 0
+    rejected_repeated: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

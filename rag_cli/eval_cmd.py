@@ -1,6 +1,8 @@
 """`rag eval retrieval --dataset DIR [--split test] [--mode M ...] [--json]`: retrieval quality on a BEIR dataset;
 `rag eval answers --dataset DIR [--max-questions N] [--json]`: the chat pipeline against gold answers;
 `rag eval gate [--thresholds FILE] [--data DIR] [--json]`: exit 1 when a metric is below its checked-in threshold;
+`rag eval feedback --export DIR [--since DATE] [--tenant T]`: the rated answers of the records database as a dataset
+`rag eval answers` runs (evals/feedback_export.py);
 `rag eval cache list|prune`: the cached eval collections (rag_cli/eval_cache_cmd.py).
 `retrieval` and `answers` also write a report folder (report.json, report.md, a PNG; evals/report.py): `--report
 DIR`, by default `reports/<kind>-<dataset folder name>`, or `--no-report`.
@@ -14,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
@@ -50,12 +53,44 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.add_argument("--json", action="store_true", help="print one JSON object (summary and per question) on stdout")
     _report_options(a, "answers")
     a.set_defaults(run=run_answers)
+    f = kinds.add_parser("feedback", help="export the feedback on answers as a dataset `rag eval answers` runs")
+    f.add_argument("--export", type=Path, required=True, metavar="DIR", help="the dataset folder to write")
+    f.add_argument("--since", type=_since, help="feedback given since this UTC date or time (ISO 8601)")
+    f.add_argument("--tenant", help="this tenant's feedback only (default: every tenant's)")
+    f.set_defaults(run=run_feedback)
     g = kinds.add_parser("gate", help="fail (exit 1) when a metric drops below its threshold")
     g.add_argument("--thresholds", type=Path, help="thresholds file (default: evals/quality_gate.json)")
     g.add_argument("--data", type=Path, metavar="DIR", help="folder holding the datasets (default: RAG_EVAL_DATA_DIR)")
     g.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     g.set_defaults(run=run_gate_cmd)
     eval_cache_cmd.register(kinds)
+
+
+def _since(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {value!r}") from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def run_feedback(args: argparse.Namespace) -> int:
+    from evals.feedback_export import export_feedback
+    from rag.records.database import records_url
+    from rag.records.store import RecordStore
+    from rag.settings import Settings
+
+    store = RecordStore.open(records_url(Settings()))
+    try:
+        summary = export_feedback(store, args.export, tenant=args.tenant, since=args.since)
+    finally:
+        store.close()
+    for feedback_id, why in summary.skipped:
+        print(f"rag eval feedback: skipped {feedback_id}: {why}", file=sys.stderr)
+    kinds = ", ".join(f"{n} {kind}" for kind, n in summary.cases.items())
+    print(f"{summary.written} cases ({kinds}) over {summary.passages} passages in {args.export}; "
+          f"{len(summary.skipped)} feedback skipped")  # fmt: skip
+    return 0
 
 
 def _report_options(p: argparse.ArgumentParser, kind: ReportKind) -> None:

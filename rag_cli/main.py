@@ -10,14 +10,26 @@ from collections.abc import Sequence
 
 from rag.errors import RagError, StoreBusy
 from rag.hf_runtime import offline
-from rag_cli import ask_cmd, copy_cmd, delete_cmd, eval_cmd, ingest_cmd, models_cmd, serve_cmd, smoke_cmd, status_cmd
+from rag_cli import (
+    ask_cmd,
+    copy_cmd,
+    db_cmd,
+    delete_cmd,
+    eval_cmd,
+    ingest_cmd,
+    models_cmd,
+    serve_cmd,
+    smoke_cmd,
+    status_cmd,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Grounded, cited chat over your documents.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (ingest_cmd, ask_cmd, serve_cmd, status_cmd, delete_cmd, copy_cmd, eval_cmd, models_cmd, smoke_cmd):
+    commands = (ingest_cmd, ask_cmd, serve_cmd, status_cmd, delete_cmd, copy_cmd, eval_cmd, models_cmd, smoke_cmd)
+    for module in (*commands, db_cmd):
         module.register(sub)
     return parser
 
