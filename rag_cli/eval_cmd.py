@@ -158,6 +158,10 @@ def run_retrieval(args: argparse.Namespace) -> int:
     return _write_report(lambda: write_retrieval_report(report_dir, results))
 
 
+def _value(value: float | None) -> str:
+    return "none" if value is None else f"{value:.4f}"
+
+
 def run_gate_cmd(args: argparse.Namespace) -> int:
     from evals.gate import THRESHOLDS, ThresholdsError, evaluate_gate
     from rag.settings import Settings
@@ -171,8 +175,9 @@ def run_gate_cmd(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json()))
     else:
         for r in report.results:
-            shown = ", ".join(f"{k} {r.metrics.value(k):.4f} (min {v:.4f})" for k, v in r.check.minimums.items())
-            print(f"{'FAIL' if r.failures else 'ok  '} {r.check.dataset} {r.check.mode}: {shown}")
+            shown = ", ".join(f"{k} {_value(r.measured.get(k))} ({side} {v:.4f})" for k, side, v in r.bounds())
+            what = r.check.mode if r.check.kind == "retrieval" else "answers"
+            print(f"{'FAIL' if r.failures else 'ok  '} {r.check.dataset} {what}: {shown}")
     for failure in report.failures:
         print(f"rag eval gate: below threshold: {failure}", file=sys.stderr)
     return 0 if report.passed else 1
