@@ -166,6 +166,7 @@ def test_answers_report(tmp_path: Path) -> None:
         "gold_supporting": None,
         "answerable_probability": None,
         "abstention_reason": None,
+        "repeated_rejected": None,
     }
     md = md_path.read_text()
     assert "| token F1 | 0.4583 |" in md and "| abstention accuracy | 0.9286 |" in md

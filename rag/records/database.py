@@ -65,7 +65,8 @@ def make_engine(url: URL, *, timeout_s: float = 10.0) -> Engine:
         def _pragmas(connection: sqlite3.Connection, _record: Any) -> None:
             connection.isolation_level = None  # the driver's own transaction handling off: `_begin` below instead
             cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # set once, kept in the file
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")  # WAL keeps it consistent; a power loss may lose the last
             cursor.close()
 

@@ -4,6 +4,9 @@ together take turns, as they do on SQLite by taking its write lock first."""
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -35,10 +38,27 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@contextmanager
+def _file_lock(engine: Engine) -> Iterator[None]:
+    """A SQLite file's migrations take turns through a lock file beside it (SQLite's own lock can refuse a second
+    writer at once while the file is being set up)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database:
+        yield
+        return
+    with Path(f"{database}.migrate.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Brings the schema up to `revision`; returns the revision it is at."""
-    with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-        command.upgrade(_config(connection), revision)
-    return current_revision(engine)
+    with _file_lock(engine):
+        with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            command.upgrade(_config(connection), revision)
+        return current_revision(engine)
