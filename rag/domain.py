@@ -115,6 +115,7 @@ class Citation:
     score: float
     cited: bool = False  # whether the answer cites it with a `[index]` marker
     note: str | None = None  # what a reader should know of it (flagged as reading like instructions to a model)
+    page: int | None = None  # the page of its document it comes from (PDF)
 
 
 @dataclass(frozen=True, slots=True)

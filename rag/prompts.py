@@ -42,6 +42,10 @@ def retrieval_query(turns: Sequence[Turn], history_turns: int) -> str:
     return "\n".join(users[-(history_turns + 1) :])
 
 
+def _page(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def citations_for(hits: Sequence[Hit], excerpt_chars: int) -> list[Citation]:
     def excerpt(text: str) -> str:
         return text if len(text) <= excerpt_chars else text[: excerpt_chars - 1].rstrip() + "…"
@@ -55,6 +59,7 @@ def citations_for(hits: Sequence[Hit], excerpt_chars: int) -> list[Citation]:
             excerpt=excerpt(h.chunk.text),
             score=h.score,
             note=FLAGGED_NOTE if INJECTION in h.chunk.flags else None,
+            page=_page(h.chunk.metadata.get("page")),
         )
         for i, h in enumerate(hits, start=1)
     ]

@@ -254,6 +254,19 @@ class Settings(BaseSettings):
     trace_tenants: Annotated[dict[str, Annotated[int, Field(ge=1)]], NoDecode] = {}
     trace_content: bool = False
     feedback_window_days: int = Field(default=30, ge=1)
+    # The playground at /ui (serving/routers/playground.py, docs/playground.md): on unless `ui_enabled` is false. With
+    # an OIDC issuer and `ui_oidc_client_id` (a public client registered with the issuer, its redirect URI
+    # `https://HOST/ui/`), it also signs users in by the authorization code flow with PKCE, asking for
+    # `ui_oidc_scope` and, where the provider needs a resource indicator for its access tokens, `ui_oidc_resource`.
+    ui_enabled: bool = True
+    ui_oidc_client_id: str | None = None
+    ui_oidc_scope: str = "openid"
+    ui_oidc_resource: str | None = None
+    # Where `rag eval` writes its reports (`reports/<kind>-<dataset>` by default): admins see the newest through
+    # GET /v1/eval/reports and the playground.
+    reports_dir: Path = Path("reports")
+    # POST /v1/documents/files: the largest upload (all its files together); other requests stay at max_body_bytes.
+    max_upload_mb: float = Field(default=100.0, gt=0)
     # Limits: requests per minute per key or subject, at most `rate_limit_burst` of them in any burst-sized slice of
     # the minute (0 disables; the limits file may set both per tenant), messages and characters per request, and
     # the largest `max_tokens` a request may ask for.

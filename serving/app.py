@@ -29,7 +29,21 @@ from serving.metrics import ApiMetrics, metrics_endpoint
 from serving.oidc import OidcVerifier
 from serving.request_context import RequestContextMiddleware
 from serving.routers import audit as audit_router
-from serving.routers import chat, documents, feedback, health, models, retrieve, traces, usage
+from serving.routers import (
+    chat,
+    collections,
+    document_files,
+    documents,
+    eval_reports,
+    feedback,
+    health,
+    me,
+    models,
+    retrieve,
+    traces,
+    usage,
+)
+from serving.routers.playground import playground_router
 from serving.state import AppState
 
 log = logging.getLogger(__name__)
@@ -101,12 +115,18 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
         lifespan=lifespan,
     )
     app.state.lifecycle = lifecycle
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    upload_bytes = int(settings.max_upload_mb * 1_000_000)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, larger={document_files.UPLOAD_PATH: upload_bytes}
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: sees every response, 413s too
     install_error_handlers(app)
     app.include_router(health.router)  # open: probes carry no key
     app.add_api_route("/metrics", metrics_endpoint(metrics), methods=["GET"], include_in_schema=False)
-    routers = (chat, models, retrieve, documents, audit_router, usage, traces, feedback)
+    routers = (chat, models, retrieve, document_files, documents, collections, audit_router, usage, traces, feedback,
+               me, eval_reports)  # fmt: skip
     for module in routers:
         app.include_router(module.router, dependencies=[Depends(get_principal)])
+    if settings.ui_enabled:  # the playground's files are open, as a sign-in page is; everything it calls is not
+        app.include_router(playground_router(settings, authenticated=lifecycle.authenticated))
     return app

@@ -14,12 +14,15 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """`max_bytes` per request body, but for the paths `larger` names (an upload of files) their own limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
-    async def _reject(self, send: Send) -> None:
-        body = error_body(413, f"the request body exceeds {self.max_bytes} bytes").model_dump()
+    async def _reject(self, send: Send, limit: int) -> None:
+        body = error_body(413, f"the request body exceeds {limit} bytes").model_dump()
         payload = json.dumps(body).encode()
         await send(
             {
@@ -37,9 +40,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(send)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await self._reject(send, limit)
                 return
         received = 0
         too_large = False
@@ -49,7 +53,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     too_large = True
                     raise BodyTooLarge
             return message
@@ -62,7 +66,7 @@ class BodyLimitMiddleware:
             if too_large:
                 if not replaced:
                     replaced = True
-                    await self._reject(send)
+                    await self._reject(send, limit)
                 return
             await send(message)
 
@@ -70,4 +74,4 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge:
             if not replaced:
-                await self._reject(send)
+                await self._reject(send, limit)

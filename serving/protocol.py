@@ -123,6 +123,7 @@ class CitationOut(BaseModel):
     score: float
     cited: bool  # whether the answer cites it with an [index] marker
     note: str | None  # e.g. flagged at ingest as reading like instructions to a model
+    page: int | None = None  # the page of its document it comes from (PDF)
 
 
 class UrlCitation(BaseModel):

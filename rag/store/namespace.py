@@ -70,3 +70,13 @@ class CollectionNamespace:
         if len(name) > MAX_STORE_NAME:
             raise InvalidInput(f"collection name too long: at most {MAX_STORE_NAME} characters", param="collection")
         return name
+
+    def caller_name(self, store_name: str, tenant: str) -> str | None:
+        """The name `tenant` calls a store collection by, or None when it is not one of the tenant's (shared
+        isolation: every collection is everyone's, filtered by tenant)."""
+        if self.isolation == "shared":
+            return store_name
+        collection, at, token = store_name.partition("@")
+        if not at:
+            return collection if tenant == self.home_tenant else None
+        return collection if tenant != self.home_tenant and token == tenant_token(tenant) else None

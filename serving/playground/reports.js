@@ -26,7 +26,7 @@ export class Reports {
       section.className = 'card report-card';
       const title = document.createElement('h3');
       title.textContent = `${report.name} (${new Date(report.modified * 1000).toLocaleString()})`;
-      section.append(title, this.table(report.summary));
+      section.append(title, ...report.tables.map((t) => this.table(t)));
       for (const image of report.images) {
         const figure = document.createElement('figure');
         const img = document.createElement('img');
@@ -43,23 +43,31 @@ export class Reports {
     }
   }
 
-  table(summary) {
+  table(spec) {
     const table = document.createElement('table');
     const caption = document.createElement('caption');
-    caption.textContent = 'Summary';
-    const body = document.createElement('tbody');
-    for (const [key, value] of Object.entries(summary)) {
-      if (value !== null && typeof value === 'object') continue;
-      const row = document.createElement('tr');
+    caption.textContent = spec.caption;
+    const head = document.createElement('thead');
+    const headRow = document.createElement('tr');
+    for (const column of spec.columns) {
       const th = document.createElement('th');
-      th.scope = 'row';
-      th.textContent = key;
-      const td = document.createElement('td');
-      td.textContent = value === null ? '—' : String(value);
-      row.append(th, td);
+      th.scope = 'col';
+      th.textContent = column;
+      headRow.append(th);
+    }
+    head.append(headRow);
+    const body = document.createElement('tbody');
+    for (const values of spec.rows) {
+      const row = document.createElement('tr');
+      values.forEach((value, i) => {
+        const td = document.createElement(i === 0 ? 'th' : 'td');
+        if (i === 0) td.scope = 'row';
+        td.textContent = value === null ? '—' : String(value);
+        row.append(td);
+      });
       body.append(row);
     }
-    table.append(caption, body);
+    table.append(caption, head, body);
     return table;
   }
 }

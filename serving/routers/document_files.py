@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,10 +17,11 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from ingest.formats.base import Loaded, LoadFailure, LoadOptions
+from ingest.formats.base import LoadFailure, LoadOptions
 from ingest.loaders import load
 from ingest.sources import SourceFile
 from ingest.sync import Ingestor
+from rag.domain import Document
 from rag.errors import InvalidInput
 from rag.identity import Principal
 from rag.state.usage import UsageCounts
@@ -84,7 +86,7 @@ def _ingest(
 
         loaded: list[UploadedDocument] = []
 
-        def renamed(items: list[Loaded] | object) -> object:
+        def renamed() -> Iterator[Document | LoadFailure]:
             for item in load(sources, LoadOptions.from_settings(state.settings)):
                 if isinstance(item, LoadFailure):
                     yield LoadFailure(shown(item.path), item.error, file=shown(item.file))
@@ -94,7 +96,7 @@ def _ingest(
                     yield replace(item, source=f"upload:{shown(item.source)}")
 
         ingestor = Ingestor.for_components(components, collection=target.collection, tenant=target.tenant)
-        summary = ingestor.run(renamed(None))  # type: ignore[arg-type]
+        summary = ingestor.run(renamed())
     failed = [FailedFile(file=f["path"], error=f["error"]) for f in summary.failed]
     failed_ids = {f.file for f in failed}
     stored = FilesStored(
