@@ -218,7 +218,7 @@ export class Chat {
     const thumbs = element('fieldset', {}, element('legend', { text: 'Was this answer right?' }));
     let rating = null;
     const more = element('div', { class: 'feedback-more', hidden: true });
-    for (const [value, label] of [['up', '👍 Right'], ['down', '👎 Wrong']]) {
+    for (const [value, label] of [['up', 'Right'], ['down', 'Wrong']]) {
       const button = element('button', { type: 'button', class: 'thumb', 'aria-pressed': 'false', 'data-rating': value, text: label });
       button.addEventListener('click', () => {
         rating = value;

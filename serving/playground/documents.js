@@ -89,9 +89,9 @@ export class Documents {
     const lines = [];
     try {
       const result = await this.app.api.post('/v1/documents/files', body);
-      for (const doc of result.documents) lines.push(`${doc.status}: ${doc.id} (${doc.chunks} chunks)`);
+      for (const doc of result.documents) lines.push(doc.id === doc.file ? `stored: ${doc.id}` : `stored: ${doc.id} (from ${doc.file})`);
       for (const failure of result.failed) lines.push(`failed: ${failure.file}: ${failure.error}`);
-      lines.push(`${result.documents.length} documents stored; ${result.failed.length} failed.`);
+      lines.push(`${result.documents.length} documents stored (${result.documents_added} added, ${result.documents_updated} updated, ${result.documents_unchanged} unchanged; ${result.chunks} chunks written); ${result.failed.length} failed.`);
     } catch (error) {
       lines.push(`Upload refused: ${error.message}`);
     }
