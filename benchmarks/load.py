@@ -11,7 +11,9 @@ clients (a client sends its next request when the last one finished):
 - `chat vllm c=N` and `vllm direct c=N`: streamed chat through our API backed by the vLLM CPU server, and the very
   same grounded prompts (fetched once through `/v1/retrieve` and built by rag.prompts) straight to vLLM.
 Per scenario: requests, errors, requests/s, latency p50/p95/p99 and, for chat, time to first token p50/p95/p99.
-Then what the shared state costs (benchmarks/state_load.py): `--state-pairs` paired chats through an API with
+Then what keeping traces costs (`--trace-pairs` paired chats, benchmarks/paired.py: an API whose tenant keeps no
+traces against one keeping them with their content, SQLite records, the instant upstream), and what the shared
+state costs (benchmarks/state_load.py): `--state-pairs` paired chats through an API with
 in-process state and one with a local Redis, over the instant upstream, and limit checks per second against that
 Redis from this process (`--state-seconds`, `--state-concurrency`).
 The API's added time to first token comes from `--pairs` pairs at one client (`chat vllm c=1`, `vllm direct c=1`):
@@ -30,6 +32,7 @@ import asyncio
 import json
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -319,6 +322,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             api.stop()
             servers.remove(api)
             results["state"] = await _state_costs(args, http, store, collection, work, instant, questions[:50], servers)
+            if args.trace_pairs:
+                results["traces"] = await _trace_costs(args, http, store, collection, work, instant, questions[:50],
+                                                       servers)  # fmt: skip
             instant.stop()
             servers.remove(instant)
             if args.skip_vllm:
@@ -366,7 +372,8 @@ async def _state_costs(
 ) -> dict[str, Any]:
     """The shared state's cost (benchmarks/state_load.py): paired TTFT with Redis against in-process, over the
     instant upstream, and limit checks per second against the same local Redis."""
-    from benchmarks.state_load import check_rate, paired_state_ttft, state_env
+    from benchmarks.paired import paired_ttft
+    from benchmarks.state_load import KEY, check_rate, state_env
 
     (work / "redis").mkdir()
     redis = RedisServer(work / "redis").start()
@@ -378,7 +385,8 @@ async def _state_costs(
         servers.append(memory_api)
         redis_api = serve(second, collection, work, "api-state-redis", RAG_STATE_URL=redis.url, **upstream)
         servers.append(redis_api)
-        pairs = await paired_state_ttft(http, memory_api.base_url, redis_api.base_url, questions, args.state_pairs)
+        pairs = await paired_ttft(http, (memory_api.base_url, redis_api.base_url), ("memory", "redis"), questions,
+                                  args.state_pairs, {"Authorization": f"Bearer {KEY}"})  # fmt: skip
         for server in (memory_api, redis_api):
             server.stop()
             servers.remove(server)
@@ -391,6 +399,40 @@ async def _state_costs(
     return {"ttft_added_redis_over_memory": pairs.added(), "rate_checks": rate, "chat_checks": chat}
 
 
+async def _trace_costs(
+    args: argparse.Namespace,
+    http: httpx.AsyncClient,
+    store: Path,
+    collection: str,
+    work: Path,
+    instant: Server,
+    questions: list[str],
+    servers: list[Server],
+) -> dict[str, Any]:
+    """What writing traces costs the time to first token: paired, an API whose tenant keeps no traces (its
+    answers' owners are still written) against one keeping traces with their content, both on SQLite records over
+    the instant upstream."""
+    from benchmarks.paired import paired_ttft
+
+    second = work / "traced" / "qdrant"  # its records database beside it, apart from the untraced API's
+    shutil.copytree(store, second)
+    upstream = {"RAG_LLM_BASE_URL": instant.base_url + "/v1", "RAG_LLM_MODEL": INSTANT_MODEL}
+    plain = serve(store, collection, work, "api-untraced", **upstream)
+    servers.append(plain)
+    traced = serve(second, collection, work, "api-traced", RAG_TRACE_TENANTS="*=30", RAG_TRACE_CONTENT="true",
+                   **upstream)  # fmt: skip
+    servers.append(traced)
+    try:
+        pairs = await paired_ttft(http, (plain.base_url, traced.base_url), ("untraced", "traced"), questions,
+                                  args.trace_pairs, {})  # fmt: skip
+    finally:
+        for server in (plain, traced):
+            server.stop()
+            servers.remove(server)
+    traces = sqlite3.connect(second.parent / "records.db").execute("SELECT count(*) FROM traces").fetchone()[0]
+    return {"ttft_added_traced_over_untraced": pairs.added(), "traces_written": traces}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per scenario")
@@ -398,6 +440,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=60, help="one-client pairs for the API's added TTFT over vLLM")
     parser.add_argument("--instant-pairs", type=int, default=400, help="the same over an upstream that answers at once")
     parser.add_argument("--state-pairs", type=int, default=300, help="pairs for Redis against in-process state")
+    parser.add_argument("--trace-pairs", type=int, default=300, help="pairs for traces kept against none")
     parser.add_argument("--state-seconds", type=float, default=10.0, help="seconds of limit checks against Redis")
     parser.add_argument("--state-concurrency", type=int, default=32, help="concurrent limit checks in one process")
     parser.add_argument("--skip-vllm", action="store_true")
@@ -421,6 +464,14 @@ def main() -> None:
                 f"(95% CI {added['ttft_added_ms_ci95'][0]}..{added['ttft_added_ms_ci95'][1]} ms); TTFT p50 through "
                 f"the API {added['ttft_api_ms_p50']} ms, direct {added['ttft_direct_ms_p50']} ms"
             )
+    traces = results.get("traces", {})
+    if "ttft_added_traced_over_untraced" in traces:
+        added = traces["ttft_added_traced_over_untraced"]
+        print(
+            f"time to first token keeping traces (with content) adds, {added['pairs']} pairs, retrieval excluded: "
+            f"p50 {added['ttft_added_ms_p50']} ms (95% CI {added['ttft_added_ms_ci95'][0]}.."
+            f"{added['ttft_added_ms_ci95'][1]} ms); {traces['traces_written']} traces written"
+        )
     state = results.get("state", {})
     if "ttft_added_redis_over_memory" in state:
         added = state["ttft_added_redis_over_memory"]

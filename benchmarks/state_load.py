@@ -14,16 +14,11 @@ Checks: `--state-concurrency` tasks in this process call `Limiter.admit_request`
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from benchmarks.load import median_with_ci, retrieval_totals, stream_chat
 from evals.eval_index import TENANT
 from rag.state.guarded import GuardedState
 from rag.state.limiter import Limiter
@@ -40,43 +35,6 @@ def state_env(folder: Path) -> dict[str, str]:
     limits = folder / "limits.yaml"
     limits.write_text(LIMITS_YAML)
     return {"RAG_API_KEYS": f"{KEY}={TENANT}", "RAG_LIMITS_FILE": str(limits)}  # the tenant the eval index is in
-
-
-@dataclass
-class StatePairs:
-    memory: list[float] = field(default_factory=list)  # TTFT less retrieval, seconds
-    redis: list[float] = field(default_factory=list)
-
-    def added(self) -> dict[str, Any]:
-        diffs = [r - m for r, m in zip(self.redis, self.memory, strict=True)]
-        return {
-            **median_with_ci(diffs, "ttft_added_ms"),
-            "ttft_less_retrieval_ms_p50_memory": round(1000 * statistics.median(self.memory), 2),
-            "ttft_less_retrieval_ms_p50_redis": round(1000 * statistics.median(self.redis), 2),
-        }
-
-
-async def paired_state_ttft(
-    http: httpx.AsyncClient, memory_api: str, redis_api: str, questions: list[str], n: int
-) -> StatePairs:
-    pairs = StatePairs()
-    headers = {"Authorization": f"Bearer {KEY}"}
-
-    async def one(api: str, question: str) -> float:
-        body = {"model": "rag", "stream": True, "max_tokens": 1, "messages": [{"role": "user", "content": question}]}
-        before = await retrieval_totals(api)
-        ttft = await stream_chat(http, api + "/v1/chat/completions", body, headers)
-        return ttft - ((await retrieval_totals(api))[0] - before[0])
-
-    for i in range(n):
-        question = questions[i % len(questions)]
-        if i % 2 == 0:
-            pairs.memory.append(await one(memory_api, question))
-            pairs.redis.append(await one(redis_api, question))
-        else:
-            pairs.redis.append(await one(redis_api, question))
-            pairs.memory.append(await one(memory_api, question))
-    return pairs
 
 
 async def check_rate(url: str, *, concurrency: int, seconds: float, whole_chat: bool) -> dict[str, Any]:
