@@ -129,8 +129,35 @@ app.kubernetes.io/component: {{ .component }}
 {{- if gt (len $hostPort) 1 }}{{ last $hostPort }}{{ else }}6379{{ end }}
 {{- end }}
 
+{{/* The records database: the chart's PostgreSQL (password from the generated or given Secret), SQLite on the API's
+volume, or (external) a URL from a Secret, set in rag.env. */}}
+{{- define "rag.databaseUrl" -}}
+{{- if eq .Values.database.mode "internal" }}
+{{- printf "postgresql://%s@%s:5432/%s" .Values.database.postgres.user (include "rag.component" (dict "root" . "component" "postgres")) .Values.database.postgres.database }}
+{{- else if eq .Values.database.mode "sqlite" }}
+{{- print "sqlite:////var/lib/rag/records.db" }}
+{{- end }}
+{{- end }}
+
+{{- define "rag.postgresPasswordSecret" -}}
+{{- default (include "rag.component" (dict "root" . "component" "postgres-password")) .Values.database.postgres.password.existingSecret }}
+{{- end }}
+
 {{/* Environment of every pod that runs the image: settings (ConfigMap) and credentials (Secrets), never inline. */}}
 {{- define "rag.env" -}}
+{{- if eq .Values.database.mode "internal" }}
+- name: RAG_DATABASE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "rag.postgresPasswordSecret" . }}
+      key: {{ .Values.database.postgres.password.secretKey }}
+{{- else if eq .Values.database.mode "external" }}
+- name: RAG_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.database.external.urlSecret.name }}
+      key: {{ .Values.database.external.urlSecret.key }}
+{{- end }}
 {{- if include "rag.qdrantKeySecret" . }}
 - name: RAG_QDRANT_API_KEY
   valueFrom:
@@ -182,6 +209,19 @@ checksum/config: {{ print (include (print .Template.BasePath "/configmap.yaml") 
 {{- else if eq .Values.state.mode "external" }}
 - ports:  # an external Redis: its URL's port, any address (a policy cannot name a host)
     - {port: {{ include "rag.redisPort" .Values.state.external.url }}, protocol: TCP}
+{{- end }}
+{{- end }}
+{{- define "rag.np.toDatabase" -}}
+{{- if eq .Values.database.mode "internal" }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "rag.selectorLabels" (dict "root" . "component" "postgres") | nindent 10 }}
+  ports:
+    - {port: 5432, protocol: TCP}
+{{- else if eq .Values.database.mode "external" }}
+- ports:  # an external PostgreSQL: its port (5432 unless networkPolicy.databasePort says another), any address
+    - {port: {{ .Values.networkPolicy.databasePort }}, protocol: TCP}
 {{- end }}
 {{- end }}
 {{- define "rag.np.toQdrant" -}}
