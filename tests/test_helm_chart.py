@@ -316,17 +316,21 @@ def test_network_policies_allow_only_the_architecture(profiles: dict[str, Manife
     assert {"namespaceSelector": {"matchLabels": {"team": "edge"}}} in api_policy["spec"]["ingress"][0]["from"]
 
 
+def _ingest_jobs(manifests: Manifests) -> list[dict[str, Any]]:
+    return [j for j in manifests.of("Job") if component_of(j) == "ingest"]
+
+
 def test_sharded_ingestion_is_wired_to_rag_ingest() -> None:
     sets = {"ingest.job.enabled": "true", "ingest.job.shards": "3", "ingest.job.parallelism": "3",
             "ingest.source.pvc.claimName": "docs", "ingest.cronJob.enabled": "true"}  # fmt: skip
     manifests = render("default", sets)
-    (job,) = manifests.of("Job")
+    (job,) = _ingest_jobs(manifests)
     spec = job["spec"]
     assert spec["completionMode"] == "Indexed" and spec["completions"] == 3
     container = spec["template"]["spec"]["containers"][0]
     assert container["args"][:2] == ["ingest", "/data"] and "--prune" in container["args"]
     assert "--follow-links" not in container["args"]  # links in the source are refused unless asked for
-    (linked,) = render("default", {**sets, "ingest.followLinks": "true"}).of("Job")
+    (linked,) = _ingest_jobs(render("default", {**sets, "ingest.followLinks": "true"}))
     assert "--follow-links" in linked["spec"]["template"]["spec"]["containers"][0]["args"]
     count = env_of(container)["JOB_COMPLETIONS"]["value"]
     assert count == "3"
@@ -342,7 +346,7 @@ def test_sharded_ingestion_is_wired_to_rag_ingest() -> None:
     # an object store source: an init container copies the prefix into the pod first
     store = render("default", {"ingest.job.enabled": "true", "ingest.source.type": "objectStore",
                                "ingest.source.objectStore.remote": "docs-s3:bucket/handbook"})  # fmt: skip
-    pod = store.of("Job")[0]["spec"]["template"]["spec"]
+    pod = _ingest_jobs(store)[0]["spec"]["template"]["spec"]
     assert pod["initContainers"][0]["args"][:3] == ["copy", "docs-s3:bucket/handbook", "/data"]
 
 
@@ -373,7 +377,8 @@ def test_qdrant_single_cluster_and_external(profiles: dict[str, Manifests]) -> N
         {"qdrant.mode": "external", "qdrant.external.url": "https://q.example.com:6333",
          "qdrant.external.apiKeySecret.name": "qdrant-cloud"},
     )  # fmt: skip
-    assert not external.of("StatefulSet") and external.config()["RAG_QDRANT_URL"] == "https://q.example.com:6333"
+    assert {component_of(s) for s in external.of("StatefulSet")} == {"postgres"}  # no Qdrant of its own
+    assert external.config()["RAG_QDRANT_URL"] == "https://q.example.com:6333"
     api = external.get("Deployment", "api")["spec"]["template"]["spec"]["containers"][0]
     assert env_of(api)["RAG_QDRANT_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "qdrant-cloud", "key": "api-key"}
     api_policy = next(p for p in external.of("NetworkPolicy") if component_of(p) == "api")
@@ -522,3 +527,88 @@ def test_the_limits_file_is_a_config_map_the_api_reads_and_an_edit_rolls_the_pod
     assert checksum(edited) != checksum(manifests) == checksum(render("default", sets))
     plain = render("default")
     assert "RAG_LIMITS_FILE" not in plain.config() and not [c for c in plain.of("ConfigMap") if component_of(c)]
+
+
+def test_the_records_database_internal_external_and_sqlite(profiles: dict[str, Manifests]) -> None:
+    """By default the chart's PostgreSQL (official image, a volume, a generated password) holds the records; the API
+    and the pre-upgrade migration Job get its URL and password, and only they may reach it. An external PostgreSQL
+    is a URL in a Secret. The dev profile keeps SQLite on the API's one replica's volume, with no Job."""
+    default = profiles["default"]
+    postgres = default.get("StatefulSet", "postgres")
+    container = postgres["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].startswith("postgres:") and postgres["spec"]["volumeClaimTemplates"]
+    service = default.get("Service", "postgres")["metadata"]["name"]
+    assert default.config()["RAG_DATABASE_URL"] == f"postgresql://rag@{service}:5432/rag"
+    (secret,) = [s for s in default.of("Secret") if s["metadata"]["name"].endswith("postgres-password")]
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert len(base64.b64decode(secret["data"]["password"])) >= 32
+    password_ref = {"name": secret["metadata"]["name"], "key": "password"}
+    assert env_of(container)["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == password_ref
+    migrate = default.get("Job", "migrate")
+    assert migrate["metadata"]["annotations"]["helm.sh/hook"] == "pre-upgrade"
+    job = migrate["spec"]["template"]["spec"]["containers"][0]
+    assert job["args"] == ["db", "upgrade"]
+    for component, spec in default.pod_specs():
+        if component in ("api", "migrate"):
+            assert env_of(spec["containers"][0])["RAG_DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"] == password_ref
+        elif component != "postgres":
+            assert "RAG_DATABASE_PASSWORD" not in env_of(spec["containers"][0]), component
+    policies = {component_of(p): p["spec"] for p in default.of("NetworkPolicy")}
+    callers = [peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+               for peer in policies["postgres"]["ingress"][0]["from"]]  # fmt: skip
+    assert sorted(callers) == ["api", "migrate"] and policies["postgres"]["egress"] == []
+    for component in ("api", "migrate"):
+        to_db = [r for r in policies[component]["egress"] if r.get("ports") == [{"port": 5432, "protocol": "TCP"}]]
+        assert to_db and to_db[0]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "postgres"
+    assert not any(r.get("ports") == [{"port": 5432, "protocol": "TCP"}] for r in policies["ingest"]["egress"])
+
+    external = render("default", {"database.mode": "external", "database.external.urlSecret.name": "records-db"})
+    assert not external.has("StatefulSet", "postgres") and "RAG_DATABASE_URL" not in external.config()
+    for component in ("api", "migrate"):
+        pod = external.get("Deployment" if component == "api" else "Job", component)["spec"]["template"]["spec"]
+        url = env_of(pod["containers"][0])["RAG_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+        assert url == {"name": "records-db", "key": "url"}
+    with pytest.raises(RenderError, match="schema"):
+        render_text("default", {"database.mode": "external"})  # which Secret?
+
+    dev = profiles["dev"]
+    assert not dev.has("StatefulSet", "postgres") and not dev.of("Job")
+    assert dev.config()["RAG_DATABASE_URL"] == "sqlite:////var/lib/rag/records.db"
+    api = dev.get("Deployment", "api")
+    assert api["spec"]["replicas"] == 1 and api["spec"]["strategy"]["type"] == "Recreate"
+    mounts = {m["name"]: m["mountPath"] for m in api["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+    assert mounts["records"] == "/var/lib/rag"
+    kept = render("dev", {"database.sqlite.persistence.enabled": "true"})
+    (claim,) = kept.of("PersistentVolumeClaim")
+    volumes = {v["name"]: v for v in kept.get("Deployment", "api")["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["records"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+
+
+@pytest.mark.parametrize(
+    "sets", [{"database.mode": "sqlite"}, {"database.mode": "sqlite", "api.autoscaling.enabled": "false"}]
+)
+def test_the_schema_refuses_sqlite_records_with_more_than_one_api_replica(sets: dict[str, str]) -> None:
+    with pytest.raises(RenderError, match="schema"):
+        render_text("default", sets)  # two replicas (and autoscaling) by default
+    assert (
+        render("default", {**sets, "api.replicaCount": "1", "api.autoscaling.enabled": "false"})
+        .config()["RAG_DATABASE_URL"]
+        .startswith("sqlite:")
+    )
+
+
+def test_traces_and_the_playground_are_wired_to_their_settings(tmp_path: Path) -> None:
+    manifests = render("default", {"traces.tenants.acme": "30", "traces.tenants.globex": "7",
+                                   "traces.content": "true", "playground.oidc.clientId": "rag-playground",
+                                   **OIDC_ON})  # fmt: skip
+    config = manifests.config()
+    assert (config["RAG_TRACE_TENANTS"], config["RAG_TRACE_CONTENT"]) == ("acme=30,globex=7", "true")
+    assert config["RAG_UI_ENABLED"] == "true" and config["RAG_UI_OIDC_CLIENT_ID"] == "rag-playground"
+    from rag.settings import Settings
+
+    settings = Settings(**{k.removeprefix("RAG_").lower(): v for k, v in config.items()
+                           if k.startswith(("RAG_TRACE", "RAG_UI", "RAG_FEEDBACK"))})  # fmt: skip
+    assert settings.trace_tenants == {"acme": 30, "globex": 7} and settings.trace_content
+    assert "RAG_TRACE_TENANTS" not in render("default").config()  # none by default
+    with pytest.raises(RenderError, match="schema"):
+        render_text("default", {"traces.tenants.acme": "0"})
