@@ -32,7 +32,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from evals.report import write_answers_report
 from rag.settings import Settings
-from serving.launcher import Server, rag_env, run_rag, start_api
+from serving.launcher import Server, free_port, launch_server, rag_env, run_rag, start_api
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = Path(os.environ.get("RAG_TEST_OUTPUT", ROOT / "test-output")) / "playground"
@@ -86,6 +86,13 @@ def browser() -> Iterator[WebDriver]:
 
 def _wait(driver: WebDriver, until: Callable[[WebDriver], Any], timeout: float = 120) -> Any:
     return WebDriverWait(driver, timeout, poll_frequency=0.05).until(until)
+
+
+def _fresh(driver: WebDriver, url: str) -> None:
+    """The page, signed out: nothing kept in its origin's session storage from an earlier test."""
+    driver.get(url)
+    driver.execute_script("sessionStorage.clear()")
+    driver.get(url)
 
 
 def _shot(driver: WebDriver, name: str) -> None:
@@ -209,8 +216,7 @@ def test_a_person_uses_the_playground_in_a_browser(
 
 def test_an_admin_sees_the_evaluation_reports(server: Server, browser: WebDriver, axe_source: str) -> None:
     driver = browser
-    driver.execute_script("sessionStorage.clear()")
-    driver.get(f"{server.base_url}/ui/")
+    _fresh(driver, f"{server.base_url}/ui/")
     key = _wait(driver, lambda d: d.find_element(By.ID, "api-key") if d.find_element(By.ID, "api-key").is_displayed()
                 else None)  # fmt: skip
     key.send_keys("admin-key-0000001", Keys.ENTER)
@@ -233,8 +239,7 @@ def test_the_first_token_shows_soon_after_the_first_sse_event(server: Server, br
     (Performance marks set by chat.js). Written to first-token.json; the target (50 ms p50) is reported, the test
     checks every question was measured."""
     driver = browser
-    driver.execute_script("sessionStorage.clear()")
-    driver.get(f"{server.base_url}/ui/")
+    _fresh(driver, f"{server.base_url}/ui/")
     key = _wait(driver, lambda d: d.find_element(By.ID, "api-key") if d.find_element(By.ID, "api-key").is_displayed()
                 else None)  # fmt: skip
     key.send_keys("writer-key-000001", Keys.ENTER)
@@ -255,3 +260,54 @@ def test_the_first_token_shows_soon_after_the_first_sse_event(server: Server, br
     }
     (OUTPUT / "first-token.json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result))
+
+
+def test_a_user_signs_in_through_the_identity_provider_with_pkce(
+    browser: WebDriver, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With RAG_OIDC_ISSUER and RAG_UI_OIDC_CLIENT_ID, the playground sends the browser to the real provider
+    (oidc-provider, its development login and consent pages), which sends it back with a code; the playground
+    exchanges the code and its PKCE verifier for a JWT access token, and the API takes the user from it."""
+    from tests.test_oidc import AUDIENCE, _rsa_jwk
+
+    folder = tmp_path_factory.mktemp("playground-oidc")
+    entry = subprocess.run([str(ROOT / "scripts" / "oidc-provider.sh")], capture_output=True, text=True, check=True,
+                           timeout=600).stdout.strip()  # fmt: skip
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    api = start_api(folder / "qdrant", folder / "serve.log", RAG_OIDC_ISSUER=issuer, RAG_OIDC_AUDIENCE=AUDIENCE,
+                    RAG_OIDC_ALLOW_HTTP="true", RAG_UI_OIDC_CLIENT_ID="playground", RAG_UI_OIDC_SCOPE="openid api",
+                    RAG_UI_OIDC_RESOURCE=AUDIENCE)  # fmt: skip
+    jwk, _ = _rsa_jwk("k-playground")
+    (folder / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    (folder / "clients.json").write_text(json.dumps([{"client_id": "playground",
+                                                      "redirect_uris": [f"{api.base_url}/ui/"]}]))  # fmt: skip
+    (folder / "accounts.json").write_text(json.dumps({"maria": {"tenant": "acme", "roles": ["admin"]}}))
+    args = [entry, str(port), AUDIENCE, *(str(folder / f) for f in ("jwks.json", "clients.json", "accounts.json"))]
+    provider = launch_server(["node", str(ROOT / "tests" / "oidc_provider.mjs"), *args],
+                             {"PATH": "/usr/bin:/bin:/usr/local/bin"}, port, folder / "provider.log")  # fmt: skip
+    try:
+        provider.wait_ready("/.well-known/openid-configuration", 60)
+        driver = browser
+        _fresh(driver, f"{api.base_url}/ui/")
+        _wait(driver, lambda d: d.find_element(By.ID, "oidc-sign-in").is_displayed())
+        _el(driver, "#oidc-sign-in").click()
+        login = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=login]"))[0]
+        assert driver.current_url.startswith(issuer)
+        login.send_keys("maria")
+        _el(driver, "input[name=password]").send_keys("any", Keys.ENTER)
+        _wait(driver, lambda d: (d.find_elements(By.CSS_SELECTOR, "button[type=submit]") and "consent" in d.page_source
+              .lower()) or d.current_url.startswith(api.base_url))  # fmt: skip
+        if not driver.current_url.startswith(api.base_url):
+            _el(driver, "button[type=submit]").click()  # the consent page
+        _wait(driver, lambda d: d.current_url.startswith(api.base_url) and d.find_element(By.ID, "main").is_displayed())
+        assert "Signed in as maria (tenant acme; admin)" in _el(driver, "#who").text
+        assert "code=" not in driver.current_url  # the code is not left in the address bar
+        token = driver.execute_script("return sessionStorage.getItem('rag.token')")
+        assert token and token.count(".") == 2  # a JWT, kept for the tab only
+        _shot(driver, "07-signed-in-with-oidc")
+        breaks = [e for e in driver.get_log("browser") if "Content Security Policy" in e.get("message", "")]
+        assert breaks == []
+    finally:
+        provider.stop()
+        api.stop()
