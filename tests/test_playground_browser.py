@@ -89,8 +89,9 @@ def _wait(driver: WebDriver, until: Callable[[WebDriver], Any], timeout: float =
 
 
 def _fresh(driver: WebDriver, url: str) -> None:
-    """The page, signed out: nothing kept in its origin's session storage from an earlier test."""
-    driver.get(url)
+    """The page, signed out: its origin's session storage cleared from a page of it that runs no script (the app
+    itself could write its token back meanwhile)."""
+    driver.get(url.rstrip("/") + "/config.json")
     driver.execute_script("sessionStorage.clear()")
     driver.get(url)
 
