@@ -64,7 +64,9 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
         records = await run_in_threadpool(RecordStore.open, records_at)  # migrated to the newest schema
         components = await run_in_threadpool(build_components, settings)
         limiter = build_limiter(settings, limits, on_skip=lambda check: metrics.state_skipped.labels(check).inc())
-        writer = RecordWriter(records, audit_keep=settings.audit_keep)
+        writer = RecordWriter(
+            records, audit_keep=settings.audit_keep, on_outcome=lambda o, n: metrics.records.labels(o).inc(n)
+        )
         try:
             # the default collection opens now: an embedded store is this server's from the start
             await run_in_threadpool(hold_default_collection, components.store, settings)

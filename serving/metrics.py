@@ -50,6 +50,10 @@ class ApiMetrics:
             "rag_state_checks_skipped", "checks skipped, the shared state unreachable (RAG_STATE_FAILURE=open)",
             ["check"], registry=r,
         )  # fmt: skip
+        self.records = Counter(
+            "rag_records", "records (audit events, answers' owners, traces) by what became of them: written, "
+            "dropped (too many waiting) or failed (the database refused the batch)", ["outcome"], registry=r,
+        )  # fmt: skip
         self.requests = Counter(
             "rag_requests", "HTTP requests by route and status", ["method", "route", "status"], registry=r
         )

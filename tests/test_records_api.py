@@ -95,6 +95,8 @@ def test_a_traced_tenants_chats_leave_traces_its_admins_read_without_content(api
     assert by_id[streamed]["subject"] == "bob"
     one = api.get(f"/v1/traces/{plain}", headers=_h("root"))
     assert one.status_code == 200 and one.json()["id"] == plain
+    written = [line for line in api.get("/metrics").text.splitlines() if line.startswith("rag_records_total{")]
+    assert any('outcome="written"' in line and float(line.split()[-1]) >= 4 for line in written), written
 
 
 def test_readers_cannot_read_traces_and_other_tenants_see_none_of_them(api: TestClient) -> None:

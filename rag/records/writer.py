@@ -30,8 +30,11 @@ class RecordWriter:
         max_pending: int = 10_000,
         purge_every_s: float = 3600.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_outcome: Callable[[str, int], None] = lambda outcome, n: None,
     ) -> None:
+        """`on_outcome(outcome, n)`: n records were `written`, `dropped` or `failed` (the API's metrics)."""
         self.store, self._audit_keep, self._purge_every_s, self._now = store, audit_keep, purge_every_s, now
+        self._on_outcome = on_outcome
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_pending)
         self.dropped = 0  # records refused because too many were waiting
         self.failed = 0  # records of batches the database refused
@@ -46,6 +49,7 @@ class RecordWriter:
             self._queue.put_nowait(record)
         except queue.Full:
             self.dropped += 1
+            self._on_outcome("dropped", 1)
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("records dropped: %d were waiting for the database (%d dropped)", self._queue.maxsize,
                             self.dropped)  # fmt: skip
@@ -93,8 +97,10 @@ class RecordWriter:
                 if batch:
                     self.store.add(batch)  # type: ignore[arg-type]
                     self.written += len(batch)
+                    self._on_outcome("written", len(batch))
             except Exception:
                 self.failed += len(batch)
+                self._on_outcome("failed", len(batch))
                 log.exception("writing %d records failed; they are lost", len(batch))
             finally:
                 for _ in taken:
