@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,42 +23,37 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     current.set_defaults(run=run_current)
 
 
-def run_upgrade(args: argparse.Namespace) -> int:
+def _on_database(action: str, work: Callable[[Engine], str]) -> int:
+    """`work` on an engine of the configured records database; prints what it returns, or the failure (exit 1)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from rag.records.database import make_engine, records_url, shown
-    from rag.records.migrate import current_revision, upgrade
     from rag.settings import Settings
 
     url = records_url(Settings())
     engine = make_engine(url)
     try:
-        before = current_revision(engine)
-        after = upgrade(engine, args.revision)
+        said = work(engine)
     except SQLAlchemyError as exc:
-        print(f"rag db upgrade: {shown(url)}: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"rag db {action}: {shown(url)}: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()
-    print(f"{shown(url)}: {before or 'empty'} -> {after}")
+    print(f"{shown(url)}: {said}")
     return 0
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    from rag.records.migrate import current_revision, upgrade
+
+    def migrate(engine: Engine) -> str:
+        before = current_revision(engine)
+        return f"{before or 'empty'} -> {upgrade(engine, args.revision)}"
+
+    return _on_database("upgrade", migrate)
 
 
 def run_current(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from rag.records.database import make_engine, records_url, shown
     from rag.records.migrate import current_revision, head_revision
-    from rag.settings import Settings
 
-    url = records_url(Settings())
-    engine = make_engine(url)
-    try:
-        at = current_revision(engine)
-    except SQLAlchemyError as exc:
-        print(f"rag db current: {shown(url)}: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
-    print(f"{shown(url)}: at {at or 'empty'}, newest {head_revision()}")
-    return 0
+    return _on_database("current", lambda engine: f"at {current_revision(engine) or 'empty'}, newest {head_revision()}")

@@ -96,6 +96,16 @@ def _fresh(driver: WebDriver, url: str) -> None:
     driver.get(url)
 
 
+def _sign_in(driver: WebDriver, url: str | None, key: str) -> None:
+    """Opens `url` (None: stays), types the API key into the sign-in form and waits for the signed-in page."""
+    if url is not None:
+        driver.get(url)
+    field = _wait(driver, lambda d: d.find_element(By.ID, "api-key") if d.find_element(By.ID, "api-key")
+                  .is_displayed() else None)  # fmt: skip
+    field.send_keys(key, Keys.ENTER)
+    _wait(driver, lambda d: d.find_element(By.ID, "main").is_displayed())
+
+
 def _shot(driver: WebDriver, name: str) -> None:
     driver.save_screenshot(str(OUTPUT / f"{name}.png"))
 
@@ -139,11 +149,7 @@ def test_a_person_uses_the_playground_in_a_browser(
     server: Server, browser: WebDriver, store: Path, axe_source: str, tmp_path: Path
 ) -> None:
     driver = browser
-    driver.get(f"{server.base_url}/ui")
-    key = _wait(driver, lambda d: d.find_element(By.ID, "api-key") if d.find_element(By.ID, "api-key").is_displayed()
-                else None)  # fmt: skip
-    key.send_keys("writer-key-000001", Keys.ENTER)
-    _wait(driver, lambda d: d.find_element(By.ID, "main").is_displayed())
+    _sign_in(driver, f"{server.base_url}/ui", "writer-key-000001")
     assert "alice (tenant acme; writer)" in _el(driver, "#who").text
     _shot(driver, "01-signed-in")
 
@@ -218,9 +224,7 @@ def test_a_person_uses_the_playground_in_a_browser(
 def test_an_admin_sees_the_evaluation_reports(server: Server, browser: WebDriver, axe_source: str) -> None:
     driver = browser
     _fresh(driver, f"{server.base_url}/ui/")
-    key = _wait(driver, lambda d: d.find_element(By.ID, "api-key") if d.find_element(By.ID, "api-key").is_displayed()
-                else None)  # fmt: skip
-    key.send_keys("admin-key-0000001", Keys.ENTER)
+    _sign_in(driver, None, "admin-key-0000001")
     _wait(driver, lambda d: d.find_element(By.ID, "reports-tab").is_displayed())
     _el(driver, "#reports-tab").click()
     _wait(
@@ -241,10 +245,7 @@ def test_the_first_token_shows_soon_after_the_first_sse_event(server: Server, br
     checks every question was measured."""
     driver = browser
     _fresh(driver, f"{server.base_url}/ui/")
-    key = _wait(driver, lambda d: d.find_element(By.ID, "api-key") if d.find_element(By.ID, "api-key").is_displayed()
-                else None)  # fmt: skip
-    key.send_keys("writer-key-000001", Keys.ENTER)
-    _wait(driver, lambda d: d.find_element(By.ID, "main").is_displayed())
+    _sign_in(driver, None, "writer-key-000001")
     started = time.perf_counter()
     for n in range(TIMED_QUESTIONS):
         _ask(driver, f"What should be checked on the pump, question {n}?")
@@ -312,3 +313,33 @@ def test_a_user_signs_in_through_the_identity_provider_with_pkce(
     finally:
         provider.stop()
         api.stop()
+
+
+def test_after_the_quick_start_the_page_opens_without_sign_in(
+    browser: WebDriver, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """The quick start's server: no keys (loopback only), the docs ingested, traces with content for its tenant. The
+    page opens signed in as the deployment's admin; a question gets a streamed answer with sources; a thumbs-up
+    lands in the next `rag eval feedback` dataset."""
+    folder = tmp_path_factory.mktemp("playground-quickstart")
+    env = rag_env(folder / "qdrant")
+    ingested = run_rag(["ingest", str(ROOT / "docs" / "deployment.md"), str(ROOT / "docs" / "playground.md")], env)
+    assert ingested.returncode == 0, ingested.stderr
+    api = start_api(folder / "qdrant", folder / "serve.log", RAG_TRACE_TENANTS="default=30", RAG_TRACE_CONTENT="true",
+                    RAG_MAX_TOKENS="40")  # fmt: skip
+    try:
+        driver = browser
+        driver.get(f"{api.base_url}/ui")
+        _wait(driver, lambda d: d.find_element(By.ID, "main").is_displayed())
+        assert "anonymous (tenant default; admin)" in _el(driver, "#who").text
+        assert not _el(driver, "#sign-out").is_displayed()  # nothing to sign out of
+        exchange = _ask(driver, "How do I open the playground?")
+        assert exchange.find_elements(By.CSS_SELECTOR, "button.source")
+        exchange.find_element(By.CSS_SELECTOR, "button[data-rating=up]").click()
+        exchange.find_element(By.CSS_SELECTOR, ".feedback button[type=submit]").click()
+        _wait(driver, lambda d: "feedback saved" in exchange.find_element(By.CSS_SELECTOR, ".feedback .status").text)
+        _shot(driver, "08-quick-start")
+    finally:
+        api.stop()
+    exported = run_rag(["eval", "feedback", "--export", str(tmp_path / "set")], env)
+    assert exported.returncode == 0 and exported.stdout.startswith("1 cases (1 approved"), exported.stdout

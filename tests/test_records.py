@@ -22,6 +22,7 @@ from rag.records.migrate import current_revision, head_revision, upgrade
 from rag.records.records import AnswerOwner, AuditEvent, Feedback, Trace, TraceContent, TraceHit
 from rag.records.store import RecordStore
 from rag.records.writer import RecordWriter
+from serving.launcher import rag_env, run_rag
 from tests.postgres_server import PostgresServer
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -244,3 +245,14 @@ def test_the_writer_drops_past_its_bound_and_counts_a_failed_batch(store: Record
     writer.close()
     with store.engine.connect() as connection:
         assert connection.execute(select(t.traces.c.id)).all() == []
+
+
+def test_rag_db_migrates_and_says_where_the_database_is(url: str, tmp_path: Path) -> None:
+    env = rag_env(tmp_path / "qdrant", RAG_DATABASE_URL=url)
+    head = head_revision()
+    assert run_rag(["db", "current"], env).stdout.endswith(f": at empty, newest {head}\n")
+    assert run_rag(["db", "upgrade", "--revision", "0001"], env).stdout.endswith(": empty -> 0001\n")
+    upgraded = run_rag(["db", "upgrade"], env)
+    assert upgraded.returncode == 0 and upgraded.stdout.endswith(f": 0001 -> {head}\n")
+    unreachable = run_rag(["db", "current"], rag_env(tmp_path / "q", RAG_DATABASE_URL="postgresql://x@127.0.0.1:1/d"))
+    assert unreachable.returncode == 1 and "rag db current: postgresql+psycopg://x@127.0.0.1:1/d:" in unreachable.stderr
