@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import insert, inspect, select, text
 
 from rag.errors import InvalidInput
 from rag.records import tables as t
@@ -256,3 +256,14 @@ def test_rag_db_migrates_and_says_where_the_database_is(url: str, tmp_path: Path
     assert upgraded.returncode == 0 and upgraded.stdout.endswith(f": 0001 -> {head}\n")
     unreachable = run_rag(["db", "current"], rag_env(tmp_path / "q", RAG_DATABASE_URL="postgresql://x@127.0.0.1:1/d"))
     assert unreachable.returncode == 1 and "rag db current: postgresql+psycopg://x@127.0.0.1:1/d:" in unreachable.stderr
+
+
+def test_ddl_in_a_failed_transaction_leaves_nothing_behind(url: str) -> None:
+    """What makes a failed migration harmless: on both databases a table created in a transaction that fails is
+    gone (SQLite's driver would otherwise commit DDL on its own)."""
+    engine = make_engine(database_url(url))
+    with pytest.raises(RuntimeError), engine.connect() as connection, connection.begin():
+        connection.execute(text("CREATE TABLE half_done (x INTEGER)"))
+        raise RuntimeError("the revision failed here")
+    assert "half_done" not in inspect(engine).get_table_names()
+    engine.dispose()

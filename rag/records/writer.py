@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import cast
 
 from rag.records.records import Record
 from rag.records.store import RecordStore
@@ -92,10 +93,10 @@ class RecordWriter:
                 except queue.Empty:
                     break
             stopping = any(item is _STOP for item in taken)
-            batch = [item for item in taken if item is not _STOP]
+            batch = cast(list[Record], [item for item in taken if item is not _STOP])
             try:
                 if batch:
-                    self.store.add(batch)  # type: ignore[arg-type]
+                    self.store.add(batch)
                     self.written += len(batch)
                     self._on_outcome("written", len(batch))
             except Exception:

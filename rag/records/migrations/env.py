@@ -9,6 +9,7 @@ from rag.records.tables import metadata
 
 connection = context.config.attributes["connection"]
 # batch mode: SQLite alters a table by copying it, which Alembic does when a revision asks for it
-context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+# our transaction holds the whole migration, DDL too (rag/records/database.py begins it on SQLite as well)
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, transactional_ddl=True)
 with context.begin_transaction():
     context.run_migrations()
