@@ -61,10 +61,13 @@ def server(store: Path) -> Iterator[Server]:
     write_answers_report(reports / "answers-clapnq", _answers_results(Settings()))
     api = start_api(store, store.parent / "serve.log", RAG_API_KEYS=KEYS, RAG_TRACE_TENANTS="acme=30",
                     RAG_TRACE_CONTENT="true", RAG_MAX_TOKENS="40", RAG_REPORTS_DIR=str(reports))  # fmt: skip
-    other = {"Authorization": "Bearer globex-key-000001"}
-    r = httpx.post(f"{api.base_url}/v1/documents", headers=other, timeout=60,
-                   json={"id": "globex-plans.md", "text": "Globex keeps its pump plans here."})  # fmt: skip
-    assert r.status_code == 200, r.text
+    for key, doc_id, text in (
+        ("globex-key-000001", "globex-plans.md", "Globex keeps its pump plans here."),
+        ("writer-key-000001", "pump-faq.md", "Pumps are checked every month; the seals are replaced every two years."),
+    ):  # another tenant's document, and one of acme's, so that its collection exists whichever test runs first
+        r = httpx.post(f"{api.base_url}/v1/documents", headers={"Authorization": f"Bearer {key}"}, timeout=60,
+                       json={"id": doc_id, "text": text})  # fmt: skip
+        assert r.status_code == 200, r.text
     yield api
     api.stop()
 
