@@ -47,6 +47,7 @@ from serving.routers.playground import playground_router
 from serving.state import AppState
 
 log = logging.getLogger(__name__)
+RECORDS_WAIT_S = 60.0  # at startup, how long the records database may be unreachable before the API gives up
 
 
 def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | None = None) -> FastAPI:
@@ -61,7 +62,8 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        records = await run_in_threadpool(RecordStore.open, records_at)  # migrated to the newest schema
+        # migrated to the newest schema; a PostgreSQL starting beside the API (a first install) is waited for
+        records = await run_in_threadpool(lambda: RecordStore.open(records_at, wait_s=RECORDS_WAIT_S))
         components = await run_in_threadpool(build_components, settings)
         limiter = build_limiter(settings, limits, on_skip=lambda check: metrics.state_skipped.labels(check).inc())
         writer = RecordWriter(

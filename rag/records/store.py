@@ -3,19 +3,41 @@ PostgreSQL). Times are stored in UTC; SQLite hands them back without a zone, whi
 
 from __future__ import annotations
 
+import functools
+import logging
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, Row, and_, delete, func, insert, select, tuple_
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from rag.errors import BackendUnavailable
 from rag.records import tables as t
 from rag.records.database import make_engine, shown
 from rag.records.migrate import upgrade
 from rag.records.records import AnswerOwner, AuditEvent, Feedback, Rating, Record, Trace, TraceContent, TraceHit
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _reachable(method: Callable[Concatenate[RecordStore, P], T]) -> Callable[Concatenate[RecordStore, P], T]:
+    """The database's connection failures as the platform's `BackendUnavailable` (503 at the API), no internals."""
+
+    @functools.wraps(method)
+    def call(self: RecordStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            raise BackendUnavailable("the records database is unreachable") from exc
+
+    return call
 
 
 def _utc(value: datetime) -> datetime:
@@ -50,11 +72,22 @@ class RecordStore:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: URL, *, migrate: bool = True) -> RecordStore:
-        """The store at `url`, its schema brought to the newest revision unless `migrate` is False."""
+    def open(cls, url: URL, *, migrate: bool = True, wait_s: float = 0.0) -> RecordStore:
+        """The store at `url`, its schema brought to the newest revision unless `migrate` is False; a database that
+        cannot be reached yet (a PostgreSQL starting beside the API) is tried again for up to `wait_s`."""
         store = cls(make_engine(url))
         if migrate:
-            upgrade(store.engine)
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    upgrade(store.engine)
+                    break
+                except (OperationalError, InterfaceError) as exc:
+                    if time.monotonic() >= deadline:
+                        store.close()
+                        raise BackendUnavailable(f"the records database {store.location} is unreachable") from exc
+                    log.warning("the records database %s is not reachable yet; trying again", store.location)
+                    time.sleep(2.0)
         return store
 
     @property
@@ -66,6 +99,7 @@ class RecordStore:
 
     # writes -----------------------------------------------------------------------------------------------------
 
+    @_reachable
     def add(self, records: Iterable[Record]) -> None:
         """Audit events, answers' owners and traces, in one transaction."""
         rows: dict[str, list[dict[str, Any]]] = {"audit": [], "answers": [], "traces": []}
@@ -82,6 +116,7 @@ class RecordStore:
                 if batch:
                     connection.execute(insert(table), batch)
 
+    @_reachable
     def save_feedback(self, feedback: Feedback) -> Feedback:
         """Stores the feedback, replacing the one the same subject gave on the same answer before (its id kept)."""
         key = and_(
@@ -97,6 +132,7 @@ class RecordStore:
             connection.execute(insert(t.feedback), [_feedback_fields(feedback)])
         return feedback
 
+    @_reachable
     def purge(self, now: datetime, *, audit_keep: int) -> Purged:
         """Deletes expired traces and answers' owners, and all but the newest `audit_keep` audit events."""
         with self.engine.begin() as connection:
@@ -112,12 +148,14 @@ class RecordStore:
 
     # reads ------------------------------------------------------------------------------------------------------
 
+    @_reachable
     def answer_owner(self, tenant: str, completion_id: str) -> AnswerOwner | None:
         query = select(t.answers).where(t.answers.c.tenant == tenant, t.answers.c.id == completion_id)
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         return _answer(row) if row is not None else None
 
+    @_reachable
     def trace(self, tenant: str, trace_id: str) -> Trace | None:
         """One trace of the tenant with the feedback given on its answer."""
         with self.engine.connect() as connection:
@@ -133,6 +171,7 @@ class RecordStore:
             ).all()
         return _trace(row, [_feedback(f) for f in given])
 
+    @_reachable
     def traces(
         self,
         tenant: str,
@@ -158,6 +197,7 @@ class RecordStore:
             rows = connection.execute(query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)).all()
         return [_trace(row, []) for row in rows]
 
+    @_reachable
     def feedback_cases(self, *, tenant: str | None = None, since: datetime | None = None) -> list[FeedbackCase]:
         """Feedback given since `since` (every tenant's unless `tenant`), oldest first, each with its answer's trace."""
         f = t.feedback.c
@@ -180,6 +220,7 @@ class RecordStore:
             cases.append(FeedbackCase(given, trace))
         return cases
 
+    @_reachable
     def audit_events(self, tenant: str, *, before: int | None, limit: int) -> list[tuple[int, AuditEvent]]:
         """Up to `limit` events of the tenant older than event `before` (None: the newest), newest first."""
         c = t.audit_events.c
