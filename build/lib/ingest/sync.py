@@ -1,0 +1,229 @@
+"""The diffing sync: documents in, only changed ones embedded, new chunks upserted before stale ones are swept.
+
+Identity (docs/architecture.md#ingestion-identity): `doc_hash` says if a document changed; point ids are fixed, so a
+rerun rewrites the same points. A changed document's new chunks are written first and its old-hash points deleted
+after, so a crash leaves the old or the new version searchable (briefly both), and a rerun converges.
+
+Access (rag/access.py) is diffed apart from content: a document whose content is unchanged but whose access is not
+gets its chunks' access fields set in one store update (`VectorStore.set_access`), never re-embedded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from ingest.chunking import Chunker
+from ingest.formats.base import LoadFailure
+from ingest.prefetch import prefetch
+from rag.access import Reader
+from rag.domain import Chunk, Document, SparseVector
+from rag.embedding.base import DenseEmbedder, SparseEncoder
+from rag.injection import INJECTION, InjectionDetector
+from rag.store.base import StoredDocument, VectorStore
+from rag.store.namespace import CollectionNamespace
+
+if TYPE_CHECKING:
+    from rag.components import Components
+
+
+@dataclass
+class IngestSummary:
+    collection: str
+    store: str
+    documents_seen: int = 0
+    documents_added: int = 0
+    documents_updated: int = 0
+    documents_unchanged: int = 0
+    documents_access_updated: int = 0  # content unchanged, access changed: set in place, nothing re-embedded
+    documents_pruned: int = 0
+    chunks_upserted: int = 0
+    chunks_flagged: int = 0  # of those, chunks that read as instructions to a model (rag/injection.py)
+    embedding_tokens: int = 0  # the embedder's tokens in the chunks embedded (usage metering)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _from_any(source: str, files: set[str]) -> bool:
+    """Whether a stored document's source (`file`, or `file#record` for records) comes from one of `files`."""
+    return source in files or any(source.startswith(f"{f}#") for f in files)
+
+
+@dataclass
+class _Pending:
+    document: Document
+    chunks: list[Chunk]
+    replaces: bool  # the store holds another version of this document
+
+
+@dataclass
+class _Batch:
+    pending: list[_Pending]
+    chunks: list[Chunk]
+    texts: list[str]
+    sparse: list[SparseVector]
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: DenseEmbedder,
+        sparse: SparseEncoder,
+        chunker: Chunker,
+        *,
+        collection: str,
+        tenant: str,
+        batch_chunks: int = 1024,
+        max_chunks: int = 20_000,
+        namespace: CollectionNamespace | None = None,
+        on_document: Callable[[], None] = lambda: None,
+        on_failure: Callable[[LoadFailure], None] = lambda f: None,
+        detector: InjectionDetector | None = None,
+    ) -> None:
+        self._store, self._embedder, self._sparse, self._chunker = store, embedder, sparse, chunker
+        self._detector = detector
+        self._collection, self._tenant = collection, tenant
+        # The store collection that holds the tenant's collection (none given: the collection is named as stored).
+        self._name = (namespace or CollectionNamespace("shared")).store_name(collection, tenant)
+        self._batch_chunks, self._max_chunks = batch_chunks, max_chunks
+        self._on_document, self._on_failure = on_document, on_failure
+        self._collection_ready = False
+
+    @classmethod
+    def for_components(
+        cls,
+        components: Components,
+        *,
+        collection: str,
+        tenant: str,
+        on_document: Callable[[], None] = lambda: None,
+        on_failure: Callable[[LoadFailure], None] = lambda f: None,
+    ) -> Ingestor:
+        """The ingestor the components' settings describe (chunk size and overlap in the embedder's tokens, batch
+        size): one recipe for `rag ingest`, `POST /v1/documents` and the evaluation index."""
+        settings = components.settings
+        chunker = Chunker(
+            components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+        )
+        return cls(
+            components.store,
+            components.embedder,
+            components.sparse,
+            chunker,
+            collection=collection,
+            tenant=tenant,
+            batch_chunks=settings.ingest_batch_chunks,
+            max_chunks=settings.ingest_max_chunks,
+            namespace=components.namespace,
+            on_document=on_document,
+            on_failure=on_failure,
+            detector=components.injection,
+        )
+
+    def run(
+        self, items: Iterable[Document | LoadFailure], *, prune: Callable[[StoredDocument], bool] | None = None
+    ) -> IngestSummary:
+        """Sync `items` into the collection. With `prune`, stored documents it selects (this run's source and shard)
+        that the run did not see are deleted at the end, except those of files that failed to load this time."""
+        started = time.perf_counter()
+        summary = IngestSummary(collection=self._collection, store=self._store.location)
+        # none if the collection is new
+        stored_docs = self._store.documents(self._name, Reader.whole_tenant(self._tenant))
+        stored = {d.doc_id: d for d in stored_docs}
+        seen: set[str] = set()
+        failed_files: set[str] = set()
+        batches = self._batches(items, stored, seen, failed_files, summary)
+        for batch in prefetch(batches, depth=2):
+            self._write(batch, summary)
+        if prune is not None:
+            for doc in stored_docs:
+                if doc.doc_id not in seen and prune(doc) and not _from_any(doc.source, failed_files):
+                    self._store.delete_document(self._name, self._tenant, doc.doc_id)
+                    summary.documents_pruned += 1
+        if self._collection_ready or stored_docs:  # also finishes what a killed run left unindexed
+            self._store.optimize(self._name)
+        summary.seconds = round(time.perf_counter() - started, 3)
+        return summary
+
+    def _batches(
+        self,
+        items: Iterable[Document | LoadFailure],
+        stored: dict[str, StoredDocument],
+        seen: set[str],
+        failed_files: set[str],
+        summary: IngestSummary,
+    ) -> Iterator[_Batch]:
+        """Load, diff against the store, chunk and BM25-encode, in batches of about `batch_chunks` chunks (runs in
+        the prefetch thread, ahead of the embedding)."""
+        pending: list[_Pending] = []
+        pending_chunks = 0
+
+        def fail(failure: LoadFailure) -> None:
+            summary.failed.append({"path": failure.path, "error": failure.error})
+            failed_files.add(failure.file)
+            self._on_failure(failure)
+
+        for item in items:
+            self._on_document()
+            if isinstance(item, LoadFailure):
+                fail(item)
+                continue
+            summary.documents_seen += 1
+            if item.doc_id in seen:
+                fail(LoadFailure(item.source, f"duplicate document id '{item.doc_id}' in this run"))
+                continue
+            seen.add(item.doc_id)
+            previous = stored.get(item.doc_id)
+            if previous is not None and previous.hashes == {item.doc_hash}:
+                if previous.access == {item.access}:
+                    summary.documents_unchanged += 1
+                else:  # one payload update of its chunks (the store serializes it with the writer's calls)
+                    self._store.set_access(self._name, self._tenant, item.doc_id, item.access)
+                    summary.documents_access_updated += 1
+                continue
+            chunks = self._chunker.chunk(item, self._tenant)
+            if not chunks:
+                fail(LoadFailure(item.source, "no text to index"))
+                continue
+            if len(chunks) > self._max_chunks:
+                fail(LoadFailure(item.source, f"more than {self._max_chunks:,} chunks (RAG_INGEST_MAX_CHUNKS)"))
+                continue
+            pending.append(_Pending(item, chunks, replaces=previous is not None))
+            pending_chunks += len(chunks)
+            if pending_chunks >= self._batch_chunks:
+                yield self._encoded(pending)
+                pending, pending_chunks = [], 0
+        if pending:
+            yield self._encoded(pending)
+
+    def _encoded(self, pending: list[_Pending]) -> _Batch:
+        chunks = [c for p in pending for c in p.chunks]
+        texts = [c.embed_text for c in chunks]
+        return _Batch(pending, chunks, texts, self._sparse.encode_documents(texts))
+
+    def _write(self, batch: _Batch, summary: IngestSummary) -> None:
+        """Embed, upsert the new chunks, then sweep the replaced versions' old chunks."""
+        dense = self._embedder.embed_documents(batch.texts)
+        if not self._collection_ready:  # created (or checked) at the first write, when the model is loaded anyway
+            self._store.ensure_collection(self._name, self._embedder.dimension)
+            self._collection_ready = True
+        chunks = batch.chunks
+        if self._detector is not None:
+            flagged = self._detector.flagged([c.text for c in chunks])
+            chunks = [replace(c, flags=(INJECTION,)) if f else c for c, f in zip(chunks, flagged, strict=True)]
+            summary.chunks_flagged += sum(flagged)
+        self._store.upsert(self._name, chunks, dense, batch.sparse)
+        summary.chunks_upserted += len(chunks)
+        summary.embedding_tokens += sum(self._chunker.count_tokens(t) for t in batch.texts)
+        for p in batch.pending:
+            if p.replaces:
+                self._store.delete_stale(self._name, self._tenant, p.document.doc_id, p.document.doc_hash)
+                summary.documents_updated += 1
+            else:
+                summary.documents_added += 1

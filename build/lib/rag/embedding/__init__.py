@@ -1,0 +1,1 @@
+"""Dense embedders and sparse (BM25) encoders behind the protocols in `base`."""

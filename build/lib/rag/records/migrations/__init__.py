@@ -1,0 +1,1 @@
+"""Alembic's environment and revisions for the records schema (rag/records/migrate.py runs them)."""

@@ -1,0 +1,1 @@
+"""The records schema's revisions, oldest first: each names its `down_revision`."""

@@ -1,0 +1,67 @@
+"""The state backend and limiter the settings describe: Redis at RAG_STATE_URL, else in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from rag.settings import Settings
+from rag.state.backend import StateBackend, StateUnavailable
+from rag.state.guarded import GuardedState
+from rag.state.limiter import Limiter
+from rag.state.limits_file import Limits
+from rag.state.memory_backend import MemoryState
+from rag.state.redis_backend import RedisState
+from rag.state.usage import UsageCounts, UsageRecord, today
+
+log = logging.getLogger(__name__)
+
+
+def limits_of(settings: Settings) -> Limits:
+    """The limits the settings and the limits file give (ValueError naming the file for a bad one)."""
+    return Limits.of(
+        settings.limits_file, requests_per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+    )
+
+
+def state_backend(settings: Settings) -> StateBackend:
+    if settings.state_url is None:
+        return MemoryState(retention_days=settings.usage_retention_days)
+    password = settings.state_password.get_secret_value() if settings.state_password else None
+    return RedisState(
+        settings.state_url,
+        password=password,
+        timeout_s=settings.state_timeout_s,
+        retention_days=settings.usage_retention_days,
+    )
+
+
+def build_limiter(
+    settings: Settings, limits: Limits | None = None, *, on_skip: Callable[[str], None] = lambda check: None
+) -> Limiter:
+    """Build inside the event loop that will use it (a Redis connection pool belongs to one loop)."""
+    guarded = GuardedState(
+        state_backend(settings), policy=settings.state_failure, retry_s=settings.state_retry_s, on_skip=on_skip
+    )
+    return Limiter(guarded, limits or limits_of(settings))
+
+
+def record_ingest_usage(settings: Settings, tenant: str, counts: UsageCounts) -> None:
+    """An ingestion job's usage (chunks embedded, embedding tokens) into the shared state, when RAG_STATE_URL names
+    one (in-process counters would die with the job). Synchronous, for the CLI; an unreachable Redis is logged and
+    the job's own summary still has the counts."""
+    if settings.state_url is None or not counts.items():
+        return
+
+    async def write() -> None:
+        backend = state_backend(settings)
+        unreachable: tuple[type[Exception], ...] = (StateUnavailable, *backend.errors)
+        try:
+            await backend.add_usage([UsageRecord(tenant, today(), "rag ingest", None, counts)])
+        except unreachable as exc:
+            log.error("usage of this ingest not recorded: the shared state (%s) is unreachable: %s", backend.name, exc)
+        finally:
+            await backend.aclose()
+
+    asyncio.run(write())

@@ -1,0 +1,1 @@
+"""Qdrant, the one database, behind the narrow `VectorStore` interface in `base`."""

@@ -1,0 +1,55 @@
+"""Engine-neutral query plans: what a retrieval mode asks of the store, before any engine's types.
+
+Dense and sparse modes are one nearest-neighbour query on one named vector; hybrid prefetches both and fuses them
+inside the engine, by (weighted) reciprocal rank fusion or distribution-based score fusion. A query whose sparse
+side is empty (only stop words) has no sparse prefetch, and in sparse mode matches nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.domain import RetrievalMode, SparseVector
+from rag.store.fusion import DEFAULT_FUSION, Fusion
+from rag.store.payload import DENSE, SPARSE
+
+
+@dataclass(frozen=True, slots=True)
+class Nearest:
+    using: str  # DENSE or SPARSE
+    vector: list[float] | SparseVector
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan:
+    """Either one `nearest` query, or `prefetch` queries (each `prefetch_limit` deep) fused by `fusion`, whose
+    weights then match the prefetches one to one."""
+
+    nearest: Nearest | None = None
+    prefetch: tuple[Nearest, ...] = ()
+    fusion: Fusion = DEFAULT_FUSION
+
+    @property
+    def rrf_weights(self) -> list[float] | None:
+        """Per-prefetch RRF weights, or None when they are all equal (plain RRF)."""
+        weights = list(self.fusion.weights[: len(self.prefetch)])
+        return None if len(set(weights)) <= 1 else weights
+
+
+def plan_query(
+    mode: RetrievalMode, dense: Sequence[float] | None, sparse: SparseVector | None, fusion: Fusion = DEFAULT_FUSION
+) -> QueryPlan | None:
+    """The plan for `mode`, or None when the query can match nothing."""
+    if mode in ("dense", "hybrid") and dense is None:
+        raise ValueError(f"{mode} search needs a dense query")
+    if mode in ("sparse", "hybrid") and sparse is None:
+        raise ValueError(f"{mode} search needs a sparse query")
+    dense_side = Nearest(DENSE, list(dense)) if dense is not None else None
+    sparse_side = Nearest(SPARSE, sparse) if sparse is not None and sparse.indices else None
+    if mode == "dense":
+        return QueryPlan(nearest=dense_side)
+    if mode == "sparse":
+        return QueryPlan(nearest=sparse_side) if sparse_side else None
+    assert dense_side is not None
+    return QueryPlan(prefetch=(dense_side, sparse_side) if sparse_side else (dense_side,), fusion=fusion)

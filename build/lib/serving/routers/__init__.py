@@ -1,0 +1,1 @@
+"""Thin routers: validate, call `rag`, shape the response."""
