@@ -1,1 +1,0 @@
-"""Ingestion: loaders per format, chunking, and the diffing sync of documents into the store."""

@@ -1,1 +1,0 @@
-"""One loader per file format; `ingest.loaders` picks them by suffix."""

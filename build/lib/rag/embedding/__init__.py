@@ -1,1 +1,0 @@
-"""Dense embedders and sparse (BM25) encoders behind the protocols in `base`."""

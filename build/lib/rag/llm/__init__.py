@@ -1,1 +1,0 @@
-"""Chat models: the factory choosing vLLM (OpenAI API) or the in-process engine, and the dev model files."""

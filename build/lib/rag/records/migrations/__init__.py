@@ -1,1 +1,0 @@
-"""Alembic's environment and revisions for the records schema (rag/records/migrate.py runs them)."""

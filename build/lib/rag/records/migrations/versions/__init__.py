@@ -1,1 +1,0 @@
-"""The records schema's revisions, oldest first: each names its `down_revision`."""

@@ -1,1 +1,0 @@
-"""Qdrant, the one database, behind the narrow `VectorStore` interface in `base`."""

@@ -1,1 +1,0 @@
-"""The `rag` console script: one entry point with subcommands over the `rag`, `ingest` and `serving` packages."""

@@ -1,1 +1,0 @@
-"""The OpenAI-compatible FastAPI service: wire models, routers, error mapping. Thin: validate, call `rag`, shape."""

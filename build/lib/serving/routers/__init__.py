@@ -1,1 +1,0 @@
-"""Thin routers: validate, call `rag`, shape the response."""
