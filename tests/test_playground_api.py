@@ -51,7 +51,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def api(folder: Path) -> Iterator[TestClient]:
     settings = settings_for(folder / "qdrant", api_keys=SecretStr(KEYS), reports_dir=folder / "reports",
-                            max_upload_mb=0.5)  # fmt: skip
+                            max_upload_mb=0.5, ingest_max_chunks=20)  # fmt: skip
     with app_client(settings, ScriptedChatModel()) as client:
         yield client
 
@@ -119,6 +119,8 @@ def test_uploaded_files_go_through_the_ingest_loaders_and_fail_as_the_cli_says(
     (files / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf\n%%EOF")
     (files / "tool.exe").write_bytes(b"MZ\x00\x00")
     (files / "rows.jsonl").write_text('{"id": "r1", "text": "first record"}\nnot json\n')
+    paragraph = " ".join(f"word{i}" for i in range(150))
+    (files / "long.txt").write_text("\n\n".join([paragraph] * 40))  # loaded, then refused by the sync: too long
     sent = [("files", (p.name, p.read_bytes())) for p in sorted(files.iterdir())]
     r = api.post("/v1/documents/files", files=sent, data={"collection": "manuals"}, headers=H["loader"])
     assert r.status_code == 200, r.text
@@ -127,10 +129,13 @@ def test_uploaded_files_go_through_the_ingest_loaders_and_fail_as_the_cli_says(
     assert body["collection"] == "manuals" and body["chunks"] >= 3 and body["documents_added"] == 3
     # the CLI given the same files by name: the same reasons, its paths where the API has the uploaded names
     named = [str(p) for p in sorted(files.iterdir())]
-    cli = run_rag(["ingest", *named, "--collection", "cli"], rag_env(tmp_path / "cli-store"))
+    cli = run_rag(
+        ["ingest", *named, "--collection", "cli"], rag_env(tmp_path / "cli-store", RAG_INGEST_MAX_CHUNKS="20")
+    )
     printed = sorted(line.removeprefix("rag ingest: failed: ").replace(f"{files}/", "")
                      for line in cli.stderr.splitlines() if line.startswith("rag ingest: failed: "))  # fmt: skip
     assert printed and sorted(f"{f['file']}: {f['error']}" for f in body["failed"]) == printed
+    assert "long.txt: more than 20 chunks (RAG_INGEST_MAX_CHUNKS)" in printed  # the sync's refusal, by file name
     listed = api.get("/v1/documents", params={"collection": "manuals"}, headers=H["alice"]).json()
     sources = {d["id"]: d["source"] for d in listed["data"]}
     assert sources["manual.pdf"] == "upload:manual.pdf" and sources["rows.jsonl#r1"].startswith("upload:rows.jsonl")
@@ -139,7 +144,8 @@ def test_uploaded_files_go_through_the_ingest_loaders_and_fail_as_the_cli_says(
     }).json()  # fmt: skip
     pages = {c["doc_id"]: c["page"] for c in answer["citations"]}
     assert pages.get("manual.pdf") == 1  # a PDF's source says its page
-    again = api.post("/v1/documents/files", files=sent[:2], data={"collection": "manuals"}, headers=H["loader"])
+    manual = [f for f in sent if f[1][0] == "manual.pdf"]
+    again = api.post("/v1/documents/files", files=manual, data={"collection": "manuals"}, headers=H["loader"])
     assert again.json()["documents_unchanged"] == 1  # the same file again: nothing new
 
 

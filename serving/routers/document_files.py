@@ -33,6 +33,7 @@ from serving.state import AppState
 router = APIRouter()
 MAX_FILES = 100
 UPLOAD_PATH = "/v1/documents/files"
+UPLOADED = "upload:"  # an uploaded document's source: this, then its file's name (and `#KEY` for a record)
 
 
 class UploadedDocument(BaseModel):
@@ -84,24 +85,26 @@ def _ingest(
         def shown(path: str) -> str:  # the temporary folder is no one's business
             return path.removeprefix(prefix)
 
-        loaded: list[UploadedDocument] = []
+        loaded: list[tuple[str, UploadedDocument]] = []  # (its source as stored, the document)
 
         def renamed() -> Iterator[Document | LoadFailure]:
             for item in load(sources, LoadOptions.from_settings(state.settings)):
                 if isinstance(item, LoadFailure):
                     yield LoadFailure(shown(item.path), item.error, file=shown(item.file))
                 else:
+                    source = f"{UPLOADED}{shown(item.source)}"
                     file = shown(item.source).split("#", 1)[0]
-                    loaded.append(UploadedDocument(id=item.doc_id, file=file))
-                    yield replace(item, source=f"upload:{shown(item.source)}")
+                    loaded.append((source, UploadedDocument(id=item.doc_id, file=file)))
+                    yield replace(item, source=source)
 
         ingestor = Ingestor.for_components(components, collection=target.collection, tenant=target.tenant)
         summary = ingestor.run(renamed())
-    failed = [FailedFile(file=f["path"], error=f["error"]) for f in summary.failed]
-    failed_ids = {f.file for f in failed}
+    # a document the sync refused (no text, too many chunks) fails under its source: shown as its file's name
+    refused = {f["path"] for f in summary.failed}
+    failed = [FailedFile(file=f["path"].removeprefix(UPLOADED), error=f["error"]) for f in summary.failed]
     stored = FilesStored(
         collection=target.collection,
-        documents=[d for d in loaded if d.id not in failed_ids],
+        documents=[d for source, d in loaded if source not in refused],
         failed=failed,
         documents_added=summary.documents_added,
         documents_updated=summary.documents_updated + summary.documents_access_updated,
