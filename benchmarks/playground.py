@@ -12,6 +12,7 @@ Writes benchmarks/results/playground.json.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,7 @@ TEST = "tests/test_playground_browser.py::test_the_first_token_shows_soon_after_
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rag-playground-bench-") as out:
         run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", TEST], cwd=ROOT,
-                             env={**_env(), "RAG_TEST_OUTPUT": out}, check=False)  # fmt: skip
+                             env={**os.environ, "RAG_TEST_OUTPUT": out}, check=False)  # fmt: skip
         if run.returncode != 0:
             sys.exit(f"the browser test failed (exit {run.returncode})")
         result = json.loads((Path(out) / "playground" / "first-token.json").read_text())
@@ -34,12 +35,6 @@ def main() -> None:
     target = ROOT / "benchmarks" / "results" / "playground.json"
     target.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {target.relative_to(ROOT)}")
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 if __name__ == "__main__":

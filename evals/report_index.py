@@ -24,7 +24,7 @@ class Table:
 @dataclass(frozen=True, slots=True)
 class ReportEntry:
     name: str  # the report's folder name
-    modified: float  # report.json's modification time (Unix seconds)
+    modified: int  # report.json's modification time (Unix seconds)
     dataset: str
     tables: list[Table]
     images: list[str]  # the PNG files of the folder
@@ -57,7 +57,7 @@ def latest_reports(root: Path, limit: int = 20) -> list[ReportEntry]:
             log.warning("report %s skipped: %s", folder, exc)
             continue
         images = sorted(p.name for p in folder.glob("*.png") if p.is_file())
-        entries.append(ReportEntry(folder.name, modified, str(report.get("dataset", "")), _tables(report), images))
+        entries.append(ReportEntry(folder.name, int(modified), str(report.get("dataset", "")), _tables(report), images))
     return entries
 
 

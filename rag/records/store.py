@@ -8,7 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -20,7 +20,7 @@ from rag.errors import BackendUnavailable
 from rag.records import tables as t
 from rag.records.database import make_engine, shown
 from rag.records.migrate import upgrade
-from rag.records.records import AnswerOwner, AuditEvent, Feedback, Rating, Record, Trace, TraceContent, TraceHit
+from rag.records.records import AnswerOwner, AuditEvent, Feedback, Record, Trace, TraceContent, TraceHit
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -105,7 +105,7 @@ class RecordStore:
         rows: dict[str, list[dict[str, Any]]] = {"audit": [], "answers": [], "traces": []}
         for record in records:
             if isinstance(record, AuditEvent):
-                rows["audit"].append(_audit_row(record))
+                rows["audit"].append(asdict(record))
             elif isinstance(record, AnswerOwner):
                 rows["answers"].append(_answer_row(record))
             else:
@@ -128,8 +128,8 @@ class RecordStore:
             earlier = connection.execute(select(t.feedback.c.id).where(key)).scalar_one_or_none()
             if earlier is not None:
                 connection.execute(delete(t.feedback).where(key))
-                feedback = Feedback(**{**_feedback_fields(feedback), "id": earlier})
-            connection.execute(insert(t.feedback), [_feedback_fields(feedback)])
+                feedback = replace(feedback, id=earlier)
+            connection.execute(insert(t.feedback), [asdict(feedback)])
         return feedback
 
     @_reachable
@@ -154,6 +154,12 @@ class RecordStore:
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         return _answer(row) if row is not None else None
+
+    @_reachable
+    def has_trace(self, tenant: str, trace_id: str) -> bool:
+        query = select(t.traces.c.id).where(t.traces.c.tenant == tenant, t.traces.c.id == trace_id)
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
 
     @_reachable
     def trace(self, tenant: str, trace_id: str) -> Trace | None:
@@ -233,99 +239,44 @@ class RecordStore:
 
 
 # rows <-> records ---------------------------------------------------------------------------------------------------
-
-Mapping_ = Row[Any] | dict[str, Any]
-
-
-def _get(row: Mapping_, name: str) -> Any:
-    return row[name] if isinstance(row, dict) else getattr(row, name)
+# A row is read as a dict (`Row._mapping`, or the part of a joined row that is one table's); times come back in UTC.
 
 
-def _audit_row(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "tenant": event.tenant,
-        "time": event.time,
-        "subject": event.subject,
-        "key_id": event.key_id,
-        "endpoint": event.endpoint,
-        "action": event.action,
-        "collection": event.collection,
-        "doc_ids": list(event.doc_ids),
-        "request_id": event.request_id,
-    }
+def _fields(row: Row[Any] | dict[str, Any]) -> dict[str, Any]:
+    return dict(row._mapping) if isinstance(row, Row) else row
 
 
-def _audit(row: Mapping_) -> AuditEvent:
-    return AuditEvent(
-        time=_utc(_get(row, "time")),
-        tenant=_get(row, "tenant"),
-        subject=_get(row, "subject"),
-        key_id=_get(row, "key_id"),
-        endpoint=_get(row, "endpoint"),
-        action=_get(row, "action"),
-        collection=_get(row, "collection"),
-        doc_ids=list(_get(row, "doc_ids")),
-        request_id=_get(row, "request_id"),
-    )
+def _audit(row: Row[Any] | dict[str, Any]) -> AuditEvent:
+    fields = _fields(row)
+    fields.pop("id")
+    return AuditEvent(**{**fields, "time": _utc(fields["time"]), "doc_ids": list(fields["doc_ids"])})
 
 
 def _answer_row(owner: AnswerOwner) -> dict[str, Any]:
-    return {
-        "id": owner.completion_id,
-        "tenant": owner.tenant,
-        "subject": owner.subject,
-        "key_id": owner.key_id,
-        "created_at": owner.created_at,
-        "expires_at": owner.expires_at,
-    }
+    fields = asdict(owner)
+    return {**fields, "id": fields.pop("completion_id")}
 
 
-def _answer(row: Mapping_) -> AnswerOwner:
-    return AnswerOwner(
-        completion_id=_get(row, "id"),
-        tenant=_get(row, "tenant"),
-        subject=_get(row, "subject"),
-        key_id=_get(row, "key_id"),
-        created_at=_utc(_get(row, "created_at")),
-        expires_at=_utc(_get(row, "expires_at")),
-    )
+def _answer(row: Row[Any] | dict[str, Any]) -> AnswerOwner:
+    fields = _fields(row)
+    return AnswerOwner(completion_id=fields.pop("id"), **{**fields, "created_at": _utc(fields["created_at"]),
+                                                           "expires_at": _utc(fields["expires_at"])})  # fmt: skip
 
 
 def _hit_fields(hit: TraceHit) -> dict[str, Any]:
-    fields = {
-        "chunk_id": hit.chunk_id,
-        "doc_id": hit.doc_id,
-        "doc_hash": hit.doc_hash,
-        "chunk_index": hit.chunk_index,
-        "score": hit.score,
-        "index": hit.index,
-        "cited": hit.cited,
-    }
-    if hit.text is not None:
-        fields |= {"title": hit.title, "source": hit.source, "text": hit.text}
-    return fields
+    """A retrieved chunk as the trace's `hits` hold it: title, source and text only when kept."""
+    fields = asdict(hit)
+    return fields if hit.text is not None else {k: v for k, v in fields.items() if k not in ("title", "source", "text")}
 
 
 def _trace_row(trace: Trace) -> dict[str, Any]:
+    fields = asdict(trace)
+    for derived in ("content", "feedback"):
+        fields.pop(derived)
     content = trace.content
     return {
-        "id": trace.id,
-        "tenant": trace.tenant,
-        "subject": trace.subject,
-        "key_id": trace.key_id,
-        "created_at": trace.created_at,
-        "expires_at": trace.expires_at,
-        "collection": trace.collection,
-        "model": trace.model,
-        "settings_fingerprint": trace.settings_fingerprint,
-        "finish_reason": trace.finish_reason,
-        "abstention": trace.abstention,
-        "prompt_tokens": trace.prompt_tokens,
-        "completion_tokens": trace.completion_tokens,
-        "timings": dict(trace.timings),
+        **fields,
         "hits": [_hit_fields(h) for h in trace.hits],
-        "attributions": list(trace.attributions),
-        "removed_markers": trace.removed_markers,
         "has_content": content is not None,
         "question": content.question if content else None,
         "retrieval_query": content.retrieval_query if content else None,
@@ -333,57 +284,24 @@ def _trace_row(trace: Trace) -> dict[str, Any]:
     }
 
 
-def _trace(row: Mapping_, feedback: Sequence[Feedback]) -> Trace:
-    content = None
-    if _get(row, "has_content"):
-        content = TraceContent(_get(row, "question"), _get(row, "retrieval_query"), _get(row, "answer"))
+def _trace(row: Row[Any] | dict[str, Any], feedback: Sequence[Feedback]) -> Trace:
+    fields = _fields(row)
+    content = TraceContent(*(fields.pop(k) for k in ("question", "retrieval_query", "answer")))
+    kept = fields.pop("has_content")
     return Trace(
-        id=_get(row, "id"),
-        tenant=_get(row, "tenant"),
-        subject=_get(row, "subject"),
-        key_id=_get(row, "key_id"),
-        created_at=_utc(_get(row, "created_at")),
-        expires_at=_utc(_get(row, "expires_at")),
-        collection=_get(row, "collection"),
-        model=_get(row, "model"),
-        settings_fingerprint=_get(row, "settings_fingerprint"),
-        finish_reason=_get(row, "finish_reason"),
-        abstention=_get(row, "abstention"),
-        prompt_tokens=int(_get(row, "prompt_tokens")),
-        completion_tokens=int(_get(row, "completion_tokens")),
-        timings={k: float(v) for k, v in dict(_get(row, "timings")).items()},
-        hits=[TraceHit(**h) for h in _get(row, "hits")],
-        attributions=list(_get(row, "attributions")),
-        removed_markers=int(_get(row, "removed_markers")),
-        content=content,
+        **{
+            **fields,
+            "created_at": _utc(fields["created_at"]),
+            "expires_at": _utc(fields["expires_at"]),
+            "timings": {k: float(v) for k, v in dict(fields["timings"]).items()},
+            "hits": [TraceHit(**h) for h in fields["hits"]],
+            "attributions": list(fields["attributions"]),
+        },
+        content=content if kept else None,
         feedback=list(feedback),
     )
 
 
-def _feedback_fields(feedback: Feedback) -> dict[str, Any]:
-    return {
-        "id": feedback.id,
-        "tenant": feedback.tenant,
-        "completion_id": feedback.completion_id,
-        "subject": feedback.subject,
-        "key_id": feedback.key_id,
-        "created_at": feedback.created_at,
-        "rating": feedback.rating,
-        "comment": feedback.comment,
-        "corrected_answer": feedback.corrected_answer,
-    }
-
-
-def _feedback(row: Mapping_) -> Feedback:
-    rating: Rating = _get(row, "rating")
-    return Feedback(
-        id=_get(row, "id"),
-        tenant=_get(row, "tenant"),
-        completion_id=_get(row, "completion_id"),
-        subject=_get(row, "subject"),
-        key_id=_get(row, "key_id"),
-        created_at=_utc(_get(row, "created_at")),
-        rating=rating,
-        comment=_get(row, "comment"),
-        corrected_answer=_get(row, "corrected_answer"),
-    )
+def _feedback(row: Row[Any] | dict[str, Any]) -> Feedback:
+    fields = _fields(row)
+    return Feedback(**{**fields, "created_at": _utc(fields["created_at"])})

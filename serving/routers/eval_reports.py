@@ -9,7 +9,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from evals.report_index import latest_reports, report_image
 from rag.errors import NotFound
@@ -21,6 +21,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in
 
 
 class TableObject(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     caption: str
     columns: list[str]
     rows: list[list[Any]]
@@ -29,7 +31,7 @@ class TableObject(BaseModel):
 class ReportObject(BaseModel):
     object: Literal["eval.report"] = "eval.report"
     name: str
-    modified: int
+    modified: int  # Unix seconds
     dataset: str
     tables: list[TableObject]
     images: list[str]
@@ -43,18 +45,7 @@ class ReportList(BaseModel):
 @router.get("/v1/eval/reports", response_model=ReportList, responses=_ERRORS)
 async def list_reports(state: StateDep, principal: AdminDep) -> ReportList:
     entries = await run_in_threadpool(latest_reports, state.settings.reports_dir)
-    return ReportList(
-        data=[
-            ReportObject(
-                name=e.name,
-                modified=int(e.modified),
-                dataset=e.dataset,
-                tables=[TableObject(caption=t.caption, columns=t.columns, rows=t.rows) for t in e.tables],
-                images=e.images,
-            )
-            for e in entries
-        ]
-    )
+    return ReportList(data=[ReportObject.model_validate(e, from_attributes=True) for e in entries])
 
 
 @router.get(

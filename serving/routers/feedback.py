@@ -44,9 +44,14 @@ async def give_feedback(body: FeedbackRequest, state: StateDep, principal: Reade
         key_id=principal.key_id,
         created_at=datetime.now(UTC),
         rating=body.rating,
-        comment=body.comment.strip() or None if body.comment else None,
-        corrected_answer=body.corrected_answer.strip() or None if body.corrected_answer else None,
+        comment=_text(body.comment),
+        corrected_answer=_text(body.corrected_answer),
     )
     saved = await run_in_threadpool(records.save_feedback, feedback)
-    traced = await run_in_threadpool(records.trace, principal.tenant, body.completion_id)
-    return FeedbackObject.of(saved, traced=traced is not None)
+    traced = await run_in_threadpool(records.has_trace, principal.tenant, body.completion_id)
+    return FeedbackObject.of(saved, traced=traced)
+
+
+def _text(given: str | None) -> str | None:
+    """A comment or correction as kept: stripped, none when blank."""
+    return given.strip() or None if given else None

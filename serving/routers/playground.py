@@ -79,7 +79,7 @@ def playground_router(settings: Settings, *, authenticated: bool) -> APIRouter:
 
     @router.get("/ui/{name}")
     async def playground_file(name: str) -> FileResponse:
-        path = files.get(name or "index.html")
+        path = files.get(name)
         if path is None:
             raise NotFound(f"no playground file '{name}'")
         return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=headers)
