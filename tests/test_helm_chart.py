@@ -443,6 +443,11 @@ def test_helm_test_pod_runs_the_smoke_check(profiles: dict[str, Manifests]) -> N
         ({"limits.tenants.acme.tokens_per_day": "-1"}, "tokens_per_day"),
         ({"limits.default.burst": "0"}, "/limits/default/burst"),
         ({"limits.default.tokens_per_week": "5"}, "tokens_per_week"),
+        # a URL that may hold a password never goes into the ConfigMap: database.* sets it
+        ({"config.RAG_DATABASE_URL": "postgresql://u:pw@db/rag"}, "invalid propertyName 'RAG_DATABASE_URL'"),
+        ({"database.mode": "external", "database.external.urlSecret.name": ""}, "/database/external/urlSecret/name"),
+        ({"database.mode": "mysql"}, "/database/mode"),
+        ({"traces.tenants.acme": "0"}, "/traces/tenants/acme"),
     ],
 )
 def test_the_schema_rejects_bad_values(sets: dict[str, str], message: str) -> None:
