@@ -14,6 +14,7 @@ from serving.deps import AdminDep, StateDep
 from serving.protocol import ErrorResponse
 
 router = APIRouter()
+MAX_ID = 2**63 - 1  # the largest id a records row may have
 
 
 class AuditPage(BaseModel):
@@ -34,7 +35,8 @@ class AuditPage(BaseModel):
 async def audit_events(
     state: StateDep,
     principal: AdminDep,
-    before: int | None = Query(default=None, ge=1, description="the last id of the page before"),
+    # bounded as the database's integers are (SQLite's and PostgreSQL's BIGINT): a larger cursor is a 400, not a 500
+    before: int | None = Query(default=None, ge=1, le=MAX_ID, description="the last id of the page before"),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> AuditPage:
     await run_in_threadpool(state.record_writer.flush)  # the events of requests answered before this one

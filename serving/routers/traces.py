@@ -15,6 +15,7 @@ from serving.protocol import ErrorResponse
 from serving.records_protocol import TraceObject, TracePage
 
 router = APIRouter()
+LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime holds: later ones are a 400
 _ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (400, 401, 403, 429, 503)}
 
 
@@ -26,8 +27,8 @@ def _time(seconds: int | None) -> datetime | None:
 async def list_traces(
     state: StateDep,
     principal: AdminDep,
-    since: int | None = Query(default=None, ge=0, le=2**40, description="created at or after (Unix seconds)"),
-    until: int | None = Query(default=None, ge=0, le=2**40, description="created before (Unix seconds)"),
+    since: int | None = Query(default=None, ge=0, le=LAST_SECOND, description="created at or after (Unix seconds)"),
+    until: int | None = Query(default=None, ge=0, le=LAST_SECOND, description="created before (Unix seconds)"),
     after: str | None = Query(default=None, max_length=100, description="the last id of the page before"),
     limit: int = Query(default=20, ge=1, le=100),
 ) -> TracePage:

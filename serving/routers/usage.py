@@ -16,6 +16,9 @@ from serving.protocol import ErrorResponse
 
 router = APIRouter()
 MAX_DAYS = 366
+# The days a query may name: from the Unix epoch (no usage is older) to the day before the last a date holds (the
+# default `from`, six days before `to`, and the walk over the days stay in range); outside them a 400, not a 500.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date.max - timedelta(days=1)
 GroupBy = Literal["subject", "api_key_id"]
 
 
@@ -79,9 +82,12 @@ async def usage(
     state: StateDep,
     principal: AdminDep,
     from_: Annotated[
-        date | None, Query(alias="from", description="first UTC day (default: 6 days before `to`)")
+        date | None,
+        Query(alias="from", ge=FIRST_DAY, le=LAST_DAY, description="first UTC day (default: 6 days before `to`)"),
     ] = None,
-    to: Annotated[date | None, Query(description="last UTC day, included (default: today)")] = None,
+    to: Annotated[
+        date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description="last UTC day, included (default: today)")
+    ] = None,
     group_by: Annotated[
         list[str], Query(description="`subject` and/or `api_key_id`, repeated or comma-separated")
     ] = [],  # noqa: B006
@@ -90,7 +96,7 @@ async def usage(
     if unknown := groups - set(get_args(GroupBy)):
         raise InvalidInput(f"group_by: unknown {', '.join(sorted(unknown))} (subject, api_key_id)", param="group_by")
     last = to or today()
-    first = from_ or last - timedelta(days=6)
+    first = from_ or max(FIRST_DAY, last - timedelta(days=6))
     if first > last:
         raise InvalidInput("'from' is after 'to'", param="from")
     if (last - first).days + 1 > MAX_DAYS:
