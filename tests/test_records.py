@@ -1,12 +1,16 @@
 """The records database (rag/records/), one suite on both backends: SQLite in a temporary folder and a real
 PostgreSQL (tests/postgres_server.py). Migrations run up from empty and from the previous revision and agree with
 the tables; audit events, answers' owners, traces and feedback read back as written, by tenant only; expired
-records are purged; the background writer writes everything it accepts and drops past its bound."""
+records are purged; the background writer writes everything it accepts and drops past its bound, and writes the rest
+of a batch holding a record the database refuses, logging no value; a NUL, which PostgreSQL's text cannot hold, is
+stored and looked up as U+FFFD on both."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +18,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from rag.errors import InvalidInput
 from rag.records import tables as t
@@ -63,6 +68,16 @@ def _trace(trace_id: str, tenant: str = "acme", *, created: datetime = NOW, keep
         attributions=[{"start": 0, "end": 20, "sources": [1], "score": 0.7, "supported": True}], removed_markers=0,
         content=TraceContent("what is X?", "what is X?", "X is Y [1].") if content else None,
     )  # fmt: skip
+
+
+SECRETS = ("secret question", "secret retrieval query", "secret answer", "secret source text", "Secret Title")
+
+
+def _secret_trace(trace_id: str) -> Trace:
+    """A trace whose content and source texts a log must never show."""
+    hit = TraceHit("chunk-0", "doc-0", "hash-0", 0, 0.9, 1, True, "Secret Title", "s3://b/0.md", "secret source text")
+    return replace(_trace(trace_id), hits=[hit],
+                   content=TraceContent("secret question", "secret retrieval query", "secret answer"))  # fmt: skip
 
 
 def _feedback(completion_id: str, rating: str = "down", subject: str = "alice", tenant: str = "acme",
@@ -239,12 +254,98 @@ def test_the_writer_drops_past_its_bound_and_counts_a_failed_batch(store: Record
     assert writer.written + writer.dropped == 20
     store.add = real_add  # type: ignore[method-assign]
     writer.submit(_trace("dup"))
-    writer.submit(_trace("dup"))  # the same id twice in one batch: the database refuses the batch
+    writer.submit(_trace("dup"))  # the same id twice: the database refuses the second
     writer.flush()
-    assert writer.failed == 2
+    assert writer.failed == 1
     writer.close()
     with store.engine.connect() as connection:
-        assert connection.execute(select(t.traces.c.id)).all() == []
+        assert connection.execute(select(t.traces.c.id)).all() == [("dup",)]
+
+
+def test_a_batch_with_one_unwritable_record_writes_the_others_and_logs_no_text(
+    store: RecordStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.add([_trace("dup")])
+    gate = threading.Event()
+    real_add: Callable[..., None] = store.add
+
+    def first_waits(records: object) -> None:
+        gate.wait(10)
+        real_add(records)
+
+    store.add = first_waits  # type: ignore[method-assign]  # the first batch waits: the rest gather into one
+    outcomes: list[tuple[str, int]] = []
+    writer = RecordWriter(store, audit_keep=100_000, on_outcome=lambda outcome, n: outcomes.append((outcome, n)))
+    writer.submit(_event("acme", 0))
+    time.sleep(0.2)  # taken alone, waiting at the gate
+    store.add = real_add  # type: ignore[method-assign]
+    secret = _secret_trace("dup")  # its id is taken: the database refuses it, and its batch with it
+    owners = [AnswerOwner(f"o-{n}", "acme", "alice", None, NOW, NOW + timedelta(days=30)) for n in range(2)]
+    with caplog.at_level("DEBUG", logger="rag.records"):
+        for record in (owners[0], secret, _event("acme", 1), owners[1]):
+            writer.submit(record)
+        gate.set()
+        writer.flush()
+    writer.close()
+    assert (writer.written, writer.failed, writer.dropped) == (4, 1, 0)
+    assert sum(n for o, n in outcomes if o == "written") == 4 and outcomes.count(("failed", 1)) == 1
+    assert all(store.answer_owner("acme", o.completion_id) == o for o in owners)
+    assert [e.subject for _, e in store.audit_events("acme", before=None, limit=10)] == ["user-1", "user-0"]
+    assert store.trace("acme", "dup") == _trace("dup")  # the one kept before, untouched
+    logged = caplog.text
+    assert "1 record" in logged and "Trace" in logged
+    for secret in (*SECRETS, "parameters", "INSERT"):
+        assert secret not in logged, secret
+
+
+def test_a_database_error_carries_no_parameters(store: RecordStore) -> None:
+    store.add([_secret_trace("dup")])
+    with pytest.raises(IntegrityError) as refused:
+        store.add([_secret_trace("dup")])
+    for secret in SECRETS:
+        assert secret not in str(refused.value), secret
+
+
+# -- NUL: PostgreSQL's text cannot hold it, SQLite's can; both store U+FFFD in its place -------------------------------
+
+
+def test_nul_in_a_traces_content_and_sources_is_stored_as_a_replacement_character(store: RecordStore) -> None:
+    hits = [TraceHit("chunk\x00", "doc\x00", "hash", 0, 0.5, 1, True, "Ti\x00tle", "s3://b/\x00", "te\x00xt")]
+    traced = replace(_trace("c-1"), hits=hits, content=TraceContent("what\x00?", "\x00what", "X\x00 [1]."),
+                     attributions=[{"start": 0, "end": 3, "sources": [1], "note\x00": "a\x00"}])  # fmt: skip
+    store.add([traced, _event("acme", 0), replace(_event("acme", 1), doc_ids=["a\x00", "b"], subject="u\x00")])
+    read = store.trace("acme", "c-1")
+    assert read is not None and read.content == TraceContent("what\ufffd?", "\ufffdwhat", "X\ufffd [1].")
+    assert read.hits == [TraceHit("chunk\ufffd", "doc\ufffd", "hash", 0, 0.5, 1, True, "Ti\ufffdtle", "s3://b/\ufffd",
+                                  "te\ufffdxt")]  # fmt: skip
+    assert read.attributions == [{"start": 0, "end": 3, "sources": [1], "note\ufffd": "a\ufffd"}]
+    [(_, newest), (_, oldest)] = store.audit_events("acme", before=None, limit=10)
+    assert (newest.doc_ids, newest.subject) == (["a\ufffd", "b"], "u\ufffd") and oldest == _event("acme", 0)
+    saved = store.save_feedback(replace(_feedback("c-1"), comment="no\x00", corrected_answer="X\x00 is Z."))
+    [case] = store.feedback_cases(tenant="acme")
+    assert (case.feedback.comment, case.feedback.corrected_answer) == ("no\ufffd", "X\ufffd is Z.")
+    assert case.feedback.id == saved.id and case.trace is not None and case.trace.content == read.content
+
+
+def test_nul_in_ids_is_stored_and_looked_up_alike_and_never_matches_the_id_without_it(store: RecordStore) -> None:
+    owner = AnswerOwner("chatcmpl-1", "acme", "alice", None, NOW, NOW + timedelta(days=30))
+    store.add([owner, _trace("c-1"), _trace("c-\x00", created=NOW + timedelta(seconds=1)),
+               AnswerOwner("o-\x00", "acme", "al\x00ice", None, NOW, NOW + timedelta(days=30))])  # fmt: skip
+    assert store.answer_owner("acme", "chatcmpl-1\x00") is None  # not the answer "chatcmpl-1"
+    assert store.answer_owner("acme", "x\x00") is None and store.answer_owner("ac\x00me", "chatcmpl-1") is None
+    found = store.answer_owner("acme", "o-\x00")
+    assert found is not None and (found.completion_id, found.subject) == ("o-\ufffd", "al\ufffdice")
+    assert store.trace("acme", "a\x00b") is None and not store.has_trace("acme", "c-1\x00")
+    nul = store.trace("acme", "c-\x00")
+    assert nul is not None and nul.id == "c-\ufffd" and store.has_trace("acme", "c-\x00")
+    assert store.traces("acme", after="\x00") == [] and store.traces("acme", after="c-1\x00") == []
+    assert [x.id for x in store.traces("acme", after="c-\x00")] == ["c-1"]
+    store.save_feedback(_feedback("c-\x00", "up", subject="b\x00b", corrected=None))
+    store.save_feedback(_feedback("c-\x00", "down", subject="b\x00b", corrected=None))  # replaces it: found by its keys
+    [case] = store.feedback_cases(tenant="acme")
+    given = case.feedback
+    assert (given.completion_id, given.subject, given.rating) == ("c-\ufffd", "b\ufffdb", "down")
+    assert case.trace is not None and case.trace.id == "c-\ufffd"
 
 
 def test_rag_db_migrates_and_says_where_the_database_is(url: str, tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ database, a scripted chat model), called with the real `openai` client and plain
 A traced tenant's chats (streamed and not) leave traces its admins read, by id and a page at a time, with ids,
 hashes, scores, timings and no content unless RAG_TRACE_CONTENT allows it; readers cannot read them; an untraced
 tenant leaves none. Feedback is given by the answer's reader (or an admin), linked to its trace, replaced when
-given again, refused to anyone else."""
+given again, refused to anyone else. On PostgreSQL a question holding NUL leaves its trace and owner, and an id
+holding one is not found (404, an empty page), never a 500."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.postgres_server import PostgresServer
 
 KEYS = """
 writer-key-000001=acme roles=writer subject=loader
@@ -58,6 +60,12 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 @pytest.fixture(scope="module")
 def api_with_content(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     yield from _app(tmp_path_factory, "traces-content", trace_content=True)
+
+
+@pytest.fixture(scope="module")
+def api_on_postgres(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) -> Iterator[TestClient]:
+    """Traces with content, in a real PostgreSQL (tests/postgres_server.py), whose text cannot hold NUL."""
+    yield from _app(tmp_path_factory, "traces-postgres", trace_content=True, database_url=postgres.new_database())
 
 
 def _client(api: TestClient, who: str) -> OpenAI:
@@ -167,3 +175,41 @@ def test_with_content_allowed_a_trace_holds_the_question_the_answer_and_the_sour
     texts = {h["doc_id"]: h["text"] for h in trace["hits"]}
     assert texts and all(texts[d] == DOCS[d] for d in texts)
     assert all(h["title"] == h["doc_id"] for h in trace["hits"])
+
+
+def test_a_question_holding_nul_leaves_its_trace_and_its_owner_on_postgresql(api_on_postgres: TestClient) -> None:
+    """PostgreSQL's text refuses NUL: the records keep U+FFFD in its place, and the asker's feedback is taken."""
+    question = "how is the\x00 platform deployed?"
+    cid = _ask(api_on_postgres, "alice", question)
+    rated = api_on_postgres.post("/v1/feedback", json={"completion_id": cid, "rating": "up"}, headers=_h("alice"))
+    assert rated.status_code == 200, rated.text
+    assert rated.json()["trace"] is True
+    trace = api_on_postgres.get(f"/v1/traces/{cid}", headers=_h("root")).json()
+    assert trace["content"]["question"] == "how is the\ufffd platform deployed?"
+    failed = [line for line in api_on_postgres.get("/metrics").text.splitlines()
+              if line.startswith('rag_records_total{outcome="failed"}')]  # fmt: skip
+    assert not failed or float(failed[0].split()[-1]) == 0, failed
+
+
+def test_feedback_on_a_completion_id_holding_nul_is_not_found_rather_than_a_server_error(
+    api_on_postgres: TestClient,
+) -> None:
+    cid = _ask(api_on_postgres, "alice")
+    for completion_id in ("x\x00", f"{cid}\x00"):  # the second names no answer either, not `cid`
+        given = api_on_postgres.post("/v1/feedback", json={"completion_id": completion_id, "rating": "up"},
+                                     headers=_h("alice"))  # fmt: skip
+        assert given.status_code == 404, given.text
+        error = given.json()["error"]
+        assert error["type"] == "invalid_request_error" and error["param"] == "completion_id"
+
+
+def test_a_traces_cursor_holding_nul_is_an_empty_page_rather_than_a_server_error(api_on_postgres: TestClient) -> None:
+    page = api_on_postgres.get("/v1/traces?after=%00", headers=_h("root"))
+    assert page.status_code == 200, page.text
+    assert page.json()["data"] == [] and page.json()["has_more"] is False  # an unknown cursor, as any other
+
+
+def test_a_trace_id_holding_nul_is_not_found_rather_than_a_server_error(api_on_postgres: TestClient) -> None:
+    one = api_on_postgres.get("/v1/traces/a%00b", headers=_h("root"))
+    assert one.status_code == 404, one.text
+    assert one.json()["error"]["type"] == "invalid_request_error"

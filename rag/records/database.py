@@ -55,11 +55,14 @@ def shown(url: URL) -> str:
 
 def make_engine(url: URL, *, timeout_s: float = 10.0) -> Engine:
     """An engine with its pool; a SQLite file's folder is made, the file is in WAL mode (readers do not wait on
-    the writer) and waits up to `timeout_s` for a lock; a PostgreSQL connection attempt gives up after it."""
+    the writer) and waits up to `timeout_s` for a lock; a PostgreSQL connection attempt gives up after it. Its errors
+    never show the statement's parameters (questions, answers, sources' texts): they are logged."""
     if is_sqlite(url):
         assert url.database is not None
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": timeout_s, "check_same_thread": False})
+        engine = create_engine(
+            url, hide_parameters=True, connect_args={"timeout": timeout_s, "check_same_thread": False}
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(connection: sqlite3.Connection, _record: Any) -> None:
@@ -78,4 +81,6 @@ def make_engine(url: URL, *, timeout_s: float = 10.0) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": max(1, round(timeout_s))})
+    return create_engine(
+        url, hide_parameters=True, pool_pre_ping=True, connect_args={"connect_timeout": max(1, round(timeout_s))}
+    )
