@@ -267,12 +267,10 @@ def test_the_first_token_shows_soon_after_the_first_sse_event(server: Server, br
     print(json.dumps(result))
 
 
-def test_a_user_signs_in_through_the_identity_provider_with_pkce(
-    browser: WebDriver, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """With RAG_OIDC_ISSUER and RAG_UI_OIDC_CLIENT_ID, the playground sends the browser to the real provider
-    (oidc-provider, its development login and consent pages), which sends it back with a code; the playground
-    exchanges the code and its PKCE verifier for a JWT access token, and the API takes the user from it."""
+@pytest.fixture(scope="module")
+def oidc_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    """`rag serve` with RAG_OIDC_ISSUER and RAG_UI_OIDC_CLIENT_ID, and that issuer: the real provider (oidc-provider,
+    its development login and consent pages) on loopback, one account `maria`. The server and the issuer's URL."""
     from tests.test_oidc import AUDIENCE, _rsa_jwk
 
     folder = tmp_path_factory.mktemp("playground-oidc")
@@ -293,29 +291,81 @@ def test_a_user_signs_in_through_the_identity_provider_with_pkce(
                              {"PATH": "/usr/bin:/bin:/usr/local/bin"}, port, folder / "provider.log")  # fmt: skip
     try:
         provider.wait_ready("/.well-known/openid-configuration", 60)
-        driver = browser
-        _fresh(driver, f"{api.base_url}/ui/")
-        _wait(driver, lambda d: d.find_element(By.ID, "oidc-sign-in").is_displayed())
-        _el(driver, "#oidc-sign-in").click()
-        login = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=login]"))[0]
-        assert driver.current_url.startswith(issuer)
-        login.send_keys("maria")
-        _el(driver, "input[name=password]").send_keys("any", Keys.ENTER)
-        _wait(driver, lambda d: (d.find_elements(By.CSS_SELECTOR, "button[type=submit]") and "consent" in d.page_source
-              .lower()) or d.current_url.startswith(api.base_url))  # fmt: skip
-        if not driver.current_url.startswith(api.base_url):
-            _el(driver, "button[type=submit]").click()  # the consent page
-        _wait(driver, lambda d: d.current_url.startswith(api.base_url) and d.find_element(By.ID, "main").is_displayed())
-        assert "Signed in as maria (tenant acme; admin)" in _el(driver, "#who").text
-        assert "code=" not in driver.current_url  # the code is not left in the address bar
-        token = driver.execute_script("return sessionStorage.getItem('rag.token')")
-        assert token and token.count(".") == 2  # a JWT, kept for the tab only
-        _shot(driver, "07-signed-in-with-oidc")
-        breaks = [e for e in driver.get_log("browser") if "Content Security Policy" in e.get("message", "")]
-        assert breaks == []
+        yield api, issuer
     finally:
         provider.stop()
         api.stop()
+
+
+def _to_the_provider(driver: WebDriver, issuer: str) -> WebElement:
+    """From the playground's sign-in page, through its OIDC button to the provider's login page: its login field."""
+    _wait(driver, lambda d: d.find_element(By.ID, "oidc-sign-in").is_displayed())
+    _el(driver, "#oidc-sign-in").click()
+    login = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=login]"))[0]
+    assert driver.current_url.startswith(issuer)
+    return login
+
+
+def test_a_user_signs_in_through_the_identity_provider_with_pkce(
+    browser: WebDriver, oidc_api: tuple[Server, str]
+) -> None:
+    """With RAG_OIDC_ISSUER and RAG_UI_OIDC_CLIENT_ID, the playground sends the browser to the real provider, which
+    sends it back with a code; the playground exchanges the code and its PKCE verifier for a JWT access token, and
+    the API takes the user from it."""
+    api, issuer = oidc_api
+    driver = browser
+    _fresh(driver, f"{api.base_url}/ui/")
+    login = _to_the_provider(driver, issuer)
+    login.send_keys("maria")
+    _el(driver, "input[name=password]").send_keys("any", Keys.ENTER)
+    _wait(driver, lambda d: (d.find_elements(By.CSS_SELECTOR, "button[type=submit]") and "consent" in d.page_source
+          .lower()) or d.current_url.startswith(api.base_url))  # fmt: skip
+    if not driver.current_url.startswith(api.base_url):
+        _el(driver, "button[type=submit]").click()  # the consent page
+    _wait(driver, lambda d: d.current_url.startswith(api.base_url) and d.find_element(By.ID, "main").is_displayed())
+    assert "Signed in as maria (tenant acme; admin)" in _el(driver, "#who").text
+    assert "code=" not in driver.current_url  # the code is not left in the address bar
+    token = driver.execute_script("return sessionStorage.getItem('rag.token')")
+    assert token and token.count(".") == 2  # a JWT, kept for the tab only
+    _shot(driver, "07-signed-in-with-oidc")
+    breaks = [e for e in driver.get_log("browser") if "Content Security Policy" in e.get("message", "")]
+    assert breaks == []
+
+
+def _sign_in_page(driver: WebDriver) -> str:
+    """The sign-in page once the playground has started: the text of its error line (empty: none)."""
+    _wait(driver, lambda d: d.find_element(By.ID, "api-key").is_displayed())
+    return str(_el(driver, "#sign-in-error").text)
+
+
+def test_a_sign_in_error_shows_only_when_this_tab_started_the_sign_in(
+    browser: WebDriver, oidc_api: tuple[Server, str]
+) -> None:
+    """`?error=&error_description=` in a link to the playground is anyone's text ("call us at ..."): without a sign-in
+    pending in this tab, or with one of another state, the page shows none of it and takes it out of the address bar.
+    The provider's own refusal (the user cancels at its login page) comes back with the pending sign-in's state and
+    is shown."""
+    api, issuer = oidc_api
+    driver = browser
+    lure = "error=access_denied&error_description=Call+us+at+555-0100"
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})  # no session at the provider: its login page shows
+    _fresh(driver, f"{api.base_url}/ui/")  # signed out, no sign-in pending
+    driver.get(f"{api.base_url}/ui/?{lure}")
+    assert _sign_in_page(driver) == ""
+    assert "Call us" not in _el(driver, "body").text and "error" not in driver.current_url
+
+    _to_the_provider(driver, issuer)  # a sign-in pending in this tab; then a link with a state of its own
+    driver.get(f"{api.base_url}/ui/?{lure}&state=guessed")
+    assert _sign_in_page(driver) == ""
+    assert "Call us" not in _el(driver, "body").text and "error" not in driver.current_url
+
+    _to_the_provider(driver, issuer)
+    _el(driver, "a[href*=abort]").click()  # the provider's [ Cancel ]: back with error=access_denied and the state
+    _wait(driver, lambda d: d.current_url.startswith(api.base_url))
+    _wait(driver, lambda d: d.find_element(By.ID, "sign-in-error").text)
+    assert _sign_in_page(driver) == "sign-in refused: End-User aborted interaction"
+    assert "error" not in driver.current_url and "state" not in driver.current_url
+    assert driver.execute_script("return sessionStorage.getItem('rag.oidc')") is None  # the sign-in is over
 
 
 def test_after_the_quick_start_the_page_opens_without_sign_in(

@@ -56,15 +56,32 @@ export async function startOidc(oidc) {
   window.location.assign(`${meta.authorization_endpoint}?${query}`);
 }
 
+function pendingSignIn() {
+  try {
+    const pending = JSON.parse(sessionStorage.getItem(PENDING) || 'null');
+    return pending && typeof pending.state === 'string' && pending.state ? pending : null;
+  } catch {
+    return null;
+  }
+}
+
 // Back from the issuer with ?code=&state=: the code exchanged for an access token (null when this is no such return).
+// An ?error= is shown only when its state is that of a sign-in this tab started: anyone may link to this page with
+// an error and a description of their own words ("call us at ..."); such a link is ignored, and every one of these
+// parameters leaves the address bar either way.
 export async function finishOidc(oidc) {
   const params = new URLSearchParams(window.location.search);
   if (!params.has('code') && !params.has('error')) return null;
-  const pending = JSON.parse(sessionStorage.getItem(PENDING) || 'null');
-  sessionStorage.removeItem(PENDING);
   window.history.replaceState(null, '', redirectUri());
-  if (params.has('error')) throw new Error(`sign-in refused: ${params.get('error_description') || params.get('error')}`);
-  if (!pending || pending.state !== params.get('state')) throw new Error('sign-in failed: the state does not match');
+  const pending = pendingSignIn();
+  const ours = pending !== null && params.get('state') === pending.state;
+  if (params.has('error')) {
+    if (!ours) return null;
+    sessionStorage.removeItem(PENDING);
+    throw new Error(`sign-in refused: ${params.get('error_description') || params.get('error')}`);
+  }
+  sessionStorage.removeItem(PENDING);
+  if (!ours) throw new Error('sign-in failed: the state does not match');
   const body = new URLSearchParams({
     grant_type: 'authorization_code',
     code: params.get('code'),
