@@ -282,6 +282,9 @@ class Settings(BaseSettings):
     # kept in memory and written when Redis is back) or refuse with 503 (`closed`).
     state_failure: Literal["open", "closed"] = "open"
     limits_file: Path | None = None  # YAML: a default and per-tenant rates and token quotas (docs/limits.md)
+    # Chats in flight per tenant (every replica's together with `state_url`); one more is refused with 429. What
+    # bounds a token quota's overshoot (docs/limits.md); 0: no cap. The limits file may set it per tenant.
+    tenant_max_concurrent_chats: int = Field(default=64, ge=0)
     usage_retention_days: int = Field(default=400, ge=1)  # usage by day is kept this long
     metrics_max_tenants: int = Field(default=100, ge=0)  # tenants with their own metrics label; others are `other`
     max_messages: int = 100

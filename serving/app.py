@@ -18,6 +18,7 @@ from rag.records.database import records_url
 from rag.records.store import RecordStore
 from rag.records.writer import RecordWriter
 from rag.settings import Settings
+from rag.state.chat_slots import ChatSlots
 from rag.state.factory import build_limiter, limits_of
 from serving.audit import Audit
 from serving.auth import ApiKeys
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
         records = await run_in_threadpool(lambda: RecordStore.open(records_at, wait_s=RECORDS_WAIT_S))
         components = await run_in_threadpool(build_components, settings)
         limiter = build_limiter(settings, limits, on_skip=lambda check: metrics.state_skipped.labels(check).inc())
+        chat_slots = ChatSlots.over(limiter.state, limiter.limits)
         writer = RecordWriter(
             records, audit_keep=settings.audit_keep, on_outcome=lambda o, n: metrics.records.labels(o).inc(n)
         )
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
                 record_writer=writer,
                 record_policy=RecordPolicy.of(settings),
                 limiter=limiter,
+                chat_slots=chat_slots,
                 metrics=metrics,
                 lifecycle=lifecycle,
             )
@@ -108,6 +111,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
             components.close()
             await run_in_threadpool(writer.close)  # what is waiting is written
             records.close()
+            await chat_slots.aclose()
             await limiter.state.backend.aclose()
             if oidc is not None:
                 await oidc.aclose()

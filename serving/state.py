@@ -10,6 +10,7 @@ from rag.records.capture import RecordPolicy
 from rag.records.store import RecordStore
 from rag.records.writer import RecordWriter
 from rag.settings import Settings
+from rag.state.chat_slots import ChatSlots
 from rag.state.limiter import Limiter
 from serving.audit import Audit
 from serving.auth import ApiKeys
@@ -28,6 +29,7 @@ class AppState:
     api_keys: ApiKeys | None
     oidc: OidcVerifier | None  # with api_keys None too: no authentication, every caller an admin of `settings.tenant`
     limiter: Limiter  # request rates, token quotas and usage, in the shared state (rag/state/)
+    chat_slots: ChatSlots  # each tenant's chats in flight, in the same state (rag/state/chat_slots.py)
     metrics: ApiMetrics
     audit: Audit
     records: RecordStore  # audit events, answers' owners, traces, feedback (rag/records/)

@@ -617,3 +617,32 @@ def test_traces_and_the_playground_are_wired_to_their_settings(tmp_path: Path) -
     assert "RAG_TRACE_TENANTS" not in render("default").config()  # none by default
     with pytest.raises(RenderError, match="schema"):
         render_text("default", {"traces.tenants.acme": "0"})
+
+
+def test_the_cap_on_a_tenants_chats_in_flight_reaches_the_api_and_the_limits_file(tmp_path: Path) -> None:
+    """RAG_TENANT_MAX_CONCURRENT_CHATS in the ConfigMap, as the settings read it; the limits file sets it per tenant
+    (`max_concurrent_chats`), the rest of the tenants keep the setting's; the schema refuses what is not a count."""
+    from rag.settings import Settings
+    from rag.state.limits_file import Limits, LimitsFile, TenantLimits
+
+    manifests = render("default", {"limits.tenants.acme.max_concurrent_chats": "8"})
+    config = manifests.config()
+    settings = Settings.model_validate({"tenant_max_concurrent_chats": config["RAG_TENANT_MAX_CONCURRENT_CHATS"]})
+    assert settings.tenant_max_concurrent_chats == 64
+    (limits_map,) = [c for c in manifests.of("ConfigMap") if component_of(c) == "limits"]
+    path = tmp_path / "limits.yaml"
+    path.write_text(limits_map["data"]["limits.yaml"])
+    limits = Limits(TenantLimits(max_concurrent_chats=settings.tenant_max_concurrent_chats), LimitsFile.load(path))
+    assert limits.for_tenant("acme").max_concurrent_chats == 8 and limits.for_tenant("other").max_concurrent_chats == 64
+    assert (
+        render("default", {"config.RAG_TENANT_MAX_CONCURRENT_CHATS": "0"}).config()["RAG_TENANT_MAX_CONCURRENT_CHATS"]
+        == "0"
+    )  # no cap
+    for sets, where in (
+        ({"config.RAG_TENANT_MAX_CONCURRENT_CHATS": "-1"}, "RAG_TENANT_MAX_CONCURRENT_CHATS"),
+        ({"config.RAG_TENANT_MAX_CONCURRENT_CHATS": "many"}, "RAG_TENANT_MAX_CONCURRENT_CHATS"),
+        ({"limits.tenants.acme.max_concurrent_chats": "-1"}, "/limits/tenants/acme/max_concurrent_chats"),
+    ):
+        with pytest.raises(RenderError, match="schema") as failure:
+            render_text("default", sets)
+        assert where in str(failure.value)

@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 def limits_of(settings: Settings) -> Limits:
     """The limits the settings and the limits file give (ValueError naming the file for a bad one)."""
     return Limits.of(
-        settings.limits_file, requests_per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+        settings.limits_file,
+        requests_per_minute=settings.rate_limit_per_minute,
+        burst=settings.rate_limit_burst,
+        max_concurrent_chats=settings.tenant_max_concurrent_chats,
     )
 
 

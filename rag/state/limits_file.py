@@ -1,12 +1,13 @@
-"""The limits file (RAG_LIMITS_FILE, a ConfigMap in the chart): request rates and token quotas, a default and
-per-tenant overrides. Without a file, the rate is RAG_RATE_LIMIT_PER_MINUTE / RAG_RATE_LIMIT_BURST and tokens are
-unlimited.
+"""The limits file (RAG_LIMITS_FILE, a ConfigMap in the chart): request rates, token quotas and chats in flight, a
+default and per-tenant overrides. Without a file, the rate is RAG_RATE_LIMIT_PER_MINUTE / RAG_RATE_LIMIT_BURST,
+tokens are unlimited and chats in flight are RAG_TENANT_MAX_CONCURRENT_CHATS per tenant.
 
     default:
       requests_per_minute: 600   # per API key or per user (OIDC subject)
       burst: 60                  # at most this many in any (60 * burst / requests_per_minute) seconds
       tokens_per_day: 2000000    # per tenant, prompt plus completion tokens, UTC day; null: unlimited
       tokens_per_month: 40000000 # per tenant, UTC calendar month; null: unlimited
+      max_concurrent_chats: 64   # per tenant, chats in flight at once (every replica's, with Redis); 0: no cap
     tenants:
       acme:
         tokens_per_day: 10000000 # what a tenant leaves out comes from `default`
@@ -33,6 +34,7 @@ class TenantLimits(BaseModel):
     burst: int = Field(default=60, ge=1)
     tokens_per_day: int | None = Field(default=None, ge=0)
     tokens_per_month: int | None = Field(default=None, ge=0)
+    max_concurrent_chats: int = Field(default=64, ge=0)  # 0: no cap
 
 
 class LimitsEntry(BaseModel):
@@ -44,6 +46,7 @@ class LimitsEntry(BaseModel):
     burst: int | None = Field(default=None, ge=1)
     tokens_per_day: int | None = Field(default=None, ge=0)
     tokens_per_month: int | None = Field(default=None, ge=0)
+    max_concurrent_chats: int | None = Field(default=None, ge=0)
 
 
 class LimitsFile(BaseModel):
@@ -68,8 +71,9 @@ class LimitsFile(BaseModel):
 
 
 class Limits:
-    """Each tenant's limits: the settings' rate (RAG_RATE_LIMIT_PER_MINUTE, RAG_RATE_LIMIT_BURST), then what the
-    file's `default` names, then what its entry for the tenant names."""
+    """Each tenant's limits: the settings' (RAG_RATE_LIMIT_PER_MINUTE, RAG_RATE_LIMIT_BURST,
+    RAG_TENANT_MAX_CONCURRENT_CHATS), then what the file's `default` names, then what its entry for the tenant
+    names."""
 
     def __init__(self, base: TenantLimits, file: LimitsFile | None = None) -> None:
         file = file or LimitsFile()
@@ -83,6 +87,8 @@ class Limits:
         return self._tenants.get(tenant, self._default)
 
     @classmethod
-    def of(cls, path: Path | None, *, requests_per_minute: int, burst: int) -> Limits:
-        base = TenantLimits(requests_per_minute=requests_per_minute, burst=burst)
+    def of(cls, path: Path | None, *, requests_per_minute: int, burst: int, max_concurrent_chats: int = 64) -> Limits:
+        base = TenantLimits(
+            requests_per_minute=requests_per_minute, burst=burst, max_concurrent_chats=max_concurrent_chats
+        )
         return cls(base, LimitsFile.load(path) if path is not None else None)

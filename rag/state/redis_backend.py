@@ -59,6 +59,11 @@ class RedisState(StateBackend):
     def rate_storage(self) -> Storage:
         return self._storage
 
+    @property
+    def client(self) -> aioredis.Redis:
+        """The client on this pool, for state kept beside the counters (rag/state/chat_slots.py)."""
+        return self._redis
+
     async def _run(self, pipe: aioredis.client.Pipeline) -> list[object]:
         try:
             return list(await pipe.execute())
