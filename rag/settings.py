@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from rag.domain import RetrievalMode
 from rag.errors import InvalidInput
 from rag.source_policy import InjectedSources
+from rag.tenants import TENANT_RULE, is_tenant_name
 
 
 def _default_cache_dir() -> Path:
@@ -27,6 +28,13 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant_name(cls, value: str) -> str:
+        if not is_tenant_name(value):
+            raise ValueError(f"RAG_TENANT must be a tenant name: {TENANT_RULE}")
+        return value
 
     @field_validator("state_url")
     @classmethod
@@ -220,6 +228,14 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None
     api_keys_file: Path | None = None
     allow_unauthenticated: bool = False
+    # Authentication input (docs/access.md): a bearer credential (API key or token) longer than `max_token_bytes` is
+    # refused (401) unread; `rag serve` refuses a request whose line and headers exceed `max_header_bytes` (431)
+    # before parsing them whole. A client address whose credentials failed `auth_failures_per_minute` times in the
+    # last minute (0: no limit) gets 429 for every request, before its credentials are checked, until the window
+    # frees a slot; the count lives in the shared state, so every replica sees it.
+    max_token_bytes: int = Field(default=16_384, ge=256)
+    max_header_bytes: int = Field(default=65_536, ge=4_096)
+    auth_failures_per_minute: int = Field(default=30, ge=0)
     # OIDC users (serving/oidc.py, docs/access.md): bearer JWTs from this issuer (its discovery document gives the
     # JWKS) for this audience, verified with these algorithms; the claims that hold the tenant, subject, groups and
     # roles (roles besides reader/writer/admin are ignored; none: `oidc_default_roles`). Keys are refreshed every

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from serving.app import create_app  # FastAPI and the serving stack load only for this command
     from serving.auth import ApiKeyConfigError
     from serving.graceful import DrainingServer
+    from serving.header_limit import bounded_httptools
     from serving.lifecycle import lifecycle_of
     from serving.logs import use_json_logs
     from serving.tracing import configure_tracing
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("rag.serve")
     exporter = configure_tracing()
     log.info("tracing: %s", f"OpenTelemetry, {exporter} exporter" if exporter else "off (no OTEL_* variables)")
-    # uvicorn logs through the root logger (JSON lines); the access log is our own (serving/request_context.py)
+    # uvicorn logs through the root logger (JSON lines); the access log is our own (serving/request_context.py).
+    # httptools, bounded: a request head over RAG_MAX_HEADER_BYTES is refused as it arrives (serving/header_limit.py)
     config = uvicorn.Config(
         app,
         host=args.host,
@@ -75,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
+        http=bounded_httptools(settings.max_header_bytes),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     DrainingServer(config, app, settings.shutdown_drain_s).run()
     return 0

@@ -4,6 +4,10 @@ A keys entry is `KEY=TENANT`, optionally followed by attributes separated by spa
 
     KEY=TENANT roles=reader,writer groups=hr,legal subject=payroll-bot
 
+The entry is split at its last `=`: a tenant name (rag/tenants.py) never holds one, so a key may (base64 padding:
+`c2VjcmV0a2V5IQ===acme` is key `c2VjcmV0a2V5IQ==` of tenant `acme`). A tenant that is not a tenant name stops the
+server, as any other unreadable entry does.
+
 `roles` defaults to `reader,writer` (what every key could do before roles existed), `groups` to none and `subject`
 to `key:<key id>`. Entries are one a line (`#` starts a comment); a line of bare `KEY=TENANT` entries may also
 separate them with commas, as RAG_API_KEYS always has. Keys are compared in constant time and never logged: a
@@ -20,6 +24,7 @@ from pathlib import Path
 from rag.access import split_names
 from rag.identity import KEY_DEFAULT_ROLES, Principal, Role, roles_of
 from rag.settings import Settings
+from rag.tenants import TENANT_RULE, is_tenant_name
 
 
 class ApiKeyConfigError(ValueError):
@@ -64,9 +69,11 @@ def _entries(text: str, source: str) -> dict[str, KeyGrant]:
         where = f"{source}: line {n}"
         lines = [(e, []) for e in tokens[0].split(",") if e] if len(tokens) == 1 else [(tokens[0], tokens[1:])]
         for entry, attributes in lines:
-            key, sep, tenant = (part.strip() for part in entry.partition("="))
+            key, sep, tenant = (part.strip() for part in entry.rpartition("="))  # a key may hold `=`, a tenant not
             if not sep or not key or not tenant:
                 raise ApiKeyConfigError(f"{where}: an entry is not KEY=TENANT")
+            if not is_tenant_name(tenant):  # not quoted: a line written the wrong way round would show its key
+                raise ApiKeyConfigError(f"{where}: the tenant of an entry is not a tenant name ({TENANT_RULE})")
             grant = _grant(tenant, attributes, where)
             if key in keys and keys[key] != grant:
                 raise ApiKeyConfigError(f"{where}: a key is listed twice, differently (key id {key_id(key)})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -30,6 +31,40 @@ async def get_state(request: Request) -> AppState:
     return state
 
 
+def _part(text: str) -> str:
+    """One part of a rate-limit bucket, percent-encoded: it never holds the `/` and `:` that separate parts."""
+    return quote(text, safe="")
+
+
+def rate_bucket(principal: Principal) -> str:
+    """The window a caller's requests count in: its API key, or its user (tenant and subject, each percent-encoded,
+    so tenant `a` with subject `b/c` and tenant `a/b` with subject `c` are two buckets, not one)."""
+    if principal.key_id:
+        return f"key:{_part(principal.key_id)}"
+    return f"user:{_part(principal.tenant)}/{_part(principal.subject)}"
+
+
+def client_address(request: Request) -> str:
+    """Who failed authentication: the client's address (behind a proxy, the one uvicorn's proxy headers give:
+    FORWARDED_ALLOW_IPS, docs/access.md), percent-encoded as a bucket part."""
+    return _part(request.client.host if request.client else "unknown")
+
+
+async def _authenticate(state: AppState, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
+        raise Unauthorized("missing credentials: send the header 'Authorization: Bearer KEY' (an API key or a token)")
+    secret = credentials.credentials.strip()
+    if len(secret) > state.settings.max_token_bytes:  # refused unread: no key compared, no token decoded
+        raise Unauthorized(f"the bearer credential is longer than {state.settings.max_token_bytes} bytes")
+    principal: Principal | None = state.api_keys.find(secret) if state.api_keys is not None else None  # keys first
+    if principal is None:
+        if state.oidc is not None and looks_like_jwt(secret):
+            principal = await state.oidc.principal(secret)
+        else:
+            raise Unauthorized("invalid API key" if state.api_keys is not None else "the bearer token is not a JWT")
+    return principal
+
+
 async def get_principal(
     state: Annotated[AppState, Depends(get_state)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -37,24 +72,25 @@ async def get_principal(
 ) -> Principal:
     """The caller, resolved once per request from its bearer credential (401 without a valid one): an OIDC token
     (a JWT, when RAG_OIDC_ISSUER is set) or an API key; then its request rate, per key or user, in the shared state
-    (429 past it; the window in the `x-ratelimit-*-requests` headers). Without either configured (development on
+    (429 past it; the window in the `x-ratelimit-*-requests` headers). A client address over its failed
+    authentications (RAG_AUTH_FAILURES_PER_MINUTE) gets 429 before its credential is looked at; a credential that
+    fails counts against it (a request without one does not). Without keys or an issuer configured (development on
     loopback) every caller is an admin of the deployment's tenant, not rate-limited."""
     if state.api_keys is None and state.oidc is None:
         anonymous = Principal(state.settings.tenant, "anonymous", roles=frozenset({"admin"}))
         caller_tenant.set(anonymous.tenant)
         return anonymous
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
-        raise Unauthorized("missing credentials: send the header 'Authorization: Bearer KEY' (an API key or a token)")
-    secret = credentials.credentials.strip()
-    principal: Principal | None = state.api_keys.find(secret) if state.api_keys is not None else None  # keys first
-    if principal is None:
-        if state.oidc is not None and looks_like_jwt(secret):
-            principal = await state.oidc.principal(secret)
-        else:
-            raise Unauthorized("invalid API key" if state.api_keys is not None else "the bearer token is not a JWT")
+    address = client_address(request)
+    await state.limiter.admit_client(address)
+    try:
+        principal = await _authenticate(state, credentials)
+    except Unauthorized:
+        if credentials is not None and credentials.scheme.lower() == "bearer" and credentials.credentials.strip():
+            await state.limiter.note_auth_failure(address)
+        raise
     caller_key_id.set(principal.key_id)  # for the access log (async: set in the request's own context)
     caller_tenant.set(principal.tenant)
-    caller = f"key:{principal.key_id}" if principal.key_id else f"user:{principal.tenant}/{principal.subject}"
+    caller = rate_bucket(principal)
     try:
         window = await state.limiter.admit_request(principal.tenant, caller)
     except RateLimited as refused:

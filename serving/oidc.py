@@ -10,6 +10,11 @@ comes here. A token is accepted when its signature verifies with a key of the is
 cache does not know makes one refetch (at most one every `RAG_OIDC_JWKS_MIN_REFETCH_S`), so a provider's key
 rotation is followed without a restart; the keys are refreshed every `RAG_OIDC_JWKS_REFRESH_S`, and while the
 provider cannot be reached the cached keys stay in use for `RAG_OIDC_JWKS_MAX_STALE_S` at most (then 503).
+
+Whatever a token holds, a token that does not pass is a 401 naming why, never a server error: its header is read
+by PyJWT, which refuses a `kid` that is not a string, a `crit` header and undecodable parts (every PyJWT error is
+caught). The signature is verified in a worker thread, off the event loop; the token's length is bounded before it
+gets here (RAG_MAX_TOKEN_BYTES, serving/deps.py). The tenant claim must be a tenant name (rag/tenants.py).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import jwt
 from rag.errors import BackendUnavailable, Unauthorized
 from rag.identity import Principal, roles_of
 from rag.settings import Settings
+from rag.tenants import TENANT_RULE, is_tenant_name
 
 log = logging.getLogger(__name__)
 
@@ -121,15 +127,18 @@ class OidcVerifier:
         """The user principal of a valid token; Unauthorized (401) naming what is wrong otherwise."""
         s = self._settings
         try:
-            header = jwt.get_unverified_header(token)
+            header = jwt.get_unverified_header(token)  # checks `kid` is a string and refuses `crit` extensions
         except jwt.DecodeError:
             raise Unauthorized("the bearer token is not a JWT") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid token header: {exc}") from None
         alg = header.get("alg")
-        if alg not in self._algorithms:
-            raise Unauthorized(f"token algorithm {alg!r} is not accepted")
+        if not isinstance(alg, str) or alg not in self._algorithms:
+            raise Unauthorized(f"token algorithm {str(alg)[:20]!r} is not accepted")
         key = await self._keys.key(header.get("kid"))
         try:
-            claims = jwt.decode(
+            claims = await asyncio.to_thread(  # hashing and verifying: off the event loop
+                jwt.decode,
                 token,
                 key=key,
                 algorithms=[alg],
@@ -146,7 +155,7 @@ class OidcVerifier:
             raise Unauthorized("the token is not for this API (audience)") from None
         except jwt.InvalidIssuerError:
             raise Unauthorized("the token is from another issuer") from None
-        except jwt.InvalidTokenError as exc:
+        except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid token: {exc}") from None
         return self._principal_of(claims)
 
@@ -155,6 +164,8 @@ class OidcVerifier:
         tenant, subject = claims.get(s.oidc_tenant_claim), claims.get(s.oidc_subject_claim)
         if not isinstance(tenant, str) or not tenant:
             raise Unauthorized(f"the token has no '{s.oidc_tenant_claim}' claim (the tenant)")
+        if not is_tenant_name(tenant):
+            raise Unauthorized(f"the token's '{s.oidc_tenant_claim}' claim is not a tenant name ({TENANT_RULE})")
         if not isinstance(subject, str) or not subject:
             raise Unauthorized(f"the token has no '{s.oidc_subject_claim}' claim (the subject)")
         groups = _names(claims.get(s.oidc_groups_claim))

@@ -235,6 +235,25 @@ def test_keys_with_roles_groups_and_subjects_render_to_principals_the_api_reads(
                                 "apiKeys.keys[0].roles": "{root}"})  # fmt: skip
 
 
+def test_authentication_input_settings_and_padded_keys_reach_the_api(tmp_path: Path) -> None:
+    """The bounds and the failure limit are in the ConfigMap, as the settings read them; a base64 key with `=`
+    padding renders to an entry the API's parser reads as that whole key (an entry splits at its last `=`)."""
+    from rag.settings import Settings
+
+    config = render("default").config()
+    bounds = {k: config[k] for k in ("RAG_MAX_HEADER_BYTES", "RAG_MAX_TOKEN_BYTES", "RAG_AUTH_FAILURES_PER_MINUTE")}
+    settings = Settings(**{k.removeprefix("RAG_").lower(): v for k, v in bounds.items()})
+    assert (settings.max_header_bytes, settings.max_token_bytes, settings.auth_failures_per_minute) == (
+        65_536, 16_384, 30
+    )  # fmt: skip
+    sets = {"apiKeys.keys[0].key": "c2VjcmV0a2V5LWZvci1hY21lIQ==", "apiKeys.keys[0].tenant": "acme.eu_1-a"}
+    (secret,) = [s for s in render("default", sets).of("Secret") if s["metadata"]["name"].endswith("api-keys")]
+    keys_file = tmp_path / "keys"
+    keys_file.write_text(base64.b64decode(secret["data"]["keys"]).decode())
+    found = ApiKeys(read_key_file(keys_file)).find("c2VjcmV0a2V5LWZvci1hY21lIQ==")
+    assert found is not None and found.tenant == "acme.eu_1-a"
+
+
 def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
 
@@ -448,6 +467,12 @@ def test_helm_test_pod_runs_the_smoke_check(profiles: dict[str, Manifests]) -> N
         ({"database.mode": "external", "database.external.urlSecret.name": ""}, "/database/external/urlSecret/name"),
         ({"database.mode": "mysql"}, "/database/mode"),
         ({"traces.tenants.acme": "0"}, "/traces/tenants/acme"),
+        ({"config.RAG_AUTH_FAILURES_PER_MINUTE": "lots"}, "RAG_AUTH_FAILURES_PER_MINUTE"),
+        ({"config.RAG_MAX_HEADER_BYTES": "-1"}, "RAG_MAX_HEADER_BYTES"),
+        ({"config.RAG_MAX_TOKEN_BYTES": "16k"}, "RAG_MAX_TOKEN_BYTES"),
+        ({"config.RAG_TENANT": "acme/eu"}, "RAG_TENANT"),
+        ({"apiKeys.keys[0].key": "k" * 20, "apiKeys.keys[0].tenant": "acme/eu"}, "/apiKeys/keys/0/tenant"),
+        ({"apiKeys.generateForTenants[0]": "a" * 65}, "/apiKeys/generateForTenants/0"),
     ],
 )
 def test_the_schema_rejects_bad_values(sets: dict[str, str], message: str) -> None:

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import subprocess
 import time
 from collections.abc import Iterator
@@ -130,6 +131,7 @@ def api(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         oidc_allow_http=True,
         oidc_jwks_min_refetch_s=0,
         max_tokens=4,
+        auth_failures_per_minute=0,  # every refused token here comes from one address (tests/test_auth_input.py)
     )
     with app_client(settings, ScriptedChatModel()) as client:
         for doc_id, groups in DOCUMENTS.items():
@@ -217,6 +219,80 @@ def test_tokens_that_must_not_pass_are_401(api: TestClient, provider: Provider) 
         r = _listed(api, token)
         assert r.status_code == 401, (what, r.text)
         assert r.json()["error"]["type"] == "authentication_error", what
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unsigned(header: object, claims: object = None, signature: bytes = b"") -> str:
+    """A JWS compact serialization of whatever JSON is given, signature as given (none by default)."""
+    payload = {"sub": "x", "tenant": "acme"} if claims is None else claims
+    return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}.{_b64(signature)}"
+
+
+def test_malformed_tokens_are_401_with_one_log_line(
+    api: TestClient, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Headers PyJWT refuses with its general InvalidTokenError (a `kid` not a string, a `crit` extension), odd
+    `alg`s, parts that are not JSON or base64, keys of another type than the algorithm: each a 401 in OpenAI shape
+    and the request's access line, no error logged (they were 500s with two tracebacks each)."""
+    kid = provider.kid
+    malformed = {
+        "kid a list": _unsigned({"alg": "RS256", "kid": ["k1"]}),
+        "kid an object": _unsigned({"alg": "RS256", "kid": {"k": 1}}),
+        "kid a number": _unsigned({"alg": "RS256", "kid": 7}),
+        "crit header": _unsigned({"alg": "RS256", "kid": kid, "crit": ["exp"]}),
+        "crit not a list": _unsigned({"alg": "RS256", "kid": kid, "crit": "b64"}),
+        "alg a list": _unsigned({"alg": ["RS256"], "kid": kid}),
+        "alg an object": _unsigned({"alg": {"RS256": True}, "kid": kid}),
+        "header an array": _unsigned(["RS256"]),
+        "header not JSON": f"{_b64(b'{not json')}.{_b64(b'{}')}.",
+        "header not base64": "!!!!.e30.",
+        "payload not JSON": f"{_b64(json.dumps({'alg': 'RS256', 'kid': kid}).encode())}.{_b64(b'[1,')}.{_b64(b'x')}",
+        "payload an array": _unsigned({"alg": "RS256", "kid": kid}, [1, 2], b"x" * 256),
+        "signature not base64": _unsigned({"alg": "RS256", "kid": kid})[:-1] + "!!!",
+        "ES256 with an RSA key": _unsigned({"alg": "ES256", "kid": kid}, None, b"x" * 64),
+        "EdDSA with an RSA key": _unsigned({"alg": "EdDSA", "kid": kid}, None, b"x" * 64),
+        "b64 false": _unsigned({"alg": "RS256", "kid": kid, "b64": False, "crit": ["b64"]}),
+        "empty parts": "..",
+    }
+    caplog.set_level(logging.INFO)
+    for what, token in malformed.items():
+        caplog.clear()
+        r = _listed(api, token)
+        assert r.status_code == 401, (what, r.text)
+        assert r.json()["error"]["type"] == "authentication_error", what
+        served = [rec.name for rec in caplog.records if not rec.name.startswith("httpx")]  # not the test's client
+        assert served == ["rag.access"], (what, caplog.text)
+
+
+def test_the_tenant_claim_must_be_a_tenant_name(api: TestClient, provider: Provider) -> None:
+    assert _listed(api, provider.sign({"tenant": "acme"})).status_code == 200
+    for tenant in ("acme/eu", "a" * 65, "acme\n", "acme eu", "ü-tenant", "acme=1"):
+        r = _listed(api, provider.sign({"tenant": tenant}))
+        assert r.status_code == 401, (tenant, r.text)
+        assert "not a tenant name" in r.json()["error"]["message"], tenant
+
+
+def test_signatures_are_verified_off_the_event_loop(
+    api: TestClient, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyJWT's decode (hashing the token, verifying its signature) runs where no event loop runs: a worker thread."""
+    where: list[str] = []
+    decode = jwt.decode
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            where.append("event loop")
+        except RuntimeError:
+            where.append("worker thread")
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", watched)
+    assert _listed(api, provider.sign({})).status_code == 200
+    assert where == ["worker thread"]
 
 
 def test_a_key_rotation_is_followed_without_a_restart(api: TestClient, provider: Provider) -> None:

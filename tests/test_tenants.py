@@ -14,9 +14,10 @@ import httpx
 import openai
 import pytest
 from openai import OpenAI
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from starlette.testclient import TestClient
 
+from serving.auth import ApiKeyConfigError, ApiKeys
 from serving.launcher import RAG_BIN, free_port, rag_env
 from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, settings_for
 
@@ -161,6 +162,37 @@ def test_a_bad_keys_file_stops_the_server(tmp_path: Path) -> None:
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "entry 2 is not KEY=TENANT" not in result.stderr
     assert "is not KEY=TENANT" in result.stderr and "no-tenant-here" not in result.stderr
+
+
+def test_keys_may_hold_equals_signs_and_tenants_must_be_tenant_names(tmp_path: Path) -> None:
+    """An entry is split at its last `=` (a tenant never holds one): base64 keys keep their padding. A tenant that
+    is not a tenant name stops the server, without the entry (which may hold a key) in the message."""
+    (tmp_path / "keys").write_text("c2VjcmV0a2V5IQ===acme roles=reader\nc2VjcmV0a2V5Ig=globex\n")
+    keys = ApiKeys.from_settings(settings_for(tmp_path / "q", api_keys_file=tmp_path / "keys"))
+    assert keys is not None and len(keys) == 2
+    padded, single = keys.find("c2VjcmV0a2V5IQ=="), keys.find("c2VjcmV0a2V5Ig")
+    assert padded is not None and (padded.tenant, padded.roles) == ("acme", frozenset({"reader"}))
+    assert single is not None and single.tenant == "globex"
+    assert keys.find("c2VjcmV0a2V5IQ") is None  # the key is the whole of it, padding included
+    for tenant in ("acme/eu", "ü-tenant", "a" * 65, "acme:1", "acme@x", "acme!"):
+        (tmp_path / "keys").write_text(f"sk-0123456789={tenant}\n")
+        with pytest.raises(ApiKeyConfigError, match="line 1: the tenant of an entry is not a tenant name") as bad:
+            ApiKeys.from_settings(settings_for(tmp_path / "q", api_keys_file=tmp_path / "keys"))
+        assert "sk-0123456789" not in str(bad.value), tenant
+    with pytest.raises(ApiKeyConfigError, match="not a tenant name"):
+        ApiKeys.from_settings(settings_for(tmp_path / "q", api_keys=SecretStr("k1=acme,k2=a/b")))
+    (tmp_path / "keys").write_text("sk-0123456789=acme/eu\n")
+    env = rag_env(tmp_path / "q", RAG_API_KEYS_FILE=str(tmp_path / "keys"))
+    result = subprocess.run([RAG_BIN, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 2 and "not a tenant name" in result.stderr and "sk-0123456789" not in result.stderr
+
+
+def test_rag_tenant_must_be_a_tenant_name(tmp_path: Path) -> None:
+    assert settings_for(tmp_path, tenant="acme-eu.1_x").tenant == "acme-eu.1_x"
+    for tenant in ("acme/eu", "", "a" * 65, "acme eu", "acme\n"):
+        with pytest.raises(ValidationError, match="RAG_TENANT must be a tenant name"):
+            settings_for(tmp_path, tenant=tenant)
 
 
 def test_a_bad_limits_file_stops_the_server(tmp_path: Path) -> None:

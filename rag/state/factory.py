@@ -47,7 +47,7 @@ def build_limiter(
     guarded = GuardedState(
         state_backend(settings), policy=settings.state_failure, retry_s=settings.state_retry_s, on_skip=on_skip
     )
-    return Limiter(guarded, limits or limits_of(settings))
+    return Limiter(guarded, limits or limits_of(settings), auth_failures_per_minute=settings.auth_failures_per_minute)
 
 
 def record_ingest_usage(settings: Settings, tenant: str, counts: UsageCounts) -> None:

@@ -5,6 +5,10 @@ Rates are moving windows (the `limits` library): `requests_per_minute` in any mi
 at most `burst` in any `60 * burst / requests_per_minute` seconds. Quotas count a tenant's prompt plus completion
 tokens per UTC day and calendar month; a request is admitted while the tenant is below both, so a stream that
 crosses a quota finishes (the overshoot is at most its own tokens) and the next request is refused.
+
+Failed authentications are counted per client address in a moving minute (`auth_failures_per_minute`, 0 for no
+limit), in the same storage: while an address has that many in its window, its requests are refused (RateLimited)
+before their credentials are checked, until the oldest failure leaves the window.
 """
 
 from __future__ import annotations
@@ -57,16 +61,44 @@ def _seconds_to_next_month(now: datetime) -> float:
     return (first_next - now).total_seconds()
 
 
+AUTH_FAILURES = "rag-auth-failures"  # the namespace of the failed-authentication windows, beside requests' `rag`
+
+
 class Limiter:
     def __init__(
         self,
         state: GuardedState,
         limits: Limits,
         *,
+        auth_failures_per_minute: int = 0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.state, self.limits, self._now = state, limits, now
         self._windows = MovingWindowRateLimiter(state.backend.rate_storage)
+        self._auth_failures = RateLimitItemPerMinute(auth_failures_per_minute) if auth_failures_per_minute else None
+
+    async def admit_client(self, address: str) -> None:
+        """RateLimited, with the seconds until a failure leaves the window, while `address` (a client address, as
+        one part: no `/`) has had `auth_failures_per_minute` failed authentications in the last minute. One read
+        of the window; nothing counted (a check skipped: the backend is down and the policy is `open`)."""
+        item = self._auth_failures
+        if item is not None:
+            await self.state.check("auth", lambda: self._refuse_failing(item, address), None)
+
+    async def _refuse_failing(self, item: RateLimitItem, address: str) -> None:
+        stats = await self._windows.get_window_stats(item, AUTH_FAILURES, address)
+        if stats.remaining <= 0:
+            wait = max(0.0, stats.reset_time - self._now().timestamp())
+            raise RateLimited(
+                f"too many failed authentications from this address: retry after {math.ceil(wait)} s",
+                retry_after_s=wait,
+            )
+
+    async def note_auth_failure(self, address: str) -> None:
+        """Count one failed authentication of `address` (past the limit, the window stays full)."""
+        item = self._auth_failures
+        if item is not None:
+            await self.state.check("auth", lambda: self._windows.hit(item, AUTH_FAILURES, address), False)
 
     async def admit_request(self, tenant: str, caller: str) -> Window | None:
         """Count one request of `caller` (an API key or a user) under its tenant's rate: its minute window, or
