@@ -67,7 +67,7 @@ def read_manifest(path: Path) -> list[AccessRule]:
         where = f"{path}: rule {n}"
         if not isinstance(rule, dict) or not isinstance(rule.get("match"), str) or not rule["match"]:
             raise AccessManifestError(f"{where}: every rule needs 'match: GLOB'")
-        unknown = set(rule) - {"match", "users", "groups", "tenant_wide"}
+        unknown = set(rule) - {"match", "users", "groups", "services", "tenant_wide"}
         if unknown:
             raise AccessManifestError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
         tenant_wide = rule.get("tenant_wide", False)
@@ -75,7 +75,10 @@ def read_manifest(path: Path) -> list[AccessRule]:
             raise AccessManifestError(f"{where}: 'tenant_wide' must be true or false")
         try:
             access = DocumentAccess.of(
-                users=_names(rule, "users", where), groups=_names(rule, "groups", where), tenant_wide=tenant_wide
+                users=_names(rule, "users", where),
+                groups=_names(rule, "groups", where),
+                services=_names(rule, "services", where),
+                tenant_wide=tenant_wide,
             )
         except ValueError as exc:
             raise AccessManifestError(f"{where}: {exc}") from None

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 from ingest.chunking import Chunker
 from ingest.formats.base import LoadFailure
 from ingest.prefetch import prefetch
-from rag.access import Reader
+from rag.access import DocumentAccess, Reader
 from rag.domain import Chunk, Document, SparseVector
 from rag.embedding.base import DenseEmbedder, SparseEncoder
+from rag.errors import Conflict
 from rag.injection import INJECTION, InjectionDetector
 from rag.store.base import StoredDocument, VectorStore
 from rag.store.namespace import CollectionNamespace
+from rag.write_scope import WriteScope
 
 if TYPE_CHECKING:
     from rag.components import Components
@@ -39,6 +41,8 @@ class IngestSummary:
     documents_unchanged: int = 0
     documents_access_updated: int = 0  # content unchanged, access changed: set in place, nothing re-embedded
     documents_pruned: int = 0
+    documents_conflicted: int = 0  # ids in a writer's own namespace held by a document it may not see (refused)
+    stopped: str | None = None  # why the run stopped before its end (`stop` said so); what was written stays
     chunks_upserted: int = 0
     chunks_flagged: int = 0  # of those, chunks that read as instructions to a model (rag/injection.py)
     embedding_tokens: int = 0  # the embedder's tokens in the chunks embedded (usage metering)
@@ -47,6 +51,10 @@ class IngestSummary:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _access(document: StoredDocument | None) -> set[DocumentAccess | None] | None:
+    return None if document is None else document.access
 
 
 def _from_any(source: str, files: set[str]) -> bool:
@@ -84,9 +92,13 @@ class Ingestor:
         namespace: CollectionNamespace | None = None,
         on_document: Callable[[], None] = lambda: None,
         on_failure: Callable[[LoadFailure], None] = lambda f: None,
+        on_accepted: Callable[[Document], None] = lambda d: None,
         detector: InjectionDetector | None = None,
+        scope: WriteScope | None = None,
     ) -> None:
         self._store, self._embedder, self._sparse, self._chunker = store, embedder, sparse, chunker
+        self._scope = scope  # None: the whole tenant (the operator, admins)
+        self._on_accepted = on_accepted
         self._detector = detector
         self._collection, self._tenant = collection, tenant
         # The store collection that holds the tenant's collection (none given: the collection is named as stored).
@@ -104,9 +116,12 @@ class Ingestor:
         tenant: str,
         on_document: Callable[[], None] = lambda: None,
         on_failure: Callable[[LoadFailure], None] = lambda f: None,
+        on_accepted: Callable[[Document], None] = lambda d: None,
+        scope: WriteScope | None = None,
     ) -> Ingestor:
         """The ingestor the components' settings describe (chunk size and overlap in the embedder's tokens, batch
-        size): one recipe for `rag ingest`, `POST /v1/documents` and the evaluation index."""
+        size): one recipe for `rag ingest`, `POST /v1/documents` and the evaluation index. `scope`: what the writer
+        may change (rag/write_scope.py); `on_accepted`: each document synced, under the id it was stored as."""
         settings = components.settings
         chunker = Chunker(
             components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
@@ -123,14 +138,22 @@ class Ingestor:
             namespace=components.namespace,
             on_document=on_document,
             on_failure=on_failure,
+            on_accepted=on_accepted,
             detector=components.injection,
+            scope=scope,
         )
 
     def run(
-        self, items: Iterable[Document | LoadFailure], *, prune: Callable[[StoredDocument], bool] | None = None
+        self,
+        items: Iterable[Document | LoadFailure],
+        *,
+        prune: Callable[[StoredDocument], bool] | None = None,
+        stop: Callable[[IngestSummary], str | None] | None = None,
     ) -> IngestSummary:
         """Sync `items` into the collection. With `prune`, stored documents it selects (this run's source and shard)
-        that the run did not see are deleted at the end, except those of files that failed to load this time."""
+        that the run did not see are deleted at the end, except those of files that failed to load this time. With
+        `stop`, asked before each batch is embedded: a reason ends the run there (`summary.stopped`), keeping what
+        was written."""
         started = time.perf_counter()
         summary = IngestSummary(collection=self._collection, store=self._store.location)
         # none if the collection is new
@@ -140,13 +163,17 @@ class Ingestor:
         failed_files: set[str] = set()
         batches = self._batches(items, stored, seen, failed_files, summary)
         for batch in prefetch(batches, depth=2):
+            if stop is not None and (reason := stop(summary)) is not None:
+                summary.stopped = reason
+                break
             self._write(batch, summary)
-        if prune is not None:
+        if prune is not None and summary.stopped is None:  # a stopped run did not see every document
             for doc in stored_docs:
                 if doc.doc_id not in seen and prune(doc) and not _from_any(doc.source, failed_files):
                     self._store.delete_document(self._name, self._tenant, doc.doc_id)
                     summary.documents_pruned += 1
-        if self._collection_ready or stored_docs:  # also finishes what a killed run left unindexed
+        # also finishes what a killed run left unindexed; a stopped run leaves that to the next (its caller is gone)
+        if (self._collection_ready or stored_docs) and summary.stopped is None:
             self._store.optimize(self._name)
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary
@@ -175,6 +202,13 @@ class Ingestor:
                 fail(item)
                 continue
             summary.documents_seen += 1
+            if self._scope is not None:
+                try:
+                    item = replace(item, doc_id=self._scope.target(item.doc_id, lambda i: _access(stored.get(i))))
+                except Conflict as exc:
+                    fail(LoadFailure(item.source, exc.message))
+                    summary.documents_conflicted += 1
+                    continue
             if item.doc_id in seen:
                 fail(LoadFailure(item.source, f"duplicate document id '{item.doc_id}' in this run"))
                 continue
@@ -186,6 +220,7 @@ class Ingestor:
                 else:  # one payload update of its chunks (the store serializes it with the writer's calls)
                     self._store.set_access(self._name, self._tenant, item.doc_id, item.access)
                     summary.documents_access_updated += 1
+                self._on_accepted(item)
                 continue
             chunks = self._chunker.chunk(item, self._tenant)
             if not chunks:
@@ -222,6 +257,7 @@ class Ingestor:
         summary.chunks_upserted += len(chunks)
         summary.embedding_tokens += sum(self._chunker.count_tokens(t) for t in batch.texts)
         for p in batch.pending:
+            self._on_accepted(p.document)
             if p.replaces:
                 self._store.delete_stale(self._name, self._tenant, p.document.doc_id, p.document.doc_hash)
                 summary.documents_updated += 1

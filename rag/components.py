@@ -115,7 +115,13 @@ def build_components(settings: Settings, *, lazy_embedder: bool = False) -> Comp
     store = build_store(settings)
     names = namespace(settings)
     retriever = Retriever(
-        store, embedder, sparse, prefetch_k=settings.prefetch_k, fusion=fusion(settings), namespace=names
+        store,
+        embedder,
+        sparse,
+        prefetch_k=settings.prefetch_k,
+        fusion=fusion(settings),
+        namespace=names,
+        listed=settings.collection,
     )
     return Components(
         settings=settings,

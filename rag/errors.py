@@ -18,6 +18,11 @@ class NotFound(RagError):
     """A named thing (collection, model, document) does not exist."""
 
 
+class Conflict(RagError):
+    """What the caller asked clashes with what is stored (a document id taken in the caller's own namespace by one
+    it may not see)."""
+
+
 class BackendUnavailable(RagError):
     """A dependency (store, embedder, LLM backend) cannot be reached or failed."""
 

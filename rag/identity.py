@@ -13,6 +13,11 @@ Role = Literal["reader", "writer", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 KEY_DEFAULT_ROLES: frozenset[Role] = frozenset({"reader", "writer"})  # an API key's, when its line names none
 
+# Two kinds of principal whose subjects never meet: an API key is a `service`, anything else (an OIDC token, the
+# unauthenticated developer) a `user`. A document's access lists name each kind apart (rag/access.py), feedback is
+# matched on kind and subject, and a writer's own documents live under its kind and subject (rag/write_scope.py).
+PrincipalKind = Literal["user", "service"]
+
 
 def roles_of(names: Iterable[str], source: str) -> frozenset[Role]:
     """Role names checked (ValueError naming `source` for an unknown one)."""
@@ -28,13 +33,21 @@ def roles_of(names: Iterable[str], source: str) -> frozenset[Role]:
 @dataclass(frozen=True, slots=True)
 class Principal:
     """The caller of one request. `subject`: the user (OIDC `sub`) or service (an API key's) it is; `key_id`: the
-    short hash of its API key, for logs."""
+    short hash of its API key, for logs. A principal with a key id is a service, any other a user."""
 
     tenant: str
     subject: str
     groups: frozenset[str] = frozenset()
     roles: frozenset[Role] = KEY_DEFAULT_ROLES
     key_id: str | None = None
+
+    @property
+    def kind(self) -> PrincipalKind:
+        return "service" if self.key_id is not None else "user"
+
+    def is_subject(self, subject: str, key_id: str | None) -> bool:
+        """Whether a record's (subject, key id) names this principal: the same subject of the same kind."""
+        return subject == self.subject and (key_id is None) == (self.key_id is None)
 
     def has(self, role: Role) -> bool:
         """Whether one of its roles is `role` or one that includes it."""

@@ -85,6 +85,7 @@ class RequestBuilder:
             subject=principal.subject,
             groups=principal.groups,
             default_visible=self._settings.default_access == "tenant",
+            kind=principal.kind,
         )
 
     def target(self, *, tenant: str | None = None, collection: str | None = None) -> Target:

@@ -21,6 +21,7 @@ from rag.errors import InvalidInput, NotFound
 from rag.store.base import PayloadFilter, VectorStore
 from rag.store.fusion import DEFAULT_FUSION, Fusion
 from rag.store.namespace import CollectionNamespace
+from rag.store.visibility import missing, told_of
 
 MAX_TOP_K = 100
 
@@ -58,8 +59,10 @@ class Retriever:
         prefetch_k: int,
         fusion: Fusion = DEFAULT_FUSION,
         namespace: CollectionNamespace | None = None,
+        listed: str | None = None,
     ) -> None:
         self.store = store
+        self.listed = listed  # the collection every caller is told of (rag/store/visibility.py)
         self.embedder = embedder
         self.sparse = sparse
         self.prefetch_k = prefetch_k
@@ -94,8 +97,10 @@ class Retriever:
                 with_dense=request.with_dense,
             )
         except NotFound:  # named as the caller knows it, not as the store does
-            raise NotFound(f"collection '{request.collection}' does not exist", param="collection") from None
-        if not hits:
+            raise missing(request.collection) from None
+        if not hits:  # nothing to the caller: is it told the collection exists? (asked only then: off the hot path)
+            if not told_of(self.store, name, request.collection, request.reader, listed=self.listed):
+                raise missing(request.collection)
             return Retrieved([], None)
         found = self._signals(name, request, hits, dense, sparse) if signals and dense and sparse else None
         if dense is not None and request.min_relevance > 0 and request.mode != "sparse":

@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--access-groups", metavar="G1,G2", help="groups that may see the documents no rule or record sets")
     p.add_argument("--access-users", metavar="U1,U2", help="users that may see the documents no rule or record sets")
     p.add_argument(
+        "--access-services", metavar="S1,S2", help="services (API keys' subjects) that may see those documents"
+    )
+    p.add_argument(
         "--access-tenant-wide", action="store_true", help="everyone in the tenant may see the documents no rule sets"
     )
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
@@ -76,9 +79,10 @@ def _run_access(args: argparse.Namespace) -> DocumentAccess | None:
     from rag.access import DocumentAccess, split_names
 
     users, groups = split_names(args.access_users or ""), split_names(args.access_groups or "")
-    if not (users or groups or args.access_tenant_wide):
+    services = split_names(args.access_services or "")
+    if not (users or groups or services or args.access_tenant_wide):
         return None
-    return DocumentAccess.of(users=users, groups=groups, tenant_wide=args.access_tenant_wide)
+    return DocumentAccess.of(users=users, groups=groups, services=services, tenant_wide=args.access_tenant_wide)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -46,6 +46,7 @@ from serving.routers import (
 )
 from serving.routers.playground import playground_router
 from serving.state import AppState
+from serving.upload_slots import UploadSlots
 
 log = logging.getLogger(__name__)
 RECORDS_WAIT_S = 60.0  # at startup, how long the records database may be unreachable before the API gives up
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
                 chat_slots=chat_slots,
                 metrics=metrics,
                 lifecycle=lifecycle,
+                uploads=UploadSlots(settings.upload_max_concurrent),
             )
             log.info(
                 "ready: store %s, LLM %s, state %s, records %s", components.store.location, app.state.rag.llm_name,

@@ -22,7 +22,8 @@ class ClientGone(Exception):
     """The client disconnected before the answer was ready; the work was cancelled."""
 
 
-async def _disconnected(receive: Receive) -> None:
+async def disconnected(receive: Receive) -> None:
+    """Returns when the client has left (call it once the request body was read)."""
     while (await receive())["type"] != "http.disconnect":
         pass
 
@@ -33,7 +34,7 @@ async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
     `http.disconnect`, when the client leaves (a cancelled `receive` consumes nothing, so a `StreamingResponse`
     returned by `work` can listen for the disconnect afterwards)."""
     task = asyncio.ensure_future(work)
-    gone = asyncio.ensure_future(_disconnected(receive))
+    gone = asyncio.ensure_future(disconnected(receive))
     try:
         await asyncio.wait((task, gone), return_when=asyncio.FIRST_COMPLETED)
     except BaseException:  # this request itself was cancelled (the server stopping)

@@ -14,14 +14,15 @@ Name = Annotated[Utf8Str, Field(min_length=1, max_length=MAX_PRINCIPAL_NAME)]
 
 class AccessBody(BaseModel):
     """Who may see a document besides its tenant's admins: everyone in the tenant (`tenant_wide`), or the listed
-    users (subjects) and groups."""
+    users (OIDC subjects), services (API keys' subjects) and groups."""
 
     model_config = ConfigDict(extra="forbid")
     tenant_wide: bool = False
     users: list[Name] = Field(default_factory=list, max_length=1_000)
     groups: list[Name] = Field(default_factory=list, max_length=1_000)
+    services: list[Name] = Field(default_factory=list, max_length=1_000)
 
-    @field_validator("users", "groups")
+    @field_validator("users", "groups", "services")
     @classmethod
     def _no_blank(cls, names: list[str]) -> list[str]:
         if any(not n.strip() for n in names):
@@ -29,13 +30,20 @@ class AccessBody(BaseModel):
         return names
 
     def domain(self) -> DocumentAccess:
-        return DocumentAccess.of(users=self.users, groups=self.groups, tenant_wide=self.tenant_wide)
+        return DocumentAccess.of(
+            users=self.users, groups=self.groups, services=self.services, tenant_wide=self.tenant_wide
+        )
 
     @classmethod
     def of(cls, access: DocumentAccess | None) -> AccessBody | None:
         if access is None:
             return None
-        return cls(tenant_wide=access.tenant_wide, users=sorted(access.users), groups=sorted(access.groups))
+        return cls(
+            tenant_wide=access.tenant_wide,
+            users=sorted(access.users),
+            groups=sorted(access.groups),
+            services=sorted(access.services),
+        )
 
 
 class DocumentUpload(BaseModel):

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import (
     BackendUnavailable,
+    Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -33,6 +34,7 @@ _HTTP_TYPES = {
     403: ("permission_error", "forbidden"),
     404: ("invalid_request_error", "not_found"),
     405: ("invalid_request_error", "method_not_allowed"),
+    409: ("invalid_request_error", "conflict"),
     413: ("invalid_request_error", "request_too_large"),
     431: ("invalid_request_error", "request_header_fields_too_large"),
     429: ("rate_limit_error", "rate_limit_exceeded"),
@@ -79,6 +81,8 @@ def status_of(exc: RagError) -> int:
         return 400
     if isinstance(exc, NotFound):
         return 404
+    if isinstance(exc, Conflict):
+        return 409
     if isinstance(exc, BackendUnavailable):
         return 503
     if isinstance(exc, Unauthorized):

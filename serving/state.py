@@ -17,6 +17,7 @@ from serving.auth import ApiKeys
 from serving.lifecycle import Lifecycle
 from serving.metrics import ApiMetrics
 from serving.oidc import OidcVerifier
+from serving.upload_slots import UploadSlots
 
 
 @dataclass
@@ -36,3 +37,4 @@ class AppState:
     record_writer: RecordWriter  # writes records off the request path
     record_policy: RecordPolicy  # what a chat leaves in the records
     lifecycle: Lifecycle  # the app's own (app.state.lifecycle): authenticated, draining
+    uploads: UploadSlots  # file uploads in progress in this process (RAG_UPLOAD_MAX_CONCURRENT)

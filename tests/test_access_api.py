@@ -36,7 +36,7 @@ DOCUMENTS = {  # id: (text, access)
     "design.md": ("The platform's design: the store, the retriever and the API.", {"groups": ["eng"]}),
     "handbook.md": ("The platform handbook: how the team works and who to ask.", {"tenant_wide": True}),
     "notes.md": ("Meeting notes about the platform roadmap.", None),
-    "erik.md": ("Erik's own notes on the platform's performance.", {"users": ["erik"]}),
+    "erik.md": ("Erik's own notes on the platform's performance.", {"services": ["erik"]}),  # erik is a key
 }
 SEES = {
     "loader": {"handbook.md", "notes.md"},  # a writer without groups: tenant-wide and default documents
@@ -58,7 +58,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     with app_client(settings, ScriptedChatModel()) as client:
         for doc_id, (text, access) in DOCUMENTS.items():
             body = {"id": doc_id, "text": text, "title": doc_id, **({"access": access} if access else {})}
-            r = client.post("/v1/documents", json=body, headers=_h("loader"))
+            r = client.post("/v1/documents", json=body, headers=_h("root"))  # an admin writes ids as given
             assert r.status_code == 200 and r.json()["status"] == "created", r.text
         yield client
 
@@ -87,7 +87,24 @@ def test_the_listing_pages_by_id_and_shows_each_documents_access(api: TestClient
     assert [d["id"] for d in rest["data"]] == ["handbook.md", "notes.md", "salaries.md"] and not rest["has_more"]
     access = {d["id"]: d["access"] for d in first["data"] + rest["data"]}
     assert access["notes.md"] is None and access["handbook.md"]["tenant_wide"]
-    assert access["salaries.md"] == {"tenant_wide": False, "users": [], "groups": ["hr"]}
+    assert access["salaries.md"] == {"tenant_wide": False, "users": [], "groups": ["hr"], "services": []}
+    assert access["erik.md"] == {"tenant_wide": False, "users": [], "groups": [], "services": ["erik"]}
+
+
+def test_a_reader_sees_what_gives_it_access_and_not_who_else_may_see_a_document(api: TestClient) -> None:
+    shared = {"users": ["alice", "bob@example.com"], "groups": ["hr", "legal"], "services": ["erik", "payroll"]}
+    text = "Who may read the shared plan: listed by name."
+    assert api.post(
+        "/v1/documents", json={"id": "plan.md", "text": text, "access": shared}, headers=_h("root")
+    ).is_success
+    try:
+        listed = {who: api.get("/v1/documents", headers=_h(who)).json()["data"] for who in ("hanna", "erik", "root")}
+        plan = {who: next(d["access"] for d in data if d["id"] == "plan.md") for who, data in listed.items()}
+        assert plan["hanna"] == {"tenant_wide": False, "users": [], "groups": ["hr"], "services": []}
+        assert plan["erik"] == {"tenant_wide": False, "users": [], "groups": [], "services": ["erik"]}
+        assert plan["root"] == {"tenant_wide": False, **{k: sorted(v) for k, v in shared.items()}}
+    finally:
+        api.delete("/v1/documents/plan.md", headers=_h("root"))
 
 
 def test_roles_decide_who_may_write_in_the_openai_error_shape(api: TestClient) -> None:
@@ -144,8 +161,8 @@ def test_admins_read_their_tenants_audit_trail_without_content(
     assert newest["subject"] == "hanna" and newest["endpoint"] == "POST /v1/retrieve" and newest["tenant"] == "acme"
     assert newest["doc_ids"] == list(dict.fromkeys(returned)) and newest["key_id"] and newest["request_id"]
     older = api.get("/v1/audit", params={"before": page["last_id"], "limit": 1000}, headers=_h("root")).json()
-    stored = [e["doc_ids"][0] for e in older["data"] if e["action"] == "store" and e["subject"] == "loader"]
-    assert sorted(d for d in stored if d in DOCUMENTS) == sorted(DOCUMENTS)  # the fixture's uploads, one event each
+    stored = [e["doc_ids"][0] for e in older["data"] if e["action"] == "store" and e["subject"] == "root"]
+    assert sorted(stored[-len(DOCUMENTS) :]) == sorted(DOCUMENTS)  # the fixture's uploads (the oldest), one event each
     text = str(page) + str(older)
     assert "Salary bands" not in text and KEY["hanna"] not in text  # no content, no credential
     other = api.get("/v1/audit", headers={"Authorization": f"Bearer {KEY['other-hanna']}"})
@@ -180,3 +197,26 @@ def test_every_role_against_every_endpoint(api: TestClient, who: str, method: st
     assert (r.status_code == 403) == denied, (who, method, path, r.status_code, r.text)
     if denied:
         assert r.json()["error"]["code"] == "forbidden"
+
+
+def test_a_collection_holding_nothing_the_caller_may_see_reads_as_one_that_does_not_exist(api: TestClient) -> None:
+    body = {"id": "pay.md", "text": "The pay scales.", "collection": "hrsecret", "access": {"groups": ["hr"]}}
+    assert api.post("/v1/documents", json=body, headers=_h("root")).status_code == 200
+
+    def answers(who: str, collection: str) -> list[tuple[int, str]]:
+        asked = [
+            api.get("/v1/documents", params={"collection": collection}, headers=_h(who)),
+            api.post("/v1/retrieve", json={"query": "pay", "collection": collection, "min_relevance": 0},
+                     headers=_h(who)),
+            api.post("/v1/chat/completions", json={"model": "rag", "collection": collection,
+                     "messages": [{"role": "user", "content": "pay?"}]}, headers=_h(who)),
+        ]  # fmt: skip
+        if who == "loader":
+            asked.append(api.delete("/v1/documents/pay.md", params={"collection": collection}, headers=_h(who)))
+        return [(r.status_code, r.text.replace(collection, "NAME")) for r in asked]
+
+    for who in ("erik", "loader"):
+        assert answers(who, "hrsecret") == answers(who, "no-such-collection"), who
+        assert answers(who, "hrsecret")[0][0] == 404
+    assert api.get("/v1/documents", params={"collection": "hrsecret"}, headers=_h("hanna")).status_code == 200
+    assert [c["id"] for c in api.get("/v1/collections", headers=_h("erik")).json()["data"]] == ["docs"]

@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from tests.inprocess import ScriptedChatModel, app_client, settings_for
 from tests.test_access_properties import DOCS, Doc, allowed
 
-# key: (tenant, subject, groups, role); t0's writer stores t0's documents, t1's writer t1's
+# key: (tenant, subject, groups, role); t0's admin stores t0's documents, t1's admin t1's
 PRINCIPALS = {
     "k-t0-writer-000001": ("t0", "loader", frozenset(), "writer"),
     "k-t0-admin-0000001": ("t0", "root", frozenset(), "admin"),
@@ -30,9 +30,10 @@ PRINCIPALS = {
     "k-t0-u1-g12-00001": ("t0", "u1", frozenset({"g1", "g2"}), "reader"),
     "k-t0-u2-none-0001": ("t0", "u2", frozenset(), "reader"),
     "k-t1-writer-000001": ("t1", "loader", frozenset(), "writer"),
+    "k-t1-admin-0000001": ("t1", "root", frozenset(), "admin"),
     "k-t1-u0-g0-000001": ("t1", "u0", frozenset({"g0"}), "reader"),
 }
-WRITERS = {"t0": "k-t0-writer-000001", "t1": "k-t1-writer-000001"}
+STORERS = {"t0": "k-t0-admin-0000001", "t1": "k-t1-admin-0000001"}  # admins store the ids they give
 COUNTER = itertools.count()
 
 
@@ -84,11 +85,11 @@ def test_every_endpoint_gives_each_principal_exactly_its_documents(api: TestClie
     tenants = ["t0", "t1"]
     for i, doc in enumerate(docs):
         access = None if doc.access is None else {
-            "tenant_wide": doc.access.tenant_wide, "users": sorted(doc.access.users),
+            "tenant_wide": doc.access.tenant_wide, "services": sorted(doc.access.users),  # the principals are keys
             "groups": sorted(doc.access.groups),
         }  # fmt: skip
         body = {"id": f"d{i}", "text": f"text {i}", "collection": collection, **({"access": access} if access else {})}
-        r = api.post("/v1/documents", json=body, headers=_auth(WRITERS[tenants[doc.tenant]]))
+        r = api.post("/v1/documents", json=body, headers=_auth(STORERS[tenants[doc.tenant]]))
         assert r.status_code == 200, r.text
     for key, (tenant, subject, groups, role) in PRINCIPALS.items():
         want = {

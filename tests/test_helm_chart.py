@@ -246,6 +246,9 @@ def test_authentication_input_settings_and_padded_keys_reach_the_api(tmp_path: P
     assert (settings.max_header_bytes, settings.max_token_bytes, settings.auth_failures_per_minute) == (
         65_536, 16_384, 30
     )  # fmt: skip
+    uploads = {k: config[k] for k in ("RAG_UPLOAD_MAX_DOCUMENTS", "RAG_UPLOAD_MAX_CHUNKS", "RAG_UPLOAD_MAX_CONCURRENT")}
+    read = Settings(**{k.removeprefix("RAG_").lower(): v for k, v in uploads.items()})
+    assert (read.upload_max_documents, read.upload_max_chunks, read.upload_max_concurrent) == (10_000, 20_000, 2)
     sets = {"apiKeys.keys[0].key": "c2VjcmV0a2V5LWZvci1hY21lIQ==", "apiKeys.keys[0].tenant": "acme.eu_1-a"}
     (secret,) = [s for s in render("default", sets).of("Secret") if s["metadata"]["name"].endswith("api-keys")]
     keys_file = tmp_path / "keys"
@@ -471,6 +474,9 @@ def test_helm_test_pod_runs_the_smoke_check(profiles: dict[str, Manifests]) -> N
         ({"config.RAG_MAX_HEADER_BYTES": "-1"}, "RAG_MAX_HEADER_BYTES"),
         ({"config.RAG_MAX_TOKEN_BYTES": "16k"}, "RAG_MAX_TOKEN_BYTES"),
         ({"config.RAG_TENANT": "acme/eu"}, "RAG_TENANT"),
+        ({"config.RAG_UPLOAD_MAX_DOCUMENTS": "0"}, "RAG_UPLOAD_MAX_DOCUMENTS"),
+        ({"config.RAG_UPLOAD_MAX_CHUNKS": "20k"}, "RAG_UPLOAD_MAX_CHUNKS"),
+        ({"config.RAG_UPLOAD_MAX_CONCURRENT": -1}, "RAG_UPLOAD_MAX_CONCURRENT"),
         ({"apiKeys.keys[0].key": "k" * 20, "apiKeys.keys[0].tenant": "acme/eu"}, "/apiKeys/keys/0/tenant"),
         ({"apiKeys.generateForTenants[0]": "a" * 65}, "/apiKeys/generateForTenants/0"),
     ],

@@ -35,6 +35,7 @@ from tests.inprocess import ScriptedChatModel, app_client, settings_for
 
 AUDIENCE = "https://rag.example/api"
 WRITER_KEY = "writer-key-0000001"
+HANNA_KEY = "hanna-service-key-0001"  # a service whose subject is also a user's (hanna's token)
 CLIENTS = [
     {"client_id": "hanna", "client_secret": "s-hanna", "claims": {"tenant": "acme", "groups": ["hr"]}},
     {
@@ -125,7 +126,8 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
 def api(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = settings_for(
         tmp_path_factory.mktemp("oidc-api") / "qdrant",
-        api_keys=SecretStr(f"{WRITER_KEY}=acme roles=writer"),
+        # the writer writes the ids it gives (an admin); the reader key's subject is a token user's name too
+        api_keys=SecretStr(f"{WRITER_KEY}=acme roles=admin\n{HANNA_KEY}=acme roles=reader subject=hanna"),
         oidc_issuer=provider.issuer,
         oidc_audience=AUDIENCE,
         oidc_allow_http=True,
@@ -329,3 +331,25 @@ def test_while_the_provider_is_down_cached_keys_serve_for_a_bounded_time(provide
                 )
 
     asyncio.run(scenario())
+
+
+def test_a_key_and_a_token_of_the_same_subject_are_two_principals(api: TestClient, provider: Provider) -> None:
+    """A key with `subject=hanna` and the user hanna (a token) never meet: neither rates the other's answers, and a
+    document's `users` list names the user, its `services` list the key."""
+    key, token = {"Authorization": f"Bearer {HANNA_KEY}"}, {"Authorization": f"Bearer {provider.token('hanna')}"}
+    asked = {"model": "rag", "messages": [{"role": "user", "content": "about the platform?"}]}
+    by_key = api.post("/v1/chat/completions", json=asked, headers=key).json()["id"]
+    by_token = api.post("/v1/chat/completions", json=asked, headers=token).json()["id"]
+    assert api.post("/v1/feedback", json={"completion_id": by_key, "rating": "up"}, headers=token).status_code == 403
+    assert api.post("/v1/feedback", json={"completion_id": by_token, "rating": "up"}, headers=key).status_code == 403
+    assert api.post("/v1/feedback", json={"completion_id": by_key, "rating": "up"}, headers=key).status_code == 200
+    writer = {"Authorization": f"Bearer {WRITER_KEY}"}
+    for doc_id, access in (("for-user.md", {"users": ["hanna"]}), ("for-service.md", {"services": ["hanna"]})):
+        body = {"id": doc_id, "text": f"{doc_id}: a note", "access": access}
+        assert api.post("/v1/documents", json=body, headers=writer).status_code == 200
+    assert {"for-user.md", "for-service.md"} & {
+        d["id"] for d in _listed(api, provider.token("hanna")).json()["data"]
+    } == {"for-user.md"}
+    assert {"for-user.md", "for-service.md"} & {d["id"] for d in _listed(api, HANNA_KEY).json()["data"]} == {
+        "for-service.md"
+    }

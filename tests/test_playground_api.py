@@ -122,7 +122,7 @@ def test_uploaded_files_go_through_the_ingest_loaders_and_fail_as_the_cli_says(
     paragraph = " ".join(f"word{i}" for i in range(150))
     (files / "long.txt").write_text("\n\n".join([paragraph] * 40))  # loaded, then refused by the sync: too long
     sent = [("files", (p.name, p.read_bytes())) for p in sorted(files.iterdir())]
-    r = api.post("/v1/documents/files", files=sent, data={"collection": "manuals"}, headers=H["loader"])
+    r = api.post("/v1/documents/files", files=sent, data={"collection": "manuals"}, headers=H["root"])
     assert r.status_code == 200, r.text
     body = r.json()
     assert {d["id"] for d in body["documents"]} == {"manual.pdf", "notes.md", "rows.jsonl#r1"}
@@ -145,7 +145,7 @@ def test_uploaded_files_go_through_the_ingest_loaders_and_fail_as_the_cli_says(
     pages = {c["doc_id"]: c["page"] for c in answer["citations"]}
     assert pages.get("manual.pdf") == 1  # a PDF's source says its page
     manual = [f for f in sent if f[1][0] == "manual.pdf"]
-    again = api.post("/v1/documents/files", files=manual, data={"collection": "manuals"}, headers=H["loader"])
+    again = api.post("/v1/documents/files", files=manual, data={"collection": "manuals"}, headers=H["root"])
     assert again.json()["documents_unchanged"] == 1  # the same file again: nothing new
 
 

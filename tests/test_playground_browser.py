@@ -165,7 +165,9 @@ def test_a_person_uses_the_playground_in_a_browser(
     _el(driver, "#upload-form button[type=submit]").click()
     report = _wait(driver, lambda d: d.find_element(By.ID, "upload-report")
                    if "documents stored" in d.find_element(By.ID, "upload-report").text else None)  # fmt: skip
-    assert "stored: manual.pdf" in report.text and "1 documents stored (1 added" in report.text
+    # alice writes (not an admin): what she adds is hers, under her namespace (docs/access.md, "Writes")
+    assert "stored: service:alice/manual.pdf (from manual.pdf)" in report.text
+    assert "1 documents stored (1 added" in report.text
     assert "failed: broken.pdf: corrupt PDF: startxref not found" in report.text  # the CLI's words
     _wait(driver, lambda d: "manual.pdf" in d.find_element(By.ID, "documents").text)
     listed = _el(driver, "#documents").text

@@ -44,7 +44,7 @@ def _app(tmp_path_factory: pytest.TempPathFactory, name: str, **overrides: Any) 
     store = tmp_path_factory.mktemp(name) / "qdrant"
     settings = settings_for(store, api_keys=SecretStr(KEYS), trace_tenants="acme=7", **overrides)
     with app_client(settings, ScriptedChatModel()) as client:
-        for tenant_writer in ("loader",):
+        for tenant_writer in ("root",):  # an admin writes the ids it gives
             for doc_id, text in DOCS.items():
                 r = client.post("/v1/documents", json={"id": doc_id, "text": text, "title": doc_id},
                                 headers=_h(tenant_writer))  # fmt: skip

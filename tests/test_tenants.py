@@ -38,10 +38,10 @@ def _openai(api: TestClient, key: str) -> OpenAI:
 @pytest.fixture(scope="module")
 def keyed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     keys_file = tmp_path_factory.mktemp("secret") / "keys"
-    keys_file.write_text(f"# mounted secret\n{KEYS['beta']}=beta\n{KEYS['burst']}=burst\n")
+    keys_file.write_text(f"# mounted secret\n{KEYS['beta']}=beta roles=admin\n{KEYS['burst']}=burst\n")
     settings = settings_for(
         tmp_path_factory.mktemp("tenants") / "qdrant",
-        api_keys=SecretStr(f"{KEYS['alpha']}=alpha"),
+        api_keys=SecretStr(f"{KEYS['alpha']}=alpha roles=admin"),  # an admin writes the ids it gives
         api_keys_file=keys_file,
         rate_limit_per_minute=40,
         rate_limit_burst=40,

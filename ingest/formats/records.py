@@ -21,7 +21,7 @@ from rag.domain import Document
 
 _SAMPLE_BYTES = 1 << 16  # the encoding of a record file is detected from its start
 # A record's own access (ingest/access_rules.py): who may see it, never stored as metadata.
-ACCESS_FIELDS = ("access_users", "access_groups", "access_tenant_wide")
+ACCESS_FIELDS = ("access_users", "access_groups", "access_services", "access_tenant_wide")
 
 
 def _names(value: Any) -> list[str]:
@@ -46,8 +46,9 @@ def _access(row: Mapping[str, Any]) -> DocumentAccess | None:
     if not isinstance(wide, bool):
         raise BadDocument("'access_tenant_wide' is true or false")
     users, groups = _names(given.get("access_users", [])), _names(given.get("access_groups", []))
+    services = _names(given.get("access_services", []))
     try:
-        return DocumentAccess.of(users=users, groups=groups, tenant_wide=wide)
+        return DocumentAccess.of(users=users, groups=groups, services=services, tenant_wide=wide)
     except ValueError as exc:
         raise BadDocument(str(exc)) from None
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from rag.access import ACCESS_FIELD, Reader, visible_tokens
+from rag.access import ACCESS_FIELD, Reader
 from rag.errors import InvalidInput
 from rag.store.base import TOP_LEVEL_FIELDS, FilterValue, PayloadFilter
 
@@ -43,8 +43,7 @@ def visible_to(reader: Reader) -> tuple[tuple[Condition, ...], tuple[str, ...]]:
     """The `should` of a reader that may not see everything: documents whose access holds one of its tokens
     (tenant-wide, its subject, one of its groups, and `default` where documents without access are visible to it),
     and there also those written before access existed (no `access` field)."""
-    tokens = visible_tokens(reader.subject, reader.groups, default_visible=reader.default_visible)
-    return ((ACCESS_FIELD, tokens),), ((ACCESS_FIELD,) if reader.default_visible else ())
+    return ((ACCESS_FIELD, reader.tokens()),), ((ACCESS_FIELD,) if reader.default_visible else ())
 
 
 def _in_int64(value: object) -> bool:

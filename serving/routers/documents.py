@@ -11,12 +11,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from ingest.formats.base import BadDocument, LoadOptions
 from ingest.sync import Ingestor
-from rag.access import DocumentAccess
+from rag.access import DocumentAccess, Reader
 from rag.domain import Document
-from rag.errors import InvalidInput, NotFound
+from rag.errors import Conflict, InvalidInput, NotFound
 from rag.identity import Principal
 from rag.state.usage import UsageCounts
 from rag.store.deletion import delete_document
+from rag.store.visibility import missing, told_of
+from rag.write_scope import WriteScope
 from serving.deps import ReaderDep, StateDep, WriterDep
 from serving.document_protocol import (
     AccessBody,
@@ -45,8 +47,17 @@ def _store_document(
         raise InvalidInput(f"'text': {exc}", param="text") from None
     access = upload.access.domain() if upload.access else None
     document = Document(upload.id, upload.text, upload.title, f"api:{upload.id}", dict(upload.metadata), access=access)
-    ingestor = Ingestor.for_components(components, collection=target.collection, tenant=target.tenant)
+    stored_as: list[str] = []
+    ingestor = Ingestor.for_components(
+        components,
+        collection=target.collection,
+        tenant=target.tenant,
+        scope=WriteScope(components.requests.reader(principal)),
+        on_accepted=lambda d: stored_as.append(d.doc_id),
+    )
     summary = ingestor.run([document])
+    if summary.documents_conflicted:  # the caller's own id held by a document it may not see
+        raise Conflict(summary.failed[0]["error"], param="id")
     if summary.failed:  # over RAG_INGEST_MAX_CHUNKS: refused, and any stored version kept
         raise InvalidInput(f"'text': {summary.failed[0]['error']}", param="text")
     status: Literal["created", "updated", "access_updated", "unchanged"] = (
@@ -58,7 +69,9 @@ def _store_document(
         if summary.documents_access_updated
         else "unchanged"
     )
-    stored = DocumentStored(id=upload.id, collection=target.collection, status=status, chunks=summary.chunks_upserted)
+    stored = DocumentStored(
+        id=stored_as[0], collection=target.collection, status=status, chunks=summary.chunks_upserted
+    )
     return stored, UsageCounts(chunks_embedded=summary.chunks_upserted, embedding_tokens=summary.embedding_tokens)
 
 
@@ -72,10 +85,22 @@ async def upload(body: DocumentUpload, state: StateDep, principal: WriterDep) ->
     return stored
 
 
-def _shown(access: set[DocumentAccess | None]) -> AccessBody | None:
+def _shown(access: set[DocumentAccess | None], reader: Reader) -> AccessBody | None:
     """A document's access as listed: its chunks agree, except after an interrupted change (then the first, in a
-    stable order, of those the caller may see; the next `rag ingest` or upload makes them agree)."""
-    return AccessBody.of(sorted(access, key=repr)[0]) if access else None
+    stable order, of those the caller may see; the next `rag ingest` or upload makes them agree). An admin sees the
+    lists; anyone else only what gives it access: tenant-wide, or its own name and groups among those listed."""
+    if not access:
+        return None
+    first = sorted(access, key=repr)[0]
+    if reader.everything or first is None:
+        return AccessBody.of(first)
+    mine = DocumentAccess(
+        first.tenant_wide,
+        first.users & {reader.subject} if reader.kind == "user" else frozenset(),
+        first.groups & reader.groups,
+        first.services & {reader.subject} if reader.kind == "service" else frozenset(),
+    )
+    return AccessBody.of(mine)
 
 
 def _list_documents(
@@ -86,10 +111,14 @@ def _list_documents(
     name = components.requests.target(tenant=principal.tenant, collection=collection).collection
     store_name = components.namespace.store_name(name, reader.tenant)
     if not components.store.collection_exists(store_name):
-        raise NotFound(f"collection '{name}' does not exist", param="collection")
+        raise missing(name)
     documents = sorted(components.store.documents(store_name, reader), key=lambda d: d.doc_id)
+    if not documents and not told_of(components.store, store_name, name, reader, listed=state.settings.collection):
+        raise missing(name)
     page = [d for d in documents if after is None or d.doc_id > after][: limit + 1]
-    data = [DocumentInfo(id=d.doc_id, title=d.title, source=d.source, access=_shown(d.access)) for d in page[:limit]]
+    data = [
+        DocumentInfo(id=d.doc_id, title=d.title, source=d.source, access=_shown(d.access, reader)) for d in page[:limit]
+    ]
     return DocumentList(collection=name, data=data, has_more=len(page) > limit, last_id=data[-1].id if data else None)
 
 
@@ -115,12 +144,25 @@ async def list_documents(
 async def delete(
     doc_id: str, state: StateDep, principal: WriterDep, collection: str | None = Query(default=None)
 ) -> DocumentDeleted:
-    """A document the caller may see, with all its chunks (404 alike for one it may not see)."""
+    """A document the caller may see, with all its chunks (404 alike for one it may not see); an id the caller sees
+    no document by names its own (rag/write_scope.py), as a write of that id does."""
     components = state.components
     target = components.requests.target(tenant=principal.tenant, collection=collection)
     reader = components.requests.reader(principal)
-    chunks = await run_in_threadpool(
-        delete_document, components.store, components.namespace, target.collection, reader, doc_id
-    )
-    await state.audit.record(principal, "DELETE /v1/documents", "delete", target.collection, [doc_id])
-    return DocumentDeleted(id=doc_id, collection=target.collection, chunks_deleted=chunks)
+    where, listed = (components.store, components.namespace, target.collection, reader), state.settings.collection
+
+    def remove() -> tuple[str, int]:
+        try:
+            return doc_id, delete_document(*where, doc_id, listed=listed)
+        except NotFound as absent:
+            own = WriteScope(reader).own_id(doc_id)
+            if own == doc_id or absent.param == "collection":
+                raise
+        try:
+            return own, delete_document(*where, own, listed=listed)
+        except NotFound:
+            raise NotFound(f"document '{doc_id}' is not in collection '{target.collection}'", param="doc_id") from None
+
+    deleted, chunks = await run_in_threadpool(remove)
+    await state.audit.record(principal, "DELETE /v1/documents", "delete", target.collection, [deleted])
+    return DocumentDeleted(id=deleted, collection=target.collection, chunks_deleted=chunks)

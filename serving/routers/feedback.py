@@ -34,7 +34,7 @@ async def give_feedback(body: FeedbackRequest, state: StateDep, principal: Reade
             f"{state.settings.feedback_window_days} days",
             param="completion_id",
         )
-    if owner.subject != principal.subject and not principal.has("admin"):
+    if not principal.is_subject(owner.subject, owner.key_id) and not principal.has("admin"):
         raise Forbidden("feedback may be given only on one's own answers", param="completion_id")
     feedback = Feedback(
         id=new_feedback_id(),
