@@ -16,6 +16,10 @@ class UploadSlots:
     def __init__(self, limit: int) -> None:
         self._limit, self._taken = limit, 0
 
+    @property
+    def in_progress(self) -> int:
+        return self._taken
+
     @contextmanager
     def hold(self) -> Iterator[None]:
         """One slot for the block (taken and given back on the event loop: no lock needed)."""

@@ -101,15 +101,17 @@ def _saved(root: Path, files: list[UploadFile]) -> list[SourceFile]:
 
 @dataclass
 class _Progress:
-    """Per uploaded file: documents loaded, failed and stored (the loading runs ahead of the storing)."""
+    """Per uploaded file: the documents it holds (a record file's records counted by line), those that failed and
+    those stored."""
 
-    loaded: Counter[str] = field(default_factory=Counter)
+    holds: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     stored: list[UploadedDocument] = field(default_factory=list)
 
     def not_stored(self) -> dict[str, int]:
         stored = Counter(d.file for d in self.stored)
-        return {f: n for f, n in self.loaded.items() if n - self.failed[f] - stored[f] > 0}
+        left = {f: n - self.failed[f] - stored[f] for f, n in self.holds.items()}
+        return {f: n for f, n in left.items() if n > 0}
 
 
 def _ingest(
@@ -122,7 +124,8 @@ def _ingest(
         root = Path(folder)
         prefix = f"{root}/"
         sources = _saved(root, files)
-        holding = sum(estimated_documents(s) for s in sources)  # records are counted before any is loaded
+        progress.holds.update({s.doc_id: estimated_documents(s) for s in sources})  # before any is loaded
+        holding = progress.holds.total()
         if holding > settings.upload_max_documents:
             raise InvalidInput(
                 f"the files hold {holding:,} documents; an upload may hold {settings.upload_max_documents:,} "
@@ -139,7 +142,6 @@ def _ingest(
                     progress.failed[shown(item.file)] += 1
                     yield LoadFailure(shown(item.path), item.error, file=shown(item.file))
                 else:
-                    progress.loaded[_file_of(shown(item.source))] += 1
                     yield replace(item, source=f"{UPLOADED}{shown(item.source)}")
 
         def accepted(document: Document) -> None:  # called from the sync's threads: appends only
