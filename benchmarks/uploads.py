@@ -12,7 +12,7 @@
 Each runs against its own `rag serve` (embedded defaults, a fresh store, no keys) on loopback:
 
     .venv/bin/python -m benchmarks.uploads [--records 60000] [--records-in-bounds 9000] [--abandon-after 3]
-        [--big-mb 100]
+        [--big-mb 100] [--cases abandoned,abandoned-in-bounds,big]
 
 Prints a table and writes benchmarks/results/uploads.json.
 """
@@ -140,23 +140,41 @@ def big(server: Server, path: Path, timeout_s: float) -> dict[str, Any]:
     }
 
 
+def _settings_seen() -> dict[str, Any]:
+    """The upload bounds the servers run with (their defaults: `rag_env` passes no RAG_* of the caller's)."""
+    from rag.settings import Settings
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    names = (
+        "max_upload_mb",
+        "upload_max_documents",
+        "upload_max_chunks",
+        "upload_max_concurrent",
+        "ingest_batch_chunks",
+    )
+    return {n: getattr(settings, n, None) for n in names}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=60_000, help="tiny records in the abandoned upload")
-    parser.add_argument("--records-in-bounds", type=int, default=9_000, help="0: skip that case")
+    parser.add_argument("--records-in-bounds", type=int, default=9_000)
     parser.add_argument("--abandon-after", type=float, default=3.0)
     parser.add_argument("--quiet-window", type=float, default=1.0)
-    parser.add_argument("--big-mb", type=float, default=100.0, help="0: skip the big upload")
+    parser.add_argument("--big-mb", type=float, default=100.0)
+    parser.add_argument("--cases", default="abandoned,abandoned-in-bounds,big", type=lambda s: s.split(","))
     parser.add_argument("--big-timeout", type=float, default=900.0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    results: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
+    results: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}, "env": _settings_seen()}
     with tempfile.TemporaryDirectory(prefix="rag-bench-uploads-") as folder:
         root = Path(folder)
-        cases = [("abandoned", tiny_records(root / "tiny.jsonl", args.records))]
-        if args.records_in_bounds > 0:
+        cases = []
+        if "abandoned" in args.cases:
+            cases.append(("abandoned", tiny_records(root / "tiny.jsonl", args.records)))
+        if "abandoned-in-bounds" in args.cases:
             cases.append(("abandoned-in-bounds", tiny_records(root / "fewer.jsonl", args.records_in_bounds)))
-        if args.big_mb > 0:
+        if "big" in args.cases:
             cases.append(("big", big_records(root / "big.jsonl", args.big_mb)))
         for name, path in cases:
             server = start_rag_serve(rag_env(root / f"qdrant-{name}"), root / f"{name}.log")

@@ -287,7 +287,7 @@ class Settings(BaseSettings):
     # embedded (the upload stops there, what was stored is kept and reported); uploads at once per API process
     # (429 beyond). A client that leaves stops its upload between embedding batches.
     upload_max_documents: int = Field(default=10_000, ge=1)
-    upload_max_chunks: int = Field(default=20_000, ge=1)
+    upload_max_chunks: int = Field(default=10_000, ge=1)
     upload_max_concurrent: int = Field(default=2, ge=1)
     # Limits: requests per minute per key or subject, at most `rate_limit_burst` of them in any burst-sized slice of
     # the minute (0 disables; the limits file may set both per tenant), messages and characters per request, and
