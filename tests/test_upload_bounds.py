@@ -51,13 +51,15 @@ def test_an_upload_holding_more_documents_than_allowed_is_refused_before_any_wor
 
 
 def test_an_upload_stops_at_its_chunk_bound_keeping_and_naming_what_it_stored(api: TestClient) -> None:
-    r = api.post(UPLOAD, files=[("files", ("rows.jsonl", _records(10)))], data={"collection": "bounded"})
+    rows = _records(1) + b"not json\n" + _records(10)[len(_records(1)) :]  # r0, a bad line, r1..r9
+    r = api.post(UPLOAD, files=[("files", ("rows.jsonl", rows))], data={"collection": "bounded"})
     body = r.json()
     assert r.status_code == 200 and body["chunks"] == 4, body  # the batch that reached 3 chunks was the last
     stored = {d["id"] for d in body["documents"]}
     assert stored == {"rows.jsonl#r0", "rows.jsonl#r1", "rows.jsonl#r2", "rows.jsonl#r3"} == _stored(api, "bounded")
-    (failed,) = body["failed"]
-    assert failed["file"] == "rows.jsonl" and failed["error"].startswith("6 documents not stored: the upload reached 3")
+    bad, rest = body["failed"]  # the bad line is its own failure, not among those left unstored
+    assert bad["file"] == "rows.jsonl:2" and rest["file"] == "rows.jsonl"
+    assert rest["error"].startswith("6 documents not stored: the upload reached 3"), rest
 
 
 def test_uploads_beyond_the_concurrent_bound_are_refused_at_once(api: TestClient) -> None:

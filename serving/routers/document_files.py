@@ -139,7 +139,6 @@ def _ingest(
         def renamed() -> Iterator[Document | LoadFailure]:
             for item in load(sources, LoadOptions.from_settings(settings)):
                 if isinstance(item, LoadFailure):
-                    progress.failed[shown(item.file)] += 1
                     yield LoadFailure(shown(item.path), item.error, file=shown(item.file))
                 else:
                     yield replace(item, source=f"{UPLOADED}{shown(item.source)}")
@@ -160,6 +159,7 @@ def _ingest(
             tenant=target.tenant,
             scope=WriteScope(components.requests.reader(principal)),
             on_accepted=accepted,
+            on_failure=lambda f: progress.failed.update([_file_of(f.file)]),  # the loader's and the sync's
         )
         summary = ingestor.run(renamed(), stop=stop)
     failed = [FailedFile(file=f["path"].removeprefix(UPLOADED), error=f["error"]) for f in summary.failed]
