@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rag.errors import InvalidInput
+from rag.tenants import TENANT_NAME
 
 TenantIsolation = Literal["strict", "shared"]
 
 # A collection as callers name it; `@` is not allowed, so a caller can never name a tenant's store collection.
 _COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
-_PLAIN_TENANT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # A store collection: a caller's name, `@` and a tenant token appended in strict isolation (`store_name`).
-_STORE_NAME = re.compile(rf"{_COLLECTION.pattern}(@~?{_PLAIN_TENANT.pattern})?")
+_STORE_NAME = re.compile(rf"{_COLLECTION.pattern}(@~?{TENANT_NAME.pattern})?")
 MAX_STORE_NAME = 255
 
 
@@ -51,7 +51,7 @@ def check_store_name(name: str) -> str:
 
 def tenant_token(tenant: str) -> str:
     """The tenant as it appears in store names: itself when plain, else `~` and a hash (names stay portable)."""
-    if _PLAIN_TENANT.fullmatch(tenant):
+    if TENANT_NAME.fullmatch(tenant):
         return tenant
     return "~" + hashlib.sha256(tenant.encode()).hexdigest()[:16]
 
