@@ -30,9 +30,9 @@ from evals.eval_index import TENANT, open_eval_index
 from ingest.loaders import SUFFIXES, load
 from ingest.sources import discover
 from ingest.sync import Ingestor
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.answering.retrieval import RetrievalRequest
 from rag.components import build_components
-from rag.retrieval import RetrievalRequest
 from rag.settings import Settings
 
 GRID = [round(0.20 + 0.05 * i, 2) for i in range(11)]  # 0.20 .. 0.70

@@ -32,10 +32,10 @@ from benchmarks.corpus_vectors import ROOT, CorpusVectors, corpus_vectors, datas
 from benchmarks.store import load, percentile
 from evals.beir import load_queries
 from ingest.sync import Ingestor
-from rag.access import DocumentAccess, Reader
+from rag.access.document_access import DocumentAccess, Reader
+from rag.answering.retrieval import RetrievalRequest, Retriever
 from rag.components import build_components
 from rag.domain import Document, RetrievalMode
-from rag.retrieval import RetrievalRequest, Retriever
 from rag.settings import Settings
 from rag.store.edge import EdgeStore
 

@@ -1,5 +1,5 @@
-"""The answerability model (rag/answerability.py): fitted on half the questions, checked on the other half, with the
-whole trade-off curve and the threshold chosen for RAG_ANSWERABILITY_MIN.
+"""The answerability model (rag/evidence/answerability.py): fitted on half the questions, checked on the other half,
+with the whole trade-off curve and the threshold chosen for RAG_ANSWERABILITY_MIN.
 
     .venv/bin/python -m benchmarks.answerability [--keep 0.97] [--write-model]
 
@@ -11,7 +11,7 @@ questions of both datasets; on the even-numbered ones the curve: for each probab
 answerable questions still answered (ClapNQ, SciFact) and of unanswerable ones turned away. The chosen threshold is
 the highest that keeps `--keep` of the answerable questions of the fitted half on both datasets and still answers
 the docs question. Each feature's AUC alone is reported beside the model's. `--write-model` writes the weights to
-rag/answerability_model.json. Prints a table, writes benchmarks/results/answerability.json.
+rag/evidence/answerability_model.json. Prints a table, writes benchmarks/results/answerability.json.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from evals.eval_index import TENANT, open_eval_index
 from ingest.loaders import SUFFIXES, load
 from ingest.sources import discover
 from ingest.sync import Ingestor
-from rag.answerability import MODEL_FILE, AnswerabilityModel, RetrievalSignals
+from rag.answering.prompts import Turn
+from rag.answering.requests import RequestBuilder
 from rag.components import Components, build_components
-from rag.prompts import Turn
-from rag.requests import RequestBuilder
+from rag.evidence.answerability import MODEL_FILE, AnswerabilityModel, RetrievalSignals
 from rag.settings import Settings
 
 FEATURES = list(RetrievalSignals.__dataclass_fields__)

@@ -1,5 +1,5 @@
-"""Sentence attribution (rag/attribution.py): how well its support score tells a source that backs a sentence from
-one that does not, which weight and threshold to use, and what it costs per answer next to generating it.
+"""Sentence attribution (rag/evidence/attribution.py): how well its support score tells a source that backs a sentence
+from one that does not, which weight and threshold to use, and what it costs per answer next to generating it.
 
     .venv/bin/python -m benchmarks.attribution [--answers 30] [--max-tokens 300] [--streamed 30] [--token-ms 20]
 
@@ -13,8 +13,8 @@ Cost: `--answers` ClapNQ questions answered by the configured LLM (the in-proces
 set) at `--max-tokens`, each answer's generation time and its attribution time side by side; and answers of about
 300 tokens (the embedder's tokens) made of gold answer sentences: the attribution of the whole answer at once, and,
 for `--streamed` of them streamed through the pipeline one word every `--token-ms`, what the answer waits for its
-evidence after its last token (sentences are attributed while it streams; rag/attribution.py StreamingAttribution).
-Prints tables; writes benchmarks/results/attribution.json.
+evidence after its last token (sentences are attributed while it streams; rag/evidence/attribution.py
+StreamingAttribution). Prints tables; writes benchmarks/results/attribution.json.
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from benchmarks.store import percentile
 from evals.beir import load_answers
 from evals.eval_index import TENANT, open_eval_index
 from ingest.chunking import token_counter
-from rag.answer_stream import AnswerFold, Finished, TokenDelta
-from rag.attribution import Attributor, sentence_spans
+from rag.answering.pipeline import RagPipeline, ground
+from rag.answering.prompts import Turn
+from rag.answering.requests import RequestBuilder
+from rag.answering.stream import AnswerFold, Finished, TokenDelta
 from rag.components import build_pipeline
 from rag.domain import Hit
-from rag.pipeline import RagPipeline, ground
-from rag.prompts import Turn
-from rag.requests import RequestBuilder
+from rag.evidence.attribution import Attributor, sentence_spans
 from rag.settings import Settings
 
 WEIGHTS = [round(0.1 * i, 1) for i in range(11)]

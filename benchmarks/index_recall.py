@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.corpus_vectors import ROOT, CorpusVectors, corpus_vectors, dataset, scaled
 from evals.beir import load_queries
-from rag.access import Reader
+from rag.access.document_access import Reader
 from rag.store.edge import EdgeStore
 from rag.store.index import HnswParams
 

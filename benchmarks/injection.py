@@ -1,6 +1,6 @@
-"""Injection flags at ingest (rag/injection.py): the similarity threshold, the share of ordinary chunks flagged, and
-the recall on the red-team corpus (evals/redteam.py); with `--attacks`, the attacks' success through the real
-pipeline before and after the defences.
+"""Injection flags at ingest (rag/evidence/injection.py): the similarity threshold, the share of ordinary chunks
+flagged, and the recall on the red-team corpus (evals/redteam.py); with `--attacks`, the attacks' success through the
+real pipeline before and after the defences.
 
     .venv/bin/python -m benchmarks.injection [--attacks]
 
@@ -41,13 +41,13 @@ from ingest.formats.base import LoadFailure
 from ingest.loaders import SUFFIXES, load
 from ingest.sources import discover
 from ingest.sync import Ingestor
+from rag.answering.pipeline import PipelineConfig, RagPipeline
+from rag.answering.prompts import Turn
+from rag.answering.requests import RequestBuilder
 from rag.components import Components, build_components
 from rag.domain import Document
-from rag.injection import InjectionDetector, pattern_hits
+from rag.evidence.injection import InjectionDetector, pattern_hits
 from rag.llm.factory import build_chat_model
-from rag.pipeline import PipelineConfig, RagPipeline
-from rag.prompts import Turn
-from rag.requests import RequestBuilder
 from rag.settings import Settings
 
 GRID = [round(0.30 + 0.01 * i, 2) for i in range(51)]  # 0.30 .. 0.80

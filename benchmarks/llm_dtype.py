@@ -20,12 +20,12 @@ from typing import Any, Literal
 from benchmarks.corpus_vectors import ROOT, dataset
 from evals.beir import load_answers
 from evals.eval_index import TENANT, open_eval_index
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.answering.prompts import Turn, grounded_messages
+from rag.answering.retrieval import RetrievalRequest
 from rag.llm.cpu_dtype import cpu_flags, cpu_llm_dtype
 from rag.llm.local_engine import LocalChatModel
 from rag.llm.model_files import dev_model_dir
-from rag.prompts import Turn, grounded_messages
-from rag.retrieval import RetrievalRequest
 from rag.settings import Settings
 
 

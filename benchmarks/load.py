@@ -9,7 +9,7 @@ clients (a client sends its next request when the last one finished):
 - `retrieve c=1`, `retrieve c=8`: `POST /v1/retrieve` (hybrid, top 3) with SciFact's test queries;
 - `chat in-process c=4`: streamed chat with the in-process engine (one generation at a time on the CPU);
 - `chat vllm c=N` and `vllm direct c=N`: streamed chat through our API backed by the vLLM CPU server, and the very
-  same grounded prompts (fetched once through `/v1/retrieve` and built by rag.prompts) straight to vLLM.
+  same grounded prompts (fetched once through `/v1/retrieve` and built by rag.answering.prompts) straight to vLLM.
 Per scenario: requests, errors, requests/s, latency p50/p95/p99 and, for chat, time to first token p50/p95/p99.
 Then what keeping traces costs (`--trace-pairs` paired chats, benchmarks/paired.py: an API whose tenant keeps no
 traces against one keeping them with their content, SQLite records, the instant upstream), and what the shared
@@ -49,10 +49,10 @@ from langchain_core.messages import BaseMessage
 from benchmarks.corpus_vectors import ROOT, dataset
 from evals.beir import load_qrels, load_queries
 from evals.eval_index import TENANT, eval_settings, open_eval_index
+from rag.answering.prompts import Turn, grounded_messages
 from rag.domain import Chunk, Hit
 from rag.llm.cpu_dtype import cpu_llm_dtype
 from rag.llm.model_files import dev_model_dir
-from rag.prompts import Turn, grounded_messages
 from rag.settings import Settings
 from rag.store.edge_layout import EdgeLayout
 from serving.launcher import RedisServer, Server, free_port, rag_env, start_rag_serve, start_server

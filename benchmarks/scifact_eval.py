@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from evals.metrics import document_scores, score_run
 from evals.results import RetrievalMetrics
-from rag.access import Reader
+from rag.access.document_access import Reader
 from rag.domain import RetrievalMode, SparseVector
 from rag.store.base import VectorStore
 

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from evals.eval_index import TENANT
-from rag.state.guarded import GuardedState
-from rag.state.limiter import Limiter
-from rag.state.limits_file import Limits, TenantLimits
-from rag.state.redis_backend import RedisState
-from rag.state.usage import UsageCounts, UsageRecord
+from rag.limits.guarded import GuardedState
+from rag.limits.limiter import Limiter
+from rag.limits.limits_file import Limits, TenantLimits
+from rag.limits.redis_backend import RedisState
+from rag.limits.usage import UsageCounts, UsageRecord
 
 KEY = "bench-key-0123456789"
 LIMITS_YAML = "default:\n  requests_per_minute: 1000000\n  burst: 1000000\n  tokens_per_day: 1000000000000\n"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from benchmarks.corpus_vectors import ROOT, CorpusVectors, corpus_vectors, dataset, scaled
 from evals.beir import load_queries
-from rag.access import Reader
+from rag.access.document_access import Reader
 from rag.domain import RetrievalMode, SparseVector
 from rag.store.base import PayloadFilter, VectorStore
 from rag.store.edge import EdgeStore

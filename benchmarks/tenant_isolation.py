@@ -5,7 +5,7 @@
 Tenant t0 holds SciFact (its chunks as `rag ingest` makes them, embedded once with the ONNX int8 backend and cached
 by benchmarks/corpus_vectors.py). With 1 tenant that is the whole store; with N tenants, t1..t(N-1) each hold a
 copy of the corpus with noisy dense vectors (the same vocabulary, so shared IDF barely moves: the cost side is what
-this measures). Each layout is loaded the way the platform stores it (rag/store/namespace.py):
+this measures). Each layout is loaded the way the platform stores it (rag/access/namespace.py):
 
 - `shared`: one collection for all tenants, every query filtered by tenant;
 - `strict`: one collection per tenant, `scifact@tN` (IDF per tenant).
@@ -32,12 +32,12 @@ import numpy as np
 from benchmarks.corpus_vectors import ROOT, CorpusVectors, corpus_vectors, dataset
 from evals.beir import load_qrels, load_queries
 from evals.metrics import document_scores, retrieval_metrics
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.access.namespace import CollectionNamespace, TenantIsolation
 from rag.components import build_embedder
 from rag.domain import Chunk
 from rag.settings import Settings
 from rag.store.edge import EdgeStore
-from rag.store.namespace import CollectionNamespace, TenantIsolation
 
 COLLECTION = "scifact"
 BATCH = 512

@@ -26,12 +26,12 @@ from evals.eval_index import TENANT, open_eval_index
 from evals.feedback_export import comparable
 from evals.groundedness import Groundedness, build_groundedness
 from evals.results import AnswerResults, AnswerSummary, GenerationSettings, QuestionResult, RetrievalSettings
-from rag.answer_stream import AnswerFold
-from rag.citation_markers import MARKER
+from rag.answering.pipeline import RagPipeline
+from rag.answering.prompts import Turn
+from rag.answering.requests import RequestBuilder
+from rag.answering.stream import AnswerFold
 from rag.components import build_pipeline
-from rag.pipeline import RagPipeline
-from rag.prompts import Turn
-from rag.requests import RequestBuilder
+from rag.evidence.markers import MARKER
 from rag.settings import Settings
 
 if TYPE_CHECKING:

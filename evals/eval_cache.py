@@ -1,5 +1,5 @@
 """The evaluation cache, seen and pruned: the `eval-<key>` collections of the eval store (evals/eval_index.py),
-their points, what their records say they hold (evals/eval_records.py), and whether the current settings would
+their points, what their records say they hold (evals/eval_manifest.py), and whether the current settings would
 still use them.
 
 A collection is *current* when a dataset folder, evaluated with the current settings, maps to it: a folder an
@@ -19,7 +19,7 @@ from typing import Any
 
 from evals.data_dir import datasets_in, resolve_data_dir
 from evals.eval_index import collection_key, eval_settings
-from evals.eval_records import CacheRecord, forget, read_records
+from evals.eval_manifest import CacheRecord, forget, read_records
 from rag.components import build_store
 from rag.errors import NotFound
 from rag.settings import Settings

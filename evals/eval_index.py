@@ -5,7 +5,7 @@ the same corpus under another folder is the same collection.
 The collection lives in the configured Qdrant server when `RAG_QDRANT_URL` is set, otherwise in an embedded store
 under `<cache_dir>/eval/` (never in the user's own store). Ingestion is the same `Ingestor` that `rag ingest` runs,
 so an interrupted first run is finished, not redone, by the next. Each opening is recorded next to the cache
-(evals/eval_records.py: which dataset folder, which settings), for `rag eval cache list|prune`.
+(evals/eval_manifest.py: which dataset folder, which settings), for `rag eval cache list|prune`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.eval_records import record_use
+from evals.eval_manifest import record_use
 from ingest.loaders import load
 from ingest.sources import SourceFile
 from ingest.sync import Ingestor, IngestSummary
@@ -36,7 +36,7 @@ class EvalIndex:
 
 def eval_settings(settings: Settings) -> Settings:
     """`settings` with the embedded store moved under the cache directory, and the evaluation's tenant as the home
-    tenant (its collections keep plain names under strict tenant isolation, rag/store/namespace.py)."""
+    tenant (its collections keep plain names under strict tenant isolation, rag/access/namespace.py)."""
     update: dict[str, object] = {"tenant": TENANT}
     if settings.qdrant_url is None:
         update["qdrant_path"] = settings.cache_dir / "eval" / "qdrant"

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rag.citation_markers import MARKER
+from rag.evidence.markers import MARKER
 from rag.records.store import FeedbackCase, RecordStore
 
 

@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from rag.answering.prompts import FENCE_RULE, SYSTEM_PROMPT
 from rag.domain import Document
-from rag.prompts import FENCE_RULE, SYSTEM_PROMPT
 
 Kind = Literal["canary", "reveal", "fake_source", "link", "language", "ignore_question"]
 KINDS: tuple[Kind, ...] = ("canary", "reveal", "fake_source", "link", "language", "ignore_question")

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rag.answering.requests import RequestBuilder
 from rag.domain import RetrievalMode
-from rag.requests import RequestBuilder
 from rag.settings import Settings
 
 MetricName = Literal["ndcg@10", "recall@10", "recall@100", "mrr@10"]
@@ -150,11 +150,11 @@ class QuestionResult:
     retrieval_ms: float
     first_token_ms: float
     generation_ms: float
-    # The answer's evidence (rag/evidence.py).
+    # The answer's evidence (rag/evidence/evidence.py).
     valid_marker: bool = False  # it cites at least one source with a checked [n] marker
     removed_markers: int = 0  # [n] numbers that named no source
     sentences: int = 0
-    sentences_supported: int = 0  # sentences a source supports (rag/attribution.py)
+    sentences_supported: int = 0  # sentences a source supports (rag/evidence/attribution.py)
     gold_supporting: bool | None = None  # answerable and answered: a gold document supports one of its sentences
     answerable_probability: float | None = None  # the answerability model's, before generation
     abstention_reason: str | None = None  # the pipeline's own: no_sources, unanswerable, unsupported
@@ -204,7 +204,8 @@ class AnswerSummary:
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """How answers were asked for and generated (rag/requests.py fills a chat request from the same settings)."""
+    """How answers were asked for and generated (rag/answering/requests.py fills a chat request from the same
+    settings)."""
 
     retrieval_mode: RetrievalMode
     top_k: int
@@ -217,7 +218,8 @@ class GenerationSettings:
 
     @classmethod
     def of(cls, settings: Settings) -> GenerationSettings:
-        """What each question is asked with: the request defaults as rag/requests.py fills them, and the LLM."""
+        """What each question is asked with: the request defaults as rag/answering/requests.py fills them, and the
+        LLM."""
         asked = RequestBuilder(settings).chat([])
         return cls(
             retrieval_mode=asked.mode,

@@ -12,9 +12,9 @@ from evals.beir import check_dataset, load_qrels, load_queries
 from evals.eval_index import TENANT, open_eval_index
 from evals.metrics import document_scores, score_run
 from evals.results import ModeResult, RetrievalResults, RetrievalSettings
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.answering.retrieval import MAX_TOP_K, RetrievalRequest, Retriever
 from rag.domain import RetrievalMode
-from rag.retrieval import MAX_TOP_K, RetrievalRequest, Retriever
 from rag.settings import Settings
 
 

@@ -2,7 +2,7 @@
 
 Three routes, the first that speaks wins:
 1. a record's own fields (JSONL/CSV): `access_users`, `access_groups` (a list, or names separated by `,` or `;`)
-   and `access_tenant_wide` (true/false), read by ingest/formats/records.py;
+   and `access_tenant_wide` (true/false), read by ingest/formats/record_files.py;
 2. an access manifest (`rag ingest --access-manifest FILE`, YAML): a list of rules, the first whose glob matches the
    document's id (its path under the ingested folder; a record's file path) gives the access;
 3. the run's flags, for every other document: `--access-users`, `--access-groups`, `--access-tenant-wide`.
@@ -31,7 +31,7 @@ import yaml
 
 from ingest.formats.base import LoadFailure
 from ingest.sources import glob_matches
-from rag.access import DocumentAccess
+from rag.access.document_access import DocumentAccess
 from rag.domain import Document
 
 

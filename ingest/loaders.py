@@ -15,7 +15,7 @@ from ingest.formats.docx import load_docx
 from ingest.formats.html import load_html
 from ingest.formats.markdown import load_markdown
 from ingest.formats.pdf import load_pdf
-from ingest.formats.records import load_csv, load_jsonl
+from ingest.formats.record_files import load_csv, load_jsonl
 from ingest.formats.text import load_text
 from ingest.sources import SourceFile
 from rag.domain import Document

@@ -4,8 +4,8 @@ Identity (docs/architecture.md#ingestion-identity): `doc_hash` says if a documen
 rerun rewrites the same points. A changed document's new chunks are written first and its old-hash points deleted
 after, so a crash leaves the old or the new version searchable (briefly both), and a rerun converges.
 
-Access (rag/access.py) is diffed apart from content: a document whose content is unchanged but whose access is not
-gets its chunks' access fields set in one store update (`VectorStore.set_access`), never re-embedded.
+Access (rag/access/document_access.py) is diffed apart from content: a document whose content is unchanged but whose
+access is not gets its chunks' access fields set in one store update (`VectorStore.set_access`), never re-embedded.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 from ingest.chunking import Chunker
 from ingest.formats.base import LoadFailure
 from ingest.prefetch import prefetch
-from rag.access import DocumentAccess, Reader
+from rag.access.document_access import DocumentAccess, Reader
+from rag.access.namespace import CollectionNamespace
+from rag.access.write_scope import WriteScope
 from rag.domain import Chunk, Document, SparseVector
 from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.errors import Conflict
-from rag.injection import INJECTION, InjectionDetector
+from rag.evidence.injection import INJECTION, InjectionDetector
 from rag.store.base import StoredDocument, VectorStore
-from rag.store.namespace import CollectionNamespace
-from rag.write_scope import WriteScope
 
 if TYPE_CHECKING:
     from rag.components import Components
@@ -44,7 +44,7 @@ class IngestSummary:
     documents_conflicted: int = 0  # ids in a writer's own namespace held by a document it may not see (refused)
     stopped: str | None = None  # why the run stopped before its end (`stop` said so); what was written stays
     chunks_upserted: int = 0
-    chunks_flagged: int = 0  # of those, chunks that read as instructions to a model (rag/injection.py)
+    chunks_flagged: int = 0  # of those, chunks that read as instructions to a model (rag/evidence/injection.py)
     embedding_tokens: int = 0  # the embedder's tokens in the chunks embedded (usage metering)
     failed: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -121,7 +121,7 @@ class Ingestor:
     ) -> Ingestor:
         """The ingestor the components' settings describe (chunk size and overlap in the embedder's tokens, batch
         size): one recipe for `rag ingest`, `POST /v1/documents` and the evaluation index. `scope`: what the writer
-        may change (rag/write_scope.py); `on_accepted`: each document synced, under the id it was stored as."""
+        may change (rag/access/write_scope.py); `on_accepted`: each document synced, under the id it was stored as."""
         settings = components.settings
         chunker = Chunker(
             components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap

@@ -5,23 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rag.access.namespace import CollectionNamespace
+from rag.answering.requests import RequestBuilder
+from rag.answering.retrieval import Retriever
 from rag.embedding.base import DenseEmbedder
 from rag.embedding.dense import packaged_minilm_path
 from rag.embedding.lazy import LazyEmbedder
 from rag.embedding.sparse import Bm25Encoder
-from rag.injection import InjectionDetector
-from rag.requests import RequestBuilder
-from rag.retrieval import Retriever
+from rag.evidence.injection import InjectionDetector
 from rag.settings import Settings
 from rag.store.base import VectorStore
 from rag.store.fusion import Fusion
 from rag.store.index import HnswParams
-from rag.store.namespace import CollectionNamespace
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from rag.pipeline import RagPipeline
+    from rag.answering.pipeline import RagPipeline
 
 # Heavy modules (a store client, the model backends, the LLM stack) are imported where a setting selects them, so
 # a command that needs none of them (an unchanged re-ingest, `rag status`) starts in a second or two.
@@ -136,8 +136,8 @@ def build_components(settings: Settings, *, lazy_embedder: bool = False) -> Comp
 
 
 def build_pipeline(components: Components, chat_model: BaseChatModel | None = None) -> RagPipeline:
+    from rag.answering.pipeline import PipelineConfig, RagPipeline
     from rag.llm.factory import build_chat_model
-    from rag.pipeline import PipelineConfig, RagPipeline
 
     model = chat_model or build_chat_model(components.settings)
     return RagPipeline(components.retriever, model, PipelineConfig.from_settings(components.settings))

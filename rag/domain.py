@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from rag.access import DocumentAccess
-    from rag.evidence import Evidence
+    from rag.access.document_access import DocumentAccess
 
 JsonDict = dict[str, Any]
 
@@ -48,8 +47,8 @@ class Document:
     """One source document, identified by a stable id (path relative to the source root, or given).
 
     `parts`, when given, split the text into pieces chunked separately, each chunk carrying its part's metadata;
-    `text` is then the parts joined by blank lines. `access`: who may see it (rag/access.py; None: the deployment's
-    default); it is not part of `doc_hash`, so a change of access alone never re-embeds the document.
+    `text` is then the parts joined by blank lines. `access`: who may see it (rag/access/document_access.py; None: the
+    deployment's default); it is not part of `doc_hash`, so a change of access alone never re-embeds the document.
     """
 
     doc_id: str
@@ -80,7 +79,9 @@ class Chunk:
     source: str
     metadata: JsonDict = field(default_factory=dict)
     access: DocumentAccess | None = None  # its document's (not part of the point id: access changes in place)
-    flags: tuple[str, ...] = ()  # what ingestion noticed (`injection`: rag/injection.py); not part of the point id
+    flags: tuple[
+        str, ...
+    ] = ()  # what ingestion noticed (`injection`: rag/evidence/injection.py); not part of the point id
 
     @property
     def point_id(self) -> str:
@@ -116,18 +117,3 @@ class Citation:
     cited: bool = False  # whether the answer cites it with a `[index]` marker
     note: str | None = None  # what a reader should know of it (flagged as reading like instructions to a model)
     page: int | None = None  # the page of its document it comes from (PDF)
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A complete grounded answer and what it rests on."""
-
-    text: str
-    evidence: Evidence
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str
-
-    @property
-    def citations(self) -> list[Citation]:
-        return list(self.evidence.citations)

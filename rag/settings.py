@@ -4,15 +4,39 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AnyUrl,
+    Field,
+    RedisDsn,
+    SecretStr,
+    TypeAdapter,
+    UrlConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from rag.access.tenants import TENANT_RULE, is_tenant_name
 from rag.domain import RetrievalMode
-from rag.errors import InvalidInput
-from rag.source_policy import InjectedSources
-from rag.tenants import TENANT_RULE, is_tenant_name
+
+# Where a flagged source goes in the prompt (rag/evidence/source_policy.py).
+InjectedSources = Literal["keep", "downweight", "drop"]
+# The records database: SQLite (a file) or PostgreSQL through psycopg 3 (rag/records/database.py checks the rest).
+DatabaseDsn = Annotated[
+    AnyUrl, UrlConstraints(allowed_schemes=["sqlite", "postgresql", "postgres", "postgresql+psycopg"])
+]
+
+
+def _valid(kind: Any, value: str) -> bool:
+    """Whether pydantic reads `value` as a URL of `kind`; the setting keeps the string as given."""
+    try:
+        TypeAdapter(kind).validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def _default_cache_dir() -> Path:
@@ -39,21 +63,15 @@ class Settings(BaseSettings):
     @field_validator("state_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://")):
+        if value is not None and not _valid(RedisDsn, value):
             raise ValueError("RAG_STATE_URL must be a redis:// or rediss:// URL (its password in RAG_STATE_PASSWORD)")
         return value
 
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
-        from rag.records.database import database_url  # sqlalchemy, imported only when settings are read
-
-        if value is None:
-            return value
-        try:
-            database_url(value)
-        except InvalidInput as exc:
-            raise ValueError(exc.message) from None
+        if value is not None and not _valid(DatabaseDsn, value):
+            raise ValueError("RAG_DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST/DB (psycopg 3)")
         return value
 
     @field_validator("trace_tenants", mode="before")
@@ -110,10 +128,11 @@ class Settings(BaseSettings):
     tenant: str = "default"
     # `strict`: each tenant's collections are store collections of their own (`<collection>@<tenant>`; RAG_TENANT's
     # keep the plain name), so no term statistics or collection names are shared; `shared`: one store collection
-    # for all tenants, filtered by tenant (rag/store/namespace.py, docs/storage.md).
+    # for all tenants, filtered by tenant (rag/access/namespace.py, docs/storage.md).
     tenant_isolation: Literal["strict", "shared"] = "strict"
-    # Who sees a document that declares no access of its own (rag/access.py, docs/access.md): everyone in its tenant
-    # (`tenant`, as before documents had access) or the tenant's admins only (`admins`). Read at query time.
+    # Who sees a document that declares no access of its own (rag/access/document_access.py, docs/access.md): everyone
+    # in its tenant (`tenant`, as before documents had access) or the tenant's admins only (`admins`). Read at query
+    # time.
     default_access: Literal["tenant", "admins"] = "tenant"
 
     # Models: converted models and other derived files are cached here (outside the repository).
@@ -176,23 +195,23 @@ class Settings(BaseSettings):
     # away a fifth of ClapNQ's unanswerable questions but also vague ones like "how do I deploy it?", about 0.31 on
     # our docs: `docs_question` in that file).
     min_relevance: float = Field(default=0.25, ge=0.0, le=1.0)
-    # The chat also abstains without calling the LLM when the answerability model (rag/answerability.py: retrieval
-    # signals, fitted by python -m benchmarks.answerability --keep 0.99 --write-model) gives a probability below this
-    # that the sources can answer (0 disables). 0.10 kept 98.7% of ClapNQ's answerable questions and 98.7% of
+    # The chat also abstains without calling the LLM when the answerability model (rag/evidence/answerability.py:
+    # retrieval signals, fitted by python -m benchmarks.answerability --keep 0.99 --write-model) gives a probability
+    # below this that the sources can answer (0 disables). 0.10 kept 98.7% of ClapNQ's answerable questions and 98.7% of
     # SciFact's on the half not fitted, turning away 17.3% of the unanswerable ones; "how do I deploy it?" scores
     # 0.166 on docs/ (benchmarks/results/answerability.json has the whole curve).
     answerability_min: float = Field(default=0.10, ge=0.0, le=1.0)
-    # Sentence attribution (rag/attribution.py): a source supports a sentence of the answer when the weighted mean
-    # of their dense cosine similarity (weight `attribution_dense_weight`) and lexical overlap reaches
+    # Sentence attribution (rag/evidence/attribution.py): a source supports a sentence of the answer when the weighted
+    # mean of their dense cosine similarity (weight `attribution_dense_weight`) and lexical overlap reaches
     # `attribution_min_support`. Calibrated on ClapNQ's gold answers by python -m benchmarks.attribution
     # (benchmarks/results/attribution.json, docs/evaluation.md). An answer none of whose sentences is supported is
     # kept and flagged (`flag`) or replaced by the abstention (`abstain`: answers are then held until checked).
     attribution_dense_weight: float = Field(default=0.7, ge=0.0, le=1.0)
     attribution_min_support: float = Field(default=0.31, ge=0.0, le=1.0)
     unsupported_answers: Literal["flag", "abstain"] = "flag"
-    # Prompt injection (rag/injection.py): ingestion flags chunks that read as instructions to a model, by pattern
-    # or by a dense similarity of at least `injection_min_similarity` to known injection phrasings (calibrated by
-    # python -m benchmarks.injection, benchmarks/results/injection.json). At question time a flagged source is
+    # Prompt injection (rag/evidence/injection.py): ingestion flags chunks that read as instructions to a model, by
+    # pattern or by a dense similarity of at least `injection_min_similarity` to known injection phrasings (calibrated
+    # by python -m benchmarks.injection, benchmarks/results/injection.json). At question time a flagged source is
     # kept as any other (`keep`), moved after the others with a note in its citation (`downweight`), or left out
     # of the prompt and the citations (`drop`).
     injection_min_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
@@ -236,7 +255,7 @@ class Settings(BaseSettings):
     max_token_bytes: int = Field(default=16_384, ge=256)
     max_header_bytes: int = Field(default=65_536, ge=4_096)
     auth_failures_per_minute: int = Field(default=30, ge=0)
-    # OIDC users (serving/oidc.py, docs/access.md): bearer JWTs from this issuer (its discovery document gives the
+    # OIDC users (rag/access/oidc.py, docs/access.md): bearer JWTs from this issuer (its discovery document gives the
     # JWKS) for this audience, verified with these algorithms; the claims that hold the tenant, subject, groups and
     # roles (roles besides reader/writer/admin are ignored; none: `oidc_default_roles`). Keys are refreshed every
     # `oidc_jwks_refresh_s`, refetched at most every `oidc_jwks_min_refetch_s` for an unknown key id, and used at
@@ -294,7 +313,7 @@ class Settings(BaseSettings):
     # the largest `max_tokens` a request may ask for.
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int = Field(default=60, ge=1)
-    # Shared state (rag/state/): rate limits, token quotas and usage counters. In-process without `state_url`; with
+    # Shared state (rag/limits/): rate limits, token quotas and usage counters. In-process without `state_url`; with
     # it (redis:// or rediss://, the password apart in `state_password`) one Redis shared by every replica.
     state_url: str | None = None
     state_password: SecretStr | None = None

@@ -20,9 +20,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rag.answer_stream import AnswerFold, TokenDelta  # the LLM stack loads only for this command
-    from rag.pipeline import PipelineConfig, ground
-    from rag.prompts import Turn
+    from rag.answering.pipeline import PipelineConfig, ground
+    from rag.answering.prompts import Turn
+    from rag.answering.stream import AnswerFold, TokenDelta  # the LLM stack loads only for this command
 
     settings = Settings()
     components = build_components(settings)

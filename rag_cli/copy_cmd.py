@@ -15,8 +15,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from rag.answering.requests import RequestBuilder
 from rag.components import build_store
-from rag.requests import RequestBuilder
 from rag.settings import Settings
 from rag.store.transfer import copy_collection
 

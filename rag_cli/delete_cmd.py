@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.answering.requests import RequestBuilder
 from rag.components import build_store, namespace
-from rag.requests import RequestBuilder
 from rag.settings import Settings
 from rag.store.deletion import delete_document
 

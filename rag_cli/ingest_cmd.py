@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ingest.formats.base import LoadFailure
     from ingest.partition import Shard
     from ingest.sync import IngestSummary
-    from rag.access import DocumentAccess
+    from rag.access.document_access import DocumentAccess
     from rag.store.base import StoredDocument
 
 
@@ -76,7 +76,7 @@ def _print_summary(summary: IngestSummary, shard: Shard, as_json: bool) -> None:
 
 def _run_access(args: argparse.Namespace) -> DocumentAccess | None:
     """The access the flags give (None: none given)."""
-    from rag.access import DocumentAccess, split_names
+    from rag.access.document_access import DocumentAccess, split_names
 
     users, groups = split_names(args.access_users or ""), split_names(args.access_groups or "")
     services = split_names(args.access_services or "")
@@ -94,9 +94,9 @@ def run(args: argparse.Namespace) -> int:
     from ingest.sources import SourceScope, UsageError, discover
     from ingest.sync import Ingestor
     from rag.components import build_components
+    from rag.limits.factory import record_ingest_usage
+    from rag.limits.usage import UsageCounts
     from rag.settings import Settings
-    from rag.state.factory import record_ingest_usage
-    from rag.state.usage import UsageCounts
     from rag_cli.progress import Progress
 
     settings = Settings()

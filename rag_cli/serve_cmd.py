@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rag.components import build_store, hold_default_collection
-    from rag.state.limits_file import LimitsFileError
+    from rag.limits.limits_file import LimitsFileError
     from serving.app import create_app  # FastAPI and the serving stack load only for this command
     from serving.auth import ApiKeyConfigError
     from serving.graceful import DrainingServer

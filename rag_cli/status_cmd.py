@@ -9,7 +9,7 @@ from typing import Any
 
 from rag.components import build_store
 from rag.errors import NotFound
-from rag.injection import INJECTION
+from rag.evidence.injection import INJECTION
 from rag.settings import Settings
 
 

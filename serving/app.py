@@ -11,15 +11,16 @@ from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from langchain_core.language_models import BaseChatModel
 
+from rag.access.oidc import OidcVerifier
 from rag.components import build_components, build_pipeline, hold_default_collection
+from rag.limits.chat_slots import ChatSlots
+from rag.limits.factory import build_limiter, limits_of
 from rag.llm.factory import chat_model_name
 from rag.records.capture import RecordPolicy
 from rag.records.database import records_url
 from rag.records.store import RecordStore
 from rag.records.writer import RecordWriter
 from rag.settings import Settings
-from rag.state.chat_slots import ChatSlots
-from rag.state.factory import build_limiter, limits_of
 from serving.audit import Audit
 from serving.auth import ApiKeys
 from serving.body_limit import BodyLimitMiddleware
@@ -27,7 +28,6 @@ from serving.deps import get_principal
 from serving.errors import install_error_handlers
 from serving.lifecycle import Lifecycle
 from serving.metrics import ApiMetrics, metrics_endpoint
-from serving.oidc import OidcVerifier
 from serving.request_context import RequestContextMiddleware
 from serving.routers import audit as audit_router
 from serving.routers import (

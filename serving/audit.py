@@ -12,8 +12,8 @@ import logging
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from rag.identity import Principal
-from rag.records.records import AuditAction, AuditEvent
+from rag.access.identity import Principal
+from rag.records.rows import AuditAction, AuditEvent
 from rag.records.writer import RecordWriter
 from serving.logs import request_id
 

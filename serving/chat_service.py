@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from rag.answer_stream import AnswerFold, Finished, StreamEvent, TokenDelta
+from rag.access.identity import Principal
+from rag.answering.pipeline import Grounding
+from rag.answering.prompts import Turn
+from rag.answering.requests import ChatRequest
+from rag.answering.stream import AnswerFold, Finished, StreamEvent, TokenDelta
 from rag.errors import InvalidInput, NotFound, RagError
-from rag.identity import Principal
-from rag.pipeline import Grounding
-from rag.prompts import Turn
+from rag.limits.usage import UsageCounts
 from rag.records.capture import ChatOutcome, StageTimes, chat_records
-from rag.requests import ChatRequest
-from rag.state.usage import UsageCounts
 from serving.errors import code_of, error_body, status_of
 from serving.evidence_out import extras, url_citations
 from serving.metering import meter

@@ -1,4 +1,4 @@
-"""A chat holds its tenant's slot (rag/state/chat_slots.py) for as long as it runs: a plain answer until it is ready,
+"""A chat holds its tenant's slot (rag/limits/chat_slots.py) for as long as it runs: a plain answer until it is ready,
 a stream until its response has been sent, has failed or was cut off by its client; a chat that fails or is
 cancelled before either gives it back at once."""
 
@@ -10,7 +10,7 @@ from typing import TypeVar
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from rag.state.chat_slots import ChatSlot
+from rag.limits.chat_slots import ChatSlot
 
 T = TypeVar("T")
 

@@ -9,11 +9,11 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from rag.access.identity import Principal, Role
+from rag.access.oidc import looks_like_jwt
 from rag.errors import BackendUnavailable, Forbidden, RateLimited, Unauthorized
-from rag.identity import Principal, Role
 from serving import rate_headers
 from serving.logs import caller_key_id, caller_tenant
-from serving.oidc import looks_like_jwt
 from serving.state import AppState
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from RAG_API_KEYS (when keys are configured)")

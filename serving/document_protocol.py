@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rag.access import MAX_PRINCIPAL_NAME, DocumentAccess
+from rag.access.document_access import MAX_PRINCIPAL_NAME, DocumentAccess
 from serving.protocol import MetadataValue, Utf8Str, ValidUnicode
 
 Name = Annotated[Utf8Str, Field(min_length=1, max_length=MAX_PRINCIPAL_NAME)]

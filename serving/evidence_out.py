@@ -1,11 +1,11 @@
-"""An answer's evidence (rag/evidence.py) on the wire: OpenAI `url_citation` annotations for the markers, and our
-extra fields (`citations`, `attributions`, `removed_markers`, `abstention`)."""
+"""An answer's evidence (rag/evidence/evidence.py) on the wire: OpenAI `url_citation` annotations for the markers, and
+our extra fields (`citations`, `attributions`, `removed_markers`, `abstention`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rag.evidence import Evidence
+from rag.evidence.evidence import Evidence
 from serving.protocol import Annotation, AttributionOut, CitationOut, UrlCitation
 
 

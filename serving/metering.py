@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from rag.access.identity import Principal
 from rag.errors import QuotaExceeded
-from rag.identity import Principal
-from rag.state.usage import UsageCounts, UsageRecord, today
+from rag.limits.usage import UsageCounts, UsageRecord, today
 from serving import rate_headers
 from serving.state import AppState
 

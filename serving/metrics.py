@@ -10,7 +10,7 @@ from opentelemetry.trace import Span
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import Response
 
-from rag.state.usage import UsageCounts
+from rag.limits.usage import UsageCounts
 from serving.tracing import tracer
 
 # Seconds: from a cached retrieval (milliseconds) to a CPU generation (a minute).

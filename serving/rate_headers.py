@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from rag.errors import RateLimited
-from rag.state.limiter import Window
+from rag.limits.limiter import Window
 
 _KEY = "rate_limit_windows"
 Kind = Literal["requests", "tokens"]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.records.records import Feedback, Rating, Trace
+from rag.records.rows import Feedback, Rating, Trace
 from serving.protocol import Utf8Str
 
 MAX_COMMENT_CHARS = 4_000

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rag.access.oidc import OidcVerifier
+from rag.answering.pipeline import RagPipeline
 from rag.components import Components
-from rag.pipeline import RagPipeline
+from rag.limits.chat_slots import ChatSlots
+from rag.limits.limiter import Limiter
 from rag.records.capture import RecordPolicy
 from rag.records.store import RecordStore
 from rag.records.writer import RecordWriter
 from rag.settings import Settings
-from rag.state.chat_slots import ChatSlots
-from rag.state.limiter import Limiter
 from serving.audit import Audit
 from serving.auth import ApiKeys
 from serving.lifecycle import Lifecycle
 from serving.metrics import ApiMetrics
-from serving.oidc import OidcVerifier
 from serving.upload_slots import UploadSlots
 
 
@@ -29,8 +29,8 @@ class AppState:
     started: int
     api_keys: ApiKeys | None
     oidc: OidcVerifier | None  # with api_keys None too: no authentication, every caller an admin of `settings.tenant`
-    limiter: Limiter  # request rates, token quotas and usage, in the shared state (rag/state/)
-    chat_slots: ChatSlots  # each tenant's chats in flight, in the same state (rag/state/chat_slots.py)
+    limiter: Limiter  # request rates, token quotas and usage, in the shared state (rag/limits/)
+    chat_slots: ChatSlots  # each tenant's chats in flight, in the same state (rag/limits/chat_slots.py)
     metrics: ApiMetrics
     audit: Audit
     records: RecordStore  # audit events, answers' owners, traces, feedback (rag/records/)

@@ -12,7 +12,7 @@ import pytest
 from ingest.access_rules import AccessManifestError, AccessRule, AccessRules, read_manifest
 from ingest.chunking import Chunker
 from ingest.sync import Ingestor
-from rag.access import DocumentAccess, Reader
+from rag.access.document_access import DocumentAccess, Reader
 from rag.domain import Document
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder

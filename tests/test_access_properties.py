@@ -22,13 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.access import DocumentAccess
+from rag.access.document_access import DocumentAccess
+from rag.access.identity import Principal
+from rag.answering.langchain_retriever import RagRetriever
+from rag.answering.requests import RequestBuilder
+from rag.answering.retrieval import Retriever
 from rag.domain import Chunk, SparseVector
 from rag.errors import NotFound
-from rag.identity import Principal
-from rag.langchain_retriever import RagRetriever
-from rag.requests import RequestBuilder
-from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store.edge import EdgeStore
 

@@ -3,7 +3,7 @@
 import pytest
 
 from evals.answer_metrics import abstains, citation_precision, normalize, rouge_l, token_f1
-from rag.prompts import NO_SOURCES_ANSWER
+from rag.answering.prompts import NO_SOURCES_ANSWER
 
 
 def test_token_f1_is_squad_style_and_takes_the_best_gold() -> None:

@@ -11,7 +11,7 @@ from langchain_openai import ChatOpenAI
 from openai import APIStatusError, AuthenticationError, NotFoundError, OpenAI
 from starlette.testclient import TestClient
 
-from rag.prompts import NO_SOURCES_ANSWER
+from rag.answering.prompts import NO_SOURCES_ANSWER
 from serving.launcher import Server, free_port
 from serving.lifecycle import lifecycle_of
 from tests.conftest import SERVED_KEY

@@ -9,9 +9,9 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.attribution import Attributor, StreamingAttribution, sentence_spans
 from rag.domain import Chunk, Hit
 from rag.embedding.dense import SentenceTransformerEmbedder
+from rag.evidence.attribution import Attributor, StreamingAttribution, sentence_spans
 
 SOURCES = [
     "Water boils at 100 degrees Celsius at sea level; at altitude it boils at lower temperatures.",

@@ -19,12 +19,12 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
+from rag.access.identity import Principal
 from rag.errors import RateLimited
-from rag.identity import Principal
-from rag.state.guarded import GuardedState
-from rag.state.limiter import Limiter
-from rag.state.limits_file import Limits, TenantLimits
-from rag.state.memory_backend import MemoryState
+from rag.limits.guarded import GuardedState
+from rag.limits.limiter import Limiter
+from rag.limits.limits_file import Limits, TenantLimits
+from rag.limits.memory_backend import MemoryState
 from serving.deps import rate_bucket
 from serving.launcher import RedisServer, Server, free_port, start_api
 from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, settings_for

@@ -30,12 +30,12 @@ from openai import OpenAI
 from pydantic import SecretStr
 
 from rag.errors import BackendUnavailable, RateLimited
+from rag.limits.chat_slots import ChatSlots
+from rag.limits.guarded import GuardedState
+from rag.limits.limits_file import Limits, TenantLimits
+from rag.limits.memory_backend import MemoryState
+from rag.limits.redis_backend import RedisState
 from rag.settings import Settings
-from rag.state.chat_slots import ChatSlots
-from rag.state.guarded import GuardedState
-from rag.state.limits_file import Limits, TenantLimits
-from rag.state.memory_backend import MemoryState
-from rag.state.redis_backend import RedisState
 from serving.launcher import RedisServer, free_port
 from tests.inprocess import ScriptedChatModel, ThreadedServer, settings_for
 

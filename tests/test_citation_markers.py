@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.citation_markers import MarkerFilter
+from rag.evidence.markers import MarkerFilter
 
 
 def run(sources: int, deltas: list[str]) -> tuple[str, MarkerFilter]:

@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
-from rag.access import Reader
+from rag.access.document_access import Reader
 from rag.errors import InvalidInput
 from rag.store.edge import EdgeStore
 from rag.store.edge_layout import EdgeLayout

@@ -18,7 +18,7 @@ from langchain_openai import ChatOpenAI
 from openai import OpenAI
 from starlette.testclient import TestClient
 
-from rag.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER, UNSUPPORTED_ANSWER
+from rag.answering.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER, UNSUPPORTED_ANSWER
 from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, copy_store, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]

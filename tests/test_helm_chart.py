@@ -538,7 +538,7 @@ def test_shared_state_internal_external_and_off(profiles: dict[str, Manifests]) 
 
 
 def test_the_limits_file_is_a_config_map_the_api_reads_and_an_edit_rolls_the_pods(tmp_path: Path) -> None:
-    from rag.state.limits_file import Limits, LimitsFile, TenantLimits
+    from rag.limits.limits_file import Limits, LimitsFile, TenantLimits
 
     sets = {"limits.default.tokens_per_day": "100000", "limits.tenants.acme.tokens_per_month": "5000000",
             "limits.tenants.acme.requests_per_minute": "30"}  # fmt: skip
@@ -653,8 +653,8 @@ def test_traces_and_the_playground_are_wired_to_their_settings(tmp_path: Path) -
 def test_the_cap_on_a_tenants_chats_in_flight_reaches_the_api_and_the_limits_file(tmp_path: Path) -> None:
     """RAG_TENANT_MAX_CONCURRENT_CHATS in the ConfigMap, as the settings read it; the limits file sets it per tenant
     (`max_concurrent_chats`), the rest of the tenants keep the setting's; the schema refuses what is not a count."""
+    from rag.limits.limits_file import Limits, LimitsFile, TenantLimits
     from rag.settings import Settings
-    from rag.state.limits_file import Limits, LimitsFile, TenantLimits
 
     manifests = render("default", {"limits.tenants.acme.max_concurrent_chats": "8"})
     config = manifests.config()

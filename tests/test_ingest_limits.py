@@ -20,7 +20,7 @@ from ingest.formats.base import LoadFailure, LoadOptions
 from ingest.loaders import SUFFIXES, load
 from ingest.sources import discover
 from ingest.sync import Ingestor
-from rag.access import Reader
+from rag.access.document_access import Reader
 from rag.domain import Document
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder

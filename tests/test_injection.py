@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 from evals.redteam import KINDS, attack_succeeded, red_team
 from ingest.chunking import Chunker
 from ingest.sync import Ingestor
+from rag.answering.prompts import FENCE_RULE, FLAGGED_NOTE, SYSTEM_PROMPT, Turn, citations_for, grounded_messages
 from rag.domain import Chunk, Document, Hit
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
-from rag.injection import INJECTION, InjectionDetector, pattern_hits
-from rag.prompts import FENCE_RULE, FLAGGED_NOTE, SYSTEM_PROMPT, Turn, citations_for, grounded_messages
+from rag.evidence.injection import INJECTION, InjectionDetector, pattern_hits
+from rag.evidence.source_policy import apply_source_policy
 from rag.settings import Settings
-from rag.source_policy import apply_source_policy
 from rag.store.base import VectorStore
 
 ORDINARY = [

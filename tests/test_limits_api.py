@@ -14,7 +14,7 @@ from openai import OpenAI
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from rag.state.usage import today
+from rag.limits.usage import today
 from serving.launcher import RedisServer
 from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, settings_for
 

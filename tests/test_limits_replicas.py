@@ -78,8 +78,8 @@ def test_an_ingest_job_records_its_usage_in_the_shared_state(redis_server: Redis
     import asyncio
     import json
 
-    from rag.state.redis_backend import RedisState
-    from rag.state.usage import today
+    from rag.limits.redis_backend import RedisState
+    from rag.limits.usage import today
     from serving.launcher import rag_env, run_rag
     from tests.conftest import DOCS
 

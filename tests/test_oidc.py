@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
+from rag.access.oidc import JwksCache
 from rag.errors import BackendUnavailable
 from serving.launcher import Server, free_port, launch_server
-from serving.oidc import JwksCache
 from tests.conftest import ROOT
 from tests.inprocess import ScriptedChatModel, app_client, settings_for
 

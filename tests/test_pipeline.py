@@ -7,16 +7,16 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from rag.access import Reader
-from rag.answerability import AnswerabilityModel, RetrievalSignals
+from rag.access.document_access import Reader
+from rag.answering.pipeline import PipelineConfig, RagPipeline
+from rag.answering.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER, Turn
+from rag.answering.requests import ChatRequest, RequestBuilder
+from rag.answering.retrieval import RetrievalRequest, Retriever
 from rag.domain import Chunk
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.errors import InvalidInput
-from rag.pipeline import PipelineConfig, RagPipeline
-from rag.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER, Turn
-from rag.requests import ChatRequest, RequestBuilder
-from rag.retrieval import RetrievalRequest, Retriever
+from rag.evidence.answerability import AnswerabilityModel, RetrievalSignals
 from rag.settings import Settings
 from rag.store.base import VectorStore
 

@@ -1,7 +1,7 @@
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
+from rag.answering.prompts import Turn, citations_for, grounded_messages, retrieval_query
 from rag.domain import Chunk, Hit
-from rag.prompts import Turn, citations_for, grounded_messages, retrieval_query
 
 
 def _hit(doc_id: str, text: str, score: float) -> Hit:

@@ -24,7 +24,7 @@ from rag.errors import InvalidInput
 from rag.records import tables as t
 from rag.records.database import database_url, make_engine
 from rag.records.migrate import current_revision, head_revision, upgrade
-from rag.records.records import AnswerOwner, AuditEvent, Feedback, Trace, TraceContent, TraceHit
+from rag.records.rows import AnswerOwner, AuditEvent, Feedback, Trace, TraceContent, TraceHit
 from rag.records.store import RecordStore
 from rag.records.writer import RecordWriter
 from serving.launcher import rag_env, run_rag

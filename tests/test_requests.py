@@ -1,4 +1,4 @@
-"""One request builder (rag/requests.py): every entry point fills its defaults from the settings alike, the
+"""One request builder (rag/answering/requests.py): every entry point fills its defaults from the settings alike, the
 evaluations measure the temperature users get, and /v1/retrieve applies the chat's relevance floor."""
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from starlette.testclient import TestClient
 from evals.answers_eval import evaluate_question
 from evals.beir import GoldAnswer
 from evals.groundedness import TokenSupport
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.access.identity import Principal
+from rag.answering.pipeline import RagPipeline
+from rag.answering.prompts import Turn
+from rag.answering.requests import RequestBuilder
+from rag.answering.retrieval import Retriever
 from rag.domain import Chunk
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
-from rag.identity import Principal
-from rag.pipeline import RagPipeline
-from rag.prompts import Turn
-from rag.requests import RequestBuilder
-from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store.base import VectorStore
 from serving.app import create_app

@@ -1,4 +1,4 @@
-"""The shared state (rag/state/), one suite on both backends: in-process and a real Redis (tests/redis_server.py).
+"""The shared state (rag/limits/), one suite on both backends: in-process and a real Redis (tests/redis_server.py).
 Rate windows and quotas refuse past their limits with the time to wait; usage sums are exact, by tenant, day,
 subject and key; the limits file resolves overrides and refuses bad entries."""
 
@@ -15,13 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag.errors import QuotaExceeded, RateLimited
-from rag.state.backend import StateBackend
-from rag.state.guarded import GuardedState
-from rag.state.limiter import Limiter
-from rag.state.limits_file import Limits, LimitsFile, TenantLimits
-from rag.state.memory_backend import MemoryState
-from rag.state.redis_backend import RedisState
-from rag.state.usage import UsageCounts, UsageRecord
+from rag.limits.backend import StateBackend
+from rag.limits.guarded import GuardedState
+from rag.limits.limiter import Limiter
+from rag.limits.limits_file import Limits, LimitsFile, TenantLimits
+from rag.limits.memory_backend import MemoryState
+from rag.limits.redis_backend import RedisState
+from rag.limits.usage import UsageCounts, UsageRecord
 from serving.launcher import RedisServer
 
 NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -254,7 +254,7 @@ def test_redis_stopped_mid_run_fails_open_or_closed_and_recovers_without_losing_
 def test_a_redis_with_a_password_needs_it(tmp_path: Path) -> None:
     """RAG_STATE_PASSWORD reaches Redis's AUTH; without it (or with a wrong one) the backend is unavailable, which
     the failure policy then handles like any outage."""
-    from rag.state.backend import StateUnavailable
+    from rag.limits.backend import StateUnavailable
 
     server = RedisServer(tmp_path, password="correct-horse-battery").start()
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.answering.retrieval import Retriever
 from rag.domain import Chunk, SparseVector
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
-from rag.retrieval import Retriever
 from rag.store.base import VectorStore, document_hashes
 from rag.store.edge import EdgeStore
 from rag.store.engine import StoreEngine
@@ -115,7 +115,7 @@ class TestQdrantServer(StoreSuite):
 def test_langchain_retriever_adapter(
     store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
-    from rag.langchain_retriever import RagRetriever
+    from rag.answering.langchain_retriever import RagRetriever
 
     fill(store, embedder, sparse, "t1")
     lc = RagRetriever(

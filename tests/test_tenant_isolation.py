@@ -1,4 +1,4 @@
-"""Tenant isolation in the store (rag/store/namespace.py), on every engine, with the real embedder and BM25.
+"""Tenant isolation in the store (rag/access/namespace.py), on every engine, with the real embedder and BM25.
 
 The probe an attacker would run: the sparse score of a term in my own document, before and after another tenant
 stores many documents holding that term. Under strict isolation it must not move (IDF counts only my documents);
@@ -10,14 +10,14 @@ import pytest
 
 from ingest.chunking import Chunker
 from ingest.sync import Ingestor
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.access.namespace import CollectionNamespace, TenantIsolation, tenant_token
+from rag.answering.retrieval import RetrievalRequest, Retriever
 from rag.domain import Document
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.errors import InvalidInput, NotFound
-from rag.retrieval import RetrievalRequest, Retriever
 from rag.store.base import VectorStore
-from rag.store.namespace import CollectionNamespace, TenantIsolation, tenant_token
 
 ALPHA = [
     Document("a1", "The acquisition of the harbour company closed in May.", "Deal", "a1"),

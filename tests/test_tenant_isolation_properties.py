@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.access.namespace import CollectionNamespace, check_collection
 from rag.domain import Chunk, SparseVector
 from rag.errors import InvalidInput, NotFound
 from rag.store.edge import EdgeStore
-from rag.store.namespace import CollectionNamespace, check_collection
 
 TENANTS = st.text(min_size=1, max_size=80)  # any string an API keys file may map a key to
 COLLECTIONS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,30}", fullmatch=True)

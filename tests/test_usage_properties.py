@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from rag.state.usage import UsageCounts, UsageRecord
+from rag.limits.usage import UsageCounts, UsageRecord
 from tests.inprocess import ScriptedChatModel, app_client, settings_for
 
 TENANTS = ("north", "south", "east")

@@ -29,14 +29,14 @@ from hypothesis import strategies as st
 
 from ingest.chunking import Chunker
 from ingest.sync import Ingestor
-from rag.access import DocumentAccess, Reader
+from rag.access.document_access import DocumentAccess, Reader
+from rag.access.identity import Principal
+from rag.access.namespace import CollectionNamespace
+from rag.access.write_scope import WriteScope
+from rag.answering.requests import RequestBuilder
 from rag.domain import Document, SparseVector
-from rag.identity import Principal
-from rag.requests import RequestBuilder
 from rag.settings import Settings
 from rag.store.edge import EdgeStore
-from rag.store.namespace import CollectionNamespace
-from rag.write_scope import WriteScope
 
 COLLECTION = "writes"
 # principal names (a user's and a service's may be the same); "a/b" holds a slash, "a%2Fb" what encodes one

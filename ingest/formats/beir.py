@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 
 from ingest.formats.base import Loaded, LoadFailure, LoadOptions
-from ingest.formats.records import bounded_lines, too_large
+from ingest.formats.record_files import bounded_lines, too_large
 from ingest.sources import SourceFile
 from rag.domain import Document
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from rag.answer_stream import Finished
-from rag.attribution import Attribution
-from rag.identity import Principal
-from rag.pipeline import Grounding
-from rag.records.records import AnswerOwner, Record, Trace, TraceContent, TraceHit
+from rag.access.identity import Principal
+from rag.answering.pipeline import Grounding
+from rag.answering.stream import Finished
+from rag.evidence.attribution import Attribution
+from rag.records.rows import AnswerOwner, Record, Trace, TraceContent, TraceHit
 from rag.settings import Settings
 
 # The settings an answer depends on: two traces with one fingerprint were answered alike.

@@ -20,7 +20,7 @@ from rag.errors import BackendUnavailable
 from rag.records import tables as t
 from rag.records.database import make_engine, shown
 from rag.records.migrate import upgrade
-from rag.records.records import AnswerOwner, AuditEvent, Feedback, Record, Trace, TraceContent, TraceHit
+from rag.records.rows import AnswerOwner, AuditEvent, Feedback, Record, Trace, TraceContent, TraceHit
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

@@ -20,7 +20,7 @@ from typing import cast
 from sqlalchemy.exc import StatementError
 
 from rag.errors import BackendUnavailable
-from rag.records.records import Record
+from rag.records.rows import Record
 from rag.records.store import RecordStore
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rag.access import DocumentAccess, Reader
+from rag.access.document_access import DocumentAccess, Reader
 from rag.domain import Chunk, Hit, RetrievalMode, SparseVector
 from rag.store.fusion import DEFAULT_FUSION, Fusion
 
@@ -84,7 +84,7 @@ class VectorStore(Protocol):
         self, collection: str, reader: Reader | None = None, doc_id: str | None = None, flag: str | None = None
     ) -> int:
         """Chunks in the collection; that a reader may see; of one of those documents (`doc_id` needs `reader`);
-        carrying a flag (`flags`: rag/injection.py)."""
+        carrying a flag (`flags`: rag/evidence/injection.py)."""
         ...
 
     def scroll_points(self, collection: str, batch: int = 512) -> Iterator[PointBatch]:

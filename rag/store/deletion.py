@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.access.namespace import CollectionNamespace
 from rag.errors import NotFound
 from rag.store.base import VectorStore
-from rag.store.namespace import CollectionNamespace
 from rag.store.visibility import missing, told_of
 
 

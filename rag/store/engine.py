@@ -18,14 +18,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypedDict
 from uuid import UUID
 
-from rag.access import DocumentAccess, Reader, access_payload
+from rag.access.document_access import DocumentAccess, Reader, access_payload
+from rag.access.namespace import check_store_name
 from rag.domain import Chunk, Hit, RetrievalMode, SparseVector
 from rag.errors import InvalidInput, NotFound
 from rag.store.base import PayloadFilter, PointBatch, StoredDocument
 from rag.store.filters import Conditions, conditions
 from rag.store.fusion import DEFAULT_FUSION, Fusion
 from rag.store.index import HnswParams
-from rag.store.namespace import check_store_name
 from rag.store.payload import (
     DENSE,
     DOCUMENT_FIELDS,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from rag.access import ACCESS_FIELD, Reader
+from rag.access.document_access import ACCESS_FIELD, Reader
 from rag.errors import InvalidInput
 from rag.store.base import TOP_LEVEL_FIELDS, FilterValue, PayloadFilter
 

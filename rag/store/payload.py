@@ -1,13 +1,13 @@
 """The payload of a chunk's point, identical in every engine: `tenant`, `doc_id`, `doc_hash`, `chunk_index`,
-`text`, `source`, `title`, `metadata`, who may see it: `access`, a list of tokens (rag/access.py), and what
-ingestion noticed: `flags` (`injection`: it reads as instructions to a model, rag/injection.py)."""
+`text`, `source`, `title`, `metadata`, who may see it: `access`, a list of tokens (rag/access/document_access.py), and
+what ingestion noticed: `flags` (`injection`: it reads as instructions to a model, rag/evidence/injection.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from rag.access import ACCESS_FIELD, DocumentAccess, access_of_payload, access_payload
+from rag.access.document_access import ACCESS_FIELD, DocumentAccess, access_of_payload, access_payload
 from rag.domain import Chunk, SparseVector
 from rag.store.base import PointBatch, StoredDocument
 

@@ -16,11 +16,11 @@ from typing import Protocol
 import numpy as np
 import pytest
 
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.answering.retrieval import RetrievalRequest, Retriever
 from rag.domain import Chunk, SparseVector
 from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.errors import InvalidInput, NotFound
-from rag.retrieval import RetrievalRequest, Retriever
 from rag.store.base import VectorStore, document_hashes
 from rag.store.engine import StoreEngine
 from rag.store.fusion import Fusion

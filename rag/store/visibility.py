@@ -5,7 +5,7 @@ not read in the collection itself."""
 
 from __future__ import annotations
 
-from rag.access import Reader
+from rag.access.document_access import Reader
 from rag.errors import NotFound
 from rag.store.base import VectorStore
 

@@ -18,7 +18,7 @@ MAX_ID = 2**63 - 1  # the largest id a records row may have
 
 
 class AuditPage(BaseModel):
-    """Events as rag/records/records.py `AuditEvent` holds them, each with its `id`; `last_id` is the next page's
+    """Events as rag/records/rows.py `AuditEvent` holds them, each with its `id`; `last_id` is the next page's
     `before` while `has_more`."""
 
     object: Literal["list"] = "list"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from rag.identity import Principal
+from rag.access.identity import Principal
 from serving.chat_service import ChatService
 from serving.chat_slot import holding
 from serving.deps import ReaderDep, StateDep

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from rag.identity import Principal
+from rag.access.identity import Principal
 from serving.deps import ReaderDep, StateDep
 from serving.protocol import ErrorResponse
 from serving.state import AppState

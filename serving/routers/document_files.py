@@ -2,7 +2,7 @@
 loaded by the loaders `rag ingest` uses (PDF, DOCX, Markdown, HTML, text, JSON Lines and CSV records) and synced
 like it (writers). A document's id is its file's name (a record file's records keep their own ids), so uploading a
 file again updates it (a writer that is not an admin stores new documents under its own namespace:
-rag/write_scope.py). A file that cannot be loaded is reported as the CLI reports it (`failed: NAME: REASON`) and
+rag/access/write_scope.py). A file that cannot be loaded is reported as the CLI reports it (`failed: NAME: REASON`) and
 the others are stored; the request fails (400) only when nothing could be stored.
 
 Bounds (docs/api.md): RAG_UPLOAD_MAX_DOCUMENTS records, counted before any is loaded; RAG_UPLOAD_MAX_CHUNKS chunks,
@@ -32,11 +32,11 @@ from ingest.formats.base import LoadFailure, LoadOptions
 from ingest.loaders import estimated_documents, load
 from ingest.sources import SourceFile
 from ingest.sync import Ingestor, IngestSummary
+from rag.access.identity import Principal
+from rag.access.write_scope import WriteScope
 from rag.domain import Document
 from rag.errors import InvalidInput
-from rag.identity import Principal
-from rag.state.usage import UsageCounts
-from rag.write_scope import WriteScope
+from rag.limits.usage import UsageCounts
 from serving.deps import StateDep, WriterDep
 from serving.disconnect import CLIENT_CLOSED_REQUEST, disconnected
 from serving.metering import meter

@@ -11,14 +11,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from ingest.formats.base import BadDocument, LoadOptions
 from ingest.sync import Ingestor
-from rag.access import DocumentAccess, Reader
+from rag.access.document_access import DocumentAccess, Reader
+from rag.access.identity import Principal
+from rag.access.write_scope import WriteScope
 from rag.domain import Document
 from rag.errors import Conflict, InvalidInput, NotFound
-from rag.identity import Principal
-from rag.state.usage import UsageCounts
+from rag.limits.usage import UsageCounts
 from rag.store.deletion import delete_document
 from rag.store.visibility import missing, told_of
-from rag.write_scope import WriteScope
 from serving.deps import ReaderDep, StateDep, WriterDep
 from serving.document_protocol import (
     AccessBody,
@@ -145,7 +145,7 @@ async def delete(
     doc_id: str, state: StateDep, principal: WriterDep, collection: str | None = Query(default=None)
 ) -> DocumentDeleted:
     """A document the caller may see, with all its chunks (404 alike for one it may not see); an id the caller sees
-    no document by names its own (rag/write_scope.py), as a write of that id does."""
+    no document by names its own (rag/access/write_scope.py), as a write of that id does."""
     components = state.components
     target = components.requests.target(tenant=principal.tenant, collection=collection)
     reader = components.requests.reader(principal)

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from rag.errors import Forbidden, NotFound
-from rag.records.records import Feedback
+from rag.records.rows import Feedback
 from rag.records.store import new_feedback_id
 from serving.deps import ReaderDep, StateDep
 from serving.protocol import ErrorResponse

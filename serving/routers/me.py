@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from rag.identity import ROLES, Role
+from rag.access.identity import ROLES, Role
 from serving.deps import ReaderDep
 from serving.protocol import ErrorResponse
 

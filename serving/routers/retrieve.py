@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from rag.state.usage import UsageCounts
+from rag.limits.usage import UsageCounts
 from serving.deps import ReaderDep, StateDep
 from serving.metering import meter
 from serving.protocol import ErrorResponse, RetrievedChunk, RetrieveRequest, RetrieveResponse

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from rag.errors import InvalidInput
-from rag.state.usage import UsageCounts, UsageRow, today
+from rag.limits.usage import UsageCounts, UsageRow, today
 from serving.deps import AdminDep, StateDep
 from serving.protocol import ErrorResponse
 

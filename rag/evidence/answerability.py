@@ -7,7 +7,7 @@ the question is answerable; below RAG_ANSWERABILITY_MIN the chat abstains withou
 `unanswerable`). Its weights are fitted by python -m benchmarks.answerability on ClapNQ (answerable and
 unanswerable questions) and SciFact's test queries (all answerable), on one half of each, and checked on the other
 half (benchmarks/results/answerability.json holds the whole trade-off curve); they ship in answerability_model.json.
-After generation, the attribution (rag/attribution.py) is the second check: RAG_UNSUPPORTED_ANSWERS.
+After generation, the attribution (rag/evidence/attribution.py) is the second check: RAG_UNSUPPORTED_ANSWERS.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Literal
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from rag.domain import Citation, Hit
-from rag.injection import INJECTION
+from rag.evidence.injection import INJECTION
 
 Role = Literal["system", "user", "assistant"]
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from rag.attribution import Attribution
-from rag.citation_markers import Marker, MarkerFilter
 from rag.domain import Citation
+from rag.evidence.attribution import Attribution
+from rag.evidence.markers import Marker, MarkerFilter
 
 # Why an answer abstains: nothing relevant was retrieved, or the retrieval's signals say the sources cannot answer
-# (rag/answerability.py) (in both the LLM is not called); or no sentence of the generated answer is supported by a
-# source and RAG_UNSUPPORTED_ANSWERS=abstain replaced it.
+# (rag/evidence/answerability.py) (in both the LLM is not called); or no sentence of the generated answer is supported
+# by a source and RAG_UNSUPPORTED_ANSWERS=abstain replaced it.
 AbstentionReason = Literal["no_sources", "unanswerable", "unsupported"]
 
 

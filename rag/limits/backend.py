@@ -10,7 +10,7 @@ from datetime import date
 
 from limits.aio.storage import Storage
 
-from rag.state.usage import UsageRecord, UsageRow
+from rag.limits.usage import UsageRecord, UsageRow
 
 
 class StateUnavailable(Exception):

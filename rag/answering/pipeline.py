@@ -1,7 +1,7 @@
 """The RAG pipeline: retrieve, build a prompt with numbered sources, stream the LLM's answer and its citations.
 
 One pipeline serves the API, the CLI and the evaluation harness, and they build its requests alike
-(rag/requests.py), so what evaluations measure is what users get.
+(rag/answering/requests.py), so what evaluations measure is what users get.
 """
 
 from __future__ import annotations
@@ -16,18 +16,19 @@ import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, BaseMessageChunk
 
-from rag.answer_stream import AnswerFold, StreamEvent, TokenDelta, UsageTracker, abstention
-from rag.answerability import AnswerabilityModel
-from rag.attribution import AttributionConfig, Attributor, StreamingAttribution
-from rag.citation_markers import MarkerFilter
-from rag.domain import Answer, Citation, Hit
+from rag.answering.answer import Answer
+from rag.answering.prompts import UNSUPPORTED_ANSWER, citations_for, grounded_messages, retrieval_query
+from rag.answering.requests import ChatRequest
+from rag.answering.retrieval import Retriever
+from rag.answering.stream import AnswerFold, StreamEvent, TokenDelta, UsageTracker, abstention
+from rag.domain import Citation, Hit
 from rag.errors import BackendUnavailable, InvalidInput
-from rag.evidence import AbstentionReason, Evidence
-from rag.prompts import UNSUPPORTED_ANSWER, citations_for, grounded_messages, retrieval_query
-from rag.requests import ChatRequest
-from rag.retrieval import Retriever
-from rag.settings import Settings
-from rag.source_policy import InjectedSources, apply_source_policy
+from rag.evidence.answerability import AnswerabilityModel
+from rag.evidence.attribution import AttributionConfig, Attributor, StreamingAttribution
+from rag.evidence.evidence import AbstentionReason, Evidence
+from rag.evidence.markers import MarkerFilter
+from rag.evidence.source_policy import apply_source_policy
+from rag.settings import InjectedSources, Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ class PipelineConfig:
     unsupported_answers: Literal["flag", "abstain"] = "flag"
     injected_sources: InjectedSources = "downweight"  # flagged sources: kept, last with a note, or dropped
     fence_sources: bool = True  # sources quoted as data in the prompt (off only to measure the fence)
-    # Below this probability that the sources answer the question (rag/answerability.py), abstain (0: never).
+    # Below this probability that the sources answer the question (rag/evidence/answerability.py), abstain (0: never).
     answerability_min: float = 0.0
     answerability: AnswerabilityModel | None = None
 
@@ -111,7 +112,7 @@ def ground(retriever: Retriever, config: PipelineConfig, request: ChatRequest) -
 
 
 class _CheckedAnswer:
-    """One answer as it streams: usage kept, `[n]` markers checked (rag/citation_markers.py), the text passed on
+    """One answer as it streams: usage kept, `[n]` markers checked (rag/evidence/markers.py), the text passed on
     kept, and at its end the closing events with the evidence. `hold` (RAG_UNSUPPORTED_ANSWERS=abstain): nothing is
     passed on before the evidence decides whether the answer stands."""
 

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 from limits.aio.storage import MemoryStorage, Storage
 
-from rag.state.backend import Spent, StateBackend
-from rag.state.usage import UsageCounts, UsageRecord, UsageRow, month_of
+from rag.limits.backend import Spent, StateBackend
+from rag.limits.usage import UsageCounts, UsageRecord, UsageRow, month_of
 
 
 class MemoryState(StateBackend):

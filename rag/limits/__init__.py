@@ -2,5 +2,5 @@
 
 `StateBackend` is the narrow interface, with two backends: in-process (`MemoryState`, the default, for one process)
 and Redis (`RedisState`, selected by RAG_STATE_URL). `GuardedState` applies the failure policy around either, and
-`Limiter` turns the limits file into checks and records. One test suite (rag/state/testing.py) runs against both.
+`Limiter` turns the limits file into checks and records. One test suite (rag/limits/testing.py) runs against both.
 """

@@ -6,14 +6,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from rag.limits.backend import StateBackend, StateUnavailable
+from rag.limits.guarded import GuardedState
+from rag.limits.limiter import Limiter
+from rag.limits.limits_file import Limits
+from rag.limits.memory_backend import MemoryState
+from rag.limits.redis_backend import RedisState
+from rag.limits.usage import UsageCounts, UsageRecord, today
 from rag.settings import Settings
-from rag.state.backend import StateBackend, StateUnavailable
-from rag.state.guarded import GuardedState
-from rag.state.limiter import Limiter
-from rag.state.limits_file import Limits
-from rag.state.memory_backend import MemoryState
-from rag.state.redis_backend import RedisState
-from rag.state.usage import UsageCounts, UsageRecord, today
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """What a tenant may be called: one rule for API keys, the OIDC tenant claim and RAG_TENANT (docs/access.md).
 
 Letters, digits, `.`, `_` and `-`, 1 to 64 of them: a name that appears as itself in store collection names
-(`<collection>@<tenant>`, rag/store/namespace.py), in Redis keys and in logs, and never holds the `=` that ends an
+(`<collection>@<tenant>`, rag/access/namespace.py), in Redis keys and in logs, and never holds the `=` that ends an
 API key in a keys file, nor a `/`, `:`, space or anything else a key or a path could confuse. Imports nothing of the
 platform, so the settings, the key parser and the token verifier can all use it.
 """

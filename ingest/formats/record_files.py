@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 from ingest.formats.base import BadDocument, Loaded, LoadFailure, LoadOptions
 from ingest.formats.text import detect_encoding
 from ingest.sources import SourceFile
-from rag.access import DocumentAccess, split_names
+from rag.access.document_access import DocumentAccess, split_names
 from rag.domain import Document
 
 _SAMPLE_BYTES = 1 << 16  # the encoding of a record file is detected from its start

@@ -14,8 +14,9 @@ ROLES: tuple[Role, ...] = get_args(Role)
 KEY_DEFAULT_ROLES: frozenset[Role] = frozenset({"reader", "writer"})  # an API key's, when its line names none
 
 # Two kinds of principal whose subjects never meet: an API key is a `service`, anything else (an OIDC token, the
-# unauthenticated developer) a `user`. A document's access lists name each kind apart (rag/access.py), feedback is
-# matched on kind and subject, and a writer's own documents live under its kind and subject (rag/write_scope.py).
+# unauthenticated developer) a `user`. A document's access lists name each kind apart (rag/access/document_access.py),
+# feedback is matched on kind and subject, and a writer's own documents live under its kind and subject
+# (rag/access/write_scope.py).
 PrincipalKind = Literal["user", "service"]
 
 

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal, TypeVar
 
 from rag.errors import BackendUnavailable
-from rag.state.backend import StateBackend, StateUnavailable
-from rag.state.usage import UsageRecord
+from rag.limits.backend import StateBackend, StateUnavailable
+from rag.limits.usage import UsageRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

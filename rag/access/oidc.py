@@ -14,7 +14,7 @@ provider cannot be reached the cached keys stay in use for `RAG_OIDC_JWKS_MAX_ST
 Whatever a token holds, a token that does not pass is a 401 naming why, never a server error: its header is read
 by PyJWT, which refuses a `kid` that is not a string, a `crit` header and undecodable parts (every PyJWT error is
 caught). The signature is verified in a worker thread, off the event loop; the token's length is bounded before it
-gets here (RAG_MAX_TOKEN_BYTES, serving/deps.py). The tenant claim must be a tenant name (rag/tenants.py).
+gets here (RAG_MAX_TOKEN_BYTES, serving/deps.py). The tenant claim must be a tenant name (rag/access/tenants.py).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from typing import Any
 import httpx
 import jwt
 
+from rag.access.identity import Principal, roles_of
+from rag.access.tenants import TENANT_RULE, is_tenant_name
 from rag.errors import BackendUnavailable, Unauthorized
-from rag.identity import Principal, roles_of
 from rag.settings import Settings
-from rag.tenants import TENANT_RULE, is_tenant_name
 
 log = logging.getLogger(__name__)
 

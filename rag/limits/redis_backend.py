@@ -4,7 +4,7 @@ Keys (prefix `rag:`): `usage:{tenant}:{day}` a hash of counts by subject, key an
 RAG_USAGE_RETENTION_DAYS); `tokens:{tenant}:d:{day}` and `tokens:{tenant}:m:{month}` the tokens a tenant spent.
 A usage write is one MULTI transaction. Rate-limit windows are the `limits` library's own keys (`LIMITS:`), on
 the same connection pool. Commands time out after RAG_STATE_TIMEOUT_S and are not retried here: the failure policy
-(rag/state/guarded.py) decides what a failure means.
+(rag/limits/guarded.py) decides what a failure means.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from rag.state.backend import Spent, StateBackend, StateUnavailable
-from rag.state.usage import METRICS, UsageCounts, UsageRecord, UsageRow, month_of
+from rag.limits.backend import Spent, StateBackend, StateUnavailable
+from rag.limits.usage import METRICS, UsageCounts, UsageRecord, UsageRow, month_of
 
 ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -61,7 +61,7 @@ class RedisState(StateBackend):
 
     @property
     def client(self) -> aioredis.Redis:
-        """The client on this pool, for state kept beside the counters (rag/state/chat_slots.py)."""
+        """The client on this pool, for state kept beside the counters (rag/limits/chat_slots.py)."""
         return self._redis
 
     async def _run(self, pipe: aioredis.client.Pipeline) -> list[object]:

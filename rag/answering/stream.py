@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessageChunk, BaseMessageChunk
 
-from rag.evidence import AbstentionReason, Evidence
-from rag.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER
+from rag.answering.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER
+from rag.evidence.evidence import AbstentionReason, Evidence
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ replica. A slot is taken and counted in one script (expired leases dropped first
 third of the lease while the chat runs, and given back when the chat ends. A replica that dies holding slots stops
 renewing them: they lapse after `LEASE_S`, and nothing is held forever.
 
-When the backend cannot be reached, RAG_STATE_FAILURE decides as for the other checks (rag/state/guarded.py): the
+When the backend cannot be reached, RAG_STATE_FAILURE decides as for the other checks (rag/limits/guarded.py): the
 chat runs without a slot (`open`), or is refused with 503 (`closed`). A slot that cannot be given back lapses.
 """
 
@@ -27,10 +27,10 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from rag.errors import RateLimited
-from rag.state.backend import StateUnavailable
-from rag.state.guarded import GuardedState
-from rag.state.limits_file import Limits
-from rag.state.redis_backend import RedisState
+from rag.limits.backend import StateUnavailable
+from rag.limits.guarded import GuardedState
+from rag.limits.limits_file import Limits
+from rag.limits.redis_backend import RedisState
 
 log = logging.getLogger(__name__)
 LEASE_S = 30.0  # a slot nobody renews lapses this long after its last renewal (Redis only)

@@ -11,7 +11,7 @@ chunk is checked two ways, and flagged (payload `flags: ["injection"]`) when eit
 The threshold, the false-positive rate on ordinary corpora (SciFact, ClapNQ, docs/) and the recall on the red-team
 corpus (evals/redteam.py: tuning and held-out phrasings) come from python -m benchmarks.injection. At question
 time RAG_INJECTED_SOURCES decides what a flagged source becomes: kept, down-weighted (the default) or dropped
-(rag/source_policy.py).
+(rag/evidence/source_policy.py).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from rag.attribution import sentence_spans
 from rag.embedding.base import DenseEmbedder
+from rag.evidence.attribution import sentence_spans
 
 INJECTION = "injection"  # the flag a chunk's payload carries
 

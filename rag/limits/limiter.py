@@ -23,10 +23,10 @@ from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from rag.errors import QuotaExceeded, RateLimited
-from rag.state.backend import Spent
-from rag.state.guarded import GuardedState
-from rag.state.limits_file import Limits, TenantLimits
-from rag.state.usage import UsageRecord, UsageRow
+from rag.limits.backend import Spent
+from rag.limits.guarded import GuardedState
+from rag.limits.limits_file import Limits, TenantLimits
+from rag.limits.usage import UsageRecord, UsageRow
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,14 @@
-"""What a retrieved source flagged at ingest as reading like instructions to a model (rag/injection.py) becomes in
-the prompt, as RAG_INJECTED_SOURCES says: kept as any other (`keep`), moved after the unflagged sources, its citation
+"""What a retrieved source flagged at ingest as reading like instructions to a model (rag/evidence/injection.py) becomes
+in the prompt, as RAG_INJECTED_SOURCES says: kept as any other (`keep`), moved after the unflagged sources, its citation
 noting why (`downweight`, the default), or left out of the prompt and the citations (`drop`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 from rag.domain import Hit
-from rag.injection import INJECTION
-
-InjectedSources = Literal["keep", "downweight", "drop"]
+from rag.evidence.injection import INJECTION
+from rag.settings import InjectedSources
 
 
 def apply_source_policy(hits: Sequence[Hit], policy: InjectedSources) -> list[Hit]:

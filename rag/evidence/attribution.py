@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from rag.citation_markers import MARKER_PATTERN
 from rag.domain import Hit
 from rag.embedding.base import DenseEmbedder
 from rag.embedding.sparse import Bm25Tokenizer
+from rag.evidence.markers import MARKER_PATTERN
 
 _MARKERS = re.compile(rf"\s*{MARKER_PATTERN}")
 # A sentence ends at `.`, `!` or `?` before whitespace, or at a line break; markers right after the end belong to it.

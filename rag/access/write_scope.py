@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from rag.access import DocumentAccess, Reader
+from rag.access.document_access import DocumentAccess, Reader
 from rag.errors import Conflict
 
 # The accesses a stored document's chunks hold, or None when no document has the id.

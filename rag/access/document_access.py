@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from rag.identity import PrincipalKind
+from rag.access.identity import PrincipalKind
 
 # How a chunk's payload says who may see it: one keyword list, `access`, of tokens. `tenant`: everyone in the tenant;
 # `user:NAME`, `service:NAME` and `group:NAME`: that user (an OIDC subject), that service (an API key's subject), that

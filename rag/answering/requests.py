@@ -16,15 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.access.identity import Principal
+from rag.answering.retrieval import RetrievalRequest
 from rag.domain import RetrievalMode
-from rag.identity import Principal
-from rag.retrieval import RetrievalRequest
 from rag.settings import Settings
 from rag.store.base import PayloadFilter
 
 if TYPE_CHECKING:
-    from rag.prompts import Turn
+    from rag.answering.prompts import Turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ class ChatRequest:
             mode=self.mode,
             filters=self.filters,
             min_relevance=self.min_relevance,
-            with_dense=True,  # the answer's sentences are compared with the sources (rag/attribution.py)
+            with_dense=True,  # the answer's sentences are compared with the sources (rag/evidence/attribution.py)
         )
 
 

@@ -7,9 +7,9 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from rag.access import Reader
+from rag.access.document_access import Reader
+from rag.answering.retrieval import RetrievalRequest, Retriever
 from rag.domain import RetrievalMode
-from rag.retrieval import RetrievalRequest, Retriever
 
 
 class RagRetriever(BaseRetriever):

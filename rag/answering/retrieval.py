@@ -6,21 +6,22 @@ Fused (DBSF, RRF) and BM25 scores are relative to each query, so the check uses 
 more nearest-neighbour query of one point. Sparse mode has no bounded score and is never gated.
 
 A chat's retrieval also asks for the signals that tell whether the hits can answer the question
-(`retrieve_with_signals`, rag/answerability.py): the dense top two, the BM25 top one, the query terms' coverage."""
+(`retrieve_with_signals`, rag/evidence/answerability.py): the dense top two, the BM25 top one, the query terms'
+coverage."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.access import Reader
-from rag.answerability import RetrievalSignals
+from rag.access.document_access import Reader
+from rag.access.namespace import CollectionNamespace
 from rag.domain import Hit, RetrievalMode, SparseVector
 from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.embedding.sparse import Bm25Tokenizer
 from rag.errors import InvalidInput, NotFound
+from rag.evidence.answerability import RetrievalSignals
 from rag.store.base import PayloadFilter, VectorStore
 from rag.store.fusion import DEFAULT_FUSION, Fusion
-from rag.store.namespace import CollectionNamespace
 from rag.store.visibility import missing, told_of
 
 MAX_TOP_K = 100
@@ -74,8 +75,9 @@ class Retriever:
         return self.retrieve_with_signals(request, signals=False).hits
 
     def retrieve_with_signals(self, request: RetrievalRequest, *, signals: bool = True) -> Retrieved:
-        """The hits, and with `signals` what the retrieval says of them (rag/answerability.py): both query vectors
-        are then computed whatever the mode, and two more one-line queries run (dense top two, sparse top one)."""
+        """The hits, and with `signals` what the retrieval says of them (rag/evidence/answerability.py): both query
+        vectors are then computed whatever the mode, and two more one-line queries run (dense top two, sparse top
+        one)."""
         if not request.query.strip():
             raise InvalidInput("the query is empty", param="query")
         if not 1 <= request.top_k <= MAX_TOP_K:
