@@ -37,7 +37,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from serving.launcher import free_port, start_api
+from tests.support.launcher import free_port, start_api
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-flood-key-0001"

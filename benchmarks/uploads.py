@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from serving.launcher import Server, rag_env, start_rag_serve
+from tests.support.launcher import Server, rag_env, start_rag_serve
 
 RESULTS = Path(__file__).resolve().parent / "results" / "uploads.json"
 BOUNDARY = "ragbenchboundary"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure Debian's PostgreSQL server is installed (the tests start their own on loopback: tests/postgres_server.py)
+# Make sure Debian's PostgreSQL server is installed (the tests start their own on loopback: tests/support/postgres.py)
 # and print the folder of its binaries. Installs with apt-get when missing: root here and in CI. Nothing else needs
 # PostgreSQL: without RAG_DATABASE_URL the platform keeps its records in SQLite under the data folder.
 set -euo pipefail

@@ -1,9 +1,9 @@
 """Shared fixtures: real embedder, real Qdrant (local mode in a temporary folder), the docs store, the API in
-process (tests/inprocess.py) and `rag serve` on loopback (serving/launcher.py)."""
+process (tests/support/app.py) and `rag serve` on loopback (tests/support/launcher.py). What they are built from
+lives in tests/support/."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,12 +16,10 @@ from rag.hf_runtime import offline
 from rag.store.base import VectorStore
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
-from serving.launcher import RedisServer, Server, rag_env, run_rag, start_api
-from tests.postgres_server import PostgresServer
-
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
-SHARED_DATA = ROOT.parent / "shared" / "data"
+from tests.support.docs_store import ONE_THREAD, SERVED_KEY, serve_docs_copy
+from tests.support.launcher import RedisServer, Server, rag_env, run_rag
+from tests.support.paths import DOCS
+from tests.support.postgres import PostgresServer
 
 offline()  # before any model loads, as the CLI does
 
@@ -69,20 +67,6 @@ def docs_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def serve_docs_copy(docs_store: Path, factory: pytest.TempPathFactory, name: str, **env: str) -> Server:
-    """`rag serve` over a private copy of the docs store (a server holds its embedded store alone), logging to
-    `<logs>/<name>.log`."""
-    path = factory.mktemp(f"{name}-store") / "qdrant"
-    shutil.copytree(docs_store, path)
-    return start_api(path, factory.mktemp("logs") / f"{name}.log", **env)
-
-
-# The CPU engine's torch on one thread in the suite's servers: its OpenMP threads spin at barriers while other
-# processes (the tests, other test runs) hold the cores, which made a 16-token answer 3 to 10 times slower.
-ONE_THREAD = "1"
-SERVED_KEY = "secret-key-for-observability"  # `served`'s one API key, in the tenant the docs store was ingested in
-
-
 @pytest.fixture(scope="session")
 def served(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`rag serve` under uvicorn with the in-process engine, over a copy of the docs store: the process users run,
@@ -107,7 +91,8 @@ def served(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture(scope="session")
 def api_client(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The API in process over a copy of the docs store, without keys, answering with `ScriptedChatModel`."""
-    from tests.inprocess import ScriptedChatModel, app_client, copy_store, settings_for  # the app loads here
+    from tests.support.app import ScriptedChatModel, app_client, settings_for  # the app loads here
+    from tests.support.docs_store import copy_store
 
     settings = settings_for(copy_store(docs_store, tmp_path_factory, "inprocess"), max_tokens=24)
     with app_client(settings, ScriptedChatModel()) as test_client:

@@ -1,4 +1,4 @@
-"""Principals, roles and per-document access through the API in process (tests/inprocess.py: the real store and
+"""Principals, roles and per-document access through the API in process (tests/support/app.py: the real store and
 embedder, a scripted chat model), called with the real `openai` client and plain HTTP.
 
 One tenant's writer stores five documents with different access; readers in different groups, an admin, and a
@@ -15,7 +15,7 @@ from openai import OpenAI
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.app import BASE_URL, ScriptedChatModel, app_client, settings_for
 
 KEYS = """
 writer-key-000001=acme roles=writer subject=loader

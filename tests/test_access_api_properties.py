@@ -1,5 +1,5 @@
 """Per-document access through the HTTP endpoints themselves, as a property over generated cases (hypothesis): the
-API in process (tests/inprocess.py: the real Edge store and embedder, a scripted chat model) with a fixed set of
+API in process (tests/support/app.py: the real Edge store and embedder, a scripted chat model) with a fixed set of
 API keys, each a principal (tenant, user, groups, role).
 
 Each example stores generated documents with generated access into a collection of its own, through
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from tests.inprocess import ScriptedChatModel, app_client, settings_for
+from tests.support.app import ScriptedChatModel, app_client, settings_for
 from tests.test_access_properties import DOCS, Doc, allowed
 
 # key: (tenant, subject, groups, role); t0's admin stores t0's documents, t1's admin t1's

@@ -17,7 +17,7 @@ from rag.domain import Document
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.store.edge import EdgeStore
-from serving.launcher import rag_env, run_rag
+from tests.support.launcher import rag_env, run_rag
 
 HR = DocumentAccess.of(groups=["hr"])
 ENG = DocumentAccess.of(groups=["eng"], users=["erik"])

@@ -1,4 +1,4 @@
-"""The API's contract, in process (tests/inprocess.py: the real store and embedder, a scripted chat model) called
+"""The API's contract, in process (tests/support/app.py: the real store and embedder, a scripted chat model) called
 with the official clients, and once end to end: `rag serve` under uvicorn with the in-process engine."""
 
 import json
@@ -12,10 +12,10 @@ from openai import APIStatusError, AuthenticationError, NotFoundError, OpenAI
 from starlette.testclient import TestClient
 
 from rag.answering.prompts import NO_SOURCES_ANSWER
-from serving.launcher import Server, free_port
 from serving.lifecycle import lifecycle_of
-from tests.conftest import SERVED_KEY
-from tests.inprocess import ANSWER, BASE_URL, app_client, copy_store, settings_for
+from tests.support.app import ANSWER, BASE_URL, app_client, settings_for
+from tests.support.docs_store import SERVED_KEY, copy_store
+from tests.support.launcher import Server, free_port
 
 QUESTION = "How do I deploy the platform on Kubernetes?"
 MAX_TOKENS = 24  # the in-process app's RAG_MAX_TOKENS (tests/conftest.py): ANSWER is cut there

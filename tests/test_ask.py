@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.launcher import rag_env, run_rag
-from tests.conftest import ONE_THREAD
+from tests.support.docs_store import ONE_THREAD
+from tests.support.launcher import rag_env, run_rag
 
 
 def test_ask_prints_an_answer_and_numbered_sources(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:

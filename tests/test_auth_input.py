@@ -1,7 +1,7 @@
 """Authentication input that costs or floods: request heads over RAG_MAX_HEADER_BYTES refused by `rag serve` as they
 arrive (a real uvicorn process: the parser is what is under test), bearer credentials over RAG_MAX_TOKEN_BYTES
 refused unread, failed authentications limited per client address (RAG_AUTH_FAILURES_PER_MINUTE) on both state
-backends, in process (tests/inprocess.py), and rate-limit buckets that no two callers share."""
+backends, in process (tests/support/app.py), and rate-limit buckets that no two callers share."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ from rag.limits.limiter import Limiter
 from rag.limits.limits_file import Limits, TenantLimits
 from rag.limits.memory_backend import MemoryState
 from serving.deps import rate_bucket
-from serving.launcher import RedisServer, Server, free_port, start_api
-from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.app import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.launcher import RedisServer, Server, free_port, start_api
 
 KEY = "auth-input-key-0001"
 HEAD_LIMIT = 16_384

@@ -3,7 +3,7 @@ the tenant's entry in the limits file); one more is refused with 429 in OpenAI's
 given back when its chat ends, fails or its client leaves, streamed or not. The cap is what bounds a token quota's
 overshoot: twelve chats at once against a 100-token quota spent twelve answers before it, at most the cap's now.
 
-The app in process under uvicorn in a thread (tests/inprocess.py: a real socket, so that streams stay open and
+The app in process under uvicorn in a thread (tests/support/app.py: a real socket, so that streams stay open and
 clients can leave), the real store and embedder, a scripted chat model that holds its answers after their first
 token until the test lets them go; on both state backends (in-process, and a real Redis, where two apps count one
 tenant's chats together and a dead replica's slots lapse)."""
@@ -36,8 +36,8 @@ from rag.limits.limits_file import Limits, TenantLimits
 from rag.limits.memory_backend import MemoryState
 from rag.limits.redis_backend import RedisState
 from rag.settings import Settings
-from serving.launcher import RedisServer, free_port
-from tests.inprocess import ScriptedChatModel, ThreadedServer, settings_for
+from tests.support.app import ScriptedChatModel, ThreadedServer, settings_for
+from tests.support.launcher import RedisServer, free_port
 
 HOLD, FAIL = "HOLD-27", "FAIL-27"  # in a question: the answer waits after its first token; the model fails there
 GATE = threading.Event()  # set: held answers go on

@@ -6,7 +6,7 @@ from pathlib import Path
 from rag.store.base import document_hashes
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
-from serving.launcher import rag_env, run_rag
+from tests.support.launcher import rag_env, run_rag
 
 
 def test_rag_copy_moves_the_collection_and_reports_it(docs_store: Path, tmp_path: Path) -> None:

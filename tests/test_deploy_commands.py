@@ -1,6 +1,6 @@
 """The commands the container image and the Helm chart run besides `serve` and `ingest`: `rag models prepare`
 (the image's build step) and `rag smoke` (the chart's `helm test`), against the API with API keys, served on loopback
-from this process (tests/inprocess.py: the real store and embedder, a scripted chat model)."""
+from this process (tests/support/app.py: the real store and embedder, a scripted chat model)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from rag.settings import Settings
-from serving.launcher import rag_env, run_rag
-from tests.conftest import ROOT
-from tests.inprocess import ScriptedChatModel, ThreadedServer, copy_store, settings_for
+from tests.support.app import ScriptedChatModel, ThreadedServer, settings_for
+from tests.support.docs_store import copy_store
+from tests.support.launcher import rag_env, run_rag
+from tests.support.paths import ROOT
 
 KEY = "sk-smoke-0123456789abcdef"
 

@@ -17,9 +17,9 @@ import openai
 import pytest
 from openai import OpenAI
 
-from serving.launcher import Server
-from tests.conftest import serve_docs_copy
-from tests.inprocess import ThreadedServer, copy_store, settings_for
+from tests.support.app import ThreadedServer, settings_for
+from tests.support.docs_store import copy_store, serve_docs_copy
+from tests.support.launcher import Server
 
 QUESTION = "How do I deploy it?"  # the docs answer it: the model generates (no abstention)
 CHAT = {"model": "rag", "messages": [{"role": "user", "content": QUESTION}], "max_tokens": 1500}

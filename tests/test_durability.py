@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rag.store.base import document_hashes
 from rag.store.edge import EdgeStore
-from serving.launcher import RAG_BIN, rag_env, run_rag
+from tests.support.launcher import RAG_BIN, rag_env, run_rag
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau".split()
 

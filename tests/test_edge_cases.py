@@ -1,5 +1,5 @@
 """Edge cases that got a 500 or were accepted wrongly (issue 14): each is a 400 in OpenAI's error shape, naming the
-field as `param`. Here in process (tests/inprocess.py: the app with its lifespan under Starlette's TestClient, a
+field as `param`. Here in process (tests/support/app.py: the app with its lifespan under Starlette's TestClient, a
 scripted chat model); tests/test_fuzz.py sends the same raw bodies over a real socket, to the app under uvicorn."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from rag.store.edge_layout import EdgeLayout
 from rag.store.filters import conditions
 from serving.metrics import ApiMetrics
 from serving.request_context import RequestContextMiddleware
-from tests.inprocess import ScriptedChatModel, settings_for
-from tests.inprocess import app_client as inprocess_app
+from tests.support.app import ScriptedChatModel, settings_for
+from tests.support.app import app_client as inprocess_app
 
 CHAT, RETRIEVE, DOCUMENTS = "/v1/chat/completions", "/v1/retrieve", "/v1/documents"
 _MESSAGES = b'"messages":[{"role":"user","content":"hi"}]'

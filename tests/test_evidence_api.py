@@ -19,7 +19,8 @@ from openai import OpenAI
 from starlette.testclient import TestClient
 
 from rag.answering.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER, UNSUPPORTED_ANSWER
-from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, copy_store, settings_for
+from tests.support.app import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.docs_store import copy_store
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "How do I deploy the platform on Kubernetes?"

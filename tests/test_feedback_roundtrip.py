@@ -12,8 +12,8 @@ import pytest
 from openai import OpenAI
 from pydantic import SecretStr
 
-from serving.launcher import rag_env, run_rag
-from tests.inprocess import ANSWER, BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.app import ANSWER, BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.launcher import rag_env, run_rag
 
 KEYS = "reader-key-000001=acme roles=reader subject=alice\nwriter-key-000001=acme roles=writer subject=loader"
 DOCS = {

@@ -1,6 +1,6 @@
 """Schemathesis against the app's own OpenAPI document, over real HTTP: no generated input, valid or not, may
 get a 5xx. A seeded, bounded run (examples, coverage and fuzzing phases) with a key, as callers send it. The app runs
-in this process under uvicorn on loopback (tests/inprocess.py: the real store and embedder, a scripted chat model);
+in this process under uvicorn on loopback (tests/support/app.py: the real store and embedder, a scripted chat model);
 the schemathesis command calls it."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.inprocess import ScriptedChatModel, ThreadedServer, copy_store, settings_for
+from tests.support.app import ScriptedChatModel, ThreadedServer, settings_for
+from tests.support.docs_store import copy_store
 from tests.test_edge_cases import EDGE_CASE_PARAMS, assert_openai_400
 
 KEY = "fuzz-key"

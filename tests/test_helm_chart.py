@@ -13,7 +13,7 @@ import pytest
 
 from ingest.partition import shard_from_env
 from serving.auth import ApiKeys, read_key_file
-from tests.helm_render import (
+from tests.support.helm import (
     CHART,
     PROFILES,
     SERVICE_MONITOR_API,

@@ -16,8 +16,8 @@ from rag.embedding.lazy import LazyEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.store.base import VectorStore, document_hashes
 from rag_cli.main import main
-from serving.launcher import rag_env, run_rag
-from tests.conftest import DOCS
+from tests.support.launcher import rag_env, run_rag
+from tests.support.paths import DOCS
 
 
 class CountingEmbedder:

@@ -1,4 +1,4 @@
-"""Quotas and usage through the API in process (tests/inprocess.py: real store and embedder, a scripted chat model
+"""Quotas and usage through the API in process (tests/support/app.py: real store and embedder, a scripted chat model
 that reports usage as vLLM does) with the real `openai` client, on both state backends (in-process and a real
 Redis): OpenAI's headers on every answer, 429 `insufficient_quota` once a tenant's tokens are spent, a stream that
 crosses the quota finishing, usage sums equal to what the model reported, and who may read them."""
@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from rag.limits.usage import today
-from serving.launcher import RedisServer
-from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.app import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.launcher import RedisServer
 
 MODEL = ScriptedChatModel(answer="Deploy it with the Helm chart, as the docs describe.")
 QUOTA = 600  # the tenant's tokens a day; each chat here spends a few hundred (the prompt holds the sources)

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving.launcher import RedisServer, Server, free_port, start_api
+from tests.support.launcher import RedisServer, Server, free_port, start_api
 
 LIMIT = 30  # requests a minute for the key, burst the same
 BURST = 3 * LIMIT
@@ -80,8 +80,8 @@ def test_an_ingest_job_records_its_usage_in_the_shared_state(redis_server: Redis
 
     from rag.limits.redis_backend import RedisState
     from rag.limits.usage import today
-    from serving.launcher import rag_env, run_rag
-    from tests.conftest import DOCS
+    from tests.support.launcher import rag_env, run_rag
+    from tests.support.paths import DOCS
 
     env = rag_env(tmp_path / "qdrant", RAG_STATE_URL=redis_server.url)
     result = run_rag(["ingest", str(DOCS / "limits.md"), "--tenant", "ingest-usage", "--json"], env)

@@ -1,5 +1,5 @@
 """Retries to the LLM server happen only before its first token. A scripted OpenAI-compatible upstream on loopback
-(the failure cases vLLM cannot be made to produce on demand) behind the API in process (tests/inprocess.py), which
+(the failure cases vLLM cannot be made to produce on demand) behind the API in process (tests/support/app.py), which
 calls it with the real OpenAI client."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from tests.inprocess import app_client, copy_store, settings_for
+from tests.support.app import app_client, settings_for
+from tests.support.docs_store import copy_store
 
 BODY = {
     "model": "rag",

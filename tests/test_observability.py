@@ -11,8 +11,8 @@ import httpx
 from openai import OpenAI
 from prometheus_client.parser import text_string_to_metric_families
 
-from serving.launcher import Server
-from tests.conftest import SERVED_KEY
+from tests.support.docs_store import SERVED_KEY
+from tests.support.launcher import Server
 
 KEY = SERVED_KEY
 QUESTION = "How do I deploy the platform on Kubernetes?"

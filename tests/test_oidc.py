@@ -1,6 +1,6 @@
 """OIDC users through a real provider: the npm package oidc-provider on loopback (scripts/oidc-provider.sh,
 tests/oidc_provider.mjs) issues JWT access tokens by the client-credentials grant, with tenant, groups and roles
-claims; the API in process (tests/inprocess.py) discovers the provider, fetches its JWKS and turns tokens into
+claims; the API in process (tests/support/app.py) discovers the provider, fetches its JWKS and turns tokens into
 principals. Tokens that must not pass (expired, early, for another audience or issuer, signed by an unknown key,
 `alg: none`, HS256 keyed with the public key, tampered) are made here with the provider's own private key."""
 
@@ -29,9 +29,9 @@ from starlette.testclient import TestClient
 
 from rag.access.oidc import JwksCache
 from rag.errors import BackendUnavailable
-from serving.launcher import Server, free_port, launch_server
-from tests.conftest import ROOT
-from tests.inprocess import ScriptedChatModel, app_client, settings_for
+from tests.support.app import ScriptedChatModel, app_client, settings_for
+from tests.support.launcher import Server, free_port, launch_server
+from tests.support.paths import ROOT
 
 AUDIENCE = "https://rag.example/api"
 WRITER_KEY = "writer-key-0000001"

@@ -1,4 +1,4 @@
-"""What the playground is served and calls, through the API in process (tests/inprocess.py: the real store,
+"""What the playground is served and calls, through the API in process (tests/support/app.py: the real store,
 embedder and records database, a scripted chat model): its files under a strict Content-Security-Policy with no
 inline script and no asset from elsewhere; who the caller is (`/v1/me`); the collections it may pick; files
 uploaded through the loaders `rag ingest` uses, each failure the words the CLI prints; the evaluation reports for
@@ -18,9 +18,9 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from evals.report import write_answers_report
-from serving.launcher import rag_env, run_rag
 from serving.routers.playground import PLAYGROUND
-from tests.inprocess import ScriptedChatModel, app_client, settings_for
+from tests.support.app import ScriptedChatModel, app_client, settings_for
+from tests.support.launcher import rag_env, run_rag
 
 KEYS = """
 writer-key-000001=acme roles=writer subject=loader

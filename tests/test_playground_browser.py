@@ -32,7 +32,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from evals.report import write_answers_report
 from rag.settings import Settings
-from serving.launcher import Server, free_port, launch_server, rag_env, run_rag, start_api
+from tests.support.launcher import Server, free_port, launch_server, rag_env, run_rag, start_api
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = Path(os.environ.get("RAG_TEST_OUTPUT", ROOT / "test-output")) / "playground"

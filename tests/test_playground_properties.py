@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from tests.inprocess import ScriptedChatModel, app_client, settings_for
+from tests.support.app import ScriptedChatModel, app_client, settings_for
 
 TENANTS = ("north", "south", "default")  # `default` is the deployment's own tenant: plain store names
 ROLES = ("reader", "writer", "admin")

@@ -1,7 +1,7 @@
 """The server engine against a loopback HTTP server that records what qdrant-client sends and answers as Qdrant's
 REST API does (no Qdrant server runs here). Cluster mode: collections the platform creates carry
 RAG_QDRANT_SHARD_NUMBER and RAG_QDRANT_REPLICATION_FACTOR (the Helm chart sets them for a clustered Qdrant). Parity
-with the embedded engines (rag/store/testing.py): a bad name is refused before any request, a missing collection
+with the embedded engines (tests/support/store_suite.py): a bad name is refused before any request, a missing collection
 is the same NotFound."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rag.errors import InvalidInput, NotFound
 from rag.settings import Settings
 from rag.store.base import VectorStore
 from rag.store.engine import StoreEngine
-from rag.store.testing import BAD_NAMES, NAMED_CALLS
+from tests.support.store_suite import BAD_NAMES, NAMED_CALLS
 
 # the recorder answers the client's version probe loosely; compatibility is not what these tests check
 pytestmark = pytest.mark.filterwarnings("ignore:Failed to obtain server version")
@@ -132,7 +132,8 @@ def test_a_bad_collection_name_is_invalid_input_before_any_request(qdrant: Recor
 
 @pytest.mark.parametrize("call", ["count", "delete_document", "delete_stale", "query", "scroll_points", "upsert"])
 def test_a_missing_collection_is_the_same_not_found_as_on_every_engine(qdrant: RecordingQdrant, call: str) -> None:
-    """The server's 404 becomes the NotFound every engine gives, by the collection's name (rag/store/testing.py)."""
+    """The server's 404 becomes the NotFound every engine gives, by the collection's name
+    (tests/support/store_suite.py)."""
     store = _server(qdrant)
     assert isinstance(store, StoreEngine)
     try:

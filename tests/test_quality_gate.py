@@ -8,7 +8,7 @@ import pytest
 
 from evals.gate import ThresholdsError, load_checks
 from rag_cli.main import main
-from tests.conftest import SHARED_DATA
+from tests.support.paths import SHARED_DATA
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "scifact").is_dir(), reason="../shared/data (SciFact, ClapNQ) is not here")

@@ -1,7 +1,7 @@
 """Query parameters outside what the storage below them holds (issue 27): a page cursor past the records database's
 64-bit ids, a Unix time past the year 9999, a usage day past `date`'s range. Each was a 500 (SQLite's
 OverflowError, datetime's ValueError, date arithmetic's OverflowError); each is a 400 in OpenAI's error shape naming
-the parameter, and the bounds themselves are served. In process (tests/inprocess.py), with the real records database
+the parameter, and the bounds themselves are served. In process (tests/support/app.py), with the real records database
 (SQLite) and the in-process state."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from tests.inprocess import ScriptedChatModel, app_client, settings_for
+from tests.support.app import ScriptedChatModel, app_client, settings_for
 
 LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z
 

@@ -1,5 +1,5 @@
 """The records database (rag/records/), one suite on both backends: SQLite in a temporary folder and a real
-PostgreSQL (tests/postgres_server.py). Migrations run up from empty and from the previous revision and agree with
+PostgreSQL (tests/support/postgres.py). Migrations run up from empty and from the previous revision and agree with
 the tables; audit events, answers' owners, traces and feedback read back as written, by tenant only; expired
 records are purged; the background writer writes everything it accepts and drops past its bound, and writes the rest
 of a batch holding a record the database refuses, logging no value; a NUL, which PostgreSQL's text cannot hold, is
@@ -27,8 +27,8 @@ from rag.records.migrate import current_revision, head_revision, upgrade
 from rag.records.rows import AnswerOwner, AuditEvent, Feedback, Trace, TraceContent, TraceHit
 from rag.records.store import RecordStore
 from rag.records.writer import RecordWriter
-from serving.launcher import rag_env, run_rag
-from tests.postgres_server import PostgresServer
+from tests.support.launcher import rag_env, run_rag
+from tests.support.postgres import PostgresServer
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Traces and feedback through the API in process (tests/inprocess.py: the real store, embedder and records
+"""Traces and feedback through the API in process (tests/support/app.py: the real store, embedder and records
 database, a scripted chat model), called with the real `openai` client and plain HTTP.
 
 A traced tenant's chats (streamed and not) leave traces its admins read, by id and a page at a time, with ids,
@@ -17,8 +17,8 @@ from openai import OpenAI
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, settings_for
-from tests.postgres_server import PostgresServer
+from tests.support.app import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.postgres import PostgresServer
 
 KEYS = """
 writer-key-000001=acme roles=writer subject=loader
@@ -64,7 +64,7 @@ def api_with_content(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestC
 
 @pytest.fixture(scope="module")
 def api_on_postgres(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) -> Iterator[TestClient]:
-    """Traces with content, in a real PostgreSQL (tests/postgres_server.py), whose text cannot hold NUL."""
+    """Traces with content, in a real PostgreSQL (tests/support/postgres.py), whose text cannot hold NUL."""
     yield from _app(tmp_path_factory, "traces-postgres", trace_content=True, database_url=postgres.new_database())
 
 

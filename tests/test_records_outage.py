@@ -1,4 +1,4 @@
-"""The records database going away and coming late, with a real PostgreSQL of its own (tests/postgres_server.py)
+"""The records database going away and coming late, with a real PostgreSQL of its own (tests/support/postgres.py)
 under the API in process: chats go on while it is down (their records are counted as failed), what needs it answers
 503 in OpenAI's error shape, and an API that starts before its database waits for it."""
 
@@ -10,8 +10,8 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from tests.inprocess import ScriptedChatModel, app_client, settings_for
-from tests.postgres_server import PostgresServer
+from tests.support.app import ScriptedChatModel, app_client, settings_for
+from tests.support.postgres import PostgresServer
 
 KEYS = "reader-key-000001=acme roles=reader subject=alice\nadmin-key-0000001=acme roles=admin subject=root\n" \
        "writer-key-000001=acme roles=writer subject=loader"  # fmt: skip

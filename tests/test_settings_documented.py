@@ -4,7 +4,7 @@ docs/configuration.md."""
 from __future__ import annotations
 
 from rag.settings import Settings
-from tests.conftest import DOCS
+from tests.support.paths import DOCS
 
 
 def test_every_setting_is_in_the_configuration_page() -> None:

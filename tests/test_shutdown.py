@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving.launcher import Server
-from tests.conftest import ONE_THREAD, serve_docs_copy
+from tests.support.docs_store import ONE_THREAD, serve_docs_copy
+from tests.support.launcher import Server
 
 BODY = {
     "model": "rag",

@@ -22,7 +22,7 @@ from rag.limits.limits_file import Limits, LimitsFile, TenantLimits
 from rag.limits.memory_backend import MemoryState
 from rag.limits.redis_backend import RedisState
 from rag.limits.usage import UsageCounts, UsageRecord
-from serving.launcher import RedisServer
+from tests.support.launcher import RedisServer
 
 NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 Scenario = Callable[[StateBackend], Awaitable[None]]

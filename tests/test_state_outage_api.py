@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from serving.launcher import RedisServer
-from tests.inprocess import ScriptedChatModel, app_client, settings_for
+from tests.support.app import ScriptedChatModel, app_client, settings_for
+from tests.support.launcher import RedisServer
 
 AUTH = {"Authorization": "Bearer outage-key"}
 

@@ -1,5 +1,5 @@
-"""The stores with real embeddings: the shared suite (rag/store/testing.py) on every engine, what one engine alone
-does, and what engines do together (same ranking, copying between them)."""
+"""The stores with real embeddings: the shared suite (tests/support/store_suite.py) on every engine, what one engine
+alone does, and what engines do together (same ranking, copying between them)."""
 
 import os
 from collections.abc import Callable, Iterator
@@ -17,8 +17,8 @@ from rag.store.base import VectorStore, document_hashes
 from rag.store.edge import EdgeStore
 from rag.store.engine import StoreEngine
 from rag.store.qdrant import QdrantStore
-from rag.store.testing import StoreFactory, StoreSuite, fill, ranked
 from rag.store.transfer import copy_collection
+from tests.support.store_suite import StoreFactory, StoreSuite, fill, ranked
 
 SERVER = os.environ.get("RAG_TEST_QDRANT_URL")  # a Qdrant server the suite may fill and empty
 

@@ -20,7 +20,7 @@ from rag.errors import BackendUnavailable, StoreBusy
 from rag.store.edge import EdgeStore
 from rag.store.edge_layout import EdgeLayout
 from rag.store.qdrant import QdrantStore
-from serving.launcher import RAG_BIN, rag_env, run_rag, start_api
+from tests.support.launcher import RAG_BIN, rag_env, run_rag, start_api
 
 ADVICE = ("RAG_QDRANT_URL", "rag copy --to-path")
 

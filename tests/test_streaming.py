@@ -21,9 +21,9 @@ from openai import OpenAI
 from starlette.testclient import TestClient
 
 from rag.settings import Settings
-from serving.launcher import Server
-from tests.conftest import SERVED_KEY
-from tests.inprocess import BASE_URL, ThreadedServer, app_client, copy_store, settings_for
+from tests.support.app import BASE_URL, ThreadedServer, app_client, settings_for
+from tests.support.docs_store import SERVED_KEY, copy_store
+from tests.support.launcher import Server
 
 QUESTION = "How do I deploy the platform on Kubernetes?"
 BODY = {"model": "rag", "messages": [{"role": "user", "content": QUESTION}], "stream": True}

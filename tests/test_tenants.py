@@ -1,4 +1,4 @@
-"""API keys, tenants and limits: the API in process (tests/inprocess.py: the real store and embedder, a scripted chat
+"""API keys, tenants and limits: the API in process (tests/support/app.py: the real store and embedder, a scripted chat
 model) with the real `openai` client and plain HTTP; what `rag serve` refuses to start with, through the command.
 
 Two tenants store a document each through the API; every test tries to reach the other tenant's chunks (query,
@@ -18,8 +18,8 @@ from pydantic import SecretStr, ValidationError
 from starlette.testclient import TestClient
 
 from serving.auth import ApiKeyConfigError, ApiKeys
-from serving.launcher import RAG_BIN, free_port, rag_env
-from tests.inprocess import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.app import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.launcher import RAG_BIN, free_port, rag_env
 
 KEYS = {"alpha": "key-alpha-1", "beta": "key-beta-1", "burst": "key-burst-1"}
 ALPHA_DOC = "Project Falcon's launch codes are kept in the blue vault on the third floor."

@@ -1,6 +1,6 @@
 """What one `POST /v1/documents/files` may cost (docs/api.md): documents counted before any work, chunks bounded
 as they are embedded, uploads at once per process, file names a file system holds, and a client that leaves
-stopping its upload. In process (tests/inprocess.py: the real store and embedder); the disconnect through a real
+stopping its upload. In process (tests/support/app.py: the real store and embedder); the disconnect through a real
 socket to uvicorn in a thread."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from serving.state import AppState
-from tests.inprocess import ScriptedChatModel, ThreadedServer, app_client, settings_for
+from tests.support.app import ScriptedChatModel, ThreadedServer, app_client, settings_for
 
 UPLOAD = "/v1/documents/files"
 

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from rag.limits.usage import UsageCounts, UsageRecord
-from tests.inprocess import ScriptedChatModel, app_client, settings_for
+from tests.support.app import ScriptedChatModel, app_client, settings_for
 
 TENANTS = ("north", "south", "east")
 KEYS = {f"{t}-{role}": (t, role) for t in TENANTS for role in ("admin", "reader", "writer")}

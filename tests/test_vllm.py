@@ -17,8 +17,8 @@ from openai import OpenAI
 from rag.llm.cpu_dtype import cpu_llm_dtype
 from rag.llm.model_files import dev_model_dir
 from rag.settings import Settings
-from serving.launcher import RedisServer, Server, free_port, launch_server, start_api
-from tests.conftest import ROOT
+from tests.support.launcher import RedisServer, Server, free_port, launch_server, start_api
+from tests.support.paths import ROOT
 
 SERVED_NAME = "smollm2-135m-instruct"
 pytestmark = pytest.mark.vllm

@@ -1,4 +1,4 @@
-"""Writes through the API respect what the writer may see (docs/access.md, "Writes"), in process (tests/inprocess.py:
+"""Writes through the API respect what the writer may see (docs/access.md, "Writes"), in process (tests/support/app.py:
 the real store and embedder, a scripted chat model).
 
 An admin stores an hr-only document; a writer outside hr then writes that id through `POST /v1/documents` and
@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from tests.inprocess import ScriptedChatModel, app_client, settings_for
+from tests.support.app import ScriptedChatModel, app_client, settings_for
 
 KEYS = """
 writer-key-000001=acme roles=writer subject=loader

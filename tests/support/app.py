@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import uvicorn
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -29,7 +27,7 @@ from starlette.testclient import TestClient
 
 from rag.settings import Settings
 from serving.app import create_app
-from serving.launcher import free_port
+from tests.support.launcher import free_port
 
 BASE_URL = "http://testserver"  # TestClient's host
 ANSWER = (
@@ -125,13 +123,6 @@ def settings_for(store: Path, **overrides: Any) -> Settings:
     if os.environ.get("RAG_CACHE_DIR"):
         fields.setdefault("cache_dir", Path(os.environ["RAG_CACHE_DIR"]))
     return _GivenSettings(**fields)
-
-
-def copy_store(source: Path, factory: pytest.TempPathFactory, name: str) -> Path:
-    """A private copy of an embedded store (one process, one app holds an embedded store)."""
-    path = factory.mktemp(f"{name}-store") / "qdrant"
-    shutil.copytree(source, path)
-    return path
 
 
 @contextmanager

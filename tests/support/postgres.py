@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from serving.launcher import free_port
+from tests.support.launcher import free_port
 
 
 def _bin_dir() -> Path:

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 CHART = ROOT / "helm" / "rag-platform"
 PROFILES = {

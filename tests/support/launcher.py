@@ -1,5 +1,6 @@
 """Start a `rag serve` (or any HTTP server: vLLM, a scripted upstream; or a Redis) as a subprocess on loopback and
-wait until it is ready. The test suite and `benchmarks/load.py` start their servers with these helpers."""
+wait until it is ready. The test suite and the benchmarks (`benchmarks/load.py`, `uploads.py`, `header_flood.py`)
+start their servers with these helpers; they live with the tests because neither ships in the image."""
 
 from __future__ import annotations
 
