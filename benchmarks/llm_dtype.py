@@ -24,7 +24,7 @@ from rag.access.document_access import Reader
 from rag.answering.prompts import Turn, grounded_messages
 from rag.answering.retrieval import RetrievalRequest
 from rag.llm.cpu_dtype import cpu_flags, cpu_llm_dtype
-from rag.llm.local_engine import LocalChatModel
+from rag.llm.local_chat_model import LocalChatModel
 from rag.llm.model_files import dev_model_dir
 from rag.settings import Settings
 

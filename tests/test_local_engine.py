@@ -1,6 +1,6 @@
-"""The in-process engine (rag/llm/local_engine.py) with the real development model: stopping a consumer stops
-`generate` at once (a flag read before each token, never a generator closed from another thread), generations wait
-in line one at a time, and a full line is refused before any token."""
+"""The in-process engine (rag/llm/local_chat_model.py and the modules it runs) with the real development model:
+stopping a consumer stops `generate` at once (a flag read before each token, never a generator closed from another
+thread), generations wait in line one at a time, and a full line is refused before any token."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from rag.errors import InvalidInput, Overloaded, RateLimited
-from rag.llm.local_engine import LocalChatModel
+from rag.llm.local_chat_model import LocalChatModel
 from rag.llm.model_files import dev_model_dir
 from rag.settings import Settings
 
@@ -24,7 +24,7 @@ WORKER = "local-llm-generate"
 
 @pytest.fixture(scope="module")
 def engine() -> LocalChatModel:
-    return LocalChatModel(model_dir=dev_model_dir(Settings().cache_dir), max_tokens=8, max_waiting=1)
+    return LocalChatModel(model_dir=dev_model_dir(Settings().embedding.cache_dir), max_tokens=8, max_waiting=1)
 
 
 @pytest.fixture

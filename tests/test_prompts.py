@@ -43,7 +43,7 @@ def test_citations_are_numbered_and_excerpts_bounded() -> None:
 
 
 def test_loop_detector_stops_repeated_sentences_only() -> None:
-    from rag.llm.local_engine import is_looping
+    from rag.llm.stop_conditions import is_looping
 
     loop = "Run helm install. The cluster will be created with helm. The cluster will be created with helm. The"
     assert is_looping(loop)

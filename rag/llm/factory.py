@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.llm.local_engine import LocalChatModel
+from rag.llm.local_chat_model import LocalChatModel
 from rag.llm.model_files import dev_model_dir
 from rag.settings import Settings
 
