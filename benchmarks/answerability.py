@@ -68,7 +68,7 @@ def dataset_signals(name: str, questions: list[str], settings: Settings) -> list
 
 def docs_signals(settings: Settings) -> RetrievalSignals:
     with tempfile.TemporaryDirectory() as tmp:
-        local = settings.model_copy(update={"qdrant_url": None, "qdrant_path": Path(tmp), "tenant": TENANT})
+        local = settings.updated(qdrant_url=None, qdrant_path=Path(tmp), tenant=TENANT)
         components = build_components(local)
         try:
             Ingestor.for_components(components, collection="docs", tenant=TENANT).run(

@@ -256,7 +256,7 @@ def main() -> None:
     attributed = [g["attribution_ms"] for g in generated]
     own_answers = {
         "answers": len(generated),
-        "model": settings.llm_model if settings.llm_base_url else f"in-process {settings.llm_model}",
+        "model": settings.llm.model if settings.llm.base_url else f"in-process {settings.llm.model}",
         "tokens_p50": statistics.median([g["tokens"] for g in generated]) if generated else 0,
         "generation_ms_p50": p([g["generation_ms"] for g in generated], 0.5),
         "attribution_ms_p50": p(attributed, 0.5),

@@ -35,10 +35,10 @@ def dataset(name: str) -> Path:
     """The BEIR folder `name` (`scifact`, `clapnq`) under RAG_EVAL_DATA_DIR; exits with the reason when that is unset
     or the folder is missing."""
     settings = Settings()
-    if settings.eval_data_dir is None:
+    if settings.evals.data_dir is None:
         raise SystemExit(f"no evaluation data folder: set {ENV} (e.g. {ENV}=../shared/data)")
     try:
-        folder = resolve_data_dir(None, settings) / name
+        folder = resolve_data_dir(None, settings.evals) / name
     except DatasetError as exc:
         raise SystemExit(str(exc)) from None
     if not (folder / "corpus.jsonl").is_file():
@@ -57,13 +57,13 @@ class CorpusVectors:
 
 def _cache_key(corpus: Path, embedder: DenseEmbedder, settings: Settings) -> str:
     digest = hashlib.sha256(corpus.read_bytes())
-    digest.update(f"{embedder.name}/{settings.chunk_size}/{settings.chunk_overlap}".encode())
+    digest.update(f"{embedder.name}/{settings.ingest.chunk_size}/{settings.ingest.chunk_overlap}".encode())
     return digest.hexdigest()[:16]
 
 
 def corpus_chunks(corpus: Path, settings: Settings, tokenizer: object, tenant: str = "default") -> list[Chunk]:
     """Exactly the chunks `rag ingest` makes of the corpus."""
-    chunker = Chunker(tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
+    chunker = Chunker(tokenizer, chunk_size=settings.ingest.chunk_size, chunk_overlap=settings.ingest.chunk_overlap)
     docs = [d for d in load([SourceFile(corpus, corpus.name)]) if isinstance(d, Document)]
     return [c for d in docs for c in chunker.chunk(d, tenant)]
 
@@ -73,13 +73,15 @@ def corpus_vectors(
 ) -> CorpusVectors:
     """`embedder` defaults to the PyTorch MiniLM; another (the ONNX backend) gets a cache file of its own."""
     settings = settings or Settings()
-    embedder = embedder or SentenceTransformerEmbedder(batch_tokens=settings.embed_batch_tokens)
-    encoder = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
+    embedder = embedder or SentenceTransformerEmbedder(batch_tokens=settings.embedding.batch_tokens)
+    encoder = Bm25Encoder(
+        k1=settings.embedding.bm25_k1, b=settings.embedding.bm25_b, avg_len=settings.embedding.bm25_avg_len
+    )
     chunks = corpus_chunks(corpus, settings, embedder.tokenizer, tenant)
     texts = [c.embed_text for c in chunks]
     key = _cache_key(corpus, embedder, settings)
     suffix = "" if isinstance(embedder, SentenceTransformerEmbedder) else f"-{embedder.name}"
-    cache = settings.cache_dir / "bench" / f"{corpus.parent.name}-{key}{suffix}.npy"
+    cache = settings.embedding.cache_dir / "bench" / f"{corpus.parent.name}-{key}{suffix}.npy"
     if cache.is_file():
         dense = np.load(cache)
     else:

@@ -20,8 +20,7 @@ from benchmarks.store import load
 from evals.beir import load_qrels, load_queries
 from evals.results import RetrievalMetrics
 from rag.components import build_embedder
-from rag.domain import RetrievalMode
-from rag.settings import Settings
+from rag.settings import RetrievalMode, Settings
 from rag.store.edge import EdgeStore
 
 MODES: tuple[RetrievalMode, ...] = ("dense", "hybrid")
@@ -36,7 +35,7 @@ def main() -> None:
     results: dict[str, dict[RetrievalMode, RetrievalMetrics]] = {}
     for backend in ("torch", "onnx-int8"):
         settings = Settings(embed_backend=backend)
-        cv = corpus_vectors(scifact / "corpus.jsonl", settings, embedder=build_embedder(settings))
+        cv = corpus_vectors(scifact / "corpus.jsonl", settings, embedder=build_embedder(settings.embedding))
         queries = {q: (cv.embedder.embed_query(texts[q]), cv.encoder.encode_query(texts[q])) for q in qrels}
         with tempfile.TemporaryDirectory() as tmp:
             store = EdgeStore(Path(tmp))

@@ -84,7 +84,7 @@ def _worker(kind: str, corpus: Path) -> dict[str, Any]:
     if kind == "int8":
         from rag.components import build_embedder
 
-        int8 = build_embedder(Settings(embed_backend="onnx-int8", embed_device="cpu"))
+        int8 = build_embedder(Settings(embed_backend="onnx-int8", embed_device="cpu").embedding)
         started = time.perf_counter()
         int8.embed_documents(texts)
         return {"chunks": len(texts), "seconds": time.perf_counter() - started}
@@ -142,7 +142,7 @@ def main() -> None:
         return float(run["chunks"]) / float(run["seconds"])
 
     encode, langchain = rate(ENCODE), rate(LANGCHAIN)
-    default = INT8 if Settings().embed_backend == "onnx-int8" else TORCH
+    default = INT8 if Settings().embedding.backend == "onnx-int8" else TORCH
     ratios = {
         "torch_pipeline_vs_plain_encode": round(rate(TORCH) / encode, 3),
         "int8_pipeline_vs_plain_encode": round(rate(INT8) / encode, 3),

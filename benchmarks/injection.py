@@ -65,7 +65,7 @@ def stored(components: Components, collection: str) -> tuple[list[str], list[str
 
 def ingested(documents: Iterable[Document | LoadFailure]) -> tuple[list[str], list[str], np.ndarray]:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings().model_copy(update={"qdrant_url": None, "qdrant_path": Path(tmp), "tenant": TENANT})
+        settings = Settings().updated(qdrant_url=None, qdrant_path=Path(tmp), tenant=TENANT)
         components = build_components(settings)
         try:
             Ingestor.for_components(components, collection="c", tenant=TENANT).run(documents)
@@ -86,7 +86,7 @@ def attacks_through_pipeline(settings: Settings, max_tokens: int) -> dict[str, A
     injected = [replace(a.document, metadata={"part": a.document.doc_id}) for a in attacks]
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        settings = settings.model_copy(update={"qdrant_url": None, "qdrant_path": Path(tmp), "tenant": TENANT})
+        settings = settings.updated(qdrant_url=None, qdrant_path=Path(tmp), tenant=TENANT)
         components = build_components(settings)
         try:
             Ingestor.for_components(components, collection="c", tenant=TENANT).run([*ordinary, *injected])
@@ -140,7 +140,7 @@ def attacks_through_pipeline(settings: Settings, max_tokens: int) -> dict[str, A
     for kind in KINDS:
         cells = [f"{summary[n][kind]['succeeded']}/{summary[n][kind]['retrieved']}" for n in names]
         print(f"{kind:>16} " + " ".join(f"{c:>12}" for c in cells))
-    return {"model": settings.llm_model, "max_tokens": max_tokens, "summary": summary, "answers": out}
+    return {"model": settings.llm.model, "max_tokens": max_tokens, "summary": summary, "answers": out}
 
 
 def main() -> None:
@@ -240,7 +240,7 @@ def main() -> None:
         "cost": cost,
     }
     if args.attacks:
-        calibrated = settings.model_copy(update={"injection_min_similarity": threshold})
+        calibrated = settings.updated(injection_min_similarity=threshold)
         result["attacks"] = attacks_through_pipeline(calibrated, args.attack_max_tokens)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

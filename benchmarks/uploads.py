@@ -144,7 +144,7 @@ def _settings_seen() -> dict[str, Any]:
     """The upload bounds the servers run with (their defaults: `rag_env` passes no RAG_* of the caller's)."""
     from rag.settings import Settings
 
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     names = (
         "max_upload_mb",
         "upload_max_documents",

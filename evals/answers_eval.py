@@ -99,7 +99,7 @@ def evaluate_answers(
         collection=index.collection,
         retrieval=RetrievalSettings.of(settings),
         generation=GenerationSettings.of(settings),
-        summary=summarize(results, groundedness.name, settings.answerability_min),
+        summary=summarize(results, groundedness.name, settings.retrieval.answerability_min),
         questions=tuple(results),
     )
 

@@ -6,18 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from evals.beir import DatasetError
-from rag.settings import Settings
+from rag.settings import EvalSettings
 
 ENV = "RAG_EVAL_DATA_DIR"
 
 
-def resolve_data_dir(given: Path | None, settings: Settings, *, flag: str = "--data") -> Path:
+def resolve_data_dir(given: Path | None, settings: EvalSettings, *, flag: str = "--data") -> Path:
     """`given` (the command's `flag`), else RAG_EVAL_DATA_DIR; `DatasetError` naming which one when it is unset or
     not a folder."""
     if given is not None:
         source, path = flag, given
-    elif settings.eval_data_dir is not None:
-        source, path = ENV, settings.eval_data_dir
+    elif settings.data_dir is not None:
+        source, path = ENV, settings.data_dir
     else:
         raise DatasetError(f"no evaluation data folder: pass {flag} DIR or set {ENV}")
     if not path.is_dir():

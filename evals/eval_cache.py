@@ -22,7 +22,7 @@ from evals.eval_index import collection_key, eval_settings
 from evals.eval_manifest import CacheRecord, forget, read_records
 from rag.components import build_store
 from rag.errors import NotFound
-from rag.settings import Settings
+from rag.settings import EvalSettings, Settings
 from rag.store.base import VectorStore
 
 PREFIX = "eval-"
@@ -96,8 +96,8 @@ class PruneResult:
         }
 
 
-def _data_dir(given: Path | None, settings: Settings) -> Path | None:
-    if given is None and settings.eval_data_dir is None:
+def _data_dir(given: Path | None, settings: EvalSettings) -> Path | None:
+    if given is None and settings.data_dir is None:
         return None
     return resolve_data_dir(given, settings)
 
@@ -118,8 +118,8 @@ def _entries(store: VectorStore, settings: Settings, data_dir: Path | None) -> t
 def list_cache(settings: Settings, *, data_dir: Path | None = None) -> CacheListing:
     """Every eval collection of the eval store. `data_dir` (default: RAG_EVAL_DATA_DIR, if set) adds its datasets
     to those that keep a collection current; `DatasetError` when it is given but missing."""
-    root = _data_dir(data_dir, settings)
-    store = build_store(eval_settings(settings))
+    root = _data_dir(data_dir, settings.evals)
+    store = build_store(eval_settings(settings).store)
     try:
         return CacheListing(store.location, _entries(store, settings, root))
     finally:
@@ -140,8 +140,8 @@ def prune_cache(
     collection of the store; `dry_run` removes nothing and says what would go."""
     if (bool(names), everything, stale).count(True) != 1:
         raise ValueError("prune needs exactly one of: names, everything, stale")
-    root = _data_dir(data_dir, settings)
-    store = build_store(eval_settings(settings))
+    root = _data_dir(data_dir, settings.evals)
+    store = build_store(eval_settings(settings).store)
     try:
         entries = _entries(store, settings, root)
         by_name = {e.name: e for e in entries}

@@ -38,9 +38,9 @@ def eval_settings(settings: Settings) -> Settings:
     """`settings` with the embedded store moved under the cache directory, and the evaluation's tenant as the home
     tenant (its collections keep plain names under strict tenant isolation, rag/access/namespace.py)."""
     update: dict[str, object] = {"tenant": TENANT}
-    if settings.qdrant_url is None:
-        update["qdrant_path"] = settings.cache_dir / "eval" / "qdrant"
-    return settings.model_copy(update=update)
+    if settings.store.url is None:
+        update["qdrant_path"] = settings.embedding.cache_dir / "eval" / "qdrant"
+    return settings.updated(**update)
 
 
 def collection_key(dataset: Path, settings: Settings) -> str:
@@ -49,8 +49,12 @@ def collection_key(dataset: Path, settings: Settings) -> str:
     with (dataset / "corpus.jsonl").open("rb") as corpus:
         for block in iter(lambda: corpus.read(1 << 20), b""):
             digest.update(block)
-    model = str(settings.embed_model_path or "all-MiniLM-L6-v2")
-    digest.update(json.dumps([model, settings.embed_backend, settings.chunk_size, settings.chunk_overlap]).encode())
+    model = str(settings.embedding.model_path or "all-MiniLM-L6-v2")
+    digest.update(
+        json.dumps(
+            [model, settings.embedding.backend, settings.ingest.chunk_size, settings.ingest.chunk_overlap]
+        ).encode()
+    )
     return digest.hexdigest()[:12]
 
 

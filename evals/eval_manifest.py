@@ -48,7 +48,7 @@ class CacheRecord:
 
 def records_dir(settings: Settings, store_location: str) -> Path:
     token = hashlib.sha256(store_location.encode()).hexdigest()[:12]
-    return settings.cache_dir / "eval" / "records" / token
+    return settings.embedding.cache_dir / "eval" / "records" / token
 
 
 def _path(settings: Settings, store_location: str, collection: str) -> Path:

@@ -18,8 +18,7 @@ from evals.eval_index import TENANT, open_eval_index
 from evals.results import METRIC_NAMES, RETRIEVAL_MODES, AnswerSummary
 from evals.retrieval_eval import evaluate_mode
 from evals.subset import make_subset
-from rag.domain import RetrievalMode
-from rag.settings import Settings
+from rag.settings import RetrievalMode, Settings
 
 THRESHOLDS = Path(__file__).with_name("quality_gate.json")
 
@@ -124,7 +123,7 @@ def _dataset_dir(check: GateCheck, data_root: Path, settings: Settings) -> Path:
         return source
     return make_subset(
         source,
-        settings.cache_dir / "eval" / "subsets" / f"{check.dataset}-{check.distractors}",
+        settings.embedding.cache_dir / "eval" / "subsets" / f"{check.dataset}-{check.distractors}",
         distractors=check.distractors,
     )
 
@@ -164,7 +163,7 @@ def run_gate(checks: list[GateCheck], data_root: Path, settings: Settings) -> li
         try:
             for check in group:
                 found = evaluate_mode(
-                    index.components.retriever,
+                    index.components,
                     collection=index.collection,
                     tenant=TENANT,
                     queries=queries,
@@ -181,7 +180,7 @@ def run_gate(checks: list[GateCheck], data_root: Path, settings: Settings) -> li
 def evaluate_gate(settings: Settings, *, thresholds: Path = THRESHOLDS, data_dir: Path | None = None) -> GateReport:
     """The gate over the datasets under `data_dir` (default: RAG_EVAL_DATA_DIR). `DatasetError` when that folder
     or a dataset in it is missing, `ThresholdsError` for a thresholds file it cannot use."""
-    root = resolve_data_dir(data_dir, settings)
+    root = resolve_data_dir(data_dir, settings.evals)
     checks = load_checks(thresholds)
     missing = sorted({c.dataset for c in checks if not (root / c.dataset / "corpus.jsonl").is_file()})
     missing += sorted({c.dataset for c in checks if c.kind == "answers" and not (root / c.dataset / "answers.jsonl")

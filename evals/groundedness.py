@@ -75,15 +75,15 @@ class LlmJudge:
 
 
 def build_groundedness(settings: Settings) -> Groundedness:
-    if not settings.judge_base_url:
+    if not settings.evals.judge_base_url:
         return TokenSupport()
     from langchain_openai import ChatOpenAI
 
     judge = ChatOpenAI(
-        base_url=settings.judge_base_url,
-        model=settings.judge_model,
-        api_key=settings.judge_api_key,
-        timeout=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,
+        base_url=settings.evals.judge_base_url,
+        model=settings.evals.judge_model,
+        api_key=settings.evals.judge_api_key,
+        timeout=settings.llm.timeout_s,
+        max_retries=settings.llm.max_retries,
     )
-    return LlmJudge(judge, settings.judge_model)
+    return LlmJudge(judge, settings.evals.judge_model)

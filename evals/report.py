@@ -179,14 +179,14 @@ def _metric_values(metrics: RetrievalMetrics) -> tuple[float, ...]:
     return tuple(float(v) for v in astuple(metrics))
 
 
-def _retrieval_settings(settings: RetrievalSettings) -> list[tuple[str, str]]:
-    fusion: str = settings.fusion
+def _retrieval_settings(run: RetrievalSettings) -> list[tuple[str, str]]:
+    fusion: str = run.fusion
     if fusion == "rrf":
-        dense, sparse = settings.fusion_weights
-        fusion += f" (k {settings.rrf_k}, weights {dense}/{sparse})"
-    index = settings.index
+        dense, sparse = run.fusion_weights
+        fusion += f" (k {run.rrf_k}, weights {dense}/{sparse})"
+    index = run.index
     return [
-        ("fusion (hybrid)", f"{fusion}, prefetch {settings.prefetch_k}"),
+        ("fusion (hybrid)", f"{fusion}, prefetch {run.prefetch_k}"),
         ("chunk size / overlap", f"{index.chunk_size} / {index.chunk_overlap} tokens"),
         ("embedding", f"{index.embed_model}, {index.embed_backend}"),
     ]

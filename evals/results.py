@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rag.answering.requests import RequestBuilder
-from rag.domain import RetrievalMode
-from rag.settings import Settings
+from rag.settings import RetrievalMode, Settings
 
 MetricName = Literal["ndcg@10", "recall@10", "recall@100", "mrr@10"]
 METRIC_NAMES: tuple[MetricName, ...] = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
@@ -62,10 +61,10 @@ class IndexSettings:
     @classmethod
     def of(cls, settings: Settings) -> IndexSettings:
         return cls(
-            embed_model=str(settings.embed_model_path or PACKAGED_MODEL),
-            embed_backend=settings.embed_backend,
-            chunk_size=settings.chunk_size,
-            chunk_overlap=settings.chunk_overlap,
+            embed_model=str(settings.embedding.model_path or PACKAGED_MODEL),
+            embed_backend=settings.embedding.backend,
+            chunk_size=settings.ingest.chunk_size,
+            chunk_overlap=settings.ingest.chunk_overlap,
         )
 
     def describe(self) -> str:
@@ -86,10 +85,10 @@ class RetrievalSettings:
     def of(cls, settings: Settings) -> RetrievalSettings:
         return cls(
             index=IndexSettings.of(settings),
-            fusion=settings.fusion,
-            rrf_k=settings.rrf_k,
-            fusion_weights=(settings.fusion_dense_weight, settings.fusion_sparse_weight),
-            prefetch_k=settings.prefetch_k,
+            fusion=settings.retrieval.fusion,
+            rrf_k=settings.retrieval.rrf_k,
+            fusion_weights=(settings.retrieval.fusion_dense_weight, settings.retrieval.fusion_sparse_weight),
+            prefetch_k=settings.retrieval.prefetch_k,
         )
 
 
@@ -225,9 +224,9 @@ class GenerationSettings:
             retrieval_mode=asked.mode,
             top_k=asked.top_k,
             min_relevance=asked.min_relevance,
-            answerability_min=settings.answerability_min,
-            llm_model=settings.llm_model,
-            llm_base_url=settings.llm_base_url,
+            answerability_min=settings.retrieval.answerability_min,
+            llm_model=settings.llm.model,
+            llm_base_url=settings.llm.base_url,
             max_tokens=asked.max_tokens,
             temperature=asked.temperature,
         )

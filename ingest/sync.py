@@ -124,7 +124,9 @@ class Ingestor:
         may change (rag/access/write_scope.py); `on_accepted`: each document synced, under the id it was stored as."""
         settings = components.settings
         chunker = Chunker(
-            components.embedder.tokenizer, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+            components.embedder.tokenizer,
+            chunk_size=settings.ingest.chunk_size,
+            chunk_overlap=settings.ingest.chunk_overlap,
         )
         return cls(
             components.store,
@@ -133,8 +135,8 @@ class Ingestor:
             chunker,
             collection=collection,
             tenant=tenant,
-            batch_chunks=settings.ingest_batch_chunks,
-            max_chunks=settings.ingest_max_chunks,
+            batch_chunks=settings.ingest.batch_chunks,
+            max_chunks=settings.ingest.max_chunks,
             namespace=components.namespace,
             on_document=on_document,
             on_failure=on_failure,

@@ -13,7 +13,7 @@ from rag.embedding.dense import packaged_minilm_path
 from rag.embedding.lazy import LazyEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.evidence.injection import InjectionDetector
-from rag.settings import Settings
+from rag.settings import AccessSettings, EmbeddingSettings, RetrievalSettings, Settings, StoreSettings
 from rag.store.base import VectorStore
 from rag.store.fusion import Fusion
 from rag.store.index import HnswParams
@@ -27,37 +27,39 @@ if TYPE_CHECKING:
 # a command that needs none of them (an unchanged re-ingest, `rag status`) starts in a second or two.
 
 
-def hnsw_params(settings: Settings) -> HnswParams:
+def hnsw_params(settings: StoreSettings) -> HnswParams:
     return HnswParams(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct, ef=settings.hnsw_ef)
 
 
-def fusion(settings: Settings) -> Fusion:
-    return Fusion(settings.fusion, settings.rrf_k, (settings.fusion_dense_weight, settings.fusion_sparse_weight))
+def fusion(settings: RetrievalSettings) -> Fusion:
+    return Fusion(
+        settings.fusion,
+        settings.rrf_k,
+        (settings.fusion_dense_weight, settings.fusion_sparse_weight),
+    )
 
 
-def namespace(settings: Settings) -> CollectionNamespace:
+def namespace(settings: AccessSettings) -> CollectionNamespace:
     return CollectionNamespace(settings.tenant_isolation, home_tenant=settings.tenant)
 
 
-def build_store(settings: Settings) -> VectorStore:
-    if settings.qdrant_url is None and settings.embedded_store == "edge":
+def build_store(settings: StoreSettings) -> VectorStore:
+    if settings.url is None and settings.embedded_store == "edge":
         from rag.store.edge import EdgeStore
 
-        return EdgeStore.under(
-            settings.qdrant_path, hnsw=hnsw_params(settings), indexed_metadata=settings.indexed_metadata
-        )
+        return EdgeStore.under(settings.path, hnsw=hnsw_params(settings), indexed_metadata=settings.indexed_metadata)
     from rag.store.qdrant import QdrantStore
 
-    api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
     return QdrantStore(
-        url=settings.qdrant_url,
+        url=settings.url,
         api_key=api_key,
-        path=settings.qdrant_path,
-        timeout_s=settings.qdrant_timeout_s,
+        path=settings.path,
+        timeout_s=settings.timeout_s,
         hnsw=hnsw_params(settings),
         indexed_metadata=settings.indexed_metadata,
-        shard_number=settings.qdrant_shard_number,
-        replication_factor=settings.qdrant_replication_factor,
+        shard_number=settings.shard_number,
+        replication_factor=settings.replication_factor,
     )
 
 
@@ -78,50 +80,48 @@ class Components:
         self.store.close()
 
 
-def build_embedder(settings: Settings, *, lazy: bool = False) -> DenseEmbedder:
+def build_embedder(settings: EmbeddingSettings, *, lazy: bool = False) -> DenseEmbedder:
     """The configured backend: ONNX int8 or PyTorch on CPU, the batched fp16 path on CUDA. `lazy` defers loading
     the model to its first use (ingestion of an unchanged corpus never needs it)."""
-    source = settings.embed_model_path or packaged_minilm_path()
-    name = settings.embed_model_path.name if settings.embed_model_path else "all-MiniLM-L6-v2"
+    source = settings.model_path or packaged_minilm_path()
+    name = settings.model_path.name if settings.model_path else "all-MiniLM-L6-v2"
 
     def load() -> DenseEmbedder:
         from rag.embedding.device import resolve_device
 
-        device = resolve_device(settings.embed_device)
+        device = resolve_device(settings.device)
         if device.startswith("cuda"):
             from rag.embedding.batched import BatchedTransformerEmbedder
 
-            return BatchedTransformerEmbedder(
-                source, name=name, device=device, batch_size=settings.embed_gpu_batch_size
-            )
-        if settings.embed_backend == "onnx-int8":
+            return BatchedTransformerEmbedder(source, name=name, device=device, batch_size=settings.gpu_batch_size)
+        if settings.backend == "onnx-int8":
             from rag.embedding.onnx import OnnxEmbedder
             from rag.embedding.onnx_export import onnx_model_dir
 
             model_dir = onnx_model_dir(source, settings.cache_dir, name)
-            return OnnxEmbedder(model_dir, batch_tokens=settings.embed_batch_tokens)
+            return OnnxEmbedder(model_dir, batch_tokens=settings.batch_tokens)
         from rag.embedding.dense import SentenceTransformerEmbedder
 
-        return SentenceTransformerEmbedder(
-            settings.embed_model_path, device=device, batch_tokens=settings.embed_batch_tokens
-        )
+        return SentenceTransformerEmbedder(settings.model_path, device=device, batch_tokens=settings.batch_tokens)
 
     return LazyEmbedder(load, name=name, tokenizer_dir=source) if lazy else load()
 
 
 def build_components(settings: Settings, *, lazy_embedder: bool = False) -> Components:
-    embedder = build_embedder(settings, lazy=lazy_embedder)
-    sparse = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
-    store = build_store(settings)
-    names = namespace(settings)
+    embedder = build_embedder(settings.embedding, lazy=lazy_embedder)
+    sparse = Bm25Encoder(
+        k1=settings.embedding.bm25_k1, b=settings.embedding.bm25_b, avg_len=settings.embedding.bm25_avg_len
+    )
+    store = build_store(settings.store)
+    names = namespace(settings.access)
     retriever = Retriever(
         store,
         embedder,
         sparse,
-        prefetch_k=settings.prefetch_k,
-        fusion=fusion(settings),
+        prefetch_k=settings.retrieval.prefetch_k,
+        fusion=fusion(settings.retrieval),
         namespace=names,
-        listed=settings.collection,
+        listed=settings.store.collection,
     )
     return Components(
         settings=settings,
@@ -131,7 +131,7 @@ def build_components(settings: Settings, *, lazy_embedder: bool = False) -> Comp
         retriever=retriever,
         namespace=names,
         requests=RequestBuilder(settings),
-        injection=InjectionDetector(embedder, min_similarity=settings.injection_min_similarity),
+        injection=InjectionDetector(embedder, min_similarity=settings.evidence.injection_min_similarity),
     )
 
 
@@ -143,9 +143,9 @@ def build_pipeline(components: Components, chat_model: BaseChatModel | None = No
     return RagPipeline(components.retriever, model, PipelineConfig.from_settings(components.settings))
 
 
-def hold_default_collection(store: VectorStore, settings: Settings) -> None:
+def hold_default_collection(store: VectorStore, settings: StoreSettings) -> None:
     """Open the configured collection of an embedded store now, if it exists, rather than at its first use (Edge
     opens shards lazily): the store is then this process's from the start, and one that another process holds fails
     here with `StoreBusy` (`rag serve` at startup). A Qdrant server is shared, and may come up later: left alone."""
-    if settings.qdrant_url is None and store.collection_exists(settings.collection):
+    if settings.url is None and store.collection_exists(settings.collection):
         store.count(settings.collection)

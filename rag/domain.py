@@ -6,15 +6,12 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rag.access.document_access import DocumentAccess
 
 JsonDict = dict[str, Any]
-
-# How a query is matched: dense vectors, BM25 sparse vectors, or both fused inside the store.
-RetrievalMode = Literal["dense", "sparse", "hybrid"]
 
 # Namespace of chunk point ids: uuid5(namespace, "tenant/doc_id/chunk_index/chunk_hash").
 POINT_NAMESPACE = uuid.UUID("6f1c3f0e-8a57-4c0b-9d1e-2f6a3b7c9e10")

@@ -42,11 +42,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.to_url:
         key = SecretStr(api_key) if api_key else None
-        target_settings = settings.model_copy(update={"qdrant_url": args.to_url, "qdrant_api_key": key})
+        target_settings = settings.updated(qdrant_url=args.to_url, qdrant_api_key=key)
     else:
         update = {"qdrant_url": None, "qdrant_path": Path(args.to_path), "embedded_store": args.to_engine}
-        target_settings = settings.model_copy(update=update)
-    source, target = build_store(settings), build_store(target_settings)
+        target_settings = settings.updated(**update)
+    source, target = build_store(settings.store), build_store(target_settings.store)
     try:
         if not source.collection_exists(collection):
             print(f"rag copy: collection '{collection}' does not exist in {source.location}", file=sys.stderr)

@@ -23,10 +23,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
     target = RequestBuilder(settings).target(tenant=args.tenant, collection=args.collection)
-    store = build_store(settings)
+    store = build_store(settings.store)
     try:
         chunks = delete_document(
-            store, namespace(settings), target.collection, Reader.whole_tenant(target.tenant), args.doc_id
+            store, namespace(settings.access), target.collection, Reader.whole_tenant(target.tenant), args.doc_id
         )
     finally:
         store.close()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
 from evals.beir import DatasetError
-from rag.domain import RetrievalMode
+from rag.settings import RetrievalMode
 from rag_cli import eval_cache_cmd
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def run_answers(args: argparse.Namespace) -> int:
     settings = Settings()
 
     def progress(total: int) -> Progress:
-        return Progress(total, "eval answers", every_s=settings.progress_every_s, unit="question")
+        return Progress(total, "eval answers", every_s=settings.ingest.progress_every_s, unit="question")
 
     try:
         results = evaluate_answers(args.dataset, settings, max_questions=args.max_questions, progress=progress)

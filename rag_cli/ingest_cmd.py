@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     except (UsageError, AccessManifestError, ValueError) as exc:
         return _usage(str(exc))
     options = LoadOptions.from_settings(
-        settings, text_field=args.text_field, title_field=args.title_field, id_field=args.id_field
+        settings.ingest, text_field=args.text_field, title_field=args.title_field, id_field=args.id_field
     )
     scope = SourceScope.of(args.paths)
 
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     components = build_components(settings, lazy_embedder=True)  # an unchanged corpus never loads the model
     try:
         total = sum(estimated_documents(s) for s in sources)
-        with Progress(total, f"ingest {shard}", every_s=settings.progress_every_s) as progress:
+        with Progress(total, f"ingest {shard}", every_s=settings.ingest.progress_every_s) as progress:
 
             def report(failure: LoadFailure) -> None:
                 progress.write(f"rag ingest: failed: {failure.path}: {failure.error}")
@@ -140,6 +140,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         components.close()
     embedded = UsageCounts(chunks_embedded=summary.chunks_upserted, embedding_tokens=summary.embedding_tokens)
-    record_ingest_usage(settings, target.tenant, embedded)
+    record_ingest_usage(settings.limits, target.tenant, embedded)
     _print_summary(summary, shard, args.json)
     return 1 if summary.failed else 0

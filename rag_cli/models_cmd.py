@@ -25,18 +25,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
-    embedder = build_embedder(settings)
+    embedder = build_embedder(settings.embedding)
     dimensions = len(embedder.embed_query("ready"))  # the model end to end: a broken export fails here, not in a pod
     prepared = {
-        "cache_dir": str(settings.cache_dir),
-        "embedding": {"backend": settings.embed_backend, "dimensions": dimensions},
-        "dev_llm": str(dev_model_dir(settings.cache_dir)),
+        "cache_dir": str(settings.embedding.cache_dir),
+        "embedding": {"backend": settings.embedding.backend, "dimensions": dimensions},
+        "dev_llm": str(dev_model_dir(settings.embedding.cache_dir)),
     }
     if args.json:
         print(json.dumps(prepared))
     else:
         print(
-            f"models ready in {prepared['cache_dir']}: embedding {settings.embed_backend} "
+            f"models ready in {prepared['cache_dir']}: embedding {settings.embedding.backend} "
             f"({dimensions} dimensions), dev LLM {prepared['dev_llm']}"
         )
     return 0

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     except (ApiKeyConfigError, LimitsFileError) as exc:
         print(f"rag serve: {exc}", file=sys.stderr)
         return 2
-    if not lifecycle_of(app).authenticated and not is_loopback(args.host) and not settings.allow_unauthenticated:
+    if not lifecycle_of(app).authenticated and not is_loopback(args.host) and not settings.access.allow_unauthenticated:
         print(
             f"rag serve: no API keys (RAG_API_KEYS or RAG_API_KEYS_FILE), so the API would be open to anyone "
             f"who reaches {args.host}; it listens only on loopback without keys. Configure keys, or set "
@@ -56,12 +56,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    probe = build_store(settings)  # an embedded store another process holds stops here: StoreBusy names it, exit 3
+    probe = build_store(
+        settings.store
+    )  # an embedded store another process holds stops here: StoreBusy names it, exit 3
     try:
-        hold_default_collection(probe, settings)
+        hold_default_collection(probe, settings.store)
     finally:
         probe.close()
-    if settings.log_format == "json":
+    if settings.api.log_format == "json":
         use_json_logs()
     else:  # a server's log keeps uvicorn's lines (the other commands show libraries' warnings only)
         logging.getLogger().setLevel(logging.INFO)
@@ -76,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=settings.shutdown_timeout_s,
-        http=bounded_httptools(settings.max_header_bytes),
-        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_graceful_shutdown=settings.api.shutdown_timeout_s,
+        http=bounded_httptools(settings.access.max_header_bytes),
+        h11_max_incomplete_event_size=settings.access.max_header_bytes,
     )
-    DrainingServer(config, app, settings.shutdown_drain_s).run()
+    DrainingServer(config, app, settings.api.shutdown_drain_s).run()
     return 0

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = build_store(Settings())
+    store = build_store(Settings().store)
     try:
         names = [args.collection] if args.collection else store.list_collections()
         collections: list[dict[str, Any]] = []

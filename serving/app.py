@@ -55,11 +55,11 @@ RECORDS_WAIT_S = 60.0  # at startup, how long the records database may be unreac
 def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | None = None) -> FastAPI:
     """The app. Settings are read when it is created; models and the store are loaded when it starts."""
     settings = settings or Settings()
-    api_keys = ApiKeys.from_settings(settings)  # a bad key file stops the server here, before it listens
-    limits = limits_of(settings)  # a bad limits file stops the server here too
+    api_keys = ApiKeys.from_settings(settings.access)  # a bad key file stops the server here, before it listens
+    limits = limits_of(settings.limits)  # a bad limits file stops the server here too
     records_at = records_url(settings)
-    metrics = ApiMetrics(max_tenants=settings.metrics_max_tenants)
-    oidc = OidcVerifier(settings) if settings.oidc_issuer else None
+    metrics = ApiMetrics(max_tenants=settings.limits.metrics_max_tenants)
+    oidc = OidcVerifier(settings.oidc) if settings.oidc.issuer else None
     lifecycle = Lifecycle(authenticated=api_keys is not None or oidc is not None)
 
     @asynccontextmanager
@@ -67,20 +67,22 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
         # migrated to the newest schema; a PostgreSQL starting beside the API (a first install) is waited for
         records = await run_in_threadpool(lambda: RecordStore.open(records_at, wait_s=RECORDS_WAIT_S))
         components = await run_in_threadpool(build_components, settings)
-        limiter = build_limiter(settings, limits, on_skip=lambda check: metrics.state_skipped.labels(check).inc())
+        limiter = build_limiter(
+            settings.limits, limits, on_skip=lambda check: metrics.state_skipped.labels(check).inc()
+        )
         chat_slots = ChatSlots.over(limiter.state, limiter.limits)
         writer = RecordWriter(
-            records, audit_keep=settings.audit_keep, on_outcome=lambda o, n: metrics.records.labels(o).inc(n)
+            records, audit_keep=settings.records.audit_keep, on_outcome=lambda o, n: metrics.records.labels(o).inc(n)
         )
         try:
             # the default collection opens now: an embedded store is this server's from the start
-            await run_in_threadpool(hold_default_collection, components.store, settings)
+            await run_in_threadpool(hold_default_collection, components.store, settings.store)
             pipeline = await run_in_threadpool(build_pipeline, components, chat_model)
             app.state.rag = AppState(
                 settings=settings,
                 components=components,
                 pipeline=pipeline,
-                llm_name=chat_model_name(settings),
+                llm_name=chat_model_name(settings.llm),
                 started=int(time.time()),
                 api_keys=api_keys,
                 oidc=oidc,
@@ -92,7 +94,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
                 chat_slots=chat_slots,
                 metrics=metrics,
                 lifecycle=lifecycle,
-                uploads=UploadSlots(settings.upload_max_concurrent),
+                uploads=UploadSlots(settings.uploads.max_concurrent),
             )
             log.info(
                 "ready: store %s, LLM %s, state %s, records %s", components.store.location, app.state.rag.llm_name,
@@ -101,12 +103,12 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
             if api_keys is None and oidc is None:
                 log.warning(
                     "no API keys or OIDC issuer configured: every caller is an admin of tenant '%s', unauthenticated",
-                    settings.tenant,
+                    settings.access.tenant,
                 )
             if api_keys is not None:
                 log.info("%d API keys configured; every endpoint but the health checks needs one", len(api_keys))
             if oidc is not None:
-                log.info("OIDC tokens from %s accepted (audience %s)", settings.oidc_issuer, settings.oidc_audience)
+                log.info("OIDC tokens from %s accepted (audience %s)", settings.oidc.issuer, settings.oidc.audience)
             yield
         finally:
             app.state.rag = None
@@ -125,9 +127,9 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
         lifespan=lifespan,
     )
     app.state.lifecycle = lifecycle
-    upload_bytes = int(settings.max_upload_mb * 1_000_000)
+    upload_bytes = int(settings.uploads.max_upload_mb * 1_000_000)
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, larger={document_files.UPLOAD_PATH: upload_bytes}
+        BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes, larger={document_files.UPLOAD_PATH: upload_bytes}
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: sees every response, 413s too
     install_error_handlers(app)
@@ -137,6 +139,6 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
                me, eval_reports)  # fmt: skip
     for module in routers:
         app.include_router(module.router, dependencies=[Depends(get_principal)])
-    if settings.ui_enabled:  # the playground's files are open, as a sign-in page is; everything it calls is not
+    if settings.ui.enabled:  # the playground's files are open, as a sign-in page is; everything it calls is not
         app.include_router(playground_router(settings, authenticated=lifecycle.authenticated))
     return app

@@ -4,7 +4,7 @@ A keys entry is `KEY=TENANT`, optionally followed by attributes separated by spa
 
     KEY=TENANT roles=reader,writer groups=hr,legal subject=payroll-bot
 
-The entry is split at its last `=`: a tenant name (rag/access/tenants.py) never holds one, so a key may (base64 padding:
+The entry is split at its last `=`: a tenant name (rag/tenants.py) never holds one, so a key may (base64 padding:
 `c2VjcmV0a2V5IQ===acme` is key `c2VjcmV0a2V5IQ==` of tenant `acme`). A tenant that is not a tenant name stops the
 server, as any other unreadable entry does.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from rag.access.document_access import split_names
 from rag.access.identity import KEY_DEFAULT_ROLES, Principal, Role, roles_of
-from rag.access.tenants import TENANT_RULE, is_tenant_name
-from rag.settings import Settings
+from rag.settings import AccessSettings
+from rag.tenants import TENANT_RULE, is_tenant_name
 
 
 class ApiKeyConfigError(ValueError):
@@ -86,7 +86,7 @@ class ApiKeys:
         self._keys = {k.encode(): g for k, g in keys.items()}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ApiKeys | None:
+    def from_settings(cls, settings: AccessSettings) -> ApiKeys | None:
         """The configured keys, or None when there are none."""
         keys: dict[str, KeyGrant] = {}
         if settings.api_keys is not None:

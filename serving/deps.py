@@ -54,8 +54,8 @@ async def _authenticate(state: AppState, credentials: HTTPAuthorizationCredentia
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
         raise Unauthorized("missing credentials: send the header 'Authorization: Bearer KEY' (an API key or a token)")
     secret = credentials.credentials.strip()
-    if len(secret) > state.settings.max_token_bytes:  # refused unread: no key compared, no token decoded
-        raise Unauthorized(f"the bearer credential is longer than {state.settings.max_token_bytes} bytes")
+    if len(secret) > state.settings.access.max_token_bytes:  # refused unread: no key compared, no token decoded
+        raise Unauthorized(f"the bearer credential is longer than {state.settings.access.max_token_bytes} bytes")
     principal: Principal | None = state.api_keys.find(secret) if state.api_keys is not None else None  # keys first
     if principal is None:
         if state.oidc is not None and looks_like_jwt(secret):
@@ -77,7 +77,7 @@ async def get_principal(
     fails counts against it (a request without one does not). Without keys or an issuer configured (development on
     loopback) every caller is an admin of the deployment's tenant, not rate-limited."""
     if state.api_keys is None and state.oidc is None:
-        anonymous = Principal(state.settings.tenant, "anonymous", roles=frozenset({"admin"}))
+        anonymous = Principal(state.settings.access.tenant, "anonymous", roles=frozenset({"admin"}))
         caller_tenant.set(anonymous.tenant)
         return anonymous
     address = client_address(request)

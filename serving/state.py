@@ -28,7 +28,9 @@ class AppState:
     llm_name: str
     started: int
     api_keys: ApiKeys | None
-    oidc: OidcVerifier | None  # with api_keys None too: no authentication, every caller an admin of `settings.tenant`
+    oidc: (
+        OidcVerifier | None
+    )  # with api_keys None too: no authentication, every caller an admin of `settings.access.tenant`
     limiter: Limiter  # request rates, token quotas and usage, in the shared state (rag/limits/)
     chat_slots: ChatSlots  # each tenant's chats in flight, in the same state (rag/limits/chat_slots.py)
     metrics: ApiMetrics

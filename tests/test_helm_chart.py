@@ -243,9 +243,8 @@ def test_authentication_input_settings_and_padded_keys_reach_the_api(tmp_path: P
     config = render("default").config()
     bounds = {k: config[k] for k in ("RAG_MAX_HEADER_BYTES", "RAG_MAX_TOKEN_BYTES", "RAG_AUTH_FAILURES_PER_MINUTE")}
     settings = Settings(**{k.removeprefix("RAG_").lower(): v for k, v in bounds.items()})
-    assert (settings.max_header_bytes, settings.max_token_bytes, settings.auth_failures_per_minute) == (
-        65_536, 16_384, 30
-    )  # fmt: skip
+    read = (settings.access.max_header_bytes, settings.access.max_token_bytes, settings.limits.auth_failures_per_minute)
+    assert read == (65_536, 16_384, 30)
     uploads = {k: config[k] for k in ("RAG_UPLOAD_MAX_DOCUMENTS", "RAG_UPLOAD_MAX_CHUNKS", "RAG_UPLOAD_MAX_CONCURRENT")}
     read = Settings(**{k.removeprefix("RAG_").lower(): v for k, v in uploads.items()})
     assert (read.upload_max_documents, read.upload_max_chunks, read.upload_max_concurrent) == (10_000, 10_000, 2)
@@ -644,7 +643,7 @@ def test_traces_and_the_playground_are_wired_to_their_settings(tmp_path: Path) -
 
     settings = Settings(**{k.removeprefix("RAG_").lower(): v for k, v in config.items()
                            if k.startswith(("RAG_TRACE", "RAG_UI", "RAG_FEEDBACK"))})  # fmt: skip
-    assert settings.trace_tenants == {"acme": 30, "globex": 7} and settings.trace_content
+    assert settings.records.trace_tenants == {"acme": 30, "globex": 7} and settings.records.trace_content
     assert "RAG_TRACE_TENANTS" not in render("default").config()  # none by default
     with pytest.raises(RenderError, match="schema"):
         render_text("default", {"traces.tenants.acme": "0"})
@@ -659,11 +658,13 @@ def test_the_cap_on_a_tenants_chats_in_flight_reaches_the_api_and_the_limits_fil
     manifests = render("default", {"limits.tenants.acme.max_concurrent_chats": "8"})
     config = manifests.config()
     settings = Settings.model_validate({"tenant_max_concurrent_chats": config["RAG_TENANT_MAX_CONCURRENT_CHATS"]})
-    assert settings.tenant_max_concurrent_chats == 64
+    assert settings.limits.tenant_max_concurrent_chats == 64
     (limits_map,) = [c for c in manifests.of("ConfigMap") if component_of(c) == "limits"]
     path = tmp_path / "limits.yaml"
     path.write_text(limits_map["data"]["limits.yaml"])
-    limits = Limits(TenantLimits(max_concurrent_chats=settings.tenant_max_concurrent_chats), LimitsFile.load(path))
+    limits = Limits(
+        TenantLimits(max_concurrent_chats=settings.limits.tenant_max_concurrent_chats), LimitsFile.load(path)
+    )
     assert limits.for_tenant("acme").max_concurrent_chats == 8 and limits.for_tenant("other").max_concurrent_chats == 64
     assert (
         render("default", {"config.RAG_TENANT_MAX_CONCURRENT_CHATS": "0"}).config()["RAG_TENANT_MAX_CONCURRENT_CHATS"]

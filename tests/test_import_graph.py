@@ -18,7 +18,6 @@ from functools import cache
 from pathlib import Path
 
 import networkx as nx
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("rag", "serving", "ingest", "evals", "rag_cli", "benchmarks", "tests")
@@ -111,12 +110,6 @@ def test_no_module_imports_itself_through_others() -> None:
     assert not circles(graph), "import circles:\n" + "\n".join(circles(graph))
 
 
-@pytest.mark.xfail(
-    reason="a circle remains between rag's packages: rag.settings imports rag.access.tenants (the tenant-name rule) "
-    "and rag.domain (RetrievalMode), rag.access.oidc imports rag.settings, rag.domain imports "
-    "rag.access.document_access for typing; when it is gone, drop this mark",
-    strict=False,
-)
 def test_no_circle_between_the_concerns_of_rag() -> None:
     graph = import_graph()
     concerns: nx.DiGraph[str] = nx.DiGraph()

@@ -316,7 +316,7 @@ def test_while_the_provider_is_down_cached_keys_serve_for_a_bounded_time(provide
 
     async def scenario() -> None:
         async with httpx.AsyncClient() as client:
-            cache = JwksCache(settings, client, clock=lambda: now[0])
+            cache = JwksCache(settings.oidc, client, clock=lambda: now[0])
             await cache.key(provider.kid)
             provider.server.stop()
             try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ingest.sources import SourceFile
 from rag.domain import Document
-from rag.settings import Settings
+from rag.settings import IngestSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +42,17 @@ class LoadOptions:
     max_pages: int = 5_000  # pages of one PDF
 
     @classmethod
-    def from_settings(cls, settings: Settings, **fields: str) -> LoadOptions:
+    def from_settings(cls, settings: IngestSettings, **fields: str) -> LoadOptions:
         """The settings' limits and record fields; `fields` (text_field, title_field, id_field) override them."""
         return cls(
-            text_field=fields.get("text_field") or settings.ingest_text_field,
-            title_field=fields.get("title_field") or settings.ingest_title_field,
-            id_field=fields.get("id_field") or settings.ingest_id_field,
-            max_file_bytes=int(settings.ingest_max_file_mb * _MB),
-            max_record_bytes=int(settings.ingest_max_record_mb * _MB),
-            max_expanded_bytes=int(settings.ingest_max_expanded_mb * _MB),
-            max_document_chars=settings.ingest_max_document_chars,
-            max_pages=settings.ingest_max_pages,
+            text_field=fields.get("text_field") or settings.text_field,
+            title_field=fields.get("title_field") or settings.title_field,
+            id_field=fields.get("id_field") or settings.id_field,
+            max_file_bytes=int(settings.max_file_mb * _MB),
+            max_record_bytes=int(settings.max_record_mb * _MB),
+            max_expanded_bytes=int(settings.max_expanded_mb * _MB),
+            max_document_chars=settings.max_document_chars,
+            max_pages=settings.max_pages,
         )
 
     def check_text(self, text: str) -> str:

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from rag.access.tenants import TENANT_NAME
 from rag.errors import InvalidInput
+from rag.tenants import TENANT_NAME
 
 TenantIsolation = Literal["strict", "shared"]
 

@@ -14,7 +14,7 @@ provider cannot be reached the cached keys stay in use for `RAG_OIDC_JWKS_MAX_ST
 Whatever a token holds, a token that does not pass is a 401 naming why, never a server error: its header is read
 by PyJWT, which refuses a `kid` that is not a string, a `crit` header and undecodable parts (every PyJWT error is
 caught). The signature is verified in a worker thread, off the event loop; the token's length is bounded before it
-gets here (RAG_MAX_TOKEN_BYTES, serving/deps.py). The tenant claim must be a tenant name (rag/access/tenants.py).
+gets here (RAG_MAX_TOKEN_BYTES, serving/deps.py). The tenant claim must be a tenant name (rag/tenants.py).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import httpx
 import jwt
 
 from rag.access.identity import Principal, roles_of
-from rag.access.tenants import TENANT_RULE, is_tenant_name
 from rag.errors import BackendUnavailable, Unauthorized
-from rag.settings import Settings
+from rag.settings import OidcSettings
+from rag.tenants import TENANT_RULE, is_tenant_name
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,10 @@ def looks_like_jwt(token: str) -> bool:
 class JwksCache:
     """The issuer's signing keys by key id, fetched through its discovery document and kept fresh."""
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient, clock: Callable[[], float] = time.monotonic):
-        if settings.oidc_issuer is None:
+    def __init__(self, settings: OidcSettings, client: httpx.AsyncClient, clock: Callable[[], float] = time.monotonic):
+        if settings.issuer is None:
             raise ValueError("JwksCache needs RAG_OIDC_ISSUER")
-        self._issuer = settings.oidc_issuer.rstrip("/")
+        self._issuer = settings.issuer.rstrip("/")
         self._settings, self._client, self._clock = settings, client, clock
         self._keys: dict[str | None, jwt.PyJWK] = {}
         self._fetched_at: float | None = None  # the last successful fetch
@@ -59,9 +59,9 @@ class JwksCache:
     async def key(self, kid: str | None) -> jwt.PyJWK:
         """The key a token's header names; one refetch (rate-limited) for a key id not known yet."""
         now = self._clock()
-        stale = self._fetched_at is None or now - self._fetched_at >= self._settings.oidc_jwks_refresh_s
+        stale = self._fetched_at is None or now - self._fetched_at >= self._settings.jwks_refresh_s
         unknown = kid not in self._keys and not (kid is None and len(self._keys) == 1)
-        if stale or (unknown and now - self._tried_at >= self._settings.oidc_jwks_min_refetch_s):
+        if stale or (unknown and now - self._tried_at >= self._settings.jwks_min_refetch_s):
             await self._refresh()
         if kid is None and len(self._keys) == 1:
             return next(iter(self._keys.values()))
@@ -73,7 +73,7 @@ class JwksCache:
     async def _refresh(self) -> None:
         async with self._lock:
             now = self._clock()
-            if self._fetched_at is not None and now - self._tried_at < self._settings.oidc_jwks_min_refetch_s:
+            if self._fetched_at is not None and now - self._tried_at < self._settings.jwks_min_refetch_s:
                 return  # another request refreshed meanwhile
             self._tried_at = now
             try:
@@ -81,7 +81,7 @@ class JwksCache:
                 self._fetched_at = self._clock()
             except (httpx.HTTPError, ValueError, jwt.PyJWKError) as exc:
                 age = None if self._fetched_at is None else now - self._fetched_at
-                if age is None or age > self._settings.oidc_jwks_max_stale_s:
+                if age is None or age > self._settings.jwks_max_stale_s:
                     raise BackendUnavailable("the identity provider's signing keys cannot be fetched") from exc
                 log.warning("OIDC keys not refreshed (%s); the cached keys, %.0f s old, stay in use", exc, age)
 
@@ -112,13 +112,13 @@ class JwksCache:
 
 
 class OidcVerifier:
-    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
-        if settings.oidc_issuer is None or settings.oidc_audience is None:
+    def __init__(self, settings: OidcSettings, client: httpx.AsyncClient | None = None) -> None:
+        if settings.issuer is None or settings.audience is None:
             raise ValueError("OidcVerifier needs RAG_OIDC_ISSUER and RAG_OIDC_AUDIENCE")
         self._settings = settings
         self._client = client or httpx.AsyncClient()
         self._keys = JwksCache(settings, self._client)
-        self._algorithms = [a for a in settings.oidc_algorithms if a not in REFUSED_ALGORITHMS]
+        self._algorithms = [a for a in settings.algorithms if a not in REFUSED_ALGORITHMS]
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -142,9 +142,9 @@ class OidcVerifier:
                 token,
                 key=key,
                 algorithms=[alg],
-                audience=s.oidc_audience,
-                issuer=s.oidc_issuer,
-                leeway=s.oidc_leeway_s,
+                audience=s.audience,
+                issuer=s.issuer,
+                leeway=s.leeway_s,
                 options={"require": ["exp", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError:
@@ -161,17 +161,17 @@ class OidcVerifier:
 
     def _principal_of(self, claims: dict[str, Any]) -> Principal:
         s = self._settings
-        tenant, subject = claims.get(s.oidc_tenant_claim), claims.get(s.oidc_subject_claim)
+        tenant, subject = claims.get(s.tenant_claim), claims.get(s.subject_claim)
         if not isinstance(tenant, str) or not tenant:
-            raise Unauthorized(f"the token has no '{s.oidc_tenant_claim}' claim (the tenant)")
+            raise Unauthorized(f"the token has no '{s.tenant_claim}' claim (the tenant)")
         if not is_tenant_name(tenant):
-            raise Unauthorized(f"the token's '{s.oidc_tenant_claim}' claim is not a tenant name ({TENANT_RULE})")
+            raise Unauthorized(f"the token's '{s.tenant_claim}' claim is not a tenant name ({TENANT_RULE})")
         if not isinstance(subject, str) or not subject:
-            raise Unauthorized(f"the token has no '{s.oidc_subject_claim}' claim (the subject)")
-        groups = _names(claims.get(s.oidc_groups_claim))
-        given_roles = _names(claims.get(s.oidc_roles_claim))
+            raise Unauthorized(f"the token has no '{s.subject_claim}' claim (the subject)")
+        groups = _names(claims.get(s.groups_claim))
+        given_roles = _names(claims.get(s.roles_claim))
         known = [r for r in given_roles if r in ("reader", "writer", "admin")]  # a provider's other roles are not ours
-        roles = roles_of(known or s.oidc_default_roles, "token")
+        roles = roles_of(known or s.default_roles, "token")
         return Principal(tenant, subject, frozenset(groups), roles)
 
 

@@ -13,12 +13,12 @@ from rag.limits.limits_file import Limits
 from rag.limits.memory_backend import MemoryState
 from rag.limits.redis_backend import RedisState
 from rag.limits.usage import UsageCounts, UsageRecord, today
-from rag.settings import Settings
+from rag.settings import LimitSettings
 
 log = logging.getLogger(__name__)
 
 
-def limits_of(settings: Settings) -> Limits:
+def limits_of(settings: LimitSettings) -> Limits:
     """The limits the settings and the limits file give (ValueError naming the file for a bad one)."""
     return Limits.of(
         settings.limits_file,
@@ -28,7 +28,7 @@ def limits_of(settings: Settings) -> Limits:
     )
 
 
-def state_backend(settings: Settings) -> StateBackend:
+def state_backend(settings: LimitSettings) -> StateBackend:
     if settings.state_url is None:
         return MemoryState(retention_days=settings.usage_retention_days)
     password = settings.state_password.get_secret_value() if settings.state_password else None
@@ -41,16 +41,19 @@ def state_backend(settings: Settings) -> StateBackend:
 
 
 def build_limiter(
-    settings: Settings, limits: Limits | None = None, *, on_skip: Callable[[str], None] = lambda check: None
+    settings: LimitSettings, limits: Limits | None = None, *, on_skip: Callable[[str], None] = lambda check: None
 ) -> Limiter:
     """Build inside the event loop that will use it (a Redis connection pool belongs to one loop)."""
     guarded = GuardedState(
-        state_backend(settings), policy=settings.state_failure, retry_s=settings.state_retry_s, on_skip=on_skip
+        state_backend(settings),
+        policy=settings.state_failure,
+        retry_s=settings.state_retry_s,
+        on_skip=on_skip,
     )
     return Limiter(guarded, limits or limits_of(settings), auth_failures_per_minute=settings.auth_failures_per_minute)
 
 
-def record_ingest_usage(settings: Settings, tenant: str, counts: UsageCounts) -> None:
+def record_ingest_usage(settings: LimitSettings, tenant: str, counts: UsageCounts) -> None:
     """An ingestion job's usage (chunks embedded, embedding tokens) into the shared state, when RAG_STATE_URL names
     one (in-process counters would die with the job). Synchronous, for the CLI; an unreachable Redis is logged and
     the job's own summary still has the counts."""

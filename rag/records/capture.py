@@ -46,11 +46,11 @@ class RecordPolicy:
     @classmethod
     def of(cls, settings: Settings) -> RecordPolicy:
         return cls(
-            trace_days=dict(settings.trace_tenants),
-            content=settings.trace_content,
-            feedback_days=settings.feedback_window_days,
+            trace_days=dict(settings.records.trace_tenants),
+            content=settings.records.trace_content,
+            feedback_days=settings.records.feedback_window_days,
             fingerprint=settings_fingerprint(settings),
-            model=settings.llm_model,
+            model=settings.llm.model,
         )
 
     def trace_days_for(self, tenant: str) -> int | None:

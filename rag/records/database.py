@@ -40,8 +40,8 @@ def database_url(url: str, password: SecretStr | None = None) -> URL:
 
 def records_url(settings: Settings) -> URL:
     """The settings' records database: RAG_DATABASE_URL, or records.db beside the embedded store."""
-    url = settings.database_url or f"sqlite:///{settings.qdrant_path.expanduser().parent / 'records.db'}"
-    return database_url(url, settings.database_password)
+    url = settings.records.database_url or f"sqlite:///{settings.store.path.expanduser().parent / 'records.db'}"
+    return database_url(url, settings.records.database_password)
 
 
 def is_sqlite(url: URL) -> bool:

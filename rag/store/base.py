@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from rag.access.document_access import DocumentAccess, Reader
-from rag.domain import Chunk, Hit, RetrievalMode, SparseVector
+from rag.domain import Chunk, Hit, SparseVector
+from rag.settings import RetrievalMode
 from rag.store.fusion import DEFAULT_FUSION, Fusion
 
 # A user filter: payload field -> a value, or a list of values (any of them matches).

@@ -20,8 +20,9 @@ from uuid import UUID
 
 from rag.access.document_access import DocumentAccess, Reader, access_payload
 from rag.access.namespace import check_store_name
-from rag.domain import Chunk, Hit, RetrievalMode, SparseVector
+from rag.domain import Chunk, Hit, SparseVector
 from rag.errors import InvalidInput, NotFound
+from rag.settings import RetrievalMode
 from rag.store.base import PayloadFilter, PointBatch, StoredDocument
 from rag.store.filters import Conditions, conditions
 from rag.store.fusion import DEFAULT_FUSION, Fusion

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.domain import RetrievalMode, SparseVector
+from rag.domain import SparseVector
+from rag.settings import RetrievalMode
 from rag.store.fusion import DEFAULT_FUSION, Fusion
 from rag.store.payload import DENSE, SPARSE
 

@@ -37,7 +37,7 @@ def _collections(state: AppState, principal: Principal) -> CollectionList:
         if name is None:
             continue
         visible = components.store.count(store_name, reader)
-        if visible or name == state.settings.collection:
+        if visible or name == state.settings.store.collection:
             found.append(CollectionObject(id=name, chunks=visible))
     return CollectionList(data=sorted(found, key=lambda c: c.id))
 

@@ -126,9 +126,9 @@ def _ingest(
         sources = _saved(root, files)
         progress.holds.update({s.doc_id: estimated_documents(s) for s in sources})  # before any is loaded
         holding = progress.holds.total()
-        if holding > settings.upload_max_documents:
+        if holding > settings.uploads.max_documents:
             raise InvalidInput(
-                f"the files hold {holding:,} documents; an upload may hold {settings.upload_max_documents:,} "
+                f"the files hold {holding:,} documents; an upload may hold {settings.uploads.max_documents:,} "
                 "(RAG_UPLOAD_MAX_DOCUMENTS): load larger sets with `rag ingest`",
                 param="files",
             )
@@ -137,7 +137,7 @@ def _ingest(
             return path.removeprefix(prefix)
 
         def renamed() -> Iterator[Document | LoadFailure]:
-            for item in load(sources, LoadOptions.from_settings(settings)):
+            for item in load(sources, LoadOptions.from_settings(settings.ingest)):
                 if isinstance(item, LoadFailure):
                     yield LoadFailure(shown(item.path), item.error, file=shown(item.file))
                 else:
@@ -149,8 +149,8 @@ def _ingest(
         def stop(summary: IngestSummary) -> str | None:
             if gone.is_set():
                 return "the client left"
-            if summary.chunks_upserted >= settings.upload_max_chunks:
-                return f"the upload reached {settings.upload_max_chunks:,} chunks (RAG_UPLOAD_MAX_CHUNKS)"
+            if summary.chunks_upserted >= settings.uploads.max_chunks:
+                return f"the upload reached {settings.uploads.max_chunks:,} chunks (RAG_UPLOAD_MAX_CHUNKS)"
             return None
 
         ingestor = Ingestor.for_components(

@@ -42,7 +42,7 @@ def _store_document(
     settings, components = state.settings, state.components
     target = components.requests.target(tenant=principal.tenant, collection=upload.collection)
     try:  # the ingestion limits hold here too
-        LoadOptions.from_settings(settings).check_text(upload.text)
+        LoadOptions.from_settings(settings.ingest).check_text(upload.text)
     except BadDocument as exc:
         raise InvalidInput(f"'text': {exc}", param="text") from None
     access = upload.access.domain() if upload.access else None
@@ -113,7 +113,9 @@ def _list_documents(
     if not components.store.collection_exists(store_name):
         raise missing(name)
     documents = sorted(components.store.documents(store_name, reader), key=lambda d: d.doc_id)
-    if not documents and not told_of(components.store, store_name, name, reader, listed=state.settings.collection):
+    if not documents and not told_of(
+        components.store, store_name, name, reader, listed=state.settings.store.collection
+    ):
         raise missing(name)
     page = [d for d in documents if after is None or d.doc_id > after][: limit + 1]
     data = [
@@ -149,7 +151,7 @@ async def delete(
     components = state.components
     target = components.requests.target(tenant=principal.tenant, collection=collection)
     reader = components.requests.reader(principal)
-    where, listed = (components.store, components.namespace, target.collection, reader), state.settings.collection
+    where, listed = (components.store, components.namespace, target.collection, reader), state.settings.store.collection
 
     def remove() -> tuple[str, int]:
         try:

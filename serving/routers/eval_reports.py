@@ -44,7 +44,7 @@ class ReportList(BaseModel):
 
 @router.get("/v1/eval/reports", response_model=ReportList, responses=_ERRORS)
 async def list_reports(state: StateDep, principal: AdminDep) -> ReportList:
-    entries = await run_in_threadpool(latest_reports, state.settings.reports_dir)
+    entries = await run_in_threadpool(latest_reports, state.settings.evals.reports_dir)
     return ReportList(data=[ReportObject.model_validate(e, from_attributes=True) for e in entries])
 
 
@@ -54,7 +54,7 @@ async def list_reports(state: StateDep, principal: AdminDep) -> ReportList:
     responses={**_ERRORS, 404: {"model": ErrorResponse}, 200: {"content": {"image/png": {}}}},
 )
 async def get_report_image(name: str, image: str, state: StateDep, principal: AdminDep) -> FileResponse:
-    path = await run_in_threadpool(report_image, state.settings.reports_dir, name, image)
+    path = await run_in_threadpool(report_image, state.settings.evals.reports_dir, name, image)
     if path is None:
         raise NotFound(f"no plot '{image}' in report '{name}'")
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-store"})

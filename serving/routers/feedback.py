@@ -31,7 +31,7 @@ async def give_feedback(body: FeedbackRequest, state: StateDep, principal: Reade
     if owner is None:
         raise NotFound(
             f"no answer '{body.completion_id}' to rate: not one of this tenant's, or older than "
-            f"{state.settings.feedback_window_days} days",
+            f"{state.settings.records.feedback_window_days} days",
             param="completion_id",
         )
     if not principal.is_subject(owner.subject, owner.key_id) and not principal.has("admin"):

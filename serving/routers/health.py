@@ -27,10 +27,10 @@ def _check_embedder(state: AppState) -> None:
 
 
 async def _check_llm(state: AppState) -> None:
-    base_url = state.settings.llm_base_url
+    base_url = state.settings.llm.base_url
     if not base_url:
         return  # the in-process engine was loaded at startup
-    headers = {"Authorization": f"Bearer {state.settings.llm_api_key.get_secret_value()}"}
+    headers = {"Authorization": f"Bearer {state.settings.llm.api_key.get_secret_value()}"}
     async with httpx.AsyncClient(timeout=3.0) as client:
         response = await client.get(base_url.rstrip("/") + "/models", headers=headers)
         response.raise_for_status()

@@ -12,4 +12,4 @@ router = APIRouter()
 
 @router.get("/v1/models", response_model=ModelList)
 async def list_models(state: StateDep) -> ModelList:
-    return ModelList(data=[ModelCard(id=state.settings.api_model_name, created=state.started)])
+    return ModelList(data=[ModelCard(id=state.settings.api.model_name, created=state.started)])

@@ -31,13 +31,13 @@ def _origin(url: str) -> str:
 
 def oidc_config(settings: Settings) -> dict[str, Any] | None:
     """What the playground needs for the authorization code flow with PKCE: the issuer and a public client."""
-    if not settings.oidc_issuer or not settings.ui_oidc_client_id:
+    if not settings.oidc.issuer or not settings.ui.oidc_client_id:
         return None
     return {
-        "issuer": settings.oidc_issuer,
-        "client_id": settings.ui_oidc_client_id,
-        "scope": settings.ui_oidc_scope,
-        "resource": settings.ui_oidc_resource,
+        "issuer": settings.oidc.issuer,
+        "client_id": settings.ui.oidc_client_id,
+        "scope": settings.ui.oidc_scope,
+        "resource": settings.ui.oidc_resource,
     }
 
 
@@ -45,7 +45,7 @@ def security_headers(settings: Settings) -> dict[str, str]:
     """Scripts, styles and fonts from this origin only, no inline script or style element; images from here or
     blob: (report plots fetched with the bearer credential); fetches to this API and, with sign-in by OIDC, to the
     issuer (discovery, token endpoint); never framed."""
-    connect = "'self'" + (f" {_origin(settings.oidc_issuer)}" if oidc_config(settings) and settings.oidc_issuer else "")
+    connect = "'self'" + (f" {_origin(settings.oidc.issuer)}" if oidc_config(settings) and settings.oidc.issuer else "")
     policy = "; ".join([
         "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' blob:",
         f"connect-src {connect}", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
@@ -62,8 +62,8 @@ def playground_router(settings: Settings, *, authenticated: bool) -> APIRouter:
     files = {p.name: p for p in PLAYGROUND.iterdir() if p.suffix in MEDIA_TYPES}
     headers = security_headers(settings)
     config = {
-        "model": settings.api_model_name,
-        "collection": settings.collection,
+        "model": settings.api.model_name,
+        "collection": settings.store.collection,
         "auth": authenticated,
         "oidc": oidc_config(settings),
     }
