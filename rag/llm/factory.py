@@ -6,33 +6,33 @@ from langchain_core.language_models import BaseChatModel
 
 from rag.llm.local_chat_model import LocalChatModel
 from rag.llm.model_files import dev_model_dir
-from rag.settings import Settings
+from rag.settings import LlmSettings, Settings
 
 
 def build_chat_model(settings: Settings) -> BaseChatModel:
-    if settings.llm_base_url:
+    if settings.llm.base_url:
         from langchain_openai import ChatOpenAI
 
         return ChatOpenAI(
-            base_url=settings.llm_base_url,
-            model=settings.llm_model,
-            api_key=settings.llm_api_key,
-            timeout=settings.llm_timeout_s,
-            max_retries=settings.llm_max_retries,
+            base_url=settings.llm.base_url,
+            model=settings.llm.model,
+            api_key=settings.llm.api_key,
+            timeout=settings.llm.timeout_s,
+            max_retries=settings.llm.max_retries,
             streaming=True,
             stream_usage=True,
         )
-    model_dir = settings.llm_model_path or dev_model_dir(settings.cache_dir)
+    model_dir = settings.llm.model_path or dev_model_dir(settings.embedding.cache_dir)
     return LocalChatModel(
         model_dir=model_dir,
-        max_tokens=settings.max_tokens,
-        temperature=settings.temperature,
-        max_waiting=settings.local_llm_max_waiting,
+        max_tokens=settings.llm.max_tokens,
+        temperature=settings.llm.temperature,
+        max_waiting=settings.llm.local_max_waiting,
     )
 
 
-def chat_model_name(settings: Settings) -> str:
+def chat_model_name(settings: LlmSettings) -> str:
     """The name of the model that generates, as reported in responses."""
-    if settings.llm_base_url:
-        return settings.llm_model
-    return (settings.llm_model_path.name if settings.llm_model_path else "smollm2-135m-instruct") + " (in-process)"
+    if settings.base_url:
+        return settings.model
+    return (settings.model_path.name if settings.model_path else "smollm2-135m-instruct") + " (in-process)"
