@@ -7,8 +7,12 @@ from collections.abc import Mapping, Sequence
 from evals.metrics import document_scores, score_run
 from evals.results import RetrievalMetrics
 from rag.access.document_access import Reader
-from rag.domain import RetrievalMode, SparseVector
+from rag.components import fusion as fusion_of
+from rag.domain import SparseVector
+from rag.settings import RetrievalMode, RetrievalSettings
 from rag.store.base import VectorStore
+
+FUSION = fusion_of(RetrievalSettings())  # the platform's default fusion (RAG_FUSION unset)
 
 QueryVectors = Mapping[str, tuple[list[float], SparseVector]]
 
@@ -35,6 +39,7 @@ def evaluate_modes(
                     sparse=sparse,
                     limit=depth,
                     prefetch_limit=depth,
+                    fusion=FUSION,
                 )
             )
             for qid, (dense, sparse) in queries.items()

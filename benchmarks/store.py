@@ -28,10 +28,14 @@ from pathlib import Path
 from benchmarks.corpus_vectors import ROOT, CorpusVectors, corpus_vectors, dataset, scaled
 from evals.beir import load_queries
 from rag.access.document_access import Reader
-from rag.domain import RetrievalMode, SparseVector
+from rag.components import fusion as fusion_of
+from rag.domain import SparseVector
+from rag.settings import RetrievalMode, RetrievalSettings
 from rag.store.base import PayloadFilter, VectorStore
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
+
+FUSION = fusion_of(RetrievalSettings())  # the platform's default fusion (RAG_FUSION unset)
 
 # `metadata.group` is keyword-indexed (RAG_INDEXED_METADATA=group), as a deployment does for keys it filters on.
 ENGINES: dict[str, Callable[[Path], VectorStore]] = {
@@ -83,6 +87,7 @@ def latencies(
             limit=10,
             prefetch_limit=50,
             filters=filters,
+            fusion=FUSION,
         )
         out.append((time.perf_counter() - started) * 1000)
     return out

@@ -35,9 +35,12 @@ from evals.metrics import document_scores, retrieval_metrics
 from rag.access.document_access import Reader
 from rag.access.namespace import CollectionNamespace, TenantIsolation
 from rag.components import build_embedder
+from rag.components import fusion as fusion_of
 from rag.domain import Chunk
-from rag.settings import Settings
+from rag.settings import RetrievalSettings, Settings
 from rag.store.edge import EdgeStore
+
+FUSION = fusion_of(RetrievalSettings())  # the platform's default fusion (RAG_FUSION unset)
 
 COLLECTION = "scifact"
 BATCH = 512
@@ -85,6 +88,7 @@ def _run(
                 sparse=sparse,
                 limit=50,
                 prefetch_limit=50,
+                fusion=FUSION,
             )
             seconds.append(time.perf_counter() - started)
             run[qid] = document_scores(hits)
@@ -135,7 +139,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     scifact = dataset("scifact")
-    cv = corpus_vectors(scifact / "corpus.jsonl", settings, embedder=build_embedder(settings))
+    cv = corpus_vectors(scifact / "corpus.jsonl", settings, embedder=build_embedder(settings.embedding))
     qrels = load_qrels(scifact, "test")
     texts = load_queries(scifact)
     queries = {qid: (cv.embedder.embed_query(texts[qid]), cv.encoder.encode_query(texts[qid])) for qid in qrels}

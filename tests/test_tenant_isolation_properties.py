@@ -17,9 +17,13 @@ from hypothesis import strategies as st
 
 from rag.access.document_access import Reader
 from rag.access.namespace import CollectionNamespace, check_collection
+from rag.components import fusion as fusion_of
 from rag.domain import Chunk, SparseVector
 from rag.errors import InvalidInput, NotFound
+from rag.settings import RetrievalSettings
 from rag.store.edge import EdgeStore
+
+FUSION = fusion_of(RetrievalSettings())  # the platform's default fusion, for hybrid queries
 
 TENANTS = st.text(min_size=1, max_size=80)  # any string an API keys file may map a key to
 COLLECTIONS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,30}", fullmatch=True)
@@ -93,12 +97,13 @@ def test_every_query_of_every_tenant_sees_only_its_own_chunks(layout: dict[str, 
                         if collection not in collections:
                             with pytest.raises(NotFound):
                                 store.query(name, reader=Reader.whole_tenant(tenant), mode="hybrid", dense=[1.0, 0.0],
-                                            sparse=query, limit=10, prefetch_limit=10)  # fmt: skip
+                                            sparse=query, limit=10, prefetch_limit=10, fusion=FUSION)  # fmt: skip
                             continue
                         hits = store.query(
                             name, reader=Reader.whole_tenant(tenant), mode="hybrid", dense=[1.0, 0.0], sparse=query,
                             limit=10,
                             prefetch_limit=10,
+                            fusion=FUSION,
                         )  # fmt: skip
                         assert {h.chunk.tenant for h in hits} <= {tenant}
                         # exactly its own chunks of that collection: all of them, nothing of anyone else

@@ -9,7 +9,7 @@ from typing import Protocol
 from rag.access.document_access import DocumentAccess, Reader
 from rag.domain import Chunk, Hit, SparseVector
 from rag.settings import RetrievalMode
-from rag.store.fusion import DEFAULT_FUSION, Fusion
+from rag.store.fusion import Fusion
 
 # A user filter: payload field -> a value, or a list of values (any of them matches).
 FilterValue = str | int | float | bool | list[str] | list[int]
@@ -104,7 +104,7 @@ class VectorStore(Protocol):
         prefetch_limit: int,
         filters: PayloadFilter | None = None,
         exact: bool = False,
-        fusion: Fusion = DEFAULT_FUSION,
+        fusion: Fusion | None = None,
         with_dense: bool = False,
     ) -> list[Hit]:
         """Top `limit` chunks the reader may see; hybrid fuses by `fusion`; `exact` skips the vector index (brute force,

@@ -38,9 +38,9 @@ def _nearest(side: Nearest) -> Any:
 
 
 def _fusion(plan: QueryPlan) -> Any:
-    if plan.fusion.method == "dbsf":
+    if plan.fused_by.method == "dbsf":
         return qe.Fusion.Dbsf()
-    return qe.Fusion.Rrf(k=plan.fusion.rrf_k, weights=plan.rrf_weights)
+    return qe.Fusion.Rrf(k=plan.fused_by.rrf_k, weights=plan.rrf_weights)
 
 
 class EdgeStore(StoreEngine):

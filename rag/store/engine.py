@@ -25,7 +25,7 @@ from rag.errors import InvalidInput, NotFound
 from rag.settings import RetrievalMode
 from rag.store.base import PayloadFilter, PointBatch, StoredDocument
 from rag.store.filters import Conditions, conditions
-from rag.store.fusion import DEFAULT_FUSION, Fusion
+from rag.store.fusion import Fusion
 from rag.store.index import HnswParams
 from rag.store.payload import (
     DENSE,
@@ -241,7 +241,7 @@ class StoreEngine(ABC):
         prefetch_limit: int,
         filters: PayloadFilter | None = None,
         exact: bool = False,
-        fusion: Fusion = DEFAULT_FUSION,
+        fusion: Fusion | None = None,
         with_dense: bool = False,
     ) -> list[Hit]:
         name = check_store_name(collection)

@@ -54,9 +54,9 @@ def _vector(side: Nearest) -> list[float] | models.SparseVector:
 
 
 def _fusion(plan: QueryPlan) -> models.Query:
-    if plan.fusion.method == "dbsf":
+    if plan.fused_by.method == "dbsf":
         return models.FusionQuery(fusion=models.Fusion.DBSF)
-    return models.RrfQuery(rrf=models.Rrf(k=plan.fusion.rrf_k, weights=plan.rrf_weights))
+    return models.RrfQuery(rrf=models.Rrf(k=plan.fused_by.rrf_k, weights=plan.rrf_weights))
 
 
 def _engine(url: str | None, api_key: str | None, path: Path | None, timeout_s: float) -> QdrantEngine:

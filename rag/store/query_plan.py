@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from rag.domain import SparseVector
 from rag.settings import RetrievalMode
-from rag.store.fusion import DEFAULT_FUSION, Fusion
+from rag.store.fusion import Fusion
 from rag.store.payload import DENSE, SPARSE
 
 
@@ -29,23 +29,32 @@ class QueryPlan:
 
     nearest: Nearest | None = None
     prefetch: tuple[Nearest, ...] = ()
-    fusion: Fusion = DEFAULT_FUSION
+    fusion: Fusion | None = None  # a hybrid plan's, always given
+
+    @property
+    def fused_by(self) -> Fusion:
+        """The fusion of a prefetch plan (`plan_query` builds none without one)."""
+        if self.fusion is None:
+            raise ValueError("a fused query plan without a fusion")
+        return self.fusion
 
     @property
     def rrf_weights(self) -> list[float] | None:
         """Per-prefetch RRF weights, or None when they are all equal (plain RRF)."""
-        weights = list(self.fusion.weights[: len(self.prefetch)])
+        weights = list(self.fused_by.weights[: len(self.prefetch)])
         return None if len(set(weights)) <= 1 else weights
 
 
 def plan_query(
-    mode: RetrievalMode, dense: Sequence[float] | None, sparse: SparseVector | None, fusion: Fusion = DEFAULT_FUSION
+    mode: RetrievalMode, dense: Sequence[float] | None, sparse: SparseVector | None, fusion: Fusion | None = None
 ) -> QueryPlan | None:
     """The plan for `mode`, or None when the query can match nothing."""
     if mode in ("dense", "hybrid") and dense is None:
         raise ValueError(f"{mode} search needs a dense query")
     if mode in ("sparse", "hybrid") and sparse is None:
         raise ValueError(f"{mode} search needs a sparse query")
+    if mode == "hybrid" and fusion is None:
+        raise ValueError("hybrid search needs a fusion (RAG_FUSION's, through the retriever)")
     dense_side = Nearest(DENSE, list(dense)) if dense is not None else None
     sparse_side = Nearest(SPARSE, sparse) if sparse is not None and sparse.indices else None
     if mode == "dense":

@@ -18,13 +18,17 @@ import pytest
 
 from rag.access.document_access import Reader
 from rag.answering.retrieval import RetrievalRequest, Retriever
+from rag.components import fusion as fusion_of
 from rag.domain import Chunk, SparseVector
 from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.errors import InvalidInput, NotFound
+from rag.settings import RetrievalSettings
 from rag.store.base import VectorStore, document_hashes
 from rag.store.engine import StoreEngine
 from rag.store.fusion import Fusion
 from rag.store.index import HnswParams
+
+FUSION = fusion_of(RetrievalSettings())  # the platform's default fusion, for hybrid queries
 
 TEXTS = {
     "helm.md": "Deploy the platform on Kubernetes with the Helm chart: helm install rag ./helm.",
@@ -64,6 +68,7 @@ def ranked(store: VectorStore, embedder: DenseEmbedder, sparse: SparseEncoder, *
             limit=3,
             prefetch_limit=10,
             exact=exact,
+            fusion=FUSION,
         )
     ]
 
@@ -191,7 +196,7 @@ class QueryTest(StoreFixtures):
         fill(store, embedder, sparse, "t1")
         reader, question = Reader.whole_tenant("t1"), embedder.embed_query(QUESTION)
         terms = sparse.encode_query(QUESTION)
-        asked = {"dense": question, "sparse": terms, "limit": 3, "prefetch_limit": 10, "mode": mode}
+        asked = {"dense": question, "sparse": terms, "limit": 3, "prefetch_limit": 10, "mode": mode, "fusion": FUSION}
         assert all(h.dense is None for h in store.query("c", reader=reader, **asked))  # type: ignore[arg-type]
         hits = store.query("c", reader=reader, with_dense=True, **asked)  # type: ignore[arg-type]
         assert hits
