@@ -52,13 +52,13 @@ def measure(dataset: Path) -> list[dict[str, Any]]:
         retriever = index.components.retriever
         for mode in ("dense", "sparse"):
             result = evaluate_mode(
-                retriever, collection=index.collection, tenant=TENANT, queries=queries, qrels=qrels, mode=mode
+                index.components, collection=index.collection, tenant=TENANT, queries=queries, qrels=qrels, mode=mode
             )
             rows.append({"setting": mode, "depth": "-", **result.metrics.by_name()})
         for name, fusion, depth, top_k in SETTINGS:
             retriever.fusion, retriever.prefetch_k = fusion, depth
             result = evaluate_mode(
-                retriever,
+                index.components,
                 collection=index.collection,
                 tenant=TENANT,
                 queries=queries,

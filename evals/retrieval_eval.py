@@ -1,5 +1,10 @@
-"""Retrieval quality of a collection: every query that has qrels goes through the API's `Retriever`; its chunk hits
-become document scores (a document scores its best chunk), scored with ir-measures."""
+"""Retrieval quality of a collection: every query that has qrels goes through the API's `Retriever`, asked as
+`/v1/retrieve` asks (`RequestBuilder.retrieval`); its chunk hits become document scores (a document scores its best
+chunk), scored with ir-measures.
+
+The relevance floor applies as it does for users (RAG_MIN_RELEVANCE): a query whose best chunk is less similar than
+that gets no hits, and scores 0 on every metric (it still counts in the means). RAG_MIN_RELEVANCE=0 measures the
+ranking alone. Sparse retrieval has no floor."""
 
 from __future__ import annotations
 
@@ -12,10 +17,9 @@ from evals.beir import check_dataset, load_qrels, load_queries
 from evals.eval_index import TENANT, open_eval_index
 from evals.metrics import document_scores, score_run
 from evals.results import ModeResult, RetrievalResults, RetrievalSettings
-from rag.access.document_access import Reader
-from rag.answering.retrieval import MAX_TOP_K, RetrievalRequest, Retriever
-from rag.domain import RetrievalMode
-from rag.settings import Settings
+from rag.answering.requests import MAX_TOP_K
+from rag.components import Components
+from rag.settings import RetrievalMode, Settings
 
 
 def evaluate_retrieval(
@@ -33,14 +37,14 @@ def evaluate_retrieval(
     try:
         results = tuple(
             evaluate_mode(
-                index.components.retriever,
+                index.components,
                 collection=index.collection,
                 tenant=TENANT,
                 queries=queries,
                 qrels=qrels,
                 mode=mode,
             )
-            for mode in modes or [settings.retrieval_mode]
+            for mode in modes or [settings.retrieval.mode]
         )
     finally:
         index.components.close()
@@ -55,7 +59,7 @@ def evaluate_retrieval(
 
 
 def evaluate_mode(
-    retriever: Retriever,
+    components: Components,
     *,
     collection: str,
     tenant: str,
@@ -64,15 +68,18 @@ def evaluate_mode(
     mode: RetrievalMode,
     depth: int = MAX_TOP_K,
 ) -> ModeResult:
-    """Runs the queries of `qrels` (`depth` chunks each); a qrels query with no text is an error."""
+    """Runs the queries of `qrels` (`depth` chunks each) through `components`' retriever, built by its request
+    builder; a qrels query with no text is an error."""
     missing = [qid for qid in qrels if qid not in queries]
     if missing:
         raise ValueError(f"{len(missing)} queries in the qrels have no text, e.g. '{missing[0]}'")
     run: dict[str, dict[str, float]] = {}
     latencies: list[float] = []
+    retriever, requests = components.retriever, components.requests
     for qid in qrels:
+        request = requests.retrieval(queries[qid], tenant=tenant, collection=collection, top_k=depth, mode=mode)
         started = time.perf_counter()
-        hits = retriever.retrieve(RetrievalRequest(queries[qid], collection, Reader.whole_tenant(tenant), depth, mode))
+        hits = retriever.retrieve(request)
         latencies.append((time.perf_counter() - started) * 1000)
         run[qid] = document_scores(hits)
     cuts = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19

@@ -11,10 +11,12 @@ import time
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from rag.domain import RetrievalMode
+from rag.answering.requests import MAX_TOP_K
+from rag.evidence.evidence import AbstentionReason
+from rag.settings import RetrievalMode
 from rag.store.base import FilterValue
 from rag.store.filters import INT64_MAX, INT64_MIN
 
@@ -66,6 +68,11 @@ def _storable(value: str | int | float | bool) -> str | int | float | bool:
 MetadataValue = Annotated[str | int | float | bool, AfterValidator(_storable)]
 # A request's `filter`: every key and string checked for Unicode (the values' kinds and ranges: rag/store/filters.py).
 RequestFilter = Annotated[dict[str, FilterValue] | None, ValidUnicode]
+# Numbers whose bounds the request builder checks (rag/answering/requests.py), once for the API, the CLI and the
+# evaluations alike: the schema states the bounds to clients, it does not check them a second time. (A bound that
+# depends on a setting, such as RAG_MAX_TOKENS_LIMIT, is not stated.)
+TokenCount = Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1})]
+TopK = Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_TOP_K})]
 
 
 class TextPart(BaseModel):
@@ -104,13 +111,13 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: TokenCount | None = None
+    max_completion_tokens: TokenCount | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     n: int = Field(default=1, ge=1, le=1)
     # Extras of this platform.
     collection: Utf8Str | None = Field(default=None, min_length=1, max_length=255)
-    top_k: int | None = Field(default=None, ge=1, le=100)
+    top_k: TopK | None = None
     filter: RequestFilter = None
 
 
@@ -189,7 +196,7 @@ class ChatCompletion(BaseModel):
     citations: list[CitationOut]
     attributions: list[AttributionOut]
     removed_markers: int  # [n] markers that named no source, taken out of the content
-    abstention: Literal["no_sources", "unanswerable", "unsupported"] | None  # why the answer abstains, when it does
+    abstention: AbstentionReason | None  # why the answer abstains, when it does
 
 
 class Delta(BaseModel):
@@ -216,7 +223,7 @@ class ChatCompletionChunk(BaseModel):
     citations: list[CitationOut] | None = None
     attributions: list[AttributionOut] | None = None
     removed_markers: int | None = None
-    abstention: Literal["no_sources", "unanswerable", "unsupported"] | None = None
+    abstention: AbstentionReason | None = None
 
 
 class ModelCard(BaseModel):
@@ -235,7 +242,7 @@ class RetrieveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query: Utf8Str = Field(min_length=1, max_length=10_000)
     collection: Utf8Str | None = Field(default=None, min_length=1, max_length=255)
-    top_k: int | None = Field(default=None, ge=1, le=100)
+    top_k: TopK | None = None
     mode: RetrievalMode | None = None
     filter: RequestFilter = None
     # The chat's relevance floor (RAG_MIN_RELEVANCE) unless given; 0 returns the ranking whatever its scores.

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from rag.access.document_access import DocumentAccess
 from rag.access.identity import Principal
+from rag.access.namespace import CollectionNamespace
 from rag.answering.langchain_retriever import RagRetriever
 from rag.answering.requests import RequestBuilder
 from rag.answering.retrieval import Retriever
@@ -31,6 +32,7 @@ from rag.domain import Chunk, SparseVector
 from rag.errors import NotFound
 from rag.settings import Settings
 from rag.store.edge import EdgeStore
+from rag.store.fusion import Fusion
 
 COLLECTION = "acl"
 USERS = [f"u{i}" for i in range(4)]
@@ -117,7 +119,9 @@ def _reads(
         except NotFound:
             found[f"retrieve {mode}"] = set()
     reader = builder.reader(principal)
-    langchain = RagRetriever(retriever=retriever, collection=COLLECTION, reader=reader, top_k=tenant_docs)
+    langchain = RagRetriever(
+        retriever=retriever, requests=builder, principal=principal, collection=COLLECTION, top_k=tenant_docs
+    )
     try:
         found["langchain"] = {d.metadata["doc_id"] for d in langchain.invoke("q")}
     except NotFound:
@@ -127,7 +131,8 @@ def _reads(
 
 
 def test_every_principal_reaches_exactly_the_documents_its_access_allows_on_every_read_path(store: EdgeStore) -> None:
-    retriever = Retriever(store, FlatEmbedder(), OneTerm(), prefetch_k=50)  # type: ignore[arg-type]
+    fused, names = Fusion("dbsf"), CollectionNamespace("shared")
+    retriever = Retriever(store, FlatEmbedder(), OneTerm(), prefetch_k=50, fusion=fused, namespace=names)  # type: ignore[arg-type]
     checks = 0
 
     @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,17 +1,18 @@
 """Pipeline logic over the real store and embedder, with a deterministic fake chat model."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from rag.access.document_access import Reader
+from rag.access.namespace import CollectionNamespace
 from rag.answering.pipeline import PipelineConfig, RagPipeline
 from rag.answering.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER, Turn
 from rag.answering.requests import ChatRequest, RequestBuilder
-from rag.answering.retrieval import RetrievalRequest, Retriever
+from rag.answering.retrieval import Retriever
 from rag.domain import Chunk
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
@@ -19,12 +20,23 @@ from rag.errors import InvalidInput
 from rag.evidence.answerability import AnswerabilityModel, RetrievalSignals
 from rag.settings import Settings
 from rag.store.base import VectorStore
+from rag.store.fusion import Fusion
+
+BUILD = RequestBuilder(Settings(_env_file=None))  # type: ignore[call-arg]
+# The default settings without the answerability gate (RAG_ANSWERABILITY_MIN 0), which one test sets itself.
+CONFIG = PipelineConfig.from_settings(Settings(_env_file=None, answerability_min=0.0))  # type: ignore[call-arg]
 
 
 def _request(question: str, turns: list[Turn] | None = None) -> ChatRequest:
     """As the API builds it, on the default settings (RAG_MIN_RELEVANCE 0.25, hybrid retrieval)."""
-    builder = RequestBuilder(Settings(_env_file=None))  # type: ignore[call-arg]
-    return builder.chat(turns or [Turn("user", question)], tenant="t", collection="c", top_k=2, max_tokens=8)
+    return BUILD.chat(turns or [Turn("user", question)], tenant="t", collection="c", top_k=2, max_tokens=8)
+
+
+def _retriever(store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder) -> Retriever:
+    """Collections named as stored, hybrid results fused by DBSF."""
+    return Retriever(
+        store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=CollectionNamespace("shared")
+    )
 
 
 def _store(store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, chunks: list[Chunk]) -> None:
@@ -37,7 +49,7 @@ def _pipeline(
     store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, reply: str
 ) -> RagPipeline:
     model = GenericFakeChatModel(messages=iter([AIMessage(reply)]))
-    return RagPipeline(Retriever(store, embedder, sparse, prefetch_k=10), model, PipelineConfig())
+    return RagPipeline(_retriever(store, embedder, sparse), model, CONFIG)
 
 
 def test_abstains_without_calling_the_llm_when_nothing_is_found(
@@ -91,20 +103,14 @@ def test_min_relevance_empties_the_result_only_below_the_threshold(
     store.ensure_collection("c", embedder.dimension)
     chunks = [Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")]
     _store(store, embedder, sparse, chunks)
-    retriever = Retriever(store, embedder, sparse, prefetch_k=10)
+    retriever = _retriever(store, embedder, sparse)
     question = "At what temperature does water boil?"
     best = embedder.embed_query(question)
     cosine = sum(a * b for a, b in zip(best, embedder.embed_documents([chunks[0].embed_text])[0], strict=True))
-    hits = retriever.retrieve(
-        RetrievalRequest(question, "c", Reader.whole_tenant("t"), 1, mode, min_relevance=cosine - 0.01)
-    )  # type: ignore[arg-type]
+    asked = {"tenant": "t", "collection": "c", "top_k": 1, "mode": mode}
+    hits = retriever.retrieve(BUILD.retrieval(question, min_relevance=cosine - 0.01, **asked))  # type: ignore[arg-type]
     assert [h.chunk.doc_id for h in hits] == ["d0"]
-    assert (
-        retriever.retrieve(
-            RetrievalRequest(question, "c", Reader.whole_tenant("t"), 1, mode, min_relevance=cosine + 0.01)
-        )
-        == []
-    )  # type: ignore[arg-type]
+    assert retriever.retrieve(BUILD.retrieval(question, min_relevance=cosine + 0.01, **asked)) == []  # type: ignore[arg-type]
 
 
 def test_retrieval_signals_describe_the_hits(
@@ -116,11 +122,12 @@ def test_retrieval_signals_describe_the_hits(
         for i, text in enumerate(["Water boils at 100 degrees Celsius.", "Ice melts at 0 degrees Celsius."])
     ]
     _store(store, embedder, sparse, chunks)
-    retriever = Retriever(store, embedder, sparse, prefetch_k=10)
-    request = RetrievalRequest("When does water boil?", "c", Reader.whole_tenant("t"), 2, "hybrid")
+    retriever = _retriever(store, embedder, sparse)
+    asked = {"tenant": "t", "collection": "c", "top_k": 2, "min_relevance": 0.0}
+    request = BUILD.retrieval("When does water boil?", mode="hybrid", **asked)  # type: ignore[arg-type]
     found = retriever.retrieve_with_signals(request)
     assert found.signals is not None and found.hits == retriever.retrieve(request)
-    dense = retriever.retrieve(RetrievalRequest("When does water boil?", "c", Reader.whole_tenant("t"), 2, "dense"))
+    dense = retriever.retrieve(BUILD.retrieval("When does water boil?", mode="dense", **asked))  # type: ignore[arg-type]
     assert found.signals.dense_top == pytest.approx(dense[0].score, abs=1e-5)
     assert found.signals.dense_margin == pytest.approx(dense[0].score - dense[1].score, abs=1e-5)
     assert found.signals.sparse_top > 0 and found.signals.coverage == 1.0  # "water", "boil": both held
@@ -133,11 +140,11 @@ def test_the_answerability_gate_abstains_before_generation(
     store.ensure_collection("c", embedder.dimension)
     chunks = [Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")]
     _store(store, embedder, sparse, chunks)
-    retriever = Retriever(store, embedder, sparse, prefetch_k=10)
+    retriever = _retriever(store, embedder, sparse)
     model = AnswerabilityModel.load()
 
     def pipeline(minimum: float) -> RagPipeline:
-        config = PipelineConfig(answerability_min=minimum, answerability=model)
+        config = replace(CONFIG, answerability_min=minimum, answerability=model)
         return RagPipeline(retriever, GenericFakeChatModel(messages=iter([AIMessage("At 100 C [1].")])), config)
 
     asked = _request("When does water boil?")

@@ -3,8 +3,10 @@ evaluations measure the temperature users get, and /v1/retrieve applies the chat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -17,15 +19,18 @@ from evals.beir import GoldAnswer
 from evals.groundedness import TokenSupport
 from rag.access.document_access import Reader
 from rag.access.identity import Principal
-from rag.answering.pipeline import RagPipeline
+from rag.access.namespace import CollectionNamespace
+from rag.answering.pipeline import PipelineConfig, RagPipeline
 from rag.answering.prompts import Turn
-from rag.answering.requests import RequestBuilder
+from rag.answering.requests import MAX_TOP_K, RequestBuilder
 from rag.answering.retrieval import Retriever
 from rag.domain import Chunk
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
+from rag.errors import InvalidInput
 from rag.settings import Settings
 from rag.store.base import VectorStore
+from rag.store.fusion import Fusion
 from serving.app import create_app
 
 SETTINGS = Settings(
@@ -72,10 +77,47 @@ def test_a_principal_reads_what_its_role_and_groups_allow_and_the_operator_its_w
     admin = Principal("t", "root", roles=frozenset({"admin"}))
     assert build.reader(admin) == Reader.whole_tenant("t") == build.reader(tenant="t")
     assert build.reader() == Reader.whole_tenant("acme")  # the operator of RAG_TENANT
-    private = RequestBuilder(SETTINGS.model_copy(update={"default_access": "admins"}))
+    private = RequestBuilder(SETTINGS.updated(default_access="admins"))
     assert not private.reader(alice).default_visible and build.reader(alice).default_visible
     with pytest.raises(ValueError):
         build.reader(alice, tenant="t")
+
+
+def test_each_bound_is_checked_by_the_builder_for_every_entry_point() -> None:
+    """top_k, max_tokens and the messages' number and size are checked in one place, the builder, so the CLI and
+    the evaluations keep the API's bounds (the API's schema only states them); an error names the field."""
+    bounded = RequestBuilder(Settings(max_messages=2, max_input_chars=10, max_tokens_limit=50))
+    question = [Turn("user", "q")]
+    for asked, param in [
+        ({"top_k": 0}, "top_k"),
+        ({"top_k": MAX_TOP_K + 1}, "top_k"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"max_tokens": 51}, "max_tokens"),
+    ]:
+        with pytest.raises(InvalidInput) as refused:
+            bounded.chat(question, **asked)  # type: ignore[arg-type]
+        assert refused.value.param == param, asked
+    at_bounds = bounded.chat(question, top_k=MAX_TOP_K, max_tokens=50)
+    assert (at_bounds.top_k, at_bounds.max_tokens, bounded.retrieval("q", top_k=1).top_k) == (MAX_TOP_K, 50, 1)
+    for turns in ([Turn("user", "q")] * 3, [Turn("user", "eleven char")]):
+        with pytest.raises(InvalidInput) as refused:
+            bounded.chat(turns)
+        assert refused.value.param == "messages"
+    with pytest.raises(InvalidInput) as refused:
+        bounded.retrieval("q", top_k=MAX_TOP_K + 1)
+    assert refused.value.param == "top_k"
+
+
+def test_requests_are_made_by_the_builder_alone() -> None:
+    """No module constructs a retrieval or chat request but rag/answering/requests.py (the eval ran without the
+    relevance floor while it built its own)."""
+    root = Path(__file__).resolve().parents[1]
+    made = re.compile(r"\b(RetrievalRequest|ChatRequest)\(")
+    packages = ("rag", "serving", "evals", "rag_cli", "ingest", "benchmarks", "tests")
+    makers = sorted(
+        str(p.relative_to(root)) for d in packages for p in (root / d).rglob("*.py") if made.search(p.read_text())
+    )
+    assert makers == ["rag/answering/requests.py"]
 
 
 class _Recording(GenericFakeChatModel):
@@ -96,7 +138,10 @@ def test_the_evaluation_asks_the_model_with_the_users_temperature(
     chunk = Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")
     store.upsert("c", [chunk], embedder.embed_documents([chunk.embed_text]), sparse.encode_documents([chunk.text]))
     model = _Recording(messages=iter([AIMessage("At 100 C [1].")]), calls=[])
-    pipeline = RagPipeline(Retriever(store, embedder, sparse, prefetch_k=10), model)
+    retriever = Retriever(
+        store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=CollectionNamespace("shared")
+    )
+    pipeline = RagPipeline(retriever, model, PipelineConfig.from_settings(SETTINGS))
     gold = GoldAnswer("q1", "When does water boil?", answerable=True, gold_doc_ids=["d0"], answers=["At 100 C."])
     evaluate_question(pipeline, gold, collection="c", tenant="t", settings=SETTINGS, groundedness=TokenSupport())
     assert model.calls and model.calls[0]["temperature"] == 0.6
@@ -123,3 +168,20 @@ def test_retrieve_applies_the_chats_relevance_floor_unless_the_caller_sets_one(k
     assert [c["doc_id"] for c in on_topic["data"]] == ["water"]
     bad = kb_client.post("/v1/retrieve", json={**off_topic, "min_relevance": 2})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "min_relevance"
+
+
+def test_the_api_names_the_field_a_bound_refused(kb_client: TestClient) -> None:
+    """The builder checks the bound; the error names the field as it was sent (OpenAI's max_completion_tokens too)."""
+    chat = {"model": "rag", "messages": [{"role": "user", "content": "When does water boil?"}]}
+    for asked, param in [
+        ({"top_k": 0}, "top_k"),
+        ({"top_k": MAX_TOP_K + 1}, "top_k"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"max_tokens": 4097}, "max_tokens"),
+        ({"max_completion_tokens": 0}, "max_completion_tokens"),
+        ({"max_tokens": 8, "max_completion_tokens": 4097}, "max_completion_tokens"),
+    ]:
+        r = kb_client.post("/v1/chat/completions", json={**chat, **asked})
+        assert r.status_code == 400 and r.json()["error"]["param"] == param, (asked, r.text)
+    r = kb_client.post("/v1/retrieve", json={"query": "water", "top_k": MAX_TOP_K + 1})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "top_k"

@@ -115,13 +115,20 @@ class TestQdrantServer(StoreSuite):
 def test_langchain_retriever_adapter(
     store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
+    from rag.access.namespace import CollectionNamespace
     from rag.answering.langchain_retriever import RagRetriever
+    from rag.answering.requests import RequestBuilder
+    from rag.settings import Settings
+    from rag.store.fusion import Fusion
 
     fill(store, embedder, sparse, "t1")
     lc = RagRetriever(
-        retriever=Retriever(store, embedder, sparse, prefetch_k=10),
+        retriever=Retriever(
+            store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=CollectionNamespace("shared")
+        ),
+        requests=RequestBuilder(Settings(_env_file=None)),  # type: ignore[call-arg]
+        tenant="t1",
         collection="c",
-        reader=Reader.whole_tenant("t1"),
         top_k=2,
     )
     docs = lc.invoke("helm chart install")

@@ -10,14 +10,16 @@ import pytest
 
 from ingest.chunking import Chunker
 from ingest.sync import Ingestor
-from rag.access.document_access import Reader
 from rag.access.namespace import CollectionNamespace, TenantIsolation, tenant_token
-from rag.answering.retrieval import RetrievalRequest, Retriever
+from rag.answering.requests import RequestBuilder
+from rag.answering.retrieval import Retriever
 from rag.domain import Document
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.errors import InvalidInput, NotFound
+from rag.settings import Settings
 from rag.store.base import VectorStore
+from rag.store.fusion import Fusion
 
 ALPHA = [
     Document("a1", "The acquisition of the harbour company closed in May.", "Deal", "a1"),
@@ -41,9 +43,8 @@ def _ingest(
 
 
 def _probe(retriever: Retriever, tenant: str = "alpha", collection: str = "c") -> float:
-    request = RetrievalRequest(
-        query="acquisition", collection=collection, reader=Reader.whole_tenant(tenant), top_k=1, mode="sparse"
-    )
+    build = RequestBuilder(Settings(_env_file=None))  # type: ignore[call-arg]
+    request = build.retrieval("acquisition", tenant=tenant, collection=collection, top_k=1, mode="sparse")
     [hit] = retriever.retrieve(request)
     assert hit.chunk.doc_id == "a1"
     return hit.score
@@ -54,7 +55,7 @@ def test_another_tenants_documents_move_my_sparse_scores_only_when_shared(
     isolation: TenantIsolation, store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     names = CollectionNamespace(isolation)
-    retriever = Retriever(store, embedder, sparse, prefetch_k=10, namespace=names)
+    retriever = Retriever(store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=names)
     _ingest(store, embedder, sparse, names, "alpha", ALPHA)
     before = _probe(retriever)
     _ingest(store, embedder, sparse, names, "beta", BETA)
@@ -71,7 +72,7 @@ def test_another_tenants_collection_reads_as_not_found(
     store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     names = CollectionNamespace("strict")
-    retriever = Retriever(store, embedder, sparse, prefetch_k=10, namespace=names)
+    retriever = Retriever(store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=names)
     _ingest(store, embedder, sparse, names, "beta", BETA, collection="beta-private")
 
     def error(collection: str) -> str:

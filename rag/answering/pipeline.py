@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, BaseMessageChunk
 
 from rag.answering.answer import Answer
-from rag.answering.prompts import UNSUPPORTED_ANSWER, citations_for, grounded_messages, retrieval_query
+from rag.answering.prompts import ABSTENTION_ANSWERS, citations_for, grounded_messages, retrieval_query
 from rag.answering.requests import ChatRequest
 from rag.answering.retrieval import Retriever
 from rag.answering.stream import AnswerFold, StreamEvent, TokenDelta, UsageTracker, abstention
@@ -33,30 +33,33 @@ from rag.settings import InjectedSources, Settings
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
-    """What the pipeline itself reads of the settings."""
+    """What the pipeline itself reads of the settings (`from_settings`: the only place its values come from)."""
 
-    history_turns: int = 1  # earlier user turns added to the retrieval query of a follow-up question
-    excerpt_chars: int = 300  # characters of each source shown in a citation
-    attribution: AttributionConfig = field(default_factory=AttributionConfig)
-    # An answer none of whose sentences a source supports: kept and flagged, or replaced by the abstention (the
-    # answer is then held back until its evidence is in, and a stream's text arrives at its end).
-    unsupported_answers: Literal["flag", "abstain"] = "flag"
-    injected_sources: InjectedSources = "downweight"  # flagged sources: kept, last with a note, or dropped
-    fence_sources: bool = True  # sources quoted as data in the prompt (off only to measure the fence)
+    history_turns: int  # earlier user turns added to the retrieval query of a follow-up question
+    excerpt_chars: int  # characters of each source shown in a citation
+    attribution: AttributionConfig
+    # An answer none of whose sentences a source supports: replaced by the abstention (RAG_UNSUPPORTED_ANSWERS=
+    # abstain: the answer is then held back until its evidence is in, and a stream's text arrives at its end), or
+    # kept and flagged.
+    abstain_unsupported: bool
+    injected_sources: InjectedSources  # flagged sources: kept, last with a note, or dropped
+    fence_sources: bool  # sources quoted as data in the prompt (off only to measure the fence)
     # Below this probability that the sources answer the question (rag/evidence/answerability.py), abstain (0: never).
-    answerability_min: float = 0.0
-    answerability: AnswerabilityModel | None = None
+    answerability_min: float
+    answerability: AnswerabilityModel | None  # loaded when `answerability_min` is above 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineConfig:
+        retrieval, evidence = settings.retrieval, settings.evidence
         return cls(
-            history_turns=settings.history_turns,
-            excerpt_chars=settings.excerpt_chars,
-            attribution=AttributionConfig(settings.attribution_dense_weight, settings.attribution_min_support),
-            unsupported_answers=settings.unsupported_answers,
-            injected_sources=settings.injected_sources,
-            answerability_min=settings.answerability_min,
-            answerability=AnswerabilityModel.load() if settings.answerability_min > 0 else None,
+            history_turns=retrieval.history_turns,
+            excerpt_chars=evidence.excerpt_chars,
+            attribution=AttributionConfig(evidence.attribution_dense_weight, evidence.attribution_min_support),
+            abstain_unsupported=evidence.unsupported_answers == "abstain",
+            injected_sources=evidence.injected_sources,
+            fence_sources=True,
+            answerability_min=retrieval.answerability_min,
+            answerability=AnswerabilityModel.load() if retrieval.answerability_min > 0 else None,
         )
 
 
@@ -94,8 +97,6 @@ def ground(retriever: Retriever, config: PipelineConfig, request: ChatRequest) -
     not exist) before it loads the language model."""
     if not request.turns or request.turns[-1].role != "user" or not request.turns[-1].content.strip():
         raise InvalidInput("the last message must be a non-empty user message", param="messages")
-    if request.max_tokens < 1:
-        raise InvalidInput("max_tokens must be at least 1", param="max_tokens")
     query = retrieval_query(request.turns, config.history_turns)
     gate = config.answerability if config.answerability_min > 0 else None
     retrieved = retriever.retrieve_with_signals(request.retrieval(query), signals=gate is not None)
@@ -155,15 +156,18 @@ class _CheckedAnswer:
             return [self._usage.finished(evidence)]
         if evidence.supported == 0:
             unsupported = Evidence.abstained("unsupported", evidence.citations)
-            return [TokenDelta(UNSUPPORTED_ANSWER), self._usage.finished(unsupported)]
+            return [TokenDelta(ABSTENTION_ANSWERS["unsupported"]), self._usage.finished(unsupported)]
         return [TokenDelta(text), self._usage.finished(evidence)]
 
 
 class RagPipeline:
-    def __init__(self, retriever: Retriever, chat_model: BaseChatModel, config: PipelineConfig | None = None) -> None:
+    """Grounds a chat request, then streams its answer: one stream of events (rag/answering/stream.py) that every
+    caller folds once (`AnswerFold`)."""
+
+    def __init__(self, retriever: Retriever, chat_model: BaseChatModel, config: PipelineConfig) -> None:
         self.retriever = retriever
         self.chat_model = chat_model
-        self._config = config or PipelineConfig()
+        self._config = config
         self.attributor = Attributor(retriever.embedder, self._config.attribution)
 
     def ground(self, request: ChatRequest) -> Grounding:
@@ -174,7 +178,7 @@ class RagPipeline:
         return {"max_tokens": request.max_tokens, "temperature": request.temperature}
 
     def _checked(self, grounding: Grounding) -> _CheckedAnswer:
-        return _CheckedAnswer(grounding, self.attributor, self._config.unsupported_answers == "abstain")
+        return _CheckedAnswer(grounding, self.attributor, self._config.abstain_unsupported)
 
     async def astream(self, request: ChatRequest, grounding: Grounding) -> AsyncGenerator[StreamEvent, None]:
         """Token deltas of the answer, markers checked, then one `Finished` event with the evidence. Abstains
@@ -214,15 +218,7 @@ class RagPipeline:
         yield from answer.closing()
 
     def answer(self, request: ChatRequest) -> Answer:
-        grounding = self.ground(request)
         fold = AnswerFold()
-        for event in self.stream(request, grounding):
+        for event in self.stream(request, self.ground(request)):
             fold.add(event)
-        finished = fold.finished
-        return Answer(
-            text=fold.text,
-            evidence=finished.evidence,
-            prompt_tokens=finished.prompt_tokens,
-            completion_tokens=finished.completion_tokens,
-            finish_reason=finished.finish_reason,
-        )
+        return fold.answer()

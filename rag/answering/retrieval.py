@@ -1,9 +1,10 @@
 """Retrieval: embed the query (dense and/or BM25) and run one Qdrant query, fused inside Qdrant for hybrid.
 
-A request may set `min_relevance`, a dense cosine similarity: when even the best chunk is less similar than that to
-the query, nothing relevant was found and the result is empty (the chat then abstains without calling the LLM).
-Fused (DBSF, RRF) and BM25 scores are relative to each query, so the check uses the dense score: in hybrid mode one
-more nearest-neighbour query of one point. Sparse mode has no bounded score and is never gated.
+Its requests come from `RequestBuilder` (rag/answering/requests.py), which checks their bounds. A request sets
+`min_relevance`, a dense cosine similarity: when even the best chunk is less similar than that to the query,
+nothing relevant was found and the result is empty (the chat then abstains without calling the LLM). Fused (DBSF,
+RRF) and BM25 scores are relative to each query, so the check uses the dense score: in hybrid mode one more
+nearest-neighbour query of one point. Sparse mode has no bounded score and is never gated.
 
 A chat's retrieval also asks for the signals that tell whether the hits can answer the question
 (`retrieve_with_signals`, rag/evidence/answerability.py): the dense top two, the BM25 top one, the query terms'
@@ -13,30 +14,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.access.document_access import Reader
 from rag.access.namespace import CollectionNamespace
-from rag.domain import Hit, RetrievalMode, SparseVector
+from rag.answering.requests import RetrievalRequest
+from rag.domain import Hit, SparseVector
 from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.embedding.sparse import Bm25Tokenizer
 from rag.errors import InvalidInput, NotFound
 from rag.evidence.answerability import RetrievalSignals
-from rag.store.base import PayloadFilter, VectorStore
-from rag.store.fusion import DEFAULT_FUSION, Fusion
+from rag.settings import RetrievalMode
+from rag.store.base import VectorStore
+from rag.store.fusion import Fusion
 from rag.store.visibility import missing, told_of
-
-MAX_TOP_K = 100
-
-
-@dataclass(frozen=True, slots=True)
-class RetrievalRequest:
-    query: str
-    collection: str
-    reader: Reader  # its tenant, and what it may see there
-    top_k: int
-    mode: RetrievalMode
-    filters: PayloadFilter | None = None
-    min_relevance: float = 0.0  # best dense cosine below this: nothing relevant (0 disables the check)
-    with_dense: bool = False  # hits carry their chunks' dense vectors (a chat's attribution compares with them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +37,9 @@ class Retrieved:
 
 
 class Retriever:
-    """The one retriever behind the API, the CLI and the evaluation harness."""
+    """The one retriever behind the API, the CLI and the evaluation harness. How hybrid results are fused
+    (RAG_FUSION) and how collections are named in the store (RAG_TENANT_ISOLATION) are settings, read by
+    rag/components.py: no default here."""
 
     def __init__(
         self,
@@ -58,8 +48,8 @@ class Retriever:
         sparse: SparseEncoder,
         *,
         prefetch_k: int,
-        fusion: Fusion = DEFAULT_FUSION,
-        namespace: CollectionNamespace | None = None,
+        fusion: Fusion,
+        namespace: CollectionNamespace,
         listed: str | None = None,
     ) -> None:
         self.store = store
@@ -68,7 +58,7 @@ class Retriever:
         self.sparse = sparse
         self.prefetch_k = prefetch_k
         self.fusion = fusion
-        self.namespace = namespace or CollectionNamespace("shared")  # none given: collections are named as stored
+        self.namespace = namespace
         self._terms = Bm25Tokenizer()
 
     def retrieve(self, request: RetrievalRequest) -> list[Hit]:
@@ -80,8 +70,6 @@ class Retriever:
         one)."""
         if not request.query.strip():
             raise InvalidInput("the query is empty", param="query")
-        if not 1 <= request.top_k <= MAX_TOP_K:
-            raise InvalidInput(f"top_k must be between 1 and {MAX_TOP_K}", param="top_k")
         name = self.namespace.store_name(request.collection, request.reader.tenant)
         dense = self.embedder.embed_query(request.query) if signals or request.mode != "sparse" else None
         sparse = self.sparse.encode_query(request.query) if signals or request.mode != "dense" else None

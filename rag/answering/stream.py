@@ -1,5 +1,6 @@
 """What a grounded answer streams: token deltas, then one `Finished` event with usage and the answer's evidence; and
-the one fold of those events into text, used by the API's non-streamed answers, the CLI and the evaluation harness."""
+the one fold of those events into the answer, used by the API (once per request, for the wire, the records and the
+metrics alike), the CLI and the evaluation harness."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessageChunk, BaseMessageChunk
 
-from rag.answering.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER
+from rag.answering.answer import Answer
+from rag.answering.prompts import ABSTENTION_ANSWERS
 from rag.evidence.evidence import AbstentionReason, Evidence
 
 
@@ -31,17 +33,17 @@ StreamEvent = TokenDelta | Finished
 def abstention(reason: AbstentionReason) -> tuple[StreamEvent, ...]:
     """What the pipeline says, without calling the LLM, when retrieval found nothing relevant (`no_sources`) or what
     it found cannot answer the question (`unanswerable`)."""
-    text = NO_SOURCES_ANSWER if reason == "no_sources" else UNANSWERABLE_ANSWER
-    return (TokenDelta(text), Finished(0, 0, "stop", Evidence.abstained(reason)))
+    return (TokenDelta(ABSTENTION_ANSWERS[reason]), Finished(0, 0, "stop", Evidence.abstained(reason)))
 
 
 @dataclass(slots=True)
 class AnswerFold:
     """The events of one answer folded as they arrive: its text so far, when its first token came
-    (`time.perf_counter()`), and once it came, the `Finished` event."""
+    (`time.perf_counter()`), and the `Finished` event (`complete` once it came)."""
 
     pieces: list[str] = field(default_factory=list)
     finished: Finished = field(default_factory=lambda: Finished(0, 0, "stop"))
+    complete: bool = False
     first_token_at: float | None = None
 
     def add(self, event: StreamEvent) -> None:
@@ -50,11 +52,20 @@ class AnswerFold:
                 self.first_token_at = time.perf_counter()
             self.pieces.append(event.text)
         else:
-            self.finished = event
+            self.finished, self.complete = event, True
 
     @property
     def text(self) -> str:
         return "".join(self.pieces)
+
+    def answer(self) -> Answer:
+        return Answer(
+            text=self.text,
+            evidence=self.finished.evidence,
+            prompt_tokens=self.finished.prompt_tokens,
+            completion_tokens=self.finished.completion_tokens,
+            finish_reason=self.finished.finish_reason,
+        )
 
 
 class UsageTracker:

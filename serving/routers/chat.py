@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from rag.access.identity import Principal
-from serving.chat_service import ChatService
+from serving.chat.service import ChatService
 from serving.chat_slot import holding
 from serving.deps import ReaderDep, StateDep
 from serving.disconnect import CLIENT_CLOSED_REQUEST, ClientGone, until_disconnect
