@@ -30,8 +30,6 @@ from evals.eval_index import TENANT, open_eval_index
 from ingest.loaders import SUFFIXES, load
 from ingest.sources import discover
 from ingest.sync import Ingestor
-from rag.access.document_access import Reader
-from rag.answering.retrieval import RetrievalRequest
 from rag.components import build_components
 from rag.settings import Settings
 
@@ -43,10 +41,14 @@ DOCS_QUESTION = "how do I deploy it?"
 def best_scores(dataset: Path, questions: list[str]) -> list[float]:
     index = open_eval_index(dataset, Settings())
     try:
-        retriever = index.components.retriever
+        retriever, requests = index.components.retriever, index.components.requests
         scores = []
         for text in questions:
-            hits = retriever.retrieve(RetrievalRequest(text, index.collection, Reader.whole_tenant(TENANT), 1, "dense"))
+            # the best similarity itself, whatever the floor this benchmark calibrates (RAG_MIN_RELEVANCE)
+            asked = requests.retrieval(
+                text, tenant=TENANT, collection=index.collection, top_k=1, mode="dense", min_relevance=0.0
+            )
+            hits = retriever.retrieve(asked)
             scores.append(hits[0].score if hits else 0.0)
         return scores
     finally:
@@ -56,15 +58,16 @@ def best_scores(dataset: Path, questions: list[str]) -> list[float]:
 def docs_question() -> dict[str, Any]:
     """DOCS_QUESTION's best chunk by dense similarity among this repository's docs/, and its score."""
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings().model_copy(update={"qdrant_url": None, "qdrant_path": Path(tmp), "tenant": TENANT})
+        settings = Settings().updated(qdrant_url=None, qdrant_path=Path(tmp), tenant=TENANT)
         components = build_components(settings, lazy_embedder=True)
         try:
             Ingestor.for_components(components, collection="docs", tenant=TENANT).run(
                 load(discover([ROOT / "docs"], SUFFIXES))
             )
-            hits = components.retriever.retrieve(
-                RetrievalRequest(DOCS_QUESTION, "docs", Reader.whole_tenant(TENANT), 1, "dense")
+            asked = components.requests.retrieval(
+                DOCS_QUESTION, tenant=TENANT, collection="docs", top_k=1, mode="dense", min_relevance=0.0
             )
+            hits = components.retriever.retrieve(asked)
         finally:
             components.close()
     best = hits[0] if hits else None

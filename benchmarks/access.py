@@ -32,11 +32,14 @@ from benchmarks.corpus_vectors import ROOT, CorpusVectors, corpus_vectors, datas
 from benchmarks.store import load, percentile
 from evals.beir import load_queries
 from ingest.sync import Ingestor
-from rag.access.document_access import DocumentAccess, Reader
-from rag.answering.retrieval import RetrievalRequest, Retriever
-from rag.components import build_components
-from rag.domain import Document, RetrievalMode
-from rag.settings import Settings
+from rag.access.document_access import DocumentAccess
+from rag.access.identity import Principal
+from rag.access.namespace import CollectionNamespace
+from rag.answering.requests import RequestBuilder
+from rag.answering.retrieval import Retriever
+from rag.components import build_components, fusion
+from rag.domain import Document
+from rag.settings import RetrievalMode, Settings
 from rag.store.edge import EdgeStore
 
 MODES: tuple[RetrievalMode, ...] = ("dense", "sparse", "hybrid")
@@ -59,20 +62,22 @@ def query_latencies(args: argparse.Namespace, cv: CorpusVectors) -> list[dict[st
     texts = list(load_queries(scifact).values())[: args.queries]
     queries = [(cv.embedder.embed_query(t), cv.encoder.encode_query(t)) for t in texts]
     rng = random.Random(5)
-    caller = Reader(
-        TENANT,
-        everything=False,
-        subject="user-1",
-        groups=frozenset(f"g{g}" for g in rng.sample(range(args.groups), args.caller_groups)),
-    )
-    readers = {"tenant": Reader.whole_tenant(TENANT), "access": caller}
+    groups = frozenset(f"g{g}" for g in rng.sample(range(args.groups), args.caller_groups))
+    caller = Principal(TENANT, "user-1", groups=groups)
+    settings = Settings(_env_file=None)
+    builder = RequestBuilder(settings)
+    # the tenant's operator (sees everything) and a user who sees what its groups give it, as a chat retrieves
+    whose: dict[str, tuple[Principal | None, str | None]] = {"tenant": (None, TENANT), "access": (caller, None)}
+    readers = {name: builder.reader(principal, tenant=tenant) for name, (principal, tenant) in whose.items()}
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         store = EdgeStore.under(Path(tmp))
         figures = load(store, "c", with_access(scaled(cv, args.points), args.groups))
         print(f"load {args.points} points: {figures}", flush=True)
-        retriever = Retriever(store, cv.embedder, cv.encoder, prefetch_k=50)
-        min_relevance = Settings(_env_file=None).min_relevance  # type: ignore[call-arg]
+        names = CollectionNamespace("shared")  # the collection is named as stored
+        retriever = Retriever(
+            store, cv.embedder, cv.encoder, prefetch_k=50, fusion=fusion(settings.retrieval), namespace=names
+        )
         for mode in MODES:
             ms: dict[str, list[float]] = {name: [] for name in readers}
             whole: dict[str, list[float]] = {name: [] for name in readers}
@@ -81,7 +86,10 @@ def query_latencies(args: argparse.Namespace, cv: CorpusVectors) -> list[dict[st
                     started = time.perf_counter()
                     store.query("c", reader=reader, mode=mode, dense=dense, sparse=sparse, limit=10, prefetch_limit=50)
                     ms[name].append((time.perf_counter() - started) * 1000)
-                    request = RetrievalRequest(text, "c", reader, 10, mode, min_relevance=min_relevance)
+                    principal, tenant = whose[name]
+                    request = builder.retrieval(
+                        text, principal=principal, tenant=tenant, collection="c", top_k=10, mode=mode
+                    )
                     started = time.perf_counter()  # as a chat retrieves: embedding, the query, the relevance check
                     retriever.retrieve(request)
                     whole[name].append((time.perf_counter() - started) * 1000)
@@ -107,7 +115,7 @@ def access_change(args: argparse.Namespace) -> dict[str, float]:
     docs = [Document(r["_id"], r["text"], r.get("title", ""), f"scifact/{r['_id']}") for r in records]
     hr, eng = DocumentAccess.of(groups=["hr"]), DocumentAccess.of(groups=["eng"])
     with tempfile.TemporaryDirectory() as tmp:
-        components = build_components(Settings(qdrant_path=Path(tmp), _env_file=None))  # type: ignore[call-arg]
+        components = build_components(Settings(qdrant_path=Path(tmp), _env_file=None))
         try:
 
             def timed(batch: list[Document]) -> tuple[float, int]:

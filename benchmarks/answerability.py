@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,6 @@ from evals.eval_index import TENANT, open_eval_index
 from ingest.loaders import SUFFIXES, load
 from ingest.sources import discover
 from ingest.sync import Ingestor
-from rag.answering.prompts import Turn
-from rag.answering.requests import RequestBuilder
 from rag.components import Components, build_components
 from rag.evidence.answerability import MODEL_FILE, AnswerabilityModel, RetrievalSignals
 from rag.settings import Settings
@@ -48,11 +45,11 @@ THRESHOLDS = [round(0.01 * i, 2) for i in range(100)]
 
 
 def signals(components: Components, collection: str, questions: list[str]) -> list[RetrievalSignals]:
-    builder = RequestBuilder(components.settings)
     out = []
     for question in questions:
-        chat = builder.chat([Turn("user", question)], tenant=TENANT, collection=collection)
-        request = replace(chat.retrieval(question), min_relevance=0.0)  # every question gets its signals
+        # as a chat retrieves for a question (its top_k, its mode), but no relevance floor: every question gets its
+        # signals
+        request = components.requests.retrieval(question, tenant=TENANT, collection=collection, min_relevance=0.0)
         found = components.retriever.retrieve_with_signals(request)
         out.append(found.signals or RetrievalSignals(0.0, 0.0, 0.0, 0.0))
     return out

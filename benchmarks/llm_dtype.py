@@ -20,9 +20,7 @@ from typing import Any, Literal
 from benchmarks.corpus_vectors import ROOT, dataset
 from evals.beir import load_answers
 from evals.eval_index import TENANT, open_eval_index
-from rag.access.document_access import Reader
 from rag.answering.prompts import Turn, grounded_messages
-from rag.answering.retrieval import RetrievalRequest
 from rag.llm.cpu_dtype import cpu_flags, cpu_llm_dtype
 from rag.llm.local_chat_model import LocalChatModel
 from rag.llm.model_files import dev_model_dir
@@ -39,21 +37,18 @@ def main() -> None:
     clapnq = dataset("clapnq")
     index = open_eval_index(clapnq, settings)
     golds = [g for g in load_answers(clapnq) if g.answerable][: args.questions]
-    retriever = index.components.retriever
+    retriever, requests = index.components.retriever, index.components.requests
+    asked = [requests.retrieval(g.question, tenant=TENANT, collection=index.collection, mode="hybrid") for g in golds]
     prompts = [
-        grounded_messages(
-            [Turn("user", g.question)],
-            retriever.retrieve(
-                RetrievalRequest(g.question, index.collection, Reader.whole_tenant(TENANT), settings.top_k, "hybrid")
-            ),
-        )
-        for g in golds
+        grounded_messages([Turn("user", g.question)], retriever.retrieve(a)) for g, a in zip(golds, asked, strict=True)
     ]
     index.components.close()
     rows: dict[str, dict[str, Any]] = {}
     dtypes: tuple[Literal["bfloat16", "float32"], ...] = ("bfloat16", "float32")
     for dtype in dtypes:
-        model = LocalChatModel(model_dir=dev_model_dir(settings.cache_dir), max_tokens=args.max_tokens, dtype=dtype)
+        model = LocalChatModel(
+            model_dir=dev_model_dir(settings.embedding.cache_dir), max_tokens=args.max_tokens, dtype=dtype
+        )
         model.invoke(prompts[0][-1:], max_tokens=2)  # warm-up
         ttft, decode, total = [], [], []
         for messages in prompts:

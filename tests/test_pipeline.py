@@ -22,9 +22,9 @@ from rag.settings import Settings
 from rag.store.base import VectorStore
 from rag.store.fusion import Fusion
 
-BUILD = RequestBuilder(Settings(_env_file=None))  # type: ignore[call-arg]
+BUILD = RequestBuilder(Settings(_env_file=None))
 # The default settings without the answerability gate (RAG_ANSWERABILITY_MIN 0), which one test sets itself.
-CONFIG = PipelineConfig.from_settings(Settings(_env_file=None, answerability_min=0.0))  # type: ignore[call-arg]
+CONFIG = PipelineConfig.from_settings(Settings(_env_file=None, answerability_min=0.0))
 
 
 def _request(question: str, turns: list[Turn] | None = None) -> ChatRequest:

@@ -126,7 +126,7 @@ def test_langchain_retriever_adapter(
         retriever=Retriever(
             store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=CollectionNamespace("shared")
         ),
-        requests=RequestBuilder(Settings(_env_file=None)),  # type: ignore[call-arg]
+        requests=RequestBuilder(Settings(_env_file=None)),
         tenant="t1",
         collection="c",
         top_k=2,

@@ -43,7 +43,7 @@ def _ingest(
 
 
 def _probe(retriever: Retriever, tenant: str = "alpha", collection: str = "c") -> float:
-    build = RequestBuilder(Settings(_env_file=None))  # type: ignore[call-arg]
+    build = RequestBuilder(Settings(_env_file=None))
     request = build.retrieval("acquisition", tenant=tenant, collection=collection, top_k=1, mode="sparse")
     [hit] = retriever.retrieve(request)
     assert hit.chunk.doc_id == "a1"

@@ -17,18 +17,37 @@ import numpy as np
 import pytest
 
 from rag.access.document_access import Reader
-from rag.answering.retrieval import RetrievalRequest, Retriever
+from rag.access.namespace import CollectionNamespace
+from rag.answering.requests import RequestBuilder, RetrievalRequest
+from rag.answering.retrieval import Retriever
 from rag.components import fusion as fusion_of
 from rag.domain import Chunk, SparseVector
 from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.errors import InvalidInput, NotFound
-from rag.settings import RetrievalSettings
-from rag.store.base import VectorStore, document_hashes
+from rag.settings import RetrievalMode, RetrievalSettings, Settings
+from rag.store.base import PayloadFilter, VectorStore, document_hashes
 from rag.store.engine import StoreEngine
 from rag.store.fusion import Fusion
 from rag.store.index import HnswParams
 
 FUSION = fusion_of(RetrievalSettings())  # the platform's default fusion, for hybrid queries
+REQUESTS = RequestBuilder(Settings(_env_file=None))
+
+
+def retriever_over(store: VectorStore, embedder: DenseEmbedder, sparse: SparseEncoder) -> Retriever:
+    """The platform's retriever over `store`, its collections named as stored."""
+    return Retriever(store, embedder, sparse, prefetch_k=10, fusion=FUSION, namespace=CollectionNamespace("shared"))
+
+
+def asked(
+    query: str, tenant: str, top_k: int, mode: RetrievalMode, filters: PayloadFilter | None = None
+) -> RetrievalRequest:
+    """A search of collection `c` as the builder makes it, without the relevance floor: the engines' rankings are
+    under test."""
+    return REQUESTS.retrieval(
+        query, tenant=tenant, collection="c", top_k=top_k, mode=mode, filters=filters, min_relevance=0.0
+    )
+
 
 TEXTS = {
     "helm.md": "Deploy the platform on Kubernetes with the Helm chart: helm install rag ./helm.",
@@ -184,8 +203,7 @@ class QueryTest(StoreFixtures):
         self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder, mode: str
     ) -> None:
         fill(store, embedder, sparse, "t1")
-        retriever = Retriever(store, embedder, sparse, prefetch_k=10)
-        hits = retriever.retrieve(RetrievalRequest(QUESTION, "c", Reader.whole_tenant("t1"), 2, mode))  # type: ignore[arg-type]
+        hits = retriever_over(store, embedder, sparse).retrieve(asked(QUESTION, "t1", 2, mode))  # type: ignore[arg-type]
         assert hits[0].chunk.doc_id == "helm.md"
         assert hits[0].score > 0
 
@@ -210,34 +228,24 @@ class QueryTest(StoreFixtures):
         self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
     ) -> None:
         fill(store, embedder, sparse, "t1")
-        retriever = Retriever(store, embedder, sparse, prefetch_k=10)
-        assert retriever.retrieve(RetrievalRequest("helm", "c", Reader.whole_tenant("t2"), 5, "hybrid")) == []
+        retriever = retriever_over(store, embedder, sparse)
+        assert retriever.retrieve(asked("helm", "t2", 5, "hybrid")) == []
         assert store.count("c", Reader.whole_tenant("t1")) == 3 and store.count("c", Reader.whole_tenant("t2")) == 0
         with pytest.raises(InvalidInput):
-            retriever.retrieve(
-                RetrievalRequest("helm", "c", Reader.whole_tenant("t2"), 5, "hybrid", filters={"tenant": "t1"})
-            )
+            retriever.retrieve(asked("helm", "t2", 5, "hybrid", filters={"tenant": "t1"}))
 
     def test_payload_and_metadata_filters(
         self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
     ) -> None:
         fill(store, embedder, sparse, "t1")
-        retriever = Retriever(store, embedder, sparse, prefetch_k=10)
-        hits = retriever.retrieve(
-            RetrievalRequest("helm", "c", Reader.whole_tenant("t1"), 5, "dense", filters={"team": "cats"})
-        )
+        retriever = retriever_over(store, embedder, sparse)
+        hits = retriever.retrieve(asked("helm", "t1", 5, "dense", filters={"team": "cats"}))
         assert [h.chunk.doc_id for h in hits] == ["cats.md"]
-        hits = retriever.retrieve(
-            RetrievalRequest(
-                "helm", "c", Reader.whole_tenant("t1"), 5, "hybrid", filters={"doc_id": ["ingest.md", "cats.md"]}
-            )
-        )
+        hits = retriever.retrieve(asked("helm", "t1", 5, "hybrid", filters={"doc_id": ["ingest.md", "cats.md"]}))
         assert {h.chunk.doc_id for h in hits} == {"ingest.md", "cats.md"}
         for bad_key in ("tT\u00f7J\u00f4", "a..b", "a b", ".a", "x" * 129):  # not JSON paths Qdrant accepts
             with pytest.raises(InvalidInput):  # the first was a 500, found by tests/test_fuzz.py
-                retriever.retrieve(
-                    RetrievalRequest("helm", "c", Reader.whole_tenant("t1"), 5, "hybrid", filters={bad_key: "v"})
-                )
+                retriever.retrieve(asked("helm", "t1", 5, "hybrid", filters={bad_key: "v"}))
 
     def test_fusion_method_and_weights_reach_the_engine(self, store: StoreEngine) -> None:
         """A is the dense side's best, B the sparse side's, C only found by the dense side (second). Qdrant's weighted
