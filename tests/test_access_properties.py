@@ -151,7 +151,7 @@ def test_every_principal_reaches_exactly_the_documents_its_access_allows_on_ever
         nonlocal checks
         prefix = uuid.uuid4().hex[:8]
         tenants = [f"{prefix}-t0", f"{prefix}-t1"]
-        builder = RequestBuilder(Settings(_env_file=None, default_access=default))  # type: ignore[call-arg]
+        builder = RequestBuilder(Settings(_env_file=None, default_access=default))
         chunks = [
             Chunk(tenants[d.tenant], f"d{i}", "h", 0, f"text {i}", "", "", access=d.access) for i, d in enumerate(docs)
         ]

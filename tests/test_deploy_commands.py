@@ -36,7 +36,7 @@ def test_models_prepare_leaves_what_pods_read(tmp_path: Path) -> None:
     done = run_rag(["models", "prepare", "--json"], rag_env(tmp_path / "q"))
     assert done.returncode == 0, done.stderr
     prepared = json.loads(done.stdout)
-    assert prepared["cache_dir"] == str(Settings().cache_dir)
+    assert prepared["cache_dir"] == str(Settings().embedding.cache_dir)
     assert prepared["embedding"] == {"backend": "onnx-int8", "dimensions": 384}
     assert (Path(prepared["dev_llm"]) / "config.json").is_file()
 

@@ -23,9 +23,9 @@ TEXTS = [
 
 def test_onnx_int8_vectors_match_pytorch_and_the_export_is_cached(embedder: SentenceTransformerEmbedder) -> None:
     """In the model cache every run shares (a fresh export is tests/test_ingest.py's first-run test)."""
-    model_dir = onnx_model_dir(packaged_minilm_path(), Settings().cache_dir, "all-MiniLM-L6-v2")
+    model_dir = onnx_model_dir(packaged_minilm_path(), Settings().embedding.cache_dir, "all-MiniLM-L6-v2")
     exported = (model_dir / "model_int8.onnx").stat().st_mtime_ns
-    assert onnx_model_dir(packaged_minilm_path(), Settings().cache_dir, "all-MiniLM-L6-v2") == model_dir
+    assert onnx_model_dir(packaged_minilm_path(), Settings().embedding.cache_dir, "all-MiniLM-L6-v2") == model_dir
     assert (model_dir / "model_int8.onnx").stat().st_mtime_ns == exported  # not exported twice
 
     onnx = OnnxEmbedder(model_dir, batch_tokens=40)
@@ -108,7 +108,7 @@ def test_the_onnx_embedder_tokenizes_like_the_transformers_tokenizer_of_its_expo
     """The ONNX path reads tokenizer.json with `tokenizers` alone: the same ids, truncated alike."""
     from transformers import AutoTokenizer
 
-    model_dir = onnx_model_dir(packaged_minilm_path(), Settings().cache_dir, "all-MiniLM-L6-v2")
+    model_dir = onnx_model_dir(packaged_minilm_path(), Settings().embedding.cache_dir, "all-MiniLM-L6-v2")
     onnx = OnnxEmbedder(model_dir)
     texts = [*TEXTS, "word " * 600, "Ünïcödé\ttext  with   spaces 🎉", ""]
     want = hf_token_ids(AutoTokenizer.from_pretrained(str(model_dir)), texts, max_length=onnx._max_length)

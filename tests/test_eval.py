@@ -166,7 +166,7 @@ def test_answers_are_scored_through_the_chat_pipeline(
     assert first.answerable_probability is not None and first.sentences_supported == 1 and first.gold_supporting
     assert summary.valid_marker == 1.0 and summary.sentences_supported == 1.0 and summary.gold_supporting == 1.0
     curve = summary.abstention_curve
-    assert curve[0]["threshold"] == Settings().answerability_min and curve[-1]["threshold"] == 0.95
+    assert curve[0]["threshold"] == Settings().retrieval.answerability_min and curve[-1]["threshold"] == 0.95
     assert [r["answered_when_answerable"] for r in curve] == sorted(
         (r["answered_when_answerable"] for r in curve), reverse=True
     )

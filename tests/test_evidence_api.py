@@ -198,9 +198,7 @@ def test_an_answer_no_source_supports_becomes_the_abstention_when_so_configured(
         assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == (
             UNSUPPORTED_ANSWER
         )
-    with app_client(
-        settings.model_copy(update={"unsupported_answers": "flag"}), ScriptedChatModel(pieces=invented)
-    ) as app:
+    with app_client(settings.updated(unsupported_answers="flag"), ScriptedChatModel(pieces=invented)) as app:
         reply = app.post("/v1/chat/completions", json=_body()).json()
         assert reply["choices"][0]["message"]["content"] == "".join(invented)  # kept, and flagged
         assert reply["abstention"] is None and [a["supported"] for a in reply["attributions"]] == [False]

@@ -16,8 +16,7 @@ from evals.results import (
     RetrievalResults,
     RetrievalSettings,
 )
-from rag.domain import RetrievalMode
-from rag.settings import Settings
+from rag.settings import RetrievalMode, Settings
 
 NOW = datetime(2025, 3, 4, 5, 6, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\n"

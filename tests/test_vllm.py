@@ -34,7 +34,7 @@ def vllm_launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         .stdout.strip()
         .splitlines()[-1]
     )
-    model_dir = dev_model_dir(Settings().cache_dir)
+    model_dir = dev_model_dir(Settings().embedding.cache_dir)
     port = free_port()
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
     cmd = [

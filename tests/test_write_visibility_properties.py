@@ -154,7 +154,7 @@ def test_no_write_changes_what_its_writer_may_not_see_nor_tells_it_exists(store:
         stored: list[Stored], writer: Writer, write: tuple[str, str, DocumentAccess | None], default: str
     ) -> None:
         nonlocal cases
-        builder = RequestBuilder(Settings(_env_file=None, default_access=default))  # type: ignore[call-arg]
+        builder = RequestBuilder(Settings(_env_file=None, default_access=default))
         hidden = {s.doc_id for s in stored if not may_see(writer, s.access, default)}
         outside = {d for d in hidden if not d.startswith(own_namespace(writer))}
         worlds = {"A": stored, "B": [s for s in stored if s.doc_id not in outside]}
