@@ -68,7 +68,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"duration_s": args.duration, "max_tokens": MAX_TOKENS, "rows": rows}
     work = Path(tempfile.mkdtemp(prefix="rag-load-"))
     store = work / "qdrant"
-    EdgeLayout.under(eval_settings(settings).qdrant_path).copy(collection, EdgeLayout.under(store))
+    EdgeLayout.under(eval_settings(settings).store.path).copy(collection, EdgeLayout.under(store))
     servers: list[Server] = []
     try:
         api = serve(store, collection, work, "api-inprocess")

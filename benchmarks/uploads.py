@@ -152,7 +152,7 @@ def _settings_seen() -> dict[str, Any]:
         "upload_max_concurrent",
         "ingest_batch_chunks",
     )
-    return {n: getattr(settings, n, None) for n in names}
+    return {n: settings.value(n) for n in names}
 
 
 def main() -> None:

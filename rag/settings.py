@@ -463,16 +463,10 @@ class Settings(BaseSettings):
                 grouped[key] = value  # unknown: ignored, as an unknown variable is
         return grouped
 
-    def __getattr__(self, name: str) -> Any:
-        """TRANSITIONAL (removed before this change lands): a flat name read through its group."""
-        group = GROUP_OF.get(name)
-        if group is None:
-            return super().__getattr__(name)  # type: ignore[misc]
-        model = getattr(self, group)
-        for attr, field in type(model).model_fields.items():
-            if (field.alias or attr) == name:
-                return getattr(model, attr)
-        raise AttributeError(name)
+    def value(self, name: str) -> Any:
+        """A setting by its flat name (`settings.value("top_k")` is `settings.retrieval.top_k`)."""
+        group, attr = _PLACE[name]
+        return getattr(getattr(self, group), attr)
 
     def updated(self, **values: Any) -> Settings:
         """These settings with some changed by flat name (`settings.updated(qdrant_url=None, top_k=5)`), validated
@@ -494,6 +488,14 @@ GROUPS: dict[str, type[_Group]] = {
 }
 GROUP_OF: dict[str, str] = {
     _flat_name(name, field): group for group, model in GROUPS.items() for name, field in model.model_fields.items()
+}
+
+
+# Where each flat name lives: its group and its field there.
+_PLACE: dict[str, tuple[str, str]] = {
+    _flat_name(name, field): (group, name)
+    for group, model in GROUPS.items()
+    for name, field in model.model_fields.items()
 }
 
 

@@ -108,3 +108,14 @@ def test_a_checked_url_is_kept_as_given() -> None:
     assert settings.limits.state_url == "rediss://cache:6380/2"
     assert settings.records.database_url == "postgresql://rag@db:5432/rag"
     assert settings.oidc.issuer == "https://id.example/realms/acme"  # no trailing slash added: tokens' `iss` match
+
+
+def test_value_reads_every_setting_by_its_flat_name() -> None:
+    settings = Settings(_env_file=None, top_k=4, qdrant_url="http://127.0.0.1:6333")
+    for name in setting_names():
+        group = getattr(settings, GROUP_OF[name])
+        fields = [a for a, f in type(group).model_fields.items() if (f.alias or a) == name]
+        assert fields and settings.value(name) == getattr(group, fields[0])
+    assert (settings.value("top_k"), settings.value("qdrant_url")) == (4, "http://127.0.0.1:6333")
+    with pytest.raises(KeyError):
+        settings.value("retrieval")

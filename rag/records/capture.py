@@ -29,7 +29,7 @@ ANSWER_SETTINGS = (
 
 def settings_fingerprint(settings: Settings) -> str:
     """16 hex digits of a hash of the settings an answer depends on."""
-    chosen = {name: getattr(settings, name) for name in ANSWER_SETTINGS}
+    chosen = {name: settings.value(name) for name in ANSWER_SETTINGS}
     return hashlib.sha256(json.dumps(chosen, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
