@@ -1,4 +1,11 @@
-"""ASGI middleware refusing request bodies over a size limit with 413, whether declared or streamed."""
+"""ASGI middleware refusing request bodies over a size limit with 413, whether declared or streamed, in OpenAI's error
+shape (`{"error": {..., "code": "request_too_large"}}`) on every path.
+
+FastAPI's own limit (`FastAPI(max_body_size=...)`, per route too, over Starlette's `RequestBodyLimitMiddleware`,
+FastAPI 0.165 / Starlette 1.10) does not keep that shape: a body whose declared Content-Length is over the limit
+is answered by Starlette itself with a plain-text `413 Content Too Large`, which replaces whatever response the app
+starts, its exception handlers' JSON error included; only a chunked body over the limit reaches those handlers. So
+the limit stays here: one check of the declared length before the app runs, one count of the bytes as they come."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse
 
 from rag.access.identity import Principal
 from serving.chat import transport
@@ -21,7 +21,7 @@ class ChatService:
     def __init__(self, state: AppState, principal: Principal) -> None:
         self._state, self._principal = state, principal
 
-    async def create(self, body: ChatCompletionRequest) -> ChatCompletion | StreamingResponse:
+    async def create(self, body: ChatCompletionRequest) -> ChatCompletion | EventSourceResponse:
         arrived, cid = time.perf_counter(), completion_id()
         api = self._state.settings.api
         request = chat_request(body, self._state.components.requests, self._principal, model=api.model_name)

@@ -4,7 +4,14 @@ A stream is committed (status 200) once retrieval succeeded and the LLM produced
 is down is a plain 503, or after RAG_STREAM_KEEPALIVE_S, whichever comes first: a slow retrieval or prefill then
 sends SSE comment lines (`: keep-alive`) every RAG_STREAM_KEEPALIVE_S, so proxies and load balancers see bytes and
 keep the connection. An error after the stream started is sent inside it in OpenAI's error shape, followed by
-`[DONE]`."""
+`[DONE]`.
+
+The framing and the response are FastAPI's (`fastapi.sse`); its generator endpoints (`response_class=
+EventSourceResponse`) do not fit this endpoint: one route answers JSON or a stream as the request asks, a failure
+before the first event must still be a plain HTTP error (a generator endpoint commits 200 before its first item),
+and their pings are every 15 s (a module constant) throughout, as `: ping`, where ours follow RAG_STREAM_KEEPALIVE_S
+and stop once the answer flows. sse-starlette, not installed, would not remove that wait either: its pings too run
+throughout the stream once it is committed."""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse, format_sse_event
 
 from rag.answering.stream import StreamEvent, TokenDelta
 from rag.errors import RagError
@@ -22,14 +29,9 @@ from serving.errors import code_of, error_body, status_of
 from serving.protocol import ChatCompletion
 
 log = logging.getLogger(__name__)
+# Caches and proxies (nginx) pass each event on at once; FastAPI's own SSE routes send the first two alike.
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
-KEEPALIVE = b": keep-alive\n\n"  # an SSE comment: clients ignore it, proxies see traffic
-
-
-def format_sse_event(*, data_str: str) -> bytes:
-    return f"data: {data_str}\n\n".encode()
-
-
+KEEPALIVE = format_sse_event(comment="keep-alive")  # an SSE comment: clients ignore it, proxies see traffic
 DONE = format_sse_event(data_str="[DONE]")
 
 Started = tuple[StreamEvent, AsyncGenerator[StreamEvent, None]]  # the answer's first event, and the rest
@@ -53,7 +55,7 @@ async def complete(chat: ObservedChat, model: str) -> ChatCompletion:
     return completion(chat.fold, chat.completion_id, model)
 
 
-async def stream(chat: ObservedChat, chunks: StreamChunks, keepalive_s: float) -> StreamingResponse:
+async def stream(chat: ObservedChat, chunks: StreamChunks, keepalive_s: float) -> EventSourceResponse:
     """The answer as server-sent events, committed once its first event came, or after `keepalive_s`."""
     started = asyncio.ensure_future(_start(chat))
     try:
@@ -65,7 +67,7 @@ async def stream(chat: ObservedChat, chunks: StreamChunks, keepalive_s: float) -
         raise
     else:  # a failure before this point is a plain HTTP error
         body = _events(chat, *started.result(), chunks)
-    return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
+    return EventSourceResponse(body, headers=SSE_HEADERS)
 
 
 async def _start(chat: ObservedChat) -> Started:
