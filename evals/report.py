@@ -187,6 +187,7 @@ def _retrieval_settings(run: RetrievalSettings) -> list[tuple[str, str]]:
     index = run.index
     return [
         ("fusion (hybrid)", f"{fusion}, prefetch {run.prefetch_k}"),
+        ("relevance floor (dense, hybrid)", f"{run.min_relevance} (best chunk's cosine; below it, no hits)"),
         ("chunk size / overlap", f"{index.chunk_size} / {index.chunk_overlap} tokens"),
         ("embedding", f"{index.embed_model}, {index.embed_backend}"),
     ]

@@ -73,13 +73,14 @@ class IndexSettings:
 
 @dataclass(frozen=True)
 class RetrievalSettings:
-    """How queries ran: the index's settings and hybrid fusion."""
+    """How queries ran: the index's settings, hybrid fusion and the relevance floor."""
 
     index: IndexSettings
     fusion: Literal["rrf", "dbsf"]
     rrf_k: int
     fusion_weights: tuple[float, float]  # dense, sparse (RRF)
     prefetch_k: int
+    min_relevance: float  # RAG_MIN_RELEVANCE: a query whose best chunk is less similar has no hits (0: no floor)
 
     @classmethod
     def of(cls, settings: Settings) -> RetrievalSettings:
@@ -89,6 +90,7 @@ class RetrievalSettings:
             rrf_k=settings.retrieval.rrf_k,
             fusion_weights=(settings.retrieval.fusion_dense_weight, settings.retrieval.fusion_sparse_weight),
             prefetch_k=settings.retrieval.prefetch_k,
+            min_relevance=settings.retrieval.min_relevance,
         )
 
 
