@@ -89,7 +89,7 @@ class Ingestor:
         tenant: str,
         batch_chunks: int = 1024,
         max_chunks: int = 20_000,
-        namespace: CollectionNamespace | None = None,
+        namespace: CollectionNamespace,
         on_document: Callable[[], None] = lambda: None,
         on_failure: Callable[[LoadFailure], None] = lambda f: None,
         on_accepted: Callable[[Document], None] = lambda d: None,
@@ -101,8 +101,8 @@ class Ingestor:
         self._on_accepted = on_accepted
         self._detector = detector
         self._collection, self._tenant = collection, tenant
-        # The store collection that holds the tenant's collection (none given: the collection is named as stored).
-        self._name = (namespace or CollectionNamespace("shared")).store_name(collection, tenant)
+        # The store collection that holds the tenant's collection.
+        self._name = namespace.store_name(collection, tenant)
         self._batch_chunks, self._max_chunks = batch_chunks, max_chunks
         self._on_document, self._on_failure = on_document, on_failure
         self._collection_ready = False

@@ -10,6 +10,7 @@ from ingest.loaders import SUFFIXES, load
 from ingest.partition import Shard
 from ingest.sources import SourceScope, discover
 from ingest.sync import Ingestor, IngestSummary
+from rag.access.namespace import CollectionNamespace
 from rag.domain import Document, DocumentPart
 from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
 from rag.embedding.lazy import LazyEmbedder
@@ -18,6 +19,8 @@ from rag.store.base import VectorStore, document_hashes
 from rag_cli.main import main
 from tests.support.launcher import rag_env, run_rag
 from tests.support.paths import DOCS
+
+AS_STORED = CollectionNamespace("shared")  # collections named as stored
 
 
 class CountingEmbedder:
@@ -39,7 +42,9 @@ def _ingest(
     store: VectorStore, embedder: CountingEmbedder, sparse: Bm25Encoder, paths: list[Path], batch: int = 256
 ) -> IngestSummary:
     chunker = Chunker(embedder.inner.tokenizer, chunk_size=64, chunk_overlap=8)
-    ingestor = Ingestor(store, embedder, sparse, chunker, collection="c", tenant="t", batch_chunks=batch)
+    ingestor = Ingestor(
+        store, embedder, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED, batch_chunks=batch
+    )
     return ingestor.run(load(discover(paths, SUFFIXES)))
 
 
@@ -158,9 +163,11 @@ def test_prune_removes_only_documents_that_left_this_source(
     records.write_text('{"id": "1", "text": "first record"}\n{"id": "2", "text": "second record"}\n')
     counting = CountingEmbedder(embedder)
     chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=8)
-    ingestor = Ingestor(store, counting, sparse, chunker, collection="c", tenant="t")
+    ingestor = Ingestor(store, counting, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED)
     ingestor.run(load(discover([a], SUFFIXES)))
-    Ingestor(store, counting, sparse, chunker, collection="c", tenant="b").run(load(discover([b], SUFFIXES)))
+    Ingestor(store, counting, sparse, chunker, collection="c", tenant="b", namespace=AS_STORED).run(
+        load(discover([b], SUFFIXES))
+    )
     (a / "gone.txt").unlink()
     (a / "breaks.txt").write_bytes(b"\x00binary now")  # fails to load: what was stored stays
     records.write_text('{"id": "1", "text": "first rec\n{"id": "2", "text": "second record"}\n')  # one bad record
@@ -189,7 +196,7 @@ def test_shards_partition_the_documents_exactly(
     chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=8)
     seen: list[int] = []
     for i in range(3):
-        ingestor = Ingestor(store, embedder, sparse, chunker, collection="c", tenant="t")
+        ingestor = Ingestor(store, embedder, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED)
         summary = ingestor.run(load(discover([src], SUFFIXES), wanted=Shard(i, 3).owns))
         seen.append(summary.documents_seen)
     assert sum(seen) == 36 and all(n > 0 for n in seen)
@@ -235,7 +242,9 @@ def test_unchanged_rerun_never_loads_the_embedding_model(
     def ingest_with_lazy_model() -> LazyEmbedder:
         lazy = LazyEmbedder(lambda: embedder, name=embedder.name, tokenizer_dir=packaged_minilm_path())
         chunker = Chunker(lazy.tokenizer, chunk_size=64, chunk_overlap=8)
-        Ingestor(store, lazy, sparse, chunker, collection="c", tenant="t").run(load(discover([DOCS], SUFFIXES)))
+        Ingestor(store, lazy, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED).run(
+            load(discover([DOCS], SUFFIXES))
+        )
         return lazy
 
     assert ingest_with_lazy_model().loaded

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from evals.redteam import KINDS, attack_succeeded, red_team
 from ingest.chunking import Chunker
 from ingest.sync import Ingestor
+from rag.access.namespace import CollectionNamespace
 from rag.answering.prompts import FENCE_RULE, FLAGGED_NOTE, SYSTEM_PROMPT, Turn, citations_for, grounded_messages
 from rag.domain import Chunk, Document, Hit
 from rag.embedding.dense import SentenceTransformerEmbedder
@@ -69,6 +70,7 @@ def test_ingest_flags_injected_chunks_in_the_payload_and_counts_them(
         Chunker(embedder.tokenizer, chunk_size=200, chunk_overlap=30),
         collection="c",
         tenant="t",
+        namespace=CollectionNamespace("shared"),  # the collection named as stored
         detector=detector,
     )
     summary = ingestor.run([attack.document, clean])
