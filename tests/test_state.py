@@ -1,4 +1,4 @@
-"""The shared state (rag/limits/), one suite on both backends: in-process and a real Redis (tests/redis_server.py).
+"""The shared state (rag/limits/), one suite on both backends: in-process and a real Redis (tests/support/launcher.py).
 Rate windows and quotas refuse past their limits with the time to wait; usage sums are exact, by tenant, day,
 subject and key; the limits file resolves overrides and refuses bad entries."""
 
@@ -96,7 +96,10 @@ def test_a_quota_admits_below_it_and_refuses_once_spent(run_on: Callable[[Scenar
     async def scenario(backend: StateBackend) -> None:
         limiter = _limiter(backend, TenantLimits(tokens_per_day=100, tokens_per_month=1000))
         tenant, day = _tenant(), NOON.date()
-        assert await limiter.admit_tokens(tenant) == (await limiter.admit_tokens(tenant))
+        # below the quota the check admits with the whole day left, and checking spends nothing
+        unspent = await limiter.admit_tokens(tenant)
+        assert unspent is not None and (unspent.limit, unspent.remaining) == (100, 100)
+        assert await limiter.admit_tokens(tenant) == unspent
         await limiter.record(UsageRecord(tenant, day, "u", None, UsageCounts(prompt_tokens=60, completion_tokens=39)))
         window = await limiter.admit_tokens(tenant)
         assert window is not None and (window.limit, window.remaining) == (100, 1)
