@@ -45,8 +45,9 @@ def start_vllm(logs: Path) -> Server:
     ).stdout.split()[-1]
     port = free_port()
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2", "HF_HUB_OFFLINE": "1"}
+    model = dev_model_dir(Settings().embedding.cache_dir)
     cmd = [
-        python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(dev_model_dir(Settings().embedding.cache_dir)),
+        python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
         "--served-model-name", SERVED, "--dtype", cpu_llm_dtype(), "--enforce-eager",
         "--no-enable-prefix-caching",  # both paths send the same prompts: a cache would favour whichever runs second
         "--host", "127.0.0.1", "--port", str(port),
