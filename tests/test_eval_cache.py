@@ -98,7 +98,7 @@ def test_collections_without_a_record_are_recognized_from_the_data_folder(
         record.unlink()  # as a collection built before records were kept
 
     settings = eval_settings(Settings())
-    store = build_store(settings)  # a collection of the eval store that no evaluation made: never listed or pruned
+    store = build_store(settings.store)  # a collection of the eval store that no evaluation made: never listed or pruned
     store.ensure_collection("eval-notes", 384)
     store.close()
 
@@ -112,7 +112,7 @@ def test_collections_without_a_record_are_recognized_from_the_data_folder(
 
     assert main(["eval", "cache", "prune", "--all"]) == 0
     assert capsys.readouterr().out.startswith(f"removed {name} ")
-    store = build_store(settings)
+    store = build_store(settings.store)
     assert store.list_collections() == ["eval-notes"]
     store.close()
 

@@ -94,7 +94,7 @@ def qdrant() -> Iterator[RecordingQdrant]:
 
 
 def _server(qdrant: RecordingQdrant, **settings: Any) -> VectorStore:
-    return build_store(Settings(qdrant_url=f"http://127.0.0.1:{qdrant.server_address[1]}", **settings))
+    return build_store(Settings(qdrant_url=f"http://127.0.0.1:{qdrant.server_address[1]}", **settings).store)
 
 
 def _create(qdrant: RecordingQdrant, **settings: Any) -> dict[str, Any]:

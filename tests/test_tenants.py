@@ -172,7 +172,7 @@ def test_keys_may_hold_equals_signs_and_tenants_must_be_tenant_names(tmp_path: P
     """An entry is split at its last `=` (a tenant never holds one): base64 keys keep their padding. A tenant that
     is not a tenant name stops the server, without the entry (which may hold a key) in the message."""
     (tmp_path / "keys").write_text("c2VjcmV0a2V5IQ===acme roles=reader\nc2VjcmV0a2V5Ig=globex\n")
-    keys = ApiKeys.from_settings(settings_for(tmp_path / "q", api_keys_file=tmp_path / "keys"))
+    keys = ApiKeys.from_settings(settings_for(tmp_path / "q", api_keys_file=tmp_path / "keys").access)
     assert keys is not None and len(keys) == 2
     padded, single = keys.find("c2VjcmV0a2V5IQ=="), keys.find("c2VjcmV0a2V5Ig")
     assert padded is not None and (padded.tenant, padded.roles) == ("acme", frozenset({"reader"}))
@@ -181,10 +181,10 @@ def test_keys_may_hold_equals_signs_and_tenants_must_be_tenant_names(tmp_path: P
     for tenant in ("acme/eu", "ü-tenant", "a" * 65, "acme:1", "acme@x", "acme!"):
         (tmp_path / "keys").write_text(f"sk-0123456789={tenant}\n")
         with pytest.raises(ApiKeyConfigError, match="line 1: the tenant of an entry is not a tenant name") as bad:
-            ApiKeys.from_settings(settings_for(tmp_path / "q", api_keys_file=tmp_path / "keys"))
+            ApiKeys.from_settings(settings_for(tmp_path / "q", api_keys_file=tmp_path / "keys").access)
         assert "sk-0123456789" not in str(bad.value), tenant
     with pytest.raises(ApiKeyConfigError, match="not a tenant name"):
-        ApiKeys.from_settings(settings_for(tmp_path / "q", api_keys=SecretStr("k1=acme,k2=a/b")))
+        ApiKeys.from_settings(settings_for(tmp_path / "q", api_keys=SecretStr("k1=acme,k2=a/b")).access)
     (tmp_path / "keys").write_text("sk-0123456789=acme/eu\n")
     env = rag_env(tmp_path / "q", RAG_API_KEYS_FILE=str(tmp_path / "keys"))
     result = subprocess.run([RAG_BIN, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True,
@@ -193,7 +193,7 @@ def test_keys_may_hold_equals_signs_and_tenants_must_be_tenant_names(tmp_path: P
 
 
 def test_rag_tenant_must_be_a_tenant_name(tmp_path: Path) -> None:
-    assert settings_for(tmp_path, tenant="acme-eu.1_x").tenant == "acme-eu.1_x"
+    assert settings_for(tmp_path, tenant="acme-eu.1_x").access.tenant == "acme-eu.1_x"
     for tenant in ("acme/eu", "", "a" * 65, "acme eu", "acme\n"):
         with pytest.raises(ValidationError, match="RAG_TENANT must be a tenant name"):
             settings_for(tmp_path, tenant=tenant)
