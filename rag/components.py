@@ -107,8 +107,12 @@ def build_embedder(settings: EmbeddingSettings, *, lazy: bool = False) -> DenseE
     return LazyEmbedder(load, name=name, tokenizer_dir=source) if lazy else load()
 
 
-def build_components(settings: Settings, *, lazy_embedder: bool = False) -> Components:
-    embedder = build_embedder(settings.embedding, lazy=lazy_embedder)
+def build_components(
+    settings: Settings, *, lazy_embedder: bool = False, embedder: DenseEmbedder | None = None
+) -> Components:
+    """The components the settings configure; `embedder`, when given, is used as it is (one already loaded: the
+    tests share one across the apps they start)."""
+    embedder = build_embedder(settings.embedding, lazy=lazy_embedder) if embedder is None else embedder
     sparse = Bm25Encoder(
         k1=settings.embedding.bm25_k1, b=settings.embedding.bm25_b, avg_len=settings.embedding.bm25_avg_len
     )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install (once) and cache the npm package oidc-provider, the real OpenID Connect provider the OIDC tests start on
-# loopback (tests/oidc_provider.mjs). Outside the clone, so CI reuses it; needs Node.js 20 and the npm registry.
+# loopback (tests/support/oidc_provider.mjs). Outside the clone, so CI reuses it; needs Node.js 20 and the npm registry.
 # Prints the installed package's entry module on stdout.
 set -euo pipefail
 OIDC_PROVIDER_VERSION="${OIDC_PROVIDER_VERSION:-9.7.0}"

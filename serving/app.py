@@ -13,6 +13,7 @@ from langchain_core.language_models import BaseChatModel
 
 from rag.access.oidc import OidcVerifier
 from rag.components import build_components, build_pipeline, hold_default_collection
+from rag.embedding.base import DenseEmbedder
 from rag.limits.chat_slots import ChatSlots
 from rag.limits.factory import build_limiter, limits_of
 from rag.llm.factory import chat_model_name
@@ -52,8 +53,12 @@ log = logging.getLogger(__name__)
 RECORDS_WAIT_S = 60.0  # at startup, how long the records database may be unreachable before the API gives up
 
 
-def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | None = None) -> FastAPI:
-    """The app. Settings are read when it is created; models and the store are loaded when it starts."""
+def create_app(
+    settings: Settings | None = None, *, chat_model: BaseChatModel | None = None, embedder: DenseEmbedder | None = None
+) -> FastAPI:
+    """The app. Settings are read when it is created; models and the store are loaded when it starts. `chat_model`
+    and `embedder`, when given, are used instead of the ones the settings configure (prepared components: the tests
+    pass a scripted chat model, and one embedder for every app they start)."""
     settings = settings or Settings()
     api_keys = ApiKeys.from_settings(settings.access)  # a bad key file stops the server here, before it listens
     limits = limits_of(settings.limits)  # a bad limits file stops the server here too
@@ -66,7 +71,7 @@ def create_app(settings: Settings | None = None, *, chat_model: BaseChatModel | 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # migrated to the newest schema; a PostgreSQL starting beside the API (a first install) is waited for
         records = await run_in_threadpool(lambda: RecordStore.open(records_at, wait_s=RECORDS_WAIT_S))
-        components = await run_in_threadpool(build_components, settings)
+        components = await run_in_threadpool(lambda: build_components(settings, embedder=embedder))
         limiter = build_limiter(
             settings.limits, limits, on_skip=lambda check: metrics.state_skipped.labels(check).inc()
         )

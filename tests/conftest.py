@@ -16,8 +16,9 @@ from rag.hf_runtime import offline
 from rag.store.base import VectorStore
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
+from tests.support.cli import run_cli
 from tests.support.docs_store import ONE_THREAD, SERVED_KEY, serve_docs_copy
-from tests.support.launcher import RedisServer, Server, rag_env, run_rag
+from tests.support.launcher import RedisServer, Server, rag_env
 from tests.support.paths import DOCS
 from tests.support.postgres import PostgresServer
 
@@ -51,8 +52,9 @@ def sparse() -> Bm25Encoder:
 
 
 @pytest.fixture(params=["edge", "qdrant-local"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
-    """Every store implementation, each in a fresh folder: the shared store suite runs against all of them."""
+def vector_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    """A fresh store in a folder of its own, once per embedded engine (Edge, Qdrant's local mode): the tests that
+    take it hold on both (the engine-neutral suite itself is tests/support/store_suite.py)."""
     engine: VectorStore = EdgeStore.under(tmp_path) if request.param == "edge" else QdrantStore(path=tmp_path / "q")
     yield engine
     engine.close()
@@ -62,7 +64,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStor
 def docs_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local Qdrant store holding the repository's docs/ (ingested by the real CLI), in collection `docs`."""
     path = tmp_path_factory.mktemp("docs-store") / "qdrant"
-    result = run_rag(["ingest", str(DOCS), "--json"], rag_env(path))
+    result = run_cli(["ingest", str(DOCS), "--json"], rag_env(path))
     assert result.returncode == 0, result.stderr
     return path
 
@@ -91,8 +93,9 @@ def served(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture(scope="session")
 def api_client(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The API in process over a copy of the docs store, without keys, answering with `ScriptedChatModel`."""
-    from tests.support.app import ScriptedChatModel, app_client, settings_for  # the app loads here
+    from tests.support.app import app_client, settings_for  # the app loads here
     from tests.support.docs_store import copy_store
+    from tests.support.scripted_chat import ScriptedChatModel
 
     settings = settings_for(copy_store(docs_store, tmp_path_factory, "inprocess"), max_tokens=24)
     with app_client(settings, ScriptedChatModel()) as test_client:

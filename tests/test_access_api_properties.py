@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from tests.support.app import ScriptedChatModel, app_client, settings_for
-from tests.test_access_properties import DOCS, Doc, allowed
+from tests.support.access_rules import DOCS, Doc, allowed
+from tests.support.app import empty_store_api
+from tests.support.headers import bearer
 
 # key: (tenant, subject, groups, role); t0's admin stores t0's documents, t1's admin t1's
 PRINCIPALS = {
@@ -47,31 +48,23 @@ def _keys() -> str:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    folder = tmp_path_factory.mktemp("access-api-properties")
-    keys = SecretStr(_keys())
     # the chat answers every question here: the answerability gate (its own tests) would turn "text" away
-    unlimited = settings_for(
-        folder / "qdrant", api_keys=keys, max_tokens=2, rate_limit_per_minute=0, answerability_min=0.0
-    )
-    with app_client(unlimited, ScriptedChatModel()) as client:
+    unlimited = {"max_tokens": 2, "rate_limit_per_minute": 0, "answerability_min": 0.0}
+    with empty_store_api(tmp_path_factory, "access-api-properties", api_keys=SecretStr(_keys()), **unlimited) as client:
         yield client
-
-
-def _auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def _reach(api: TestClient, key: str, collection: str, in_tenant: int) -> dict[str, set[str]]:
     """What each endpoint gives the key's principal (a collection its tenant does not hold reaches nothing)."""
     found: dict[str, set[str]] = {}
     body = {"query": "text", "collection": collection, "top_k": max(in_tenant, 1), "min_relevance": 0}
-    r = api.post("/v1/retrieve", json=body, headers=_auth(key))
+    r = api.post("/v1/retrieve", json=body, headers=bearer(key))
     found["retrieve"] = {d["doc_id"] for d in r.json()["data"]} if r.status_code == 200 else set()
     chat = {"model": "rag", "messages": [{"role": "user", "content": "text"}], "collection": collection,
             "top_k": max(in_tenant, 1)}  # fmt: skip
-    r = api.post("/v1/chat/completions", json=chat, headers=_auth(key))
+    r = api.post("/v1/chat/completions", json=chat, headers=bearer(key))
     found["chat"] = {c["doc_id"] for c in r.json()["citations"]} if r.status_code == 200 else set()
-    r = api.get("/v1/documents", params={"collection": collection, "limit": 1000}, headers=_auth(key))
+    r = api.get("/v1/documents", params={"collection": collection, "limit": 1000}, headers=bearer(key))
     found["list"] = {d["id"] for d in r.json()["data"]} if r.status_code == 200 else set()
     return found
 
@@ -89,7 +82,7 @@ def test_every_endpoint_gives_each_principal_exactly_its_documents(api: TestClie
             "groups": sorted(doc.access.groups),
         }  # fmt: skip
         body = {"id": f"d{i}", "text": f"text {i}", "collection": collection, **({"access": access} if access else {})}
-        r = api.post("/v1/documents", json=body, headers=_auth(STORERS[tenants[doc.tenant]]))
+        r = api.post("/v1/documents", json=body, headers=bearer(STORERS[tenants[doc.tenant]]))
         assert r.status_code == 200, r.text
     for key, (tenant, subject, groups, role) in PRINCIPALS.items():
         want = {
@@ -106,5 +99,5 @@ def test_every_endpoint_gives_each_principal_exactly_its_documents(api: TestClie
         if role == "writer":
             for i in range(len(docs)):  # a writer never deletes what it may not see: 404 as for nothing there
                 if f"d{i}" not in want:
-                    r = api.delete(f"/v1/documents/d{i}", params={"collection": collection}, headers=_auth(key))
+                    r = api.delete(f"/v1/documents/d{i}", params={"collection": collection}, headers=bearer(key))
                     assert r.status_code == 404, (key, i, docs)

@@ -18,7 +18,8 @@ from rag.domain import Document
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.store.edge import EdgeStore
-from tests.support.launcher import rag_env, run_rag
+from tests.support.cli import run_cli
+from tests.support.launcher import rag_env
 
 AS_STORED = CollectionNamespace("shared")  # collections named as stored
 
@@ -117,7 +118,7 @@ def test_rag_ingest_takes_access_from_records_a_manifest_and_its_flags(tmp_path:
     manifest.write_text('- match: "hr/*"\n  groups: [hr]\n')
     store_path = tmp_path / "store"
     args = ["ingest", str(folder), "--access-manifest", str(manifest), "--access-groups", "staff", "--json"]
-    result = run_rag(args, rag_env(store_path))
+    result = run_cli(args, rag_env(store_path))
     assert result.returncode == 0, result.stderr
     store = EdgeStore.under(store_path)
     try:
@@ -135,6 +136,6 @@ def test_rag_ingest_takes_access_from_records_a_manifest_and_its_flags(tmp_path:
     assert metadata["records.jsonl#1"]["team"] == "x" and not any("access" in k for k in metadata["records.jsonl#1"])
     bad = tmp_path / "bad.yaml"
     bad.write_text("- groups: [hr]")
-    refused = run_rag(["ingest", str(folder), "--access-manifest", str(bad)], rag_env(tmp_path / "other"))
+    refused = run_cli(["ingest", str(folder), "--access-manifest", str(bad)], rag_env(tmp_path / "other"))
     assert refused.returncode == 2 and f"rag ingest: {bad}: rule 1" in refused.stderr
     assert not (tmp_path / "other").exists()  # nothing was stored

@@ -6,16 +6,15 @@ role). For every principal, every read path returns exactly the documents the ru
 retrieval in each mode (with the abstention check on), the LangChain retriever, the document listing, and the check
 DELETE makes before it deletes. Then one document's access changes in place and the very next reads follow it.
 
-The rules are written out here, apart from the code under test: an admin sees its whole tenant; anyone else sees
-the tenant-wide documents, those listing its user or one of its groups, and those without access when the default
-is `tenant`; nobody sees another tenant's documents.
+The rules are written out apart from the code under test (tests/support/access_rules.py): an admin sees its whole
+tenant; anyone else sees the tenant-wide documents, those listing its user or one of its groups, and those without
+access when the default is `tenant`; nobody sees another tenant's documents.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -33,10 +32,9 @@ from rag.errors import NotFound
 from rag.settings import Settings
 from rag.store.edge import EdgeStore
 from rag.store.fusion import Fusion
+from tests.support.access_rules import DOCS, PRINCIPALS, Doc, access_strategy, allowed
 
 COLLECTION = "acl"
-USERS = [f"u{i}" for i in range(4)]
-GROUPS = [f"g{i}" for i in range(5)]
 MIN_CHECKS = 10_000  # principal x read path checks over the whole run (the issue asks at least this many in CI)
 
 
@@ -65,40 +63,8 @@ class OneTerm:
         return SparseVector([1], [1.0])
 
 
-def _access() -> st.SearchStrategy[DocumentAccess | None]:
-    names = st.frozensets(st.sampled_from(USERS), max_size=2), st.frozensets(st.sampled_from(GROUPS), max_size=3)
-    restricted = st.builds(DocumentAccess, st.just(False), *names)
-    return st.one_of(st.none(), st.just(DocumentAccess(tenant_wide=True)), restricted)
-
-
-@dataclass(frozen=True)
-class Doc:
-    tenant: int  # 0 or 1: the example's two tenants
-    access: DocumentAccess | None
-
-
-DOCS = st.lists(st.builds(Doc, st.integers(0, 1), _access()), min_size=1, max_size=10)
-PRINCIPALS = st.tuples(
-    st.integers(0, 1),
-    st.sampled_from(USERS),
-    st.frozensets(st.sampled_from(GROUPS), max_size=3),
-    st.sampled_from(["reader", "writer", "admin"]),
-)
-
-
-def allowed(tenant: str, subject: str, groups: frozenset[str], admin: bool, default: str, doc: Doc, of: str) -> bool:
-    """The rules, as the issue states them."""
-    if of != tenant:
-        return False
-    if admin:
-        return True
-    if doc.access is None:
-        return default == "tenant"
-    return doc.access.tenant_wide or subject in doc.access.users or bool(groups & doc.access.groups)
-
-
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeStore]:
+def edge_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeStore]:
     """One Edge store for every example; each example writes its own tenants and removes them after."""
     edge = EdgeStore.under(Path(tmp_path_factory.mktemp("access")))
     edge.ensure_collection(COLLECTION, FlatEmbedder.dimension)
@@ -130,9 +96,11 @@ def _reads(
     return found
 
 
-def test_every_principal_reaches_exactly_the_documents_its_access_allows_on_every_read_path(store: EdgeStore) -> None:
+def test_every_principal_reaches_exactly_the_documents_its_access_allows_on_every_read_path(
+    edge_store: EdgeStore,
+) -> None:
     fused, names = Fusion("dbsf"), CollectionNamespace("shared")
-    retriever = Retriever(store, FlatEmbedder(), OneTerm(), prefetch_k=50, fusion=fused, namespace=names)  # type: ignore[arg-type]
+    retriever = Retriever(edge_store, FlatEmbedder(), OneTerm(), prefetch_k=50, fusion=fused, namespace=names)  # type: ignore[arg-type]
     checks = 0
 
     @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -140,7 +108,7 @@ def test_every_principal_reaches_exactly_the_documents_its_access_allows_on_ever
         docs=DOCS,
         principals=st.lists(PRINCIPALS, min_size=4, max_size=20),
         default=st.sampled_from(["tenant", "admins"]),
-        change=st.tuples(st.integers(0, 9), _access()),
+        change=st.tuples(st.integers(0, 9), access_strategy()),
     )
     def example(
         docs: list[Doc],
@@ -156,7 +124,7 @@ def test_every_principal_reaches_exactly_the_documents_its_access_allows_on_ever
             Chunk(tenants[d.tenant], f"d{i}", "h", 0, f"text {i}", "", "", access=d.access) for i, d in enumerate(docs)
         ]
         texts = [c.text for c in chunks]
-        store.upsert(COLLECTION, chunks, FlatEmbedder().embed_documents(texts), OneTerm().encode_documents(texts))
+        edge_store.upsert(COLLECTION, chunks, FlatEmbedder().embed_documents(texts), OneTerm().encode_documents(texts))
         try:
             for round_ in range(2):  # before and after one document's access changed
                 for t, user, groups, role in principals:
@@ -173,16 +141,16 @@ def test_every_principal_reaches_exactly_the_documents_its_access_allows_on_ever
                     reader = builder.reader(principal)
                     for i, d in enumerate(docs):  # what DELETE asks before it deletes (0 chunks: 404)
                         if d.tenant == t:
-                            assert (store.count(COLLECTION, reader, doc_id=f"d{i}") > 0) == (f"d{i}" in want)
+                            assert (edge_store.count(COLLECTION, reader, doc_id=f"d{i}") > 0) == (f"d{i}" in want)
                     checks += 1
                 index, access = change
                 if round_ == 0 and index < len(docs):
                     doc = docs[index]
-                    store.set_access(COLLECTION, tenants[doc.tenant], f"d{index}", access)
+                    edge_store.set_access(COLLECTION, tenants[doc.tenant], f"d{index}", access)
                     docs = [*docs[:index], Doc(doc.tenant, access), *docs[index + 1 :]]
         finally:
             for i, d in enumerate(docs):
-                store.delete_document(COLLECTION, tenants[d.tenant], f"d{i}")
+                edge_store.delete_document(COLLECTION, tenants[d.tenant], f"d{i}")
 
     example()
     print(f"\n{checks} principal x read path checks")

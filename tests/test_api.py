@@ -13,9 +13,10 @@ from starlette.testclient import TestClient
 
 from rag.answering.prompts import NO_SOURCES_ANSWER
 from serving.lifecycle import lifecycle_of
-from tests.support.app import ANSWER, BASE_URL, app_client, settings_for
+from tests.support.app import BASE_URL, app_client, settings_for
 from tests.support.docs_store import SERVED_KEY, copy_store
 from tests.support.launcher import Server, free_port
+from tests.support.scripted_chat import ANSWER
 
 QUESTION = "How do I deploy the platform on Kubernetes?"
 MAX_TOKENS = 24  # the in-process app's RAG_MAX_TOKENS (tests/conftest.py): ANSWER is cut there

@@ -26,8 +26,10 @@ from rag.limits.limiter import Limiter
 from rag.limits.limits_file import Limits, TenantLimits
 from rag.limits.memory_backend import MemoryState
 from serving.deps import rate_bucket
-from tests.support.app import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.app import BASE_URL, app_client, settings_for
+from tests.support.headers import bearer
 from tests.support.launcher import RedisServer, Server, free_port, start_api
+from tests.support.scripted_chat import ScriptedChatModel
 
 KEY = "auth-input-key-0001"
 HEAD_LIMIT = 16_384
@@ -90,7 +92,7 @@ def test_a_head_over_the_limit_is_refused_as_it_arrives_and_only_such_a_head(ser
     answer = _exchange(port, one + last)
     assert answer.count(b"HTTP/1.1 401 Unauthorized") == 2, answer[:300]
     body = json.dumps({"query": "helm " * 20_000}).encode()
-    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    headers = {**bearer(KEY), "Content-Type": "application/json"}
     r = httpx.post(served.base_url + "/v1/retrieve", content=body, headers=headers, timeout=30)
     assert r.status_code == 400 and r.json()["error"]["param"] == "query", r.text  # the app read the body whole
 
@@ -98,9 +100,9 @@ def test_a_head_over_the_limit_is_refused_as_it_arrives_and_only_such_a_head(ser
 def test_a_bearer_credential_over_the_token_limit_is_refused_unread(served: Server) -> None:
     """Under the head limit but over RAG_MAX_TOKEN_BYTES: 401 naming the limit, whether shaped as a key or a JWT."""
     for token in ("k" * 8193, f"{'e' * 4000}.{'e' * 4000}.{'e' * 200}"):
-        r = httpx.get(served.base_url + "/v1/models", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        r = httpx.get(served.base_url + "/v1/models", headers=bearer(token), timeout=10)
         assert r.status_code == 401 and "longer than 8192 bytes" in r.json()["error"]["message"]
-    ok = httpx.get(served.base_url + "/v1/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
+    ok = httpx.get(served.base_url + "/v1/models", headers=bearer(KEY), timeout=10)
     assert ok.status_code == 200
 
 
@@ -122,7 +124,7 @@ def _from(api: TestClient, address: str, credential: str | None = None) -> httpx
     async def get() -> httpx.Response:
         transport = httpx.ASGITransport(app=api.app, client=(address, 40000))
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+            headers = bearer(credential) if credential else {}
             return await client.get("/v1/models", headers=headers)
 
     assert api.portal is not None

@@ -36,8 +36,10 @@ from rag.limits.limits_file import Limits, TenantLimits
 from rag.limits.memory_backend import MemoryState
 from rag.limits.redis_backend import RedisState
 from rag.settings import Settings
-from tests.support.app import ScriptedChatModel, ThreadedServer, settings_for
+from tests.support.app import ThreadedServer, settings_for
+from tests.support.headers import bearer
 from tests.support.launcher import RedisServer, free_port
+from tests.support.scripted_chat import ScriptedChatModel
 
 HOLD, FAIL = "HOLD-27", "FAIL-27"  # in a question: the answer waits after its first token; the model fails there
 GATE = threading.Event()  # set: held answers go on
@@ -97,7 +99,7 @@ class Api:
 
     def chat(self, key: str, question: str = "how do I deploy it?", *, timeout: float = 60) -> httpx.Response:
         body = {"model": "rag", "messages": [{"role": "user", "content": question}]}
-        return httpx.post(self.url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=timeout)
+        return httpx.post(self.url, json=body, headers=bearer(key), timeout=timeout)
 
 
 class HeldStream:
@@ -107,7 +109,7 @@ class HeldStream:
     def __init__(self, api: Api, key: str) -> None:
         self._client = httpx.Client(timeout=60)
         body = {"model": "rag", "stream": True, "messages": [{"role": "user", "content": f"{HOLD} how to deploy?"}]}
-        request = self._client.build_request("POST", api.url, json=body, headers={"Authorization": f"Bearer {key}"})
+        request = self._client.build_request("POST", api.url, json=body, headers=bearer(key))
         self.response = self._client.send(request, stream=True)
         assert self.response.status_code == 200, self.response.read()
         self._lines = self.response.iter_lines()
@@ -193,7 +195,7 @@ def api(backend: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     server = _start(_settings(tmp_path_factory.mktemp("chat-slots"), backend, suffix))
     for key in ("acme-key", "roomy-key", "metered-key"):
         document = {"id": "deploy.md", "text": "Deploy the platform on Kubernetes with the Helm chart."}
-        r = httpx.post(f"{server.base_url}/v1/documents", json=document, headers={"Authorization": f"Bearer {key}"},
+        r = httpx.post(f"{server.base_url}/v1/documents", json=document, headers=bearer(key),
                        timeout=60)  # fmt: skip
         assert r.status_code == 200, r.text
     yield Api(server, {"suffix": suffix})
@@ -255,13 +257,13 @@ def test_chats_that_fail_give_their_slots_back(api: Api, gate: threading.Event) 
     key = "acme-key"
     for _ in range(CAP + 1):
         r = httpx.post(api.url, json={"model": "gpt-nothing", "messages": [{"role": "user", "content": "hi"}]},
-                       headers={"Authorization": f"Bearer {key}"}, timeout=60)  # fmt: skip
+                       headers=bearer(key), timeout=60)  # fmt: skip
         assert r.status_code == 404, r.text
-        r = httpx.post(api.url, json={"model": "rag", "messages": []}, headers={"Authorization": f"Bearer {key}"})
+        r = httpx.post(api.url, json={"model": "rag", "messages": []}, headers=bearer(key))
         assert r.status_code == 400, r.text
         failed = api.chat(key, f"{FAIL} how to deploy?")  # the model fails after the answer began
         assert failed.status_code == 500, failed.text
-        with httpx.stream("POST", api.url, headers={"Authorization": f"Bearer {key}"}, timeout=60,
+        with httpx.stream("POST", api.url, headers=bearer(key), timeout=60,
                           json={"model": "rag", "stream": True,
                                 "messages": [{"role": "user", "content": f"{FAIL} how?"}]}) as streamed:  # fmt: skip
             events = [line for line in streamed.iter_lines() if line.startswith("data: ")]
@@ -286,7 +288,7 @@ def test_twelve_chats_at_once_spend_at_most_the_cap_past_the_quota(api: Api, gat
     refused = [r.json()["error"] for r in answers if r.status_code != 200]
     assert len(admitted) == METERED_CAP and {e["code"] for e in refused} == {"rate_limit_exceeded"}, refused
     answered = [a["usage"]["total_tokens"] for a in admitted]
-    r = httpx.get(f"{api.server.base_url}/v1/usage", headers={"Authorization": "Bearer metered-key"}, timeout=60)
+    r = httpx.get(f"{api.server.base_url}/v1/usage", headers=bearer("metered-key"), timeout=60)
     (totals,) = r.json()["data"][-1]["results"]
     spent = totals["input_tokens"] + totals["output_tokens"]
     assert spent == sum(answered) and totals["num_model_requests"] == METERED_CAP  # refused chats spent nothing
@@ -305,7 +307,7 @@ def test_two_apps_on_one_redis_count_a_tenants_chats_together(
     try:
         first, second = (Api(s, {}) for s in servers)
         for api in (first, second):  # each app's own store: the document in both
-            r = httpx.post(f"{api.server.base_url}/v1/documents", headers={"Authorization": "Bearer acme-key"},
+            r = httpx.post(f"{api.server.base_url}/v1/documents", headers=bearer("acme-key"),
                            json={"id": "deploy.md", "text": "Deploy it with the Helm chart."}, timeout=60)  # fmt: skip
             assert r.status_code == 200, r.text
         held = [HeldStream(first, "acme-key"), HeldStream(second, "acme-key")]

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from rag.settings import Settings
-from tests.support.app import ScriptedChatModel, ThreadedServer, settings_for
+from tests.support.app import ThreadedServer, settings_for
+from tests.support.cli import run_cli
 from tests.support.docs_store import copy_store
-from tests.support.launcher import rag_env, run_rag
+from tests.support.launcher import rag_env
 from tests.support.paths import ROOT
+from tests.support.scripted_chat import ScriptedChatModel
 
 KEY = "sk-smoke-0123456789abcdef"
 
@@ -33,7 +35,7 @@ def keyed_api(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def test_models_prepare_leaves_what_pods_read(tmp_path: Path) -> None:
-    done = run_rag(["models", "prepare", "--json"], rag_env(tmp_path / "q"))
+    done = run_cli(["models", "prepare", "--json"], rag_env(tmp_path / "q"))
     assert done.returncode == 0, done.stderr
     prepared = json.loads(done.stdout)
     assert prepared["cache_dir"] == str(Settings().embedding.cache_dir)
@@ -44,7 +46,7 @@ def test_models_prepare_leaves_what_pods_read(tmp_path: Path) -> None:
 def test_smoke_passes_against_a_running_api(keyed_api: tuple[ThreadedServer, Path], tmp_path: Path) -> None:
     server, keys = keyed_api
     args = ["smoke", "--url", server.base_url, "--api-key-file", str(keys), "--wait-s", "30"]
-    done = run_rag(args, rag_env(tmp_path / "q"))
+    done = run_cli(args, rag_env(tmp_path / "q"))
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == ["ready", "store", "ask", "delete"]
@@ -59,7 +61,7 @@ def test_smoke_fails_with_a_line_per_step_when_the_key_is_wrong(
     server, _ = keyed_api
     wrong = tmp_path / "keys"
     wrong.write_text("sk-not-a-known-key-0123456789=acme\n")
-    done = run_rag(["smoke", "--url", server.base_url, "--api-key-file", str(wrong)], rag_env(tmp_path / "q"))
+    done = run_cli(["smoke", "--url", server.base_url, "--api-key-file", str(wrong)], rag_env(tmp_path / "q"))
     assert done.returncode == 1
     assert done.stdout.splitlines()[0].startswith("ready: ok")
     assert done.stdout.splitlines()[1].startswith("store: FAILED") and "401" in done.stdout

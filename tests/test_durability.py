@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rag.store.base import document_hashes
 from rag.store.edge import EdgeStore
-from tests.support.launcher import RAG_BIN, rag_env, run_rag
+from tests.support.cli import run_cli
+from tests.support.launcher import RAG_BIN, rag_env
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau".split()
 
@@ -42,12 +43,12 @@ def test_killed_ingest_reopens_and_converges(tmp_path: Path) -> None:
 
     partial_count, _ = _state(killed_path)  # the shard reopens after the kill
     assert partial_count > 0  # the kill landed after some chunks were written
-    rerun = run_rag(["ingest", str(corpus), "--json"], rag_env(killed_path))
+    rerun = run_cli(["ingest", str(corpus), "--json"], rag_env(killed_path))
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)
     assert summary["documents_added"] + summary["documents_unchanged"] == 200
 
-    clean = run_rag(["ingest", str(corpus), "--json"], rag_env(clean_path))
+    clean = run_cli(["ingest", str(corpus), "--json"], rag_env(clean_path))
     assert clean.returncode == 0, clean.stderr
     assert _state(killed_path) == _state(clean_path)
     assert partial_count < _state(clean_path)[0]  # the kill really interrupted the writing
@@ -82,7 +83,7 @@ def test_update_with_prune_killed_twice_converges(tmp_path: Path) -> None:
     """Changed, kept, removed and new documents; the syncing run (with --prune) is killed twice mid-way; the
     rerun leaves exactly the chunks a clean ingest of the new corpus makes."""
     killed_path, clean_path = tmp_path / "killed", tmp_path / "clean"
-    first = run_rag(["ingest", str(_corpus(tmp_path, 100)), "--json"], rag_env(killed_path))
+    first = run_cli(["ingest", str(_corpus(tmp_path, 100)), "--json"], rag_env(killed_path))
     assert first.returncode == 0, first.stderr
     corpus = _versioned_corpus(tmp_path, changed=range(0, 30), kept=range(60, 100), added=range(100, 180))
     # batches of 4 chunks keep the loader at most 16 documents ahead of the writer: its progress, read on stderr,
@@ -91,11 +92,11 @@ def test_update_with_prune_killed_twice_converges(tmp_path: Path) -> None:
     for documents in (50, 100):
         _run_until(["ingest", str(corpus), "--prune"], env, documents)
         assert _state(killed_path)[0] > 0  # the shard reopens after each kill
-    rerun = run_rag(["ingest", str(corpus), "--prune", "--json"], rag_env(killed_path))
+    rerun = run_cli(["ingest", str(corpus), "--prune", "--json"], rag_env(killed_path))
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["documents_pruned"] == 30  # d30..d59 left the corpus
 
-    clean = run_rag(["ingest", str(corpus), "--json"], rag_env(clean_path))
+    clean = run_cli(["ingest", str(corpus), "--json"], rag_env(clean_path))
     assert clean.returncode == 0, clean.stderr
     count, hashes = _state(killed_path)
     assert (count, hashes) == _state(clean_path)

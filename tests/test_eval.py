@@ -15,29 +15,7 @@ from evals.metrics import retrieval_metrics, score_run
 from evals.report import write_answers_report
 from rag.settings import Settings
 from rag_cli.main import main
-
-DOCS = {
-    "kube": ("Helm on Kubernetes", "Install the platform on a Kubernetes cluster with the Helm chart."),
-    "cats": ("Cats", "Cats sleep most of the day and hunt small animals at night."),
-    "bread": ("Baking bread", "Knead the dough, let it rise for two hours, then bake it at 230 degrees."),
-    "tides": ("Tides", "The moon's gravity pulls the oceans, which causes high and low tides."),
-    "violin": ("Violin", "A violin has four strings tuned in fifths and is played with a bow."),
-}
-QUERIES = {"q1": ("how do I deploy on kubernetes", "kube"), "q2": ("what causes ocean tides", "tides")}
-
-
-def _dataset(root: Path) -> Path:
-    (root / "qrels").mkdir(parents=True)
-    (root / "corpus.jsonl").write_text(
-        "".join(json.dumps({"_id": k, "title": t, "text": x}) + "\n" for k, (t, x) in DOCS.items())
-    )
-    (root / "queries.jsonl").write_text(
-        "".join(json.dumps({"_id": q, "text": t}) + "\n" for q, (t, _) in QUERIES.items())
-    )
-    (root / "qrels" / "test.tsv").write_text(
-        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, (_, d) in QUERIES.items())
-    )
-    return root
+from tests.support.eval_dataset import CORPUS, tiny_dataset
 
 
 def test_metrics_are_the_standard_ones() -> None:
@@ -54,14 +32,14 @@ def test_eval_retrieval_reports_each_mode_and_caches_the_corpus(
 ) -> None:
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("RAG_EMBED_BACKEND", "torch")
-    dataset = _dataset(tmp_path / "tiny")
+    dataset = tiny_dataset(tmp_path / "tiny")
     report = tmp_path / "report"
     args = ["eval", "retrieval", "--dataset", str(dataset), "--mode", "all", "--json", "--report", str(report)]
     assert main(args) == 0
     out, err = capsys.readouterr()
     first = json.loads(out)  # stdout: the one JSON object, the report line on stderr
     assert list(first) == ["dataset", "split", "collection", "corpus_chunks_embedded", "modes"]  # the JSON's shape
-    assert list(first["modes"]) == ["dense", "sparse", "hybrid"] and first["corpus_chunks_embedded"] == len(DOCS)
+    assert list(first["modes"]) == ["dense", "sparse", "hybrid"] and first["corpus_chunks_embedded"] == len(CORPUS)
     assert list(first["modes"]["dense"]) == [
         "ndcg@10",
         "recall@10",
@@ -96,7 +74,7 @@ def test_eval_retrieval_reports_each_mode_and_caches_the_corpus(
     assert main(["eval", "retrieval", "--dataset", str(dataset), "--mode", "sparse", "--json"]) == 0
     third = json.loads(capsys.readouterr().out)
     assert (tmp_path / "reports" / "retrieval-tiny" / "report.md").is_file()
-    assert third["collection"] != first["collection"] and third["corpus_chunks_embedded"] == len(DOCS) + 1
+    assert third["collection"] != first["collection"] and third["corpus_chunks_embedded"] == len(CORPUS) + 1
 
 
 def test_eval_retrieval_rejects_a_directory_that_is_not_a_dataset(
@@ -133,7 +111,7 @@ def test_answers_are_scored_through_the_chat_pipeline(
 
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("RAG_EMBED_BACKEND", "torch")
-    dataset = _answers(_dataset(tmp_path / "tiny"))
+    dataset = _answers(tiny_dataset(tmp_path / "tiny"))
     # the second reply only if the pipeline asks the model (it may abstain on its own: RAG_MIN_RELEVANCE)
     replies = iter(["Install it with the Helm chart [1].", "The documents do not contain the answer."])
     model = GenericFakeChatModel(messages=iter(AIMessage(r) for r in replies))
@@ -187,5 +165,5 @@ def test_answers_are_scored_through_the_chat_pipeline(
 
 
 def test_eval_answers_needs_gold_answers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["eval", "answers", "--dataset", str(_dataset(tmp_path / "tiny")), "--no-report"]) == 2
+    assert main(["eval", "answers", "--dataset", str(tiny_dataset(tmp_path / "tiny")), "--no-report"]) == 2
     assert "needs corpus.jsonl and answers.jsonl" in capsys.readouterr().err

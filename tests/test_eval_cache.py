@@ -9,7 +9,7 @@ from evals.eval_index import eval_settings
 from rag.components import build_store
 from rag.settings import Settings
 from rag_cli.main import main
-from tests.test_eval import DOCS, _dataset
+from tests.support.eval_dataset import CORPUS, tiny_dataset
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_list_and_prune_the_eval_cache(
     out = capsys.readouterr().out
     assert out.startswith("eval store: ") and out.endswith("no eval collections\n")
 
-    dataset = _dataset(cache_env / "tiny")
+    dataset = tiny_dataset(cache_env / "tiny")
     first = _eval(dataset, capsys)
     monkeypatch.setenv("RAG_CHUNK_SIZE", "100")  # other chunking: another collection; the first is now stale
     second = _eval(dataset, capsys)
@@ -48,24 +48,24 @@ def test_list_and_prune_the_eval_cache(
 
     assert main(["eval", "cache", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("eval store: ") and lines[-1] == f"2 eval collections, {2 * len(DOCS)} points"
+    assert lines[0].startswith("eval store: ") and lines[-1] == f"2 eval collections, {2 * len(CORPUS)} points"
     by_name = {line.split()[0]: line for line in lines[1:-1]}
     assert set(by_name) == {first, second}
-    assert f"{len(DOCS)} points  stale    tiny (all-MiniLM-L6-v2/torch, chunks 200/30, used " in by_name[first]
-    assert f"{len(DOCS)} points  current  tiny (all-MiniLM-L6-v2/torch, chunks 100/30, used " in by_name[second]
+    assert f"{len(CORPUS)} points  stale    tiny (all-MiniLM-L6-v2/torch, chunks 200/30, used " in by_name[first]
+    assert f"{len(CORPUS)} points  current  tiny (all-MiniLM-L6-v2/torch, chunks 100/30, used " in by_name[second]
     listed = {c["name"]: c for c in _listed(capsys)}
     assert listed[second]["current"] is True and listed[second]["datasets"] == [str(dataset.resolve())]
-    assert listed[first]["current"] is False and listed[first]["points"] == len(DOCS)
+    assert listed[first]["current"] is False and listed[first]["points"] == len(CORPUS)
 
     assert main(["eval", "cache", "prune", "--stale", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"would remove {first} ") and f"would remove 1 eval collection, {len(DOCS)} points" in out
+    assert out.startswith(f"would remove {first} ") and f"would remove 1 eval collection, {len(CORPUS)} points" in out
     assert {c["name"] for c in _listed(capsys)} == {first, second}  # a dry run removes nothing
 
     assert main(["eval", "cache", "prune", "--stale"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"removed {first} ") and out.endswith(
-        f"removed 1 eval collection, {len(DOCS)} points; 1 kept\n"
+        f"removed 1 eval collection, {len(CORPUS)} points; 1 kept\n"
     )
     assert [c["name"] for c in _listed(capsys)] == [second]
     assert main(["eval", "cache", "prune", "--stale"]) == 0
@@ -78,7 +78,7 @@ def test_list_and_prune_the_eval_cache(
 
     assert main(["eval", "cache", "prune", second, "--json"]) == 0
     pruned = json.loads(capsys.readouterr().out)
-    assert [c["name"] for c in pruned["removed"]] == [second] and pruned["points_removed"] == len(DOCS)
+    assert [c["name"] for c in pruned["removed"]] == [second] and pruned["points_removed"] == len(CORPUS)
     assert main(["eval", "cache", "list"]) == 0
     assert capsys.readouterr().out.endswith("no eval collections\n")
     assert not list((cache_env / "cache" / "eval" / "records").glob("*/*.json"))  # the records went with them
@@ -93,12 +93,13 @@ def test_collections_without_a_record_are_recognized_from_the_data_folder(
     cache_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = cache_env / "data"
-    name = _eval(_dataset(data / "tiny"), capsys)
+    name = _eval(tiny_dataset(data / "tiny"), capsys)
     for record in (cache_env / "cache" / "eval" / "records").glob("*/*.json"):
         record.unlink()  # as a collection built before records were kept
 
     settings = eval_settings(Settings())
-    store = build_store(settings.store)  # a collection of the eval store that no evaluation made: never listed or pruned
+    # a collection of the eval store that no evaluation made: never listed or pruned
+    store = build_store(settings.store)
     store.ensure_collection("eval-notes", 384)
     store.close()
 

@@ -19,10 +19,11 @@ from openai import OpenAI
 from starlette.testclient import TestClient
 
 from rag.answering.prompts import NO_SOURCES_ANSWER, UNANSWERABLE_ANSWER, UNSUPPORTED_ANSWER
-from tests.support.app import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.app import BASE_URL, app_client, settings_for
 from tests.support.docs_store import copy_store
+from tests.support.paths import ROOT
+from tests.support.scripted_chat import ScriptedChatModel
 
-ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "How do I deploy the platform on Kubernetes?"
 # The answer as the model streams it: markers split across tokens, one naming no source ([7] of three), one list
 # with a number too many, and a sentence no source supports.

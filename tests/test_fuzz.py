@@ -16,9 +16,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.support.app import ScriptedChatModel, ThreadedServer, settings_for
+from tests.support.app import ThreadedServer, settings_for
 from tests.support.docs_store import copy_store
-from tests.test_edge_cases import EDGE_CASE_PARAMS, assert_openai_400
+from tests.support.edge_cases import EDGE_CASE_PARAMS, assert_openai_400
+from tests.support.headers import bearer
+from tests.support.scripted_chat import ScriptedChatModel
 
 KEY = "fuzz-key"
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
@@ -47,7 +49,7 @@ def test_edge_cases_get_a_400_over_http(
     """The explicit examples (tests/test_edge_cases.py: lone surrogates, NaN, keys ending in a newline, integers
     beyond int64, whitespace-only text) as raw bytes over a real socket, parsed by uvicorn: OpenAPI examples cannot
     hold most of them (the schema is served as JSON, which has no NaN and no lone surrogate)."""
-    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    headers = {**bearer(KEY), "Content-Type": "application/json"}
     r = httpx.post(fuzzed_api.base_url + path, content=body, headers=headers, timeout=60)
     assert_openai_400(r.status_code, r.json(), param, fragment)
 

@@ -49,20 +49,20 @@ def _ingest(
 
 
 def test_reingest_is_idempotent_and_skips_unchanged_documents(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     counting = CountingEmbedder(embedder)
-    first = _ingest(store, counting, sparse, [DOCS])
+    first = _ingest(vector_store, counting, sparse, [DOCS])
     assert first.documents_added == first.documents_seen == len(list(DOCS.glob("*.md")))
-    assert first.chunks_upserted == counting.embedded == store.count("c") > first.documents_seen
-    second = _ingest(store, counting, sparse, [DOCS])
+    assert first.chunks_upserted == counting.embedded == vector_store.count("c") > first.documents_seen
+    second = _ingest(vector_store, counting, sparse, [DOCS])
     assert (second.documents_unchanged, second.chunks_upserted) == (first.documents_seen, 0)
     assert counting.embedded == first.chunks_upserted  # nothing embedded the second time
-    assert store.count("c") == first.chunks_upserted
+    assert vector_store.count("c") == first.chunks_upserted
 
 
 def test_changed_document_replaces_its_chunks(
-    tmp_path: Path, store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    tmp_path: Path, vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -70,18 +70,18 @@ def test_changed_document_replaces_its_chunks(
     doc.write_text("# Guide\n\n" + "Old paragraph about sailing boats. " * 40)
     (src / "other.md").write_text("# Other\n\nUnrelated text about gardens.")
     counting = CountingEmbedder(embedder)
-    _ingest(store, counting, sparse, [src])
-    old_hashes = document_hashes(store, "c", "t")["guide.md"]
+    _ingest(vector_store, counting, sparse, [src])
+    old_hashes = document_hashes(vector_store, "c", "t")["guide.md"]
     doc.write_text("# Guide\n\nNew short text about trains.")
-    summary = _ingest(store, counting, sparse, [src])
+    summary = _ingest(vector_store, counting, sparse, [src])
     assert (summary.documents_updated, summary.documents_unchanged) == (1, 1)
-    hashes = document_hashes(store, "c", "t")
+    hashes = document_hashes(vector_store, "c", "t")
     assert len(hashes["guide.md"]) == 1 and hashes["guide.md"] != old_hashes
-    assert store.count("c") == summary.chunks_upserted + 1  # the new guide chunk(s) plus the untouched other.md
+    assert vector_store.count("c") == summary.chunks_upserted + 1  # the new guide chunk(s) plus the untouched other.md
 
 
 def test_interrupted_update_converges_on_rerun(
-    tmp_path: Path, store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    tmp_path: Path, vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     """Simulate a crash between upserting a new version and sweeping the old one: a rerun converges."""
     src = tmp_path / "src"
@@ -89,16 +89,16 @@ def test_interrupted_update_converges_on_rerun(
     doc = src / "a.txt"
     doc.write_text("version one " * 50)
     counting = CountingEmbedder(embedder)
-    _ingest(store, counting, sparse, [src])
+    _ingest(vector_store, counting, sparse, [src])
     doc.write_text("version two " * 10)
-    store.delete_stale = lambda *a, **k: None  # type: ignore[method-assign]  # the crash: no sweep
-    _ingest(store, counting, sparse, [src])
-    assert len(document_hashes(store, "c", "t")["a.txt"]) == 2  # both versions searchable, none lost
-    del store.delete_stale
-    summary = _ingest(store, counting, sparse, [src])
+    vector_store.delete_stale = lambda *a, **k: None  # type: ignore[method-assign]  # the crash: no sweep
+    _ingest(vector_store, counting, sparse, [src])
+    assert len(document_hashes(vector_store, "c", "t")["a.txt"]) == 2  # both versions searchable, none lost
+    del vector_store.delete_stale
+    summary = _ingest(vector_store, counting, sparse, [src])
     assert summary.documents_updated == 1
-    assert len(document_hashes(store, "c", "t")["a.txt"]) == 1
-    assert store.count("c") == summary.chunks_upserted
+    assert len(document_hashes(vector_store, "c", "t")["a.txt"]) == 1
+    assert vector_store.count("c") == summary.chunks_upserted
 
 
 def test_cli_json_summary_and_exit_codes(
@@ -152,7 +152,7 @@ def test_chunks_keep_markdown_heading_paths_and_pdf_pages(embedder: SentenceTran
 
 
 def test_prune_removes_only_documents_that_left_this_source(
-    tmp_path: Path, store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    tmp_path: Path, vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     for root in (a, b):
@@ -163,9 +163,9 @@ def test_prune_removes_only_documents_that_left_this_source(
     records.write_text('{"id": "1", "text": "first record"}\n{"id": "2", "text": "second record"}\n')
     counting = CountingEmbedder(embedder)
     chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=8)
-    ingestor = Ingestor(store, counting, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED)
+    ingestor = Ingestor(vector_store, counting, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED)
     ingestor.run(load(discover([a], SUFFIXES)))
-    Ingestor(store, counting, sparse, chunker, collection="c", tenant="b", namespace=AS_STORED).run(
+    Ingestor(vector_store, counting, sparse, chunker, collection="c", tenant="b", namespace=AS_STORED).run(
         load(discover([b], SUFFIXES))
     )
     (a / "gone.txt").unlink()
@@ -178,14 +178,14 @@ def test_prune_removes_only_documents_that_left_this_source(
         f"{records}:1",
     ]
     kept = {"keep.txt", "breaks.txt", "r.jsonl#1", "r.jsonl#2"}  # a file with a bad record keeps what it had
-    assert set(document_hashes(store, "c", "t")) == kept
-    assert set(document_hashes(store, "c", "b")) == {"keep.txt", "gone.txt", "breaks.txt"}  # another tenant
+    assert set(document_hashes(vector_store, "c", "t")) == kept
+    assert set(document_hashes(vector_store, "c", "b")) == {"keep.txt", "gone.txt", "breaks.txt"}  # another tenant
     other_root = ingestor.run(load(discover([a / "keep.txt"], SUFFIXES)), prune=lambda d: False)
-    assert other_root.documents_pruned == 0 and set(document_hashes(store, "c", "t")) == kept
+    assert other_root.documents_pruned == 0 and set(document_hashes(vector_store, "c", "t")) == kept
 
 
 def test_shards_partition_the_documents_exactly(
-    tmp_path: Path, store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    tmp_path: Path, vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -196,11 +196,11 @@ def test_shards_partition_the_documents_exactly(
     chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=8)
     seen: list[int] = []
     for i in range(3):
-        ingestor = Ingestor(store, embedder, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED)
+        ingestor = Ingestor(vector_store, embedder, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED)
         summary = ingestor.run(load(discover([src], SUFFIXES), wanted=Shard(i, 3).owns))
         seen.append(summary.documents_seen)
     assert sum(seen) == 36 and all(n > 0 for n in seen)
-    assert len(document_hashes(store, "c", "t")) == 36 and store.count("c") == 36
+    assert len(document_hashes(vector_store, "c", "t")) == 36 and vector_store.count("c") == 36
 
 
 def test_cli_shards_from_job_env_status_and_delete(
@@ -237,12 +237,12 @@ def test_cli_shards_from_job_env_status_and_delete(
 
 
 def test_unchanged_rerun_never_loads_the_embedding_model(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     def ingest_with_lazy_model() -> LazyEmbedder:
         lazy = LazyEmbedder(lambda: embedder, name=embedder.name, tokenizer_dir=packaged_minilm_path())
         chunker = Chunker(lazy.tokenizer, chunk_size=64, chunk_overlap=8)
-        Ingestor(store, lazy, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED).run(
+        Ingestor(vector_store, lazy, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED).run(
             load(discover([DOCS], SUFFIXES))
         )
         return lazy

@@ -85,13 +85,20 @@ def test_a_csv_field_over_the_record_limit_is_skipped_and_later_rows_load(tmp_pa
 
 
 def test_a_document_over_the_chunk_limit_is_reported_and_what_was_stored_stays(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     chunker = Chunker(embedder.tokenizer, chunk_size=32, chunk_overlap=0)
 
     def ingestor(max_chunks: int) -> Ingestor:
         return Ingestor(
-            store, embedder, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED, max_chunks=max_chunks
+            vector_store,
+            embedder,
+            sparse,
+            chunker,
+            collection="c",
+            tenant="t",
+            namespace=AS_STORED,
+            max_chunks=max_chunks,
         )
 
     short = Document("d", "A short first version.", "T", "src")
@@ -100,6 +107,6 @@ def test_a_document_over_the_chunk_limit_is_reported_and_what_was_stored_stays(
     summary = ingestor(5).run([long])
     assert summary.chunks_upserted == 0
     assert [f["error"] for f in summary.failed] == ["more than 5 chunks (RAG_INGEST_MAX_CHUNKS)"]
-    assert store.documents("c", Reader.whole_tenant("t"))[0].hashes == {
+    assert vector_store.documents("c", Reader.whole_tenant("t"))[0].hashes == {
         short.doc_hash
     }  # the stored version is untouched

@@ -58,13 +58,13 @@ def test_attack_checks_read_the_effect_in_an_answer() -> None:
 
 
 def test_ingest_flags_injected_chunks_in_the_payload_and_counts_them(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     attack = red_team()[0]
     clean = Document("clean", "The ferry across Lake Verrin takes 25 minutes.", "Ferry", "ferry.md")
     detector = InjectionDetector(embedder, min_similarity=Settings(_env_file=None).evidence.injection_min_similarity)
     ingestor = Ingestor(
-        store,
+        vector_store,
         embedder,
         sparse,
         Chunker(embedder.tokenizer, chunk_size=200, chunk_overlap=30),
@@ -75,8 +75,8 @@ def test_ingest_flags_injected_chunks_in_the_payload_and_counts_them(
     )
     summary = ingestor.run([attack.document, clean])
     assert summary.chunks_upserted == 2 and summary.chunks_flagged == 1
-    assert store.count("c", flag=INJECTION) == 1 and store.count("c") == 2
-    flags = {c.doc_id: c.flags for batch in store.scroll_points("c") for c in batch.chunks}
+    assert vector_store.count("c", flag=INJECTION) == 1 and vector_store.count("c") == 2
+    flags = {c.doc_id: c.flags for batch in vector_store.scroll_points("c") for c in batch.chunks}
     assert flags == {attack.document.doc_id: (INJECTION,), "clean": ()}
 
 

@@ -15,8 +15,10 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from rag.limits.usage import today
-from tests.support.app import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.app import BASE_URL, app_client, settings_for
+from tests.support.headers import bearer
 from tests.support.launcher import RedisServer
+from tests.support.scripted_chat import ScriptedChatModel
 
 MODEL = ScriptedChatModel(answer="Deploy it with the Helm chart, as the docs describe.")
 QUOTA = 600  # the tenant's tokens a day; each chat here spends a few hundred (the prompt holds the sources)
@@ -52,7 +54,7 @@ def limited_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
             r = api.post(
                 "/v1/documents",
                 json={"id": "deploy.md", "text": "Deploy the platform on Kubernetes with the Helm chart."},
-                headers={"Authorization": f"Bearer {key}"},
+                headers=bearer(key),
             )
             assert r.status_code == 200, r.text
         yield api
@@ -67,7 +69,7 @@ def _client(api: TestClient, key: str) -> OpenAI:
 
 
 def _usage(api: TestClient, key: str = "admin-key", **params: str) -> dict[str, object]:
-    r = api.get("/v1/usage", params=params, headers={"Authorization": f"Bearer {key}"})
+    r = api.get("/v1/usage", params=params, headers=bearer(key))
     assert r.status_code == 200, r.text
     return dict(r.json())
 
@@ -103,7 +105,7 @@ def test_quota_headers_refusal_streams_and_usage_sums(limited_api: TestClient) -
 
     # Another tenant is not affected; retrieval is not a token request.
     _client(limited_api, "other-key").chat.completions.create(model="rag", messages=[{"role": "user", "content": "hi"}])
-    r = limited_api.post("/v1/retrieve", json={"query": "helm"}, headers={"Authorization": "Bearer reader-key"})
+    r = limited_api.post("/v1/retrieve", json={"query": "helm"}, headers=bearer("reader-key"))
     assert r.status_code == 200
 
     page = _usage(limited_api, group_by="subject,api_key_id")
@@ -138,10 +140,10 @@ def test_a_stream_that_crosses_the_quota_finishes_and_the_next_request_is_refuse
 
 
 def test_usage_is_for_the_tenants_admins(limited_api: TestClient) -> None:
-    r = limited_api.get("/v1/usage", headers={"Authorization": "Bearer reader-key"})
+    r = limited_api.get("/v1/usage", headers=bearer("reader-key"))
     assert r.status_code == 403 and r.json()["error"]["type"] == "permission_error"
     for params, param in (({"from": "2026-02-01", "to": "2026-01-01"}, "from"), ({"group_by": "team"}, "group_by")):
-        r = limited_api.get("/v1/usage", params=params, headers={"Authorization": "Bearer admin-key"})
+        r = limited_api.get("/v1/usage", params=params, headers=bearer("admin-key"))
         assert r.status_code == 400 and r.json()["error"]["param"] == param
     week = _usage(limited_api)
     assert len(week["data"]) == 7 and week["object"] == "page"  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from openai import OpenAI
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.docs_store import SERVED_KEY
+from tests.support.headers import bearer
 from tests.support.launcher import Server
 
 KEY = SERVED_KEY
@@ -54,7 +55,7 @@ def test_metrics_traces_and_json_logs(served: Server) -> None:
             model="rag", messages=[{"role": "user", "content": QUESTION}], stream=True, **short
         )
     )
-    r = httpx.post(served.base_url + "/v1/retrieve", json={"query": "helm"}, headers={"Authorization": f"Bearer {KEY}"})
+    r = httpx.post(served.base_url + "/v1/retrieve", json={"query": "helm"}, headers=bearer(KEY))
     assert r.status_code == 200 and len(r.headers["x-request-id"]) == 32
     assert httpx.get(served.base_url + "/v1/models").status_code == 401
 

@@ -1,5 +1,5 @@
 """OIDC users through a real provider: the npm package oidc-provider on loopback (scripts/oidc-provider.sh,
-tests/oidc_provider.mjs) issues JWT access tokens by the client-credentials grant, with tenant, groups and roles
+tests/support/oidc_provider.mjs) issues JWT access tokens by the client-credentials grant, with tenant, groups and roles
 claims; the API in process (tests/support/app.py) discovers the provider, fetches its JWKS and turns tokens into
 principals. Tokens that must not pass (expired, early, for another audience or issuer, signed by an unknown key,
 `alg: none`, HS256 keyed with the public key, tampered) are made here with the provider's own private key."""
@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import logging
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,11 +28,11 @@ from starlette.testclient import TestClient
 
 from rag.access.oidc import JwksCache
 from rag.errors import BackendUnavailable
-from tests.support.app import ScriptedChatModel, app_client, settings_for
-from tests.support.launcher import Server, free_port, launch_server
-from tests.support.paths import ROOT
+from tests.support.app import empty_store_api, settings_for
+from tests.support.headers import bearer
+from tests.support.launcher import Server, free_port
+from tests.support.oidc import AUDIENCE, launch_provider, new_signing_key, private_jwk, provider_module
 
-AUDIENCE = "https://rag.example/api"
 WRITER_KEY = "writer-key-0000001"
 HANNA_KEY = "hanna-service-key-0001"  # a service whose subject is also a user's (hanna's token)
 CLIENTS = [
@@ -48,18 +47,6 @@ CLIENTS = [
     {"client_id": "nobody", "client_secret": "s-nobody", "claims": {}},
 ]
 DOCUMENTS = {"pay.md": ["hr"], "design.md": ["eng"], "handbook.md": None}  # id: groups (None: the default)
-
-
-def _jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
-    """The private JWK the provider signs with."""
-    jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key))
-    jwk.pop("key_ops", None)  # PyJWT writes ["sign"]; the provider looks for keys that verify
-    return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
-
-
-def _rsa_jwk(kid: str) -> tuple[dict[str, Any], rsa.RSAPrivateKey]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return _jwk(key, kid), key
 
 
 @dataclass
@@ -93,29 +80,23 @@ class Provider:
     def rotate(self) -> None:
         """Restart with a new key only: tokens signed from now on carry a key id the API has not seen."""
         self.server.stop()
-        jwk, self.key = _rsa_jwk(f"k-{time.monotonic_ns()}")
+        jwk, self.key = new_signing_key(f"k-{time.monotonic_ns()}")
         self.kid = jwk["kid"]
         self.server = _start(self.entry, self.port, self.folder, jwk)
 
 
 def _start(entry: str, port: int, folder: Path, jwk: dict[str, Any]) -> Server:
     (folder / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
-    script = ROOT / "tests" / "oidc_provider.mjs"
-    args = [entry, str(port), AUDIENCE, str(folder / "jwks.json"), str(folder / "clients.json")]
-    launched = launch_server(
-        ["node", str(script), *args], {"PATH": "/usr/bin:/bin:/usr/local/bin"}, port, folder / "log"
-    )
+    launched = launch_provider(entry, port, [folder / "jwks.json", folder / "clients.json"], folder / "log")
     return launched.wait_ready("/.well-known/openid-configuration", 60)
 
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
-    entry = subprocess.run(
-        [str(ROOT / "scripts" / "oidc-provider.sh")], capture_output=True, text=True, check=True, timeout=600
-    ).stdout.strip()
+    entry = provider_module()
     folder = tmp_path_factory.mktemp("oidc")
     (folder / "clients.json").write_text(json.dumps(CLIENTS))
-    jwk, key = _rsa_jwk("k-first")
+    jwk, key = new_signing_key("k-first")
     port = free_port()
     running = Provider(entry, port, folder, _start(entry, port, folder, jwk), jwk["kid"], key)
     yield running
@@ -124,8 +105,9 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
 
 @pytest.fixture(scope="module")
 def api(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = settings_for(
-        tmp_path_factory.mktemp("oidc-api") / "qdrant",
+    with empty_store_api(
+        tmp_path_factory,
+        "oidc-api",
         # the writer writes the ids it gives (an admin); the reader key's subject is a token user's name too
         api_keys=SecretStr(f"{WRITER_KEY}=acme roles=admin\n{HANNA_KEY}=acme roles=reader subject=hanna"),
         oidc_issuer=provider.issuer,
@@ -134,21 +116,20 @@ def api(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         oidc_jwks_min_refetch_s=0,
         max_tokens=4,
         auth_failures_per_minute=0,  # every refused token here comes from one address (tests/test_auth_input.py)
-    )
-    with app_client(settings, ScriptedChatModel()) as client:
+    ) as client:
         for doc_id, groups in DOCUMENTS.items():
             body = {
                 "id": doc_id,
                 "text": f"{doc_id}: about the platform",
                 **({"access": {"groups": groups}} if groups else {}),
             }
-            r = client.post("/v1/documents", json=body, headers={"Authorization": f"Bearer {WRITER_KEY}"})
+            r = client.post("/v1/documents", json=body, headers=bearer(WRITER_KEY))
             assert r.status_code == 200, r.text
         yield client
 
 
 def _listed(api: TestClient, token: str) -> httpx.Response:
-    return api.get("/v1/documents", headers={"Authorization": f"Bearer {token}"})
+    return api.get("/v1/documents", headers=bearer(token))
 
 
 def test_provider_tokens_are_principals_with_their_tenant_groups_and_roles(api: TestClient, provider: Provider) -> None:
@@ -157,13 +138,13 @@ def test_provider_tokens_are_principals_with_their_tenant_groups_and_roles(api: 
     assert {d["id"] for d in seen["erik"].json()["data"]} == {"design.md", "handbook.md"}
     assert {d["id"] for d in seen["root"].json()["data"]} == set(DOCUMENTS)
     assert seen["mallory"].status_code == 404  # its tenant holds no collection; acme's hr documents stay unseen
-    headers = {"Authorization": f"Bearer {provider.token('hanna')}"}
+    headers = bearer(provider.token("hanna"))
     refused = api.post("/v1/documents", json={"id": "x.md", "text": "x"}, headers=headers)
     assert refused.status_code == 403  # a token without roles is a reader
     stored = api.post(
         "/v1/documents",
         json={"id": "eng-notes.md", "text": "Notes of the engineers.", "access": {"groups": ["eng"]}},
-        headers={"Authorization": f"Bearer {provider.token('erik')}"},
+        headers=bearer(provider.token("erik")),
     )
     assert stored.status_code == 200 and stored.json()["status"] == "created"
     no_tenant = _listed(api, provider.token("nobody"))
@@ -197,7 +178,7 @@ def _tampered(token: str) -> str:
 
 def test_tokens_that_must_not_pass_are_401(api: TestClient, provider: Provider) -> None:
     now = int(time.time())
-    other_key, _ = _rsa_jwk("k-stranger")
+    other_key, _ = new_signing_key("k-stranger")
     stranger = jwt.encode(
         {"iss": provider.issuer, "aud": AUDIENCE, "sub": "x", "tenant": "acme", "exp": now + 300},
         rsa.generate_private_key(public_exponent=65537, key_size=2048),
@@ -327,7 +308,7 @@ def test_while_the_provider_is_down_cached_keys_serve_for_a_bounded_time(provide
                     await cache.key(provider.kid)
             finally:
                 provider.server = _start(
-                    provider.entry, provider.port, provider.folder, _jwk(provider.key, provider.kid)
+                    provider.entry, provider.port, provider.folder, private_jwk(provider.key, provider.kid)
                 )
 
     asyncio.run(scenario())
@@ -336,14 +317,14 @@ def test_while_the_provider_is_down_cached_keys_serve_for_a_bounded_time(provide
 def test_a_key_and_a_token_of_the_same_subject_are_two_principals(api: TestClient, provider: Provider) -> None:
     """A key with `subject=hanna` and the user hanna (a token) never meet: neither rates the other's answers, and a
     document's `users` list names the user, its `services` list the key."""
-    key, token = {"Authorization": f"Bearer {HANNA_KEY}"}, {"Authorization": f"Bearer {provider.token('hanna')}"}
+    key, token = bearer(HANNA_KEY), bearer(provider.token("hanna"))
     asked = {"model": "rag", "messages": [{"role": "user", "content": "about the platform?"}]}
     by_key = api.post("/v1/chat/completions", json=asked, headers=key).json()["id"]
     by_token = api.post("/v1/chat/completions", json=asked, headers=token).json()["id"]
     assert api.post("/v1/feedback", json={"completion_id": by_key, "rating": "up"}, headers=token).status_code == 403
     assert api.post("/v1/feedback", json={"completion_id": by_token, "rating": "up"}, headers=key).status_code == 403
     assert api.post("/v1/feedback", json={"completion_id": by_key, "rating": "up"}, headers=key).status_code == 200
-    writer = {"Authorization": f"Bearer {WRITER_KEY}"}
+    writer = bearer(WRITER_KEY)
     for doc_id, access in (("for-user.md", {"users": ["hanna"]}), ("for-service.md", {"services": ["hanna"]})):
         body = {"id": doc_id, "text": f"{doc_id}: a note", "access": access}
         assert api.post("/v1/documents", json=body, headers=writer).status_code == 200

@@ -53,57 +53,59 @@ def _pipeline(
 
 
 def test_abstains_without_calling_the_llm_when_nothing_is_found(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
-    store.ensure_collection("c", embedder.dimension)
-    pipeline = _pipeline(store, embedder, sparse, "an invented answer")
+    vector_store.ensure_collection("c", embedder.dimension)
+    pipeline = _pipeline(vector_store, embedder, sparse, "an invented answer")
     answer = pipeline.answer(_request("What is the boiling point of water?"))
     assert answer.text == NO_SOURCES_ANSWER and answer.citations == []
 
 
 def test_answer_carries_numbered_citations_of_the_retrieved_chunks(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
-    store.ensure_collection("c", embedder.dimension)
+    vector_store.ensure_collection("c", embedder.dimension)
     chunks = [
         Chunk("t", f"d{i}", "h", 0, text, f"T{i}", f"s{i}")
         for i, text in enumerate(["Water boils at 100 C.", "Ice melts at 0 C."])
     ]
-    _store(store, embedder, sparse, chunks)
-    answer = _pipeline(store, embedder, sparse, "It boils at 100 C [1].").answer(_request("When does water boil?"))
+    _store(vector_store, embedder, sparse, chunks)
+    answer = _pipeline(vector_store, embedder, sparse, "It boils at 100 C [1].").answer(
+        _request("When does water boil?")
+    )
     assert answer.text == "It boils at 100 C [1]."
     assert [(c.index, c.doc_id) for c in answer.citations] == [(1, "d0"), (2, "d1")]
 
 
 def test_last_message_must_be_a_user_question(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
-    pipeline = _pipeline(store, embedder, sparse, "x")
+    pipeline = _pipeline(vector_store, embedder, sparse, "x")
     with pytest.raises(InvalidInput):
         pipeline.ground(_request("q", turns=[Turn("user", "q"), Turn("assistant", "a")]))
 
 
 def test_abstains_when_the_best_chunk_is_not_relevant_enough(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
-    store.ensure_collection("c", embedder.dimension)
+    vector_store.ensure_collection("c", embedder.dimension)
     chunks = [Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")]
-    _store(store, embedder, sparse, chunks)
-    pipeline = _pipeline(store, embedder, sparse, "an invented answer")
+    _store(vector_store, embedder, sparse, chunks)
+    pipeline = _pipeline(vector_store, embedder, sparse, "an invented answer")
     off_topic = pipeline.answer(_request("Which team won the 1998 football world cup?"))
     assert off_topic.text == NO_SOURCES_ANSWER and off_topic.citations == []
-    on_topic = _pipeline(store, embedder, sparse, "At 100 C [1].").answer(_request("When does water boil?"))
+    on_topic = _pipeline(vector_store, embedder, sparse, "At 100 C [1].").answer(_request("When does water boil?"))
     assert on_topic.text == "At 100 C [1]."
 
 
 @pytest.mark.parametrize("mode", ["dense", "hybrid"])
 def test_min_relevance_empties_the_result_only_below_the_threshold(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, mode: str
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, mode: str
 ) -> None:
-    store.ensure_collection("c", embedder.dimension)
+    vector_store.ensure_collection("c", embedder.dimension)
     chunks = [Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")]
-    _store(store, embedder, sparse, chunks)
-    retriever = _retriever(store, embedder, sparse)
+    _store(vector_store, embedder, sparse, chunks)
+    retriever = _retriever(vector_store, embedder, sparse)
     question = "At what temperature does water boil?"
     best = embedder.embed_query(question)
     cosine = sum(a * b for a, b in zip(best, embedder.embed_documents([chunks[0].embed_text])[0], strict=True))
@@ -114,15 +116,15 @@ def test_min_relevance_empties_the_result_only_below_the_threshold(
 
 
 def test_retrieval_signals_describe_the_hits(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
-    store.ensure_collection("c", embedder.dimension)
+    vector_store.ensure_collection("c", embedder.dimension)
     chunks = [
         Chunk("t", f"d{i}", "h", 0, text, f"T{i}", f"s{i}")
         for i, text in enumerate(["Water boils at 100 degrees Celsius.", "Ice melts at 0 degrees Celsius."])
     ]
-    _store(store, embedder, sparse, chunks)
-    retriever = _retriever(store, embedder, sparse)
+    _store(vector_store, embedder, sparse, chunks)
+    retriever = _retriever(vector_store, embedder, sparse)
     asked = {"tenant": "t", "collection": "c", "top_k": 2, "min_relevance": 0.0}
     request = BUILD.retrieval("When does water boil?", mode="hybrid", **asked)  # type: ignore[arg-type]
     found = retriever.retrieve_with_signals(request)
@@ -135,12 +137,12 @@ def test_retrieval_signals_describe_the_hits(
 
 
 def test_the_answerability_gate_abstains_before_generation(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
-    store.ensure_collection("c", embedder.dimension)
+    vector_store.ensure_collection("c", embedder.dimension)
     chunks = [Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")]
-    _store(store, embedder, sparse, chunks)
-    retriever = _retriever(store, embedder, sparse)
+    _store(vector_store, embedder, sparse, chunks)
+    retriever = _retriever(vector_store, embedder, sparse)
     model = AnswerabilityModel.load()
 
     def pipeline(minimum: float) -> RagPipeline:

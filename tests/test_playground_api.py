@@ -19,8 +19,11 @@ from starlette.testclient import TestClient
 
 from evals.report import write_answers_report
 from serving.routers.playground import PLAYGROUND
-from tests.support.app import ScriptedChatModel, app_client, settings_for
-from tests.support.launcher import rag_env, run_rag
+from tests.support.app import app_client, settings_for
+from tests.support.cli import run_cli
+from tests.support.headers import bearers
+from tests.support.launcher import rag_env
+from tests.support.scripted_chat import ScriptedChatModel
 
 KEYS = """
 writer-key-000001=acme roles=writer subject=loader
@@ -28,9 +31,8 @@ reader-key-000001=acme roles=reader subject=alice groups=eng
 admin-key-0000001=acme roles=admin subject=root
 other-key-0000001=globex roles=writer subject=gus
 """
-H = {who: {"Authorization": f"Bearer {key}"} for who, key in
-     (("loader", "writer-key-000001"), ("alice", "reader-key-000001"), ("root", "admin-key-0000001"),
-      ("gus", "other-key-0000001"))}  # fmt: skip
+H = bearers({"loader": "writer-key-000001", "alice": "reader-key-000001", "root": "admin-key-0000001",
+             "gus": "other-key-0000001"})  # fmt: skip
 
 
 def _pdf(path: Path, text: str) -> Path:
@@ -129,7 +131,7 @@ def test_uploaded_files_go_through_the_ingest_loaders_and_fail_as_the_cli_says(
     assert body["collection"] == "manuals" and body["chunks"] >= 3 and body["documents_added"] == 3
     # the CLI given the same files by name: the same reasons, its paths where the API has the uploaded names
     named = [str(p) for p in sorted(files.iterdir())]
-    cli = run_rag(
+    cli = run_cli(
         ["ingest", *named, "--collection", "cli"], rag_env(tmp_path / "cli-store", RAG_INGEST_MAX_CHUNKS="20")
     )
     printed = sorted(line.removeprefix("rag ingest: failed: ").replace(f"{files}/", "")
@@ -171,9 +173,9 @@ def test_collections_are_the_tenants_own(api: TestClient) -> None:
 
 def test_admins_read_the_latest_eval_reports_and_their_plots(api: TestClient, folder: Path) -> None:
     from rag.settings import Settings
-    from tests.test_report import _answers_results  # a scored run, as `rag eval answers` returns one
+    from tests.support.eval_results import answers_results  # a scored run, as `rag eval answers` returns one
 
-    write_answers_report(folder / "reports" / "answers-clapnq", _answers_results(Settings()))
+    write_answers_report(folder / "reports" / "answers-clapnq", answers_results(Settings()))
     assert api.get("/v1/eval/reports", headers=H["alice"]).status_code == 403
     listing = api.get("/v1/eval/reports", headers=H["root"]).json()["data"]
     (report,) = listing

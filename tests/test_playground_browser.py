@@ -32,9 +32,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from evals.report import write_answers_report
 from rag.settings import Settings
-from tests.support.launcher import Server, free_port, launch_server, rag_env, run_rag, start_api
+from tests.support.cli import run_cli
+from tests.support.docs_store import ONE_THREAD
+from tests.support.headers import bearer
+from tests.support.launcher import Server, free_port, rag_env, start_api
+from tests.support.oidc import AUDIENCE, launch_provider, new_signing_key, provider_module
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = Path(os.environ.get("RAG_TEST_OUTPUT", ROOT / "test-output")) / "playground"
 KEYS = "writer-key-000001=acme roles=writer subject=alice\nadmin-key-0000001=acme roles=admin subject=root\n" \
        "globex-key-000001=globex roles=writer subject=gus"  # fmt: skip
@@ -49,23 +53,24 @@ def axe_source() -> str:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("playground-browser") / "qdrant"
 
 
 @pytest.fixture(scope="module")
-def server(store: Path) -> Iterator[Server]:
-    reports = store.parent / "reports"
-    from tests.test_report import _answers_results  # a scored run, as `rag eval answers` returns one
+def server(store_path: Path) -> Iterator[Server]:
+    reports = store_path.parent / "reports"
+    from tests.support.eval_results import answers_results  # a scored run, as `rag eval answers` returns one
 
-    write_answers_report(reports / "answers-clapnq", _answers_results(Settings()))
-    api = start_api(store, store.parent / "serve.log", RAG_API_KEYS=KEYS, RAG_TRACE_TENANTS="acme=30",
-                    RAG_TRACE_CONTENT="true", RAG_MAX_TOKENS="40", RAG_REPORTS_DIR=str(reports))  # fmt: skip
+    write_answers_report(reports / "answers-clapnq", answers_results(Settings()))
+    api = start_api(store_path, store_path.parent / "serve.log", RAG_API_KEYS=KEYS, RAG_TRACE_TENANTS="acme=30",
+                    RAG_TRACE_CONTENT="true", RAG_MAX_TOKENS="40", RAG_REPORTS_DIR=str(reports),
+                    OMP_NUM_THREADS=ONE_THREAD)  # fmt: skip
     for key, doc_id, text in (
         ("globex-key-000001", "globex-plans.md", "Globex keeps its pump plans here."),
         ("writer-key-000001", "pump-faq.md", "Pumps are checked every month; the seals are replaced every two years."),
     ):  # another tenant's document, and one of acme's, so that its collection exists whichever test runs first
-        r = httpx.post(f"{api.base_url}/v1/documents", headers={"Authorization": f"Bearer {key}"}, timeout=60,
+        r = httpx.post(f"{api.base_url}/v1/documents", headers=bearer(key), timeout=60,
                        json={"id": doc_id, "text": text})  # fmt: skip
         assert r.status_code == 200, r.text
     yield api
@@ -149,7 +154,7 @@ def _pdf(path: Path) -> Path:
 
 
 def test_a_person_uses_the_playground_in_a_browser(
-    server: Server, browser: WebDriver, store: Path, axe_source: str, tmp_path: Path
+    server: Server, browser: WebDriver, store_path: Path, axe_source: str, tmp_path: Path
 ) -> None:
     driver = browser
     _sign_in(driver, f"{server.base_url}/ui", "writer-key-000001")
@@ -217,7 +222,7 @@ def test_a_person_uses_the_playground_in_a_browser(
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
     # the feedback is in the next `rag eval feedback` dataset
-    exported = run_rag(["eval", "feedback", "--export", str(tmp_path / "feedback")], rag_env(store))
+    exported = run_cli(["eval", "feedback", "--export", str(tmp_path / "feedback")], rag_env(store_path))
     assert exported.returncode == 0, exported.stderr
     cases = [json.loads(x) for x in (tmp_path / "feedback" / "answers.jsonl").read_text().splitlines()]
     assert [c["answers"] for c in cases] == [[correction]]
@@ -273,24 +278,20 @@ def test_the_first_token_shows_soon_after_the_first_sse_event(server: Server, br
 def oidc_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
     """`rag serve` with RAG_OIDC_ISSUER and RAG_UI_OIDC_CLIENT_ID, and that issuer: the real provider (oidc-provider,
     its development login and consent pages) on loopback, one account `maria`. The server and the issuer's URL."""
-    from tests.test_oidc import AUDIENCE, _rsa_jwk
-
     folder = tmp_path_factory.mktemp("playground-oidc")
-    entry = subprocess.run([str(ROOT / "scripts" / "oidc-provider.sh")], capture_output=True, text=True, check=True,
-                           timeout=600).stdout.strip()  # fmt: skip
+    entry = provider_module()
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     api = start_api(folder / "qdrant", folder / "serve.log", RAG_OIDC_ISSUER=issuer, RAG_OIDC_AUDIENCE=AUDIENCE,
                     RAG_OIDC_ALLOW_HTTP="true", RAG_UI_OIDC_CLIENT_ID="playground", RAG_UI_OIDC_SCOPE="openid api",
-                    RAG_UI_OIDC_RESOURCE=AUDIENCE)  # fmt: skip
-    jwk, _ = _rsa_jwk("k-playground")
+                    RAG_UI_OIDC_RESOURCE=AUDIENCE, OMP_NUM_THREADS=ONE_THREAD)  # fmt: skip
+    jwk, _ = new_signing_key("k-playground")
     (folder / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
     (folder / "clients.json").write_text(json.dumps([{"client_id": "playground",
                                                       "redirect_uris": [f"{api.base_url}/ui/"]}]))  # fmt: skip
     (folder / "accounts.json").write_text(json.dumps({"maria": {"tenant": "acme", "roles": ["admin"]}}))
-    args = [entry, str(port), AUDIENCE, *(str(folder / f) for f in ("jwks.json", "clients.json", "accounts.json"))]
-    provider = launch_server(["node", str(ROOT / "tests" / "oidc_provider.mjs"), *args],
-                             {"PATH": "/usr/bin:/bin:/usr/local/bin"}, port, folder / "provider.log")  # fmt: skip
+    files = [folder / f for f in ("jwks.json", "clients.json", "accounts.json")]
+    provider = launch_provider(entry, port, files, folder / "provider.log")
     try:
         provider.wait_ready("/.well-known/openid-configuration", 60)
         yield api, issuer
@@ -378,10 +379,10 @@ def test_after_the_quick_start_the_page_opens_without_sign_in(
     lands in the next `rag eval feedback` dataset."""
     folder = tmp_path_factory.mktemp("playground-quickstart")
     env = rag_env(folder / "qdrant")
-    ingested = run_rag(["ingest", str(ROOT / "docs" / "deployment.md"), str(ROOT / "docs" / "playground.md")], env)
+    ingested = run_cli(["ingest", str(ROOT / "docs" / "deployment.md"), str(ROOT / "docs" / "playground.md")], env)
     assert ingested.returncode == 0, ingested.stderr
     api = start_api(folder / "qdrant", folder / "serve.log", RAG_TRACE_TENANTS="default=30", RAG_TRACE_CONTENT="true",
-                    RAG_MAX_TOKENS="40")  # fmt: skip
+                    RAG_MAX_TOKENS="40", OMP_NUM_THREADS=ONE_THREAD)  # fmt: skip
     try:
         driver = browser
         driver.get(f"{api.base_url}/ui")
@@ -396,5 +397,5 @@ def test_after_the_quick_start_the_page_opens_without_sign_in(
         _shot(driver, "08-quick-start")
     finally:
         api.stop()
-    exported = run_rag(["eval", "feedback", "--export", str(tmp_path / "set")], env)
+    exported = run_cli(["eval", "feedback", "--export", str(tmp_path / "set")], env)
     assert exported.returncode == 0 and exported.stdout.startswith("1 cases (1 approved"), exported.stdout

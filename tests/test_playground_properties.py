@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from tests.support.app import ScriptedChatModel, app_client, settings_for
+from tests.support.app import empty_store_api
+from tests.support.headers import bearer
 
 TENANTS = ("north", "south", "default")  # `default` is the deployment's own tenant: plain store names
 ROLES = ("reader", "writer", "admin")
@@ -24,19 +25,18 @@ UPLOADED: set[str] = set()  # tenants that uploaded into the default collection
 
 
 def _h(caller: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {caller.ljust(16, '0')}"}
+    """The caller's header: its name padded to a key's 16 characters is its key."""
+    return bearer(caller.ljust(16, "0"))
 
 
 @pytest.fixture(scope="module", params=["strict", "shared"])
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     lines = "\n".join(f"{c.ljust(16, '0')}={t} roles={r}" for c, (t, r) in CALLERS.items())
-    store = tmp_path_factory.mktemp(f"playground-props-{request.param}") / "qdrant"
-    config = settings_for(store, api_keys=SecretStr(lines), rate_limit_per_minute=0,
-                          tenant_isolation=request.param)  # fmt: skip
     for held in STORED.values():
         held.clear()
     UPLOADED.clear()
-    with app_client(config, ScriptedChatModel()) as client:
+    with empty_store_api(tmp_path_factory, f"playground-props-{request.param}", api_keys=SecretStr(lines),
+                         rate_limit_per_minute=0, tenant_isolation=request.param) as client:  # fmt: skip
         yield client
 
 

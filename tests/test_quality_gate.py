@@ -22,11 +22,11 @@ def test_retrieval_quality_stays_above_the_checked_in_thresholds(capsys: pytest.
 def test_the_gate_fails_below_a_threshold(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.test_eval import _dataset
+    from tests.support.eval_dataset import tiny_dataset
 
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("RAG_EMBED_BACKEND", "torch")
-    _dataset(tmp_path / "data" / "tiny")
+    tiny_dataset(tmp_path / "data" / "tiny")
     thresholds = tmp_path / "gate.json"
     thresholds.write_text(json.dumps({"checks": [{"dataset": "tiny", "mode": "dense", "min": {"ndcg@10": 1.01}}]}))
     assert main(["eval", "gate", "--thresholds", str(thresholds), "--data", str(tmp_path / "data")]) == 1
@@ -38,7 +38,7 @@ def test_the_gate_fails_below_a_threshold(
 def test_the_gate_finds_its_data_through_the_setting_or_says_what_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.test_eval import _dataset
+    from tests.support.eval_dataset import tiny_dataset
 
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("RAG_EMBED_BACKEND", "torch")
@@ -59,7 +59,7 @@ def test_the_gate_finds_its_data_through_the_setting_or_says_what_is_missing(
     assert main(gate) == 2
     assert capsys.readouterr().err.strip() == f"rag eval gate: datasets not found under {tmp_path / 'data'}: tiny"
 
-    _dataset(tmp_path / "data" / "tiny")
+    tiny_dataset(tmp_path / "data" / "tiny")
     assert main([*gate, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["passed"] and report["failures"] == []

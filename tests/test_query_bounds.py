@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from tests.support.app import ScriptedChatModel, app_client, settings_for
+from tests.support.app import empty_store_api
 
 LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z
 
@@ -32,9 +32,7 @@ BOUNDS = [
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    folder = tmp_path_factory.mktemp("query-bounds")
-    settings = settings_for(folder / "qdrant", trace_tenants={"*": 1})
-    with app_client(settings, ScriptedChatModel()) as client:
+    with empty_store_api(tmp_path_factory, "query-bounds", trace_tenants={"*": 1}) as client:
         yield client
 
 

@@ -27,7 +27,8 @@ from rag.records.migrate import current_revision, head_revision, upgrade
 from rag.records.rows import AnswerOwner, AuditEvent, Feedback, Trace, TraceContent, TraceHit
 from rag.records.store import RecordStore
 from rag.records.writer import RecordWriter
-from tests.support.launcher import rag_env, run_rag
+from tests.support.cli import run_cli
+from tests.support.launcher import rag_env
 from tests.support.postgres import PostgresServer
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -43,7 +44,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def store(url: str) -> Iterator[RecordStore]:
+def record_store(url: str) -> Iterator[RecordStore]:
     opened = RecordStore.open(database_url(url))
     yield opened
     opened.close()
@@ -150,135 +151,135 @@ def test_a_bad_database_url_is_refused_with_what_is_accepted() -> None:
 # -- audit, answers, traces, feedback ----------------------------------------------------------------------------------
 
 
-def test_audit_events_read_newest_first_a_page_at_a_time_and_by_tenant(store: RecordStore) -> None:
-    store.add([_event("acme", n) for n in range(5)] + [_event("globex", 9)])
-    first = store.audit_events("acme", before=None, limit=3)
+def test_audit_events_read_newest_first_a_page_at_a_time_and_by_tenant(record_store: RecordStore) -> None:
+    record_store.add([_event("acme", n) for n in range(5)] + [_event("globex", 9)])
+    first = record_store.audit_events("acme", before=None, limit=3)
     assert [e.subject for _, e in first] == ["user-4", "user-3", "user-2"]
-    rest = store.audit_events("acme", before=first[-1][0], limit=3)
+    rest = record_store.audit_events("acme", before=first[-1][0], limit=3)
     assert [e.subject for _, e in rest] == ["user-1", "user-0"]
     assert rest[0][1] == _event("acme", 1)  # every field as written
-    assert [e.tenant for _, e in store.audit_events("globex", before=None, limit=10)] == ["globex"]
+    assert [e.tenant for _, e in record_store.audit_events("globex", before=None, limit=10)] == ["globex"]
 
 
-def test_an_answers_owner_is_found_in_its_tenant_only(store: RecordStore) -> None:
+def test_an_answers_owner_is_found_in_its_tenant_only(record_store: RecordStore) -> None:
     owner = AnswerOwner("chatcmpl-1", "acme", "alice", "k9", NOW, NOW + timedelta(days=30))
-    store.add([owner])
-    assert store.answer_owner("acme", "chatcmpl-1") == owner
-    assert store.answer_owner("globex", "chatcmpl-1") is None
-    assert store.answer_owner("acme", "chatcmpl-2") is None
+    record_store.add([owner])
+    assert record_store.answer_owner("acme", "chatcmpl-1") == owner
+    assert record_store.answer_owner("globex", "chatcmpl-1") is None
+    assert record_store.answer_owner("acme", "chatcmpl-2") is None
 
 
-def test_traces_read_back_as_written_with_or_without_content(store: RecordStore) -> None:
+def test_traces_read_back_as_written_with_or_without_content(record_store: RecordStore) -> None:
     with_content, without = _trace("c-1"), _trace("c-2", content=False, created=NOW + timedelta(seconds=1))
-    store.add([with_content, without])
-    assert store.trace("acme", "c-1") == with_content
-    read = store.trace("acme", "c-2")
+    record_store.add([with_content, without])
+    assert record_store.trace("acme", "c-1") == with_content
+    read = record_store.trace("acme", "c-2")
     assert read == without and read is not None
     assert read.content is None and all(h.text is None and h.title is None for h in read.hits)
-    assert store.trace("globex", "c-1") is None
+    assert record_store.trace("globex", "c-1") is None
 
 
-def test_traces_list_newest_first_within_the_window_a_page_at_a_time(store: RecordStore) -> None:
-    store.add([_trace(f"c-{i}", created=NOW + timedelta(minutes=i)) for i in range(5)] + [_trace("g", "globex")])
-    assert [x.id for x in store.traces("acme", limit=2)] == ["c-4", "c-3"]
-    assert [x.id for x in store.traces("acme", after="c-3", limit=2)] == ["c-2", "c-1"]
-    assert [x.id for x in store.traces("acme", after="c-1", limit=2)] == ["c-0"]
-    window = store.traces("acme", since=NOW + timedelta(minutes=1), until=NOW + timedelta(minutes=3))
+def test_traces_list_newest_first_within_the_window_a_page_at_a_time(record_store: RecordStore) -> None:
+    record_store.add([_trace(f"c-{i}", created=NOW + timedelta(minutes=i)) for i in range(5)] + [_trace("g", "globex")])
+    assert [x.id for x in record_store.traces("acme", limit=2)] == ["c-4", "c-3"]
+    assert [x.id for x in record_store.traces("acme", after="c-3", limit=2)] == ["c-2", "c-1"]
+    assert [x.id for x in record_store.traces("acme", after="c-1", limit=2)] == ["c-0"]
+    window = record_store.traces("acme", since=NOW + timedelta(minutes=1), until=NOW + timedelta(minutes=3))
     assert [x.id for x in window] == ["c-2", "c-1"]
-    assert store.traces("acme", after="g") == []  # another tenant's id is no cursor
+    assert record_store.traces("acme", after="g") == []  # another tenant's id is no cursor
 
 
-def test_feedback_replaces_the_same_readers_earlier_rating_and_joins_its_trace(store: RecordStore) -> None:
-    store.add([_trace("c-1")])
-    first = store.save_feedback(_feedback("c-1", "up", corrected=None))
-    second = store.save_feedback(_feedback("c-1", "down", at=NOW + timedelta(minutes=1)))
+def test_feedback_replaces_the_same_readers_earlier_rating_and_joins_its_trace(record_store: RecordStore) -> None:
+    record_store.add([_trace("c-1")])
+    first = record_store.save_feedback(_feedback("c-1", "up", corrected=None))
+    second = record_store.save_feedback(_feedback("c-1", "down", at=NOW + timedelta(minutes=1)))
     assert second.id == first.id  # the same reader's one rating of that answer, changed
-    store.save_feedback(_feedback("c-1", "up", subject="bob", corrected=None))
-    store.save_feedback(_feedback("c-missing", "down", corrected=None))  # no trace was kept for this one
-    store.save_feedback(_feedback("c-1", "up", tenant="globex", corrected=None))
-    cases = store.feedback_cases(tenant="acme")  # oldest first
+    record_store.save_feedback(_feedback("c-1", "up", subject="bob", corrected=None))
+    record_store.save_feedback(_feedback("c-missing", "down", corrected=None))  # no trace was kept for this one
+    record_store.save_feedback(_feedback("c-1", "up", tenant="globex", corrected=None))
+    cases = record_store.feedback_cases(tenant="acme")  # oldest first
     assert [(c.feedback.subject, c.feedback.completion_id, c.feedback.rating) for c in cases] == [
         ("bob", "c-1", "up"), ("alice", "c-missing", "down"), ("alice", "c-1", "down")
     ]  # fmt: skip
     assert [c.trace.id if c.trace else None for c in cases] == ["c-1", None, "c-1"]
     assert cases[2].feedback == second and second.corrected_answer == "X is Z." and second.comment == "wrong"
     assert cases[2].trace is not None and cases[2].trace.content == _trace("c-1").content
-    assert len(store.feedback_cases()) == 4  # every tenant's
-    assert len(store.feedback_cases(since=NOW + timedelta(seconds=30))) == 1
-    traced = store.trace("acme", "c-1")
+    assert len(record_store.feedback_cases()) == 4  # every tenant's
+    assert len(record_store.feedback_cases(since=NOW + timedelta(seconds=30))) == 1
+    traced = record_store.trace("acme", "c-1")
     assert traced is not None and sorted(f.subject for f in traced.feedback) == ["alice", "bob"]
 
 
-def test_purge_deletes_expired_traces_and_owners_and_keeps_the_newest_audit(store: RecordStore) -> None:
-    store.add([
+def test_purge_deletes_expired_traces_and_owners_and_keeps_the_newest_audit(record_store: RecordStore) -> None:
+    record_store.add([
         _trace("old", keep_days=1, created=NOW - timedelta(days=3)), _trace("new", keep_days=7),
         AnswerOwner("old", "acme", "alice", None, NOW - timedelta(days=40), NOW - timedelta(days=10)),
         AnswerOwner("new", "acme", "alice", None, NOW, NOW + timedelta(days=30)),
         *[_event("acme", n) for n in range(10)],
     ])  # fmt: skip
-    purged = store.purge(NOW, audit_keep=4)
+    purged = record_store.purge(NOW, audit_keep=4)
     assert (purged.traces, purged.answers, purged.audit_events) == (1, 1, 6)
-    assert [x.id for x in store.traces("acme")] == ["new"]
-    assert store.answer_owner("acme", "old") is None and store.answer_owner("acme", "new") is not None
-    assert [e.subject for _, e in store.audit_events("acme", before=None, limit=100)] == [
+    assert [x.id for x in record_store.traces("acme")] == ["new"]
+    assert record_store.answer_owner("acme", "old") is None and record_store.answer_owner("acme", "new") is not None
+    assert [e.subject for _, e in record_store.audit_events("acme", before=None, limit=100)] == [
         f"user-{n}" for n in (9, 8, 7, 6)
     ]
-    assert store.purge(NOW, audit_keep=4) == type(purged)(0, 0, 0)
+    assert record_store.purge(NOW, audit_keep=4) == type(purged)(0, 0, 0)
 
 
-def test_the_writer_writes_every_record_it_accepts(store: RecordStore) -> None:
-    writer = RecordWriter(store, audit_keep=100_000)
+def test_the_writer_writes_every_record_it_accepts(record_store: RecordStore) -> None:
+    writer = RecordWriter(record_store, audit_keep=100_000)
     for n in range(1200):  # more than one batch
         writer.submit(_event("acme", n))
     writer.flush()
     assert (writer.written, writer.dropped, writer.failed) == (1200, 0, 0)
-    assert len(store.audit_events("acme", before=None, limit=2000)) == 1200
+    assert len(record_store.audit_events("acme", before=None, limit=2000)) == 1200
     writer.close()
 
 
-def test_the_writer_drops_past_its_bound_and_counts_a_failed_batch(store: RecordStore) -> None:
+def test_the_writer_drops_past_its_bound_and_counts_a_failed_batch(record_store: RecordStore) -> None:
     gate = threading.Event()
-    real_add: Callable[..., None] = store.add
+    real_add: Callable[..., None] = record_store.add
 
     def slow_add(records: object) -> None:
         gate.wait(10)
         real_add(records)
 
-    store.add = slow_add  # type: ignore[method-assign]  # the database stalls while requests keep coming
-    writer = RecordWriter(store, audit_keep=100_000, max_pending=5)
+    record_store.add = slow_add  # type: ignore[method-assign]  # the database stalls while requests keep coming
+    writer = RecordWriter(record_store, audit_keep=100_000, max_pending=5)
     for n in range(20):
         writer.submit(_event("acme", n))
     assert writer.dropped >= 14  # at most 5 waiting and one batch in flight
     gate.set()
     writer.flush()
     assert writer.written + writer.dropped == 20
-    store.add = real_add  # type: ignore[method-assign]
+    record_store.add = real_add  # type: ignore[method-assign]
     writer.submit(_trace("dup"))
     writer.submit(_trace("dup"))  # the same id twice: the database refuses the second
     writer.flush()
     assert writer.failed == 1
     writer.close()
-    with store.engine.connect() as connection:
+    with record_store.engine.connect() as connection:
         assert connection.execute(select(t.traces.c.id)).all() == [("dup",)]
 
 
 def test_a_batch_with_one_unwritable_record_writes_the_others_and_logs_no_text(
-    store: RecordStore, caplog: pytest.LogCaptureFixture
+    record_store: RecordStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store.add([_trace("dup")])
+    record_store.add([_trace("dup")])
     gate = threading.Event()
-    real_add: Callable[..., None] = store.add
+    real_add: Callable[..., None] = record_store.add
 
     def first_waits(records: object) -> None:
         gate.wait(10)
         real_add(records)
 
-    store.add = first_waits  # type: ignore[method-assign]  # the first batch waits: the rest gather into one
+    record_store.add = first_waits  # type: ignore[method-assign]  # the first batch waits: the rest gather into one
     outcomes: list[tuple[str, int]] = []
-    writer = RecordWriter(store, audit_keep=100_000, on_outcome=lambda outcome, n: outcomes.append((outcome, n)))
+    writer = RecordWriter(record_store, audit_keep=100_000, on_outcome=lambda outcome, n: outcomes.append((outcome, n)))
     writer.submit(_event("acme", 0))
     time.sleep(0.2)  # taken alone, waiting at the gate
-    store.add = real_add  # type: ignore[method-assign]
+    record_store.add = real_add  # type: ignore[method-assign]
     secret = _secret_trace("dup")  # its id is taken: the database refuses it, and its batch with it
     owners = [AnswerOwner(f"o-{n}", "acme", "alice", None, NOW, NOW + timedelta(days=30)) for n in range(2)]
     with caplog.at_level("DEBUG", logger="rag.records"):
@@ -289,19 +290,19 @@ def test_a_batch_with_one_unwritable_record_writes_the_others_and_logs_no_text(
     writer.close()
     assert (writer.written, writer.failed, writer.dropped) == (4, 1, 0)
     assert sum(n for o, n in outcomes if o == "written") == 4 and outcomes.count(("failed", 1)) == 1
-    assert all(store.answer_owner("acme", o.completion_id) == o for o in owners)
-    assert [e.subject for _, e in store.audit_events("acme", before=None, limit=10)] == ["user-1", "user-0"]
-    assert store.trace("acme", "dup") == _trace("dup")  # the one kept before, untouched
+    assert all(record_store.answer_owner("acme", o.completion_id) == o for o in owners)
+    assert [e.subject for _, e in record_store.audit_events("acme", before=None, limit=10)] == ["user-1", "user-0"]
+    assert record_store.trace("acme", "dup") == _trace("dup")  # the one kept before, untouched
     logged = caplog.text
     assert "1 record" in logged and "Trace" in logged
     for secret in (*SECRETS, "parameters", "INSERT"):
         assert secret not in logged, secret
 
 
-def test_a_database_error_carries_no_parameters(store: RecordStore) -> None:
-    store.add([_secret_trace("dup")])
+def test_a_database_error_carries_no_parameters(record_store: RecordStore) -> None:
+    record_store.add([_secret_trace("dup")])
     with pytest.raises(IntegrityError) as refused:
-        store.add([_secret_trace("dup")])
+        record_store.add([_secret_trace("dup")])
     for secret in SECRETS:
         assert secret not in str(refused.value), secret
 
@@ -309,40 +310,47 @@ def test_a_database_error_carries_no_parameters(store: RecordStore) -> None:
 # -- NUL: PostgreSQL's text cannot hold it, SQLite's can; both store U+FFFD in its place -------------------------------
 
 
-def test_nul_in_a_traces_content_and_sources_is_stored_as_a_replacement_character(store: RecordStore) -> None:
+def test_nul_in_a_traces_content_and_sources_is_stored_as_a_replacement_character(record_store: RecordStore) -> None:
     hits = [TraceHit("chunk\x00", "doc\x00", "hash", 0, 0.5, 1, True, "Ti\x00tle", "s3://b/\x00", "te\x00xt")]
     traced = replace(_trace("c-1"), hits=hits, content=TraceContent("what\x00?", "\x00what", "X\x00 [1]."),
                      attributions=[{"start": 0, "end": 3, "sources": [1], "note\x00": "a\x00"}])  # fmt: skip
-    store.add([traced, _event("acme", 0), replace(_event("acme", 1), doc_ids=["a\x00", "b"], subject="u\x00")])
-    read = store.trace("acme", "c-1")
+    record_store.add([traced, _event("acme", 0), replace(_event("acme", 1), doc_ids=["a\x00", "b"], subject="u\x00")])
+    read = record_store.trace("acme", "c-1")
     assert read is not None and read.content == TraceContent("what\ufffd?", "\ufffdwhat", "X\ufffd [1].")
     assert read.hits == [TraceHit("chunk\ufffd", "doc\ufffd", "hash", 0, 0.5, 1, True, "Ti\ufffdtle", "s3://b/\ufffd",
                                   "te\ufffdxt")]  # fmt: skip
     assert read.attributions == [{"start": 0, "end": 3, "sources": [1], "note\ufffd": "a\ufffd"}]
-    [(_, newest), (_, oldest)] = store.audit_events("acme", before=None, limit=10)
+    [(_, newest), (_, oldest)] = record_store.audit_events("acme", before=None, limit=10)
     assert (newest.doc_ids, newest.subject) == (["a\ufffd", "b"], "u\ufffd") and oldest == _event("acme", 0)
-    saved = store.save_feedback(replace(_feedback("c-1"), comment="no\x00", corrected_answer="X\x00 is Z."))
-    [case] = store.feedback_cases(tenant="acme")
+    saved = record_store.save_feedback(replace(_feedback("c-1"), comment="no\x00", corrected_answer="X\x00 is Z."))
+    [case] = record_store.feedback_cases(tenant="acme")
     assert (case.feedback.comment, case.feedback.corrected_answer) == ("no\ufffd", "X\ufffd is Z.")
     assert case.feedback.id == saved.id and case.trace is not None and case.trace.content == read.content
 
 
-def test_nul_in_ids_is_stored_and_looked_up_alike_and_never_matches_the_id_without_it(store: RecordStore) -> None:
+def test_nul_in_ids_is_stored_and_looked_up_alike_and_never_matches_the_id_without_it(
+    record_store: RecordStore,
+) -> None:
     owner = AnswerOwner("chatcmpl-1", "acme", "alice", None, NOW, NOW + timedelta(days=30))
-    store.add([owner, _trace("c-1"), _trace("c-\x00", created=NOW + timedelta(seconds=1)),
+    record_store.add([owner, _trace("c-1"), _trace("c-\x00", created=NOW + timedelta(seconds=1)),
                AnswerOwner("o-\x00", "acme", "al\x00ice", None, NOW, NOW + timedelta(days=30))])  # fmt: skip
-    assert store.answer_owner("acme", "chatcmpl-1\x00") is None  # not the answer "chatcmpl-1"
-    assert store.answer_owner("acme", "x\x00") is None and store.answer_owner("ac\x00me", "chatcmpl-1") is None
-    found = store.answer_owner("acme", "o-\x00")
+    assert record_store.answer_owner("acme", "chatcmpl-1\x00") is None  # not the answer "chatcmpl-1"
+    assert (
+        record_store.answer_owner("acme", "x\x00") is None
+        and record_store.answer_owner("ac\x00me", "chatcmpl-1") is None
+    )
+    found = record_store.answer_owner("acme", "o-\x00")
     assert found is not None and (found.completion_id, found.subject) == ("o-\ufffd", "al\ufffdice")
-    assert store.trace("acme", "a\x00b") is None and not store.has_trace("acme", "c-1\x00")
-    nul = store.trace("acme", "c-\x00")
-    assert nul is not None and nul.id == "c-\ufffd" and store.has_trace("acme", "c-\x00")
-    assert store.traces("acme", after="\x00") == [] and store.traces("acme", after="c-1\x00") == []
-    assert [x.id for x in store.traces("acme", after="c-\x00")] == ["c-1"]
-    store.save_feedback(_feedback("c-\x00", "up", subject="b\x00b", corrected=None))
-    store.save_feedback(_feedback("c-\x00", "down", subject="b\x00b", corrected=None))  # replaces it: found by its keys
-    [case] = store.feedback_cases(tenant="acme")
+    assert record_store.trace("acme", "a\x00b") is None and not record_store.has_trace("acme", "c-1\x00")
+    nul = record_store.trace("acme", "c-\x00")
+    assert nul is not None and nul.id == "c-\ufffd" and record_store.has_trace("acme", "c-\x00")
+    assert record_store.traces("acme", after="\x00") == [] and record_store.traces("acme", after="c-1\x00") == []
+    assert [x.id for x in record_store.traces("acme", after="c-\x00")] == ["c-1"]
+    record_store.save_feedback(_feedback("c-\x00", "up", subject="b\x00b", corrected=None))
+    record_store.save_feedback(
+        _feedback("c-\x00", "down", subject="b\x00b", corrected=None)
+    )  # replaces it: found by its keys
+    [case] = record_store.feedback_cases(tenant="acme")
     given = case.feedback
     assert (given.completion_id, given.subject, given.rating) == ("c-\ufffd", "b\ufffdb", "down")
     assert case.trace is not None and case.trace.id == "c-\ufffd"
@@ -351,11 +359,11 @@ def test_nul_in_ids_is_stored_and_looked_up_alike_and_never_matches_the_id_witho
 def test_rag_db_migrates_and_says_where_the_database_is(url: str, tmp_path: Path) -> None:
     env = rag_env(tmp_path / "qdrant", RAG_DATABASE_URL=url)
     head = head_revision()
-    assert run_rag(["db", "current"], env).stdout.endswith(f": at empty, newest {head}\n")
-    assert run_rag(["db", "upgrade", "--revision", "0001"], env).stdout.endswith(": empty -> 0001\n")
-    upgraded = run_rag(["db", "upgrade"], env)
+    assert run_cli(["db", "current"], env).stdout.endswith(f": at empty, newest {head}\n")
+    assert run_cli(["db", "upgrade", "--revision", "0001"], env).stdout.endswith(": empty -> 0001\n")
+    upgraded = run_cli(["db", "upgrade"], env)
     assert upgraded.returncode == 0 and upgraded.stdout.endswith(f": 0001 -> {head}\n")
-    unreachable = run_rag(["db", "current"], rag_env(tmp_path / "q", RAG_DATABASE_URL="postgresql://x@127.0.0.1:1/d"))
+    unreachable = run_cli(["db", "current"], rag_env(tmp_path / "q", RAG_DATABASE_URL="postgresql://x@127.0.0.1:1/d"))
     assert unreachable.returncode == 1 and "rag db current: postgresql+psycopg://x@127.0.0.1:1/d:" in unreachable.stderr
 
 

@@ -17,7 +17,8 @@ from openai import OpenAI
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from tests.support.app import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.app import BASE_URL, empty_store_api
+from tests.support.headers import bearers
 from tests.support.postgres import PostgresServer
 
 KEYS = """
@@ -36,18 +37,17 @@ DOCS = {
 }
 
 
-def _h(who: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEY[who]}"}
+H = bearers(KEY)  # each caller's Authorization header
 
 
 def _app(tmp_path_factory: pytest.TempPathFactory, name: str, **overrides: Any) -> Iterator[TestClient]:
-    store = tmp_path_factory.mktemp(name) / "qdrant"
-    settings = settings_for(store, api_keys=SecretStr(KEYS), trace_tenants="acme=7", **overrides)
-    with app_client(settings, ScriptedChatModel()) as client:
+    with empty_store_api(
+        tmp_path_factory, name, api_keys=SecretStr(KEYS), trace_tenants="acme=7", **overrides
+    ) as client:
         for tenant_writer in ("root",):  # an admin writes the ids it gives
             for doc_id, text in DOCS.items():
                 r = client.post("/v1/documents", json={"id": doc_id, "text": text, "title": doc_id},
-                                headers=_h(tenant_writer))  # fmt: skip
+                                headers=H[tenant_writer])  # fmt: skip
                 assert r.status_code == 200, r.text
         yield client
 
@@ -84,7 +84,7 @@ def _ask(api: TestClient, who: str, question: str = "how is the platform deploye
 
 def test_a_traced_tenants_chats_leave_traces_its_admins_read_without_content(api: TestClient) -> None:
     plain, streamed = _ask(api, "alice"), _ask(api, "bob", stream=True)
-    page = api.get("/v1/traces", headers=_h("root"))
+    page = api.get("/v1/traces", headers=H["root"])
     assert page.status_code == 200, page.text
     by_id = {t["id"]: t for t in page.json()["data"]}
     assert {plain, streamed} <= set(by_id)
@@ -101,7 +101,7 @@ def test_a_traced_tenants_chats_leave_traces_its_admins_read_without_content(api
     assert trace["usage"]["completion_tokens"] > 0 and trace["attributions"]
     assert trace["expires_at"] - trace["created_at"] == 7 * 86400  # acme's retention
     assert by_id[streamed]["subject"] == "bob"
-    one = api.get(f"/v1/traces/{plain}", headers=_h("root"))
+    one = api.get(f"/v1/traces/{plain}", headers=H["root"])
     assert one.status_code == 200 and one.json()["id"] == plain
     written = [line for line in api.get("/metrics").text.splitlines() if line.startswith("rag_records_total{")]
     assert any('outcome="written"' in line and float(line.split()[-1]) >= 4 for line in written), written
@@ -110,55 +110,55 @@ def test_a_traced_tenants_chats_leave_traces_its_admins_read_without_content(api
 def test_readers_cannot_read_traces_and_other_tenants_see_none_of_them(api: TestClient) -> None:
     cid = _ask(api, "alice")
     for who in ("alice", "bob", "loader", "g-alice"):
-        assert api.get("/v1/traces", headers=_h(who)).status_code == 403
-        assert api.get(f"/v1/traces/{cid}", headers=_h(who)).status_code == 403
-    assert api.get(f"/v1/traces/{cid}", headers=_h("gina")).status_code == 404
-    assert api.get("/v1/traces", headers=_h("gina")).json()["data"] == []
+        assert api.get("/v1/traces", headers=H[who]).status_code == 403
+        assert api.get(f"/v1/traces/{cid}", headers=H[who]).status_code == 403
+    assert api.get(f"/v1/traces/{cid}", headers=H["gina"]).status_code == 404
+    assert api.get("/v1/traces", headers=H["gina"]).json()["data"] == []
 
 
 def test_an_untraced_tenant_leaves_no_trace_but_keeps_feedback(api: TestClient) -> None:
-    r = api.post("/v1/documents", json={"id": "g.md", "text": DOCS["deploy.md"]}, headers=_h("gina"))
+    r = api.post("/v1/documents", json={"id": "g.md", "text": DOCS["deploy.md"]}, headers=H["gina"])
     assert r.status_code == 200, r.text
     cid = _ask(api, "g-alice")
-    assert api.get(f"/v1/traces/{cid}", headers=_h("gina")).status_code == 404
-    given = api.post("/v1/feedback", json={"completion_id": cid, "rating": "up"}, headers=_h("g-alice"))
+    assert api.get(f"/v1/traces/{cid}", headers=H["gina"]).status_code == 404
+    given = api.post("/v1/feedback", json={"completion_id": cid, "rating": "up"}, headers=H["g-alice"])
     assert given.status_code == 200, given.text
     assert given.json()["trace"] is False and given.json()["subject"] == "alice"
 
 
 def test_traces_page_newest_first(api: TestClient) -> None:
     asked = [_ask(api, "alice", f"question number {n} about the deployment") for n in range(3)]
-    first = api.get("/v1/traces", params={"limit": 2}, headers=_h("root")).json()
+    first = api.get("/v1/traces", params={"limit": 2}, headers=H["root"]).json()
     assert [t["id"] for t in first["data"]] == asked[::-1][:2] and first["has_more"]
-    rest = api.get("/v1/traces", params={"limit": 2, "after": first["last_id"]}, headers=_h("root")).json()
+    rest = api.get("/v1/traces", params={"limit": 2, "after": first["last_id"]}, headers=H["root"]).json()
     assert rest["data"][0]["id"] == asked[0]
 
 
 def test_feedback_by_the_answers_reader_is_linked_to_its_trace_and_replaced_when_given_again(api: TestClient) -> None:
     cid = _ask(api, "alice")
     body = {"completion_id": cid, "rating": "down", "comment": "wrong chart", "corrected_answer": "With Helm."}
-    given = api.post("/v1/feedback", json=body, headers=_h("alice"))
+    given = api.post("/v1/feedback", json=body, headers=H["alice"])
     assert given.status_code == 200, given.text
     assert given.json()["trace"] is True and given.json()["rating"] == "down"
-    again = api.post("/v1/feedback", json={"completion_id": cid, "rating": "up"}, headers=_h("alice")).json()
+    again = api.post("/v1/feedback", json={"completion_id": cid, "rating": "up"}, headers=H["alice"]).json()
     assert again["id"] == given.json()["id"] and again["rating"] == "up" and again["corrected_answer"] is None
-    by_admin = api.post("/v1/feedback", json={"completion_id": cid, "rating": "down"}, headers=_h("root"))
+    by_admin = api.post("/v1/feedback", json={"completion_id": cid, "rating": "down"}, headers=H["root"])
     assert by_admin.status_code == 200  # an admin reviews the tenant's answers
-    trace = api.get(f"/v1/traces/{cid}", headers=_h("root")).json()
+    trace = api.get(f"/v1/traces/{cid}", headers=H["root"]).json()
     assert sorted((f["subject"], f["rating"]) for f in trace["feedback"]) == [("alice", "up"), ("root", "down")]
 
 
 def test_feedback_on_someone_elses_or_an_unknown_answer_is_refused(api: TestClient) -> None:
     cid = _ask(api, "alice")
-    refused = api.post("/v1/feedback", json={"completion_id": cid, "rating": "down"}, headers=_h("bob"))
+    refused = api.post("/v1/feedback", json={"completion_id": cid, "rating": "down"}, headers=H["bob"])
     assert refused.status_code == 403 and refused.json()["error"]["param"] == "completion_id"
-    other = api.post("/v1/feedback", json={"completion_id": cid, "rating": "down"}, headers=_h("g-alice"))
+    other = api.post("/v1/feedback", json={"completion_id": cid, "rating": "down"}, headers=H["g-alice"])
     assert other.status_code == 404  # another tenant's answer does not exist for it, same subject name or not
-    unknown = api.post("/v1/feedback", json={"completion_id": "chatcmpl-nope", "rating": "up"}, headers=_h("alice"))
+    unknown = api.post("/v1/feedback", json={"completion_id": "chatcmpl-nope", "rating": "up"}, headers=H["alice"])
     assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "invalid_request_error"
-    bad = api.post("/v1/feedback", json={"completion_id": cid, "rating": "meh"}, headers=_h("alice"))
+    bad = api.post("/v1/feedback", json={"completion_id": cid, "rating": "meh"}, headers=H["alice"])
     assert bad.status_code == 400 and "error" in bad.json()
-    extra = api.post("/v1/feedback", json={"completion_id": cid, "rating": "up", "x": 1}, headers=_h("alice"))
+    extra = api.post("/v1/feedback", json={"completion_id": cid, "rating": "up", "x": 1}, headers=H["alice"])
     assert extra.status_code == 400
 
 
@@ -169,7 +169,7 @@ def test_with_content_allowed_a_trace_holds_the_question_the_answer_and_the_sour
     reply = _client(api_with_content, "alice").chat.completions.create(
         model="rag", messages=[{"role": "user", "content": question}]
     )
-    trace = api_with_content.get(f"/v1/traces/{reply.id}", headers=_h("root")).json()
+    trace = api_with_content.get(f"/v1/traces/{reply.id}", headers=H["root"]).json()
     assert trace["content"] == {"question": question, "retrieval_query": question,
                                 "answer": reply.choices[0].message.content}  # fmt: skip
     texts = {h["doc_id"]: h["text"] for h in trace["hits"]}
@@ -181,10 +181,10 @@ def test_a_question_holding_nul_leaves_its_trace_and_its_owner_on_postgresql(api
     """PostgreSQL's text refuses NUL: the records keep U+FFFD in its place, and the asker's feedback is taken."""
     question = "how is the\x00 platform deployed?"
     cid = _ask(api_on_postgres, "alice", question)
-    rated = api_on_postgres.post("/v1/feedback", json={"completion_id": cid, "rating": "up"}, headers=_h("alice"))
+    rated = api_on_postgres.post("/v1/feedback", json={"completion_id": cid, "rating": "up"}, headers=H["alice"])
     assert rated.status_code == 200, rated.text
     assert rated.json()["trace"] is True
-    trace = api_on_postgres.get(f"/v1/traces/{cid}", headers=_h("root")).json()
+    trace = api_on_postgres.get(f"/v1/traces/{cid}", headers=H["root"]).json()
     assert trace["content"]["question"] == "how is the\ufffd platform deployed?"
     failed = [line for line in api_on_postgres.get("/metrics").text.splitlines()
               if line.startswith('rag_records_total{outcome="failed"}')]  # fmt: skip
@@ -197,19 +197,19 @@ def test_feedback_on_a_completion_id_holding_nul_is_not_found_rather_than_a_serv
     cid = _ask(api_on_postgres, "alice")
     for completion_id in ("x\x00", f"{cid}\x00"):  # the second names no answer either, not `cid`
         given = api_on_postgres.post("/v1/feedback", json={"completion_id": completion_id, "rating": "up"},
-                                     headers=_h("alice"))  # fmt: skip
+                                     headers=H["alice"])  # fmt: skip
         assert given.status_code == 404, given.text
         error = given.json()["error"]
         assert error["type"] == "invalid_request_error" and error["param"] == "completion_id"
 
 
 def test_a_traces_cursor_holding_nul_is_an_empty_page_rather_than_a_server_error(api_on_postgres: TestClient) -> None:
-    page = api_on_postgres.get("/v1/traces?after=%00", headers=_h("root"))
+    page = api_on_postgres.get("/v1/traces?after=%00", headers=H["root"])
     assert page.status_code == 200, page.text
     assert page.json()["data"] == [] and page.json()["has_more"] is False  # an unknown cursor, as any other
 
 
 def test_a_trace_id_holding_nul_is_not_found_rather_than_a_server_error(api_on_postgres: TestClient) -> None:
-    one = api_on_postgres.get("/v1/traces/a%00b", headers=_h("root"))
+    one = api_on_postgres.get("/v1/traces/a%00b", headers=H["root"])
     assert one.status_code == 404, one.text
     assert one.json()["error"]["type"] == "invalid_request_error"

@@ -10,13 +10,14 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from tests.support.app import ScriptedChatModel, app_client, settings_for
+from tests.support.app import app_client, settings_for
+from tests.support.headers import bearers
 from tests.support.postgres import PostgresServer
+from tests.support.scripted_chat import ScriptedChatModel
 
 KEYS = "reader-key-000001=acme roles=reader subject=alice\nadmin-key-0000001=acme roles=admin subject=root\n" \
        "writer-key-000001=acme roles=writer subject=loader"  # fmt: skip
-H = {who: {"Authorization": f"Bearer {key}"} for who, key in
-     (("reader", "reader-key-000001"), ("admin", "admin-key-0000001"), ("writer", "writer-key-000001"))}  # fmt: skip
+H = bearers({"reader": "reader-key-000001", "admin": "admin-key-0000001", "writer": "writer-key-000001"})
 ASK = {"model": "rag", "messages": [{"role": "user", "content": "when is the office open?"}]}
 
 

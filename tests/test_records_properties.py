@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from tests.support.app import ScriptedChatModel, app_client, settings_for
+from tests.support.app import empty_store_api
+from tests.support.headers import bearer
 
 TENANTS = ("north", "south", "east")
 TRACED = {"north", "south"}
@@ -27,10 +28,9 @@ ANSWERS: dict[str, tuple[str, str]] = {}  # completion id -> (tenant, subject), 
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     lines = "\n".join(f"{key.ljust(16, '0')}={t} roles={role} subject={subject}"
                       for key, (t, role, subject) in CALLERS.items())  # fmt: skip
-    store = tmp_path_factory.mktemp("records-props") / "qdrant"
-    settings = settings_for(store, api_keys=SecretStr(lines), rate_limit_per_minute=0, max_tokens=4,
-                            trace_tenants=",".join(f"{t}=30" for t in TRACED))  # fmt: skip
-    with app_client(settings, ScriptedChatModel()) as client:
+    traced = ",".join(f"{t}=30" for t in TRACED)
+    with empty_store_api(tmp_path_factory, "records-props", api_keys=SecretStr(lines), rate_limit_per_minute=0,
+                         max_tokens=4, trace_tenants=traced) as client:  # fmt: skip
         for tenant in TENANTS:
             r = client.post("/v1/documents", json={"id": "a.md", "text": f"The {tenant} office opens at nine."},
                             headers=_h(f"{tenant}-writer-1"))  # fmt: skip
@@ -39,7 +39,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 
 def _h(caller: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {caller.ljust(16, '0')}"}
+    """The caller's header: its name padded to a key's 16 characters is its key."""
+    return bearer(caller.ljust(16, "0"))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -6,98 +6,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from evals.report import default_report_dir, write_answers_report, write_retrieval_report
-from evals.results import (
-    AnswerResults,
-    AnswerSummary,
-    GenerationSettings,
-    ModeResult,
-    QuestionResult,
-    RetrievalMetrics,
-    RetrievalResults,
-    RetrievalSettings,
-)
-from rag.settings import RetrievalMode, Settings
+from rag.settings import Settings
+from tests.support.eval_results import answers_results, question_result, retrieval_results
 
 NOW = datetime(2025, 3, 4, 5, 6, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _retrieval_results(settings: Settings) -> RetrievalResults:
-    metrics: dict[RetrievalMode, RetrievalMetrics] = {
-        "dense": RetrievalMetrics(0.6638, 0.7912, 0.9367, 0.6281),
-        "sparse": RetrievalMetrics(0.6846, 0.8108, 0.9223, 0.6512),
-        "hybrid": RetrievalMetrics(0.7320, 0.8589, 0.9733, 0.6977),
-    }
-    return RetrievalResults(
-        dataset=Path("../shared/data/scifact"),
-        split="test",
-        collection="eval-0123abcd",
-        corpus_chunks_embedded=0,
-        settings=RetrievalSettings.of(settings),
-        modes=tuple(ModeResult(mode, 300, m, 12.34, 20.0, {}) for mode, m in metrics.items()),
-    )
-
-
-def _question(qid: str, answerable: bool, answer: str, f1: float | None, abstained: bool) -> QuestionResult:
-    return QuestionResult(
-        qid=qid,
-        answerable=answerable,
-        answer=answer,
-        gold_retrieved=answerable,
-        gold_cited=answerable,
-        citation_precision=1.0 if answerable else None,
-        token_f1=f1,
-        rouge_l=f1,
-        abstained=abstained,
-        abstention_correct=abstained != answerable,
-        groundedness=0.8,
-        retrieval_ms=10.0,
-        first_token_ms=100.0,
-        generation_ms=900.0,
-    )
-
-
-SUMMARY = AnswerSummary(
-    questions=14,
-    answerable=12,
-    unanswerable=2,
-    gold_retrieved=1.0,
-    gold_cited=1.0,
-    citation_precision=None,
-    token_f1=0.4583,
-    rouge_l=0.4583,
-    abstention_accuracy=0.9286,
-    abstained_when_unanswerable=0.5,
-    answered_when_answerable=1.0,
-    groundedness=0.8,
-    groundedness_method="token-support",
-    groundedness_unscored=0,
-    retrieval_ms_p50=10.0,
-    first_token_ms_p50=100.0,
-    generation_ms_p50=900.0,
-)
-
-
-def _answers_results(settings: Settings, questions: list[QuestionResult] | None = None) -> AnswerResults:
-    if questions is None:
-        questions = [_question(f"a{i}", True, f"answer number {i} [1]", i / 12, False) for i in range(12)]
-        questions += [
-            _question("u-declined", False, "The documents do not contain the answer.", None, True),
-            _question("u-answered", False, "A | piped\nmultiline " + "x" * 400, None, False),
-        ]
-    return AnswerResults(
-        dataset=Path("../shared/data/clapnq"),
-        collection="eval-feed",
-        retrieval=RetrievalSettings.of(settings),
-        generation=GenerationSettings.of(settings),
-        summary=SUMMARY,
-        questions=tuple(questions),
-    )
-
-
 def test_retrieval_report(tmp_path: Path) -> None:
     settings = Settings(fusion="dbsf", chunk_size=200, chunk_overlap=30, embed_backend="onnx-int8")
-    results = _retrieval_results(settings)
+    results = retrieval_results(settings)
     md_path = write_retrieval_report(tmp_path / "out", results, now=NOW)
 
     assert md_path == tmp_path / "out" / "report.md"
@@ -129,7 +47,7 @@ def test_retrieval_report(tmp_path: Path) -> None:
 
 def test_one_mode_has_its_metrics_at_the_top_level_too(tmp_path: Path) -> None:
     settings = Settings(fusion="rrf", rrf_k=10, fusion_dense_weight=1.5)
-    results = _retrieval_results(settings)
+    results = retrieval_results(settings)
     one = replace(results, modes=results.modes[2:])
     assert one.to_json()["ndcg@10"] == 0.7320 and list(one.to_json()["modes"]) == ["hybrid"]
     md = write_retrieval_report(tmp_path, one, now=NOW).read_text()
@@ -138,7 +56,7 @@ def test_one_mode_has_its_metrics_at_the_top_level_too(tmp_path: Path) -> None:
 
 def test_answers_report(tmp_path: Path) -> None:
     settings = Settings(llm_model="qwen-7b", llm_base_url="http://gpu:8000/v1", temperature=0.3)
-    results = _answers_results(settings)
+    results = answers_results(settings)
     md_path = write_answers_report(tmp_path, results, now=NOW)
 
     saved = json.loads((tmp_path / "report.json").read_text())
@@ -185,7 +103,7 @@ def test_answers_report(tmp_path: Path) -> None:
 
 
 def test_answers_report_with_nothing_to_list(tmp_path: Path) -> None:
-    results = _answers_results(Settings(), [_question("u", False, "No.", None, True)])
+    results = answers_results(Settings(), [question_result("u", False, "No.", None, True)])
     md = write_answers_report(tmp_path, results).read_text()
     assert "None scored." in md and "every unanswerable question was declined" in md
     assert (tmp_path / "answers.png").read_bytes().startswith(PNG)

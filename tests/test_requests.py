@@ -131,15 +131,17 @@ class _Recording(GenericFakeChatModel):
 
 
 def test_the_evaluation_asks_the_model_with_the_users_temperature(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     """It hard-coded temperature 0 while users got RAG_TEMPERATURE."""
-    store.ensure_collection("c", embedder.dimension)
+    vector_store.ensure_collection("c", embedder.dimension)
     chunk = Chunk("t", "d0", "h", 0, "Water boils at 100 degrees Celsius at sea level.", "Water", "s0")
-    store.upsert("c", [chunk], embedder.embed_documents([chunk.embed_text]), sparse.encode_documents([chunk.text]))
+    vector_store.upsert(
+        "c", [chunk], embedder.embed_documents([chunk.embed_text]), sparse.encode_documents([chunk.text])
+    )
     model = _Recording(messages=iter([AIMessage("At 100 C [1].")]), calls=[])
     retriever = Retriever(
-        store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=CollectionNamespace("shared")
+        vector_store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=CollectionNamespace("shared")
     )
     pipeline = RagPipeline(retriever, model, PipelineConfig.from_settings(SETTINGS))
     gold = GoldAnswer("q1", "When does water boil?", answerable=True, gold_doc_ids=["d0"], answers=["At 100 C."])

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from tests.support.app import ScriptedChatModel, app_client, settings_for
+from tests.support.app import app_client, settings_for
+from tests.support.headers import bearer
 from tests.support.launcher import RedisServer
+from tests.support.scripted_chat import ScriptedChatModel
 
-AUTH = {"Authorization": "Bearer outage-key"}
+AUTH = bearer("outage-key")
 
 
 @pytest.mark.parametrize("policy", ["open", "closed"])

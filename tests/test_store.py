@@ -59,7 +59,7 @@ class TestEdge(StoreSuite):
         yield from _factory(lambda **options: EdgeStore.under(tmp_path, **options))
 
     def test_edge_builds_its_hnsw_index_on_optimize_and_it_finds_what_exact_search_finds(
-        self, store: EdgeStore
+        self, engine: EdgeStore
     ) -> None:
         """Edge has no background optimizer: without `optimize` nothing is indexed. 8,000 points are past Qdrant's
         indexing threshold; each of 50 stored vectors, queried, must come back first through the index as exactly."""
@@ -68,15 +68,15 @@ class TestEdge(StoreSuite):
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         chunks = [Chunk("t", f"d{i}", "h", 0, f"text {i}", "", "s") for i in range(len(vectors))]
         no_terms = [SparseVector([], [])] * len(chunks)
-        store.ensure_collection("big", 384)
+        engine.ensure_collection("big", 384)
         for i in range(0, len(chunks), 1000):
-            store.upsert("big", chunks[i : i + 1000], vectors[i : i + 1000].tolist(), no_terms[i : i + 1000])
-        assert store.index_info("big")["indexed_vectors"] == 0
-        store.optimize("big")
-        assert store.index_info("big")["indexed_vectors"] >= len(chunks)
+            engine.upsert("big", chunks[i : i + 1000], vectors[i : i + 1000].tolist(), no_terms[i : i + 1000])
+        assert engine.index_info("big")["indexed_vectors"] == 0
+        engine.optimize("big")
+        assert engine.index_info("big")["indexed_vectors"] >= len(chunks)
         for i in range(0, len(chunks), 160):
             found = [
-                store.query(
+                engine.query(
                     "big",
                     reader=Reader.whole_tenant("t"),
                     mode="dense",
@@ -97,12 +97,12 @@ class TestQdrantLocal(StoreSuite):
         yield from _factory(lambda **options: QdrantStore(path=tmp_path / "local", **options))
 
     def test_local_mode_has_no_indexes_and_searches_exactly(
-        self, store: StoreEngine, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+        self, engine: StoreEngine, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
     ) -> None:
-        assert not store.indexes_payload
-        fill(store, embedder, sparse, "t1")
-        store.optimize("c")
-        assert store.index_info("c")["indexed_vectors"] == 0 and store.index_info("c")["payload_indexes"] == []
+        assert not engine.indexes_payload
+        fill(engine, embedder, sparse, "t1")
+        engine.optimize("c")
+        assert engine.index_info("c")["indexed_vectors"] == 0 and engine.index_info("c")["payload_indexes"] == []
 
 
 @pytest.mark.skipif(SERVER is None, reason="RAG_TEST_QDRANT_URL names no Qdrant server")
@@ -113,7 +113,7 @@ class TestQdrantServer(StoreSuite):
 
 
 def test_langchain_retriever_adapter(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     from rag.access.namespace import CollectionNamespace
     from rag.answering.langchain_retriever import RagRetriever
@@ -121,10 +121,15 @@ def test_langchain_retriever_adapter(
     from rag.settings import Settings
     from rag.store.fusion import Fusion
 
-    fill(store, embedder, sparse, "t1")
+    fill(vector_store, embedder, sparse, "t1")
     lc = RagRetriever(
         retriever=Retriever(
-            store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=CollectionNamespace("shared")
+            vector_store,
+            embedder,
+            sparse,
+            prefetch_k=10,
+            fusion=Fusion("dbsf"),
+            namespace=CollectionNamespace("shared"),
         ),
         requests=RequestBuilder(Settings(_env_file=None)),
         tenant="t1",
@@ -158,27 +163,27 @@ def _other(store: VectorStore, tmp_path: Path) -> VectorStore:
 
 
 def test_copy_collection_moves_every_point_to_the_other_engine(
-    store: VectorStore, tmp_path: Path, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, tmp_path: Path, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     """A collection streamed to another engine keeps ids, payload and vectors: the target ranks as the source."""
     for tenant in ("t1", "t2"):
-        fill(store, embedder, sparse, tenant)
-    target = _other(store, tmp_path)
+        fill(vector_store, embedder, sparse, tenant)
+    target = _other(vector_store, tmp_path)
     try:
-        assert copy_collection(store, target, "c", batch=2) == 6
-        assert copy_collection(store, target, "c", batch=2) == 6  # a rerun rewrites the same points
+        assert copy_collection(vector_store, target, "c", batch=2) == 6
+        assert copy_collection(vector_store, target, "c", batch=2) == 6  # a rerun rewrites the same points
         assert target.count("c") == 6 and target.count("c", Reader.whole_tenant("t2")) == 3
-        assert document_hashes(target, "c", "t1") == document_hashes(store, "c", "t1")
-        assert ranked(target, embedder, sparse) == ranked(store, embedder, sparse) != []
+        assert document_hashes(target, "c", "t1") == document_hashes(vector_store, "c", "t1")
+        assert ranked(target, embedder, sparse) == ranked(vector_store, embedder, sparse) != []
     finally:
         target.close()
 
 
-def test_copying_an_empty_collection_copies_nothing(store: VectorStore, tmp_path: Path) -> None:
-    store.ensure_collection("c", 4)
-    target = _other(store, tmp_path)
+def test_copying_an_empty_collection_copies_nothing(vector_store: VectorStore, tmp_path: Path) -> None:
+    vector_store.ensure_collection("c", 4)
+    target = _other(vector_store, tmp_path)
     try:
-        assert copy_collection(store, target, "c") == 0
+        assert copy_collection(vector_store, target, "c") == 0
         assert not target.collection_exists("c")
     finally:
         target.close()

@@ -20,6 +20,7 @@ from rag.errors import BackendUnavailable, StoreBusy
 from rag.store.edge import EdgeStore
 from rag.store.edge_layout import EdgeLayout
 from rag.store.qdrant import QdrantStore
+from tests.support.cli import CliResult, run_cli
 from tests.support.launcher import RAG_BIN, rag_env, run_rag, start_api
 
 ADVICE = ("RAG_QDRANT_URL", "rag copy --to-path")
@@ -34,7 +35,7 @@ def two_docs(tmp_path: Path) -> Path:
     return folder
 
 
-def _busy(result: subprocess.CompletedProcess[str], command: str, pid: int, holder: str) -> None:
+def _busy(result: CliResult | subprocess.CompletedProcess[str], command: str, pid: int, holder: str) -> None:
     """Exit 3 and one message on stderr that names the holder and what to do, without a traceback."""
     assert result.returncode == 3, (result.returncode, result.stderr[-2000:])
     assert "Traceback" not in result.stderr, result.stderr
@@ -95,14 +96,14 @@ def test_a_process_that_skips_the_lock_file_is_still_reported_as_busy(tmp_path: 
 def test_rag_serve_holds_its_store_and_every_command_says_so(two_docs: Path, tmp_path: Path) -> None:
     store_path = tmp_path / "store"
     env = rag_env(store_path)
-    assert run_rag(["ingest", str(two_docs)], env).returncode == 0
+    assert run_cli(["ingest", str(two_docs)], env).returncode == 0
     # what is tested is the store: an unreachable LLM server spares loading the in-process model
     server = start_api(store_path, tmp_path / "serve.log", RAG_LLM_BASE_URL="http://127.0.0.1:9/v1")
     try:
         pid = server.process.pid
-        _busy(run_rag(["ingest", str(two_docs)], env), "ingest", pid, "rag serve --port")
-        _busy(run_rag(["status"], env), "status", pid, "rag serve --port")
-        _busy(run_rag(["delete", "--doc-id", "alpha.md"], env), "delete", pid, "rag serve --port")
+        _busy(run_cli(["ingest", str(two_docs)], env), "ingest", pid, "rag serve --port")
+        _busy(run_cli(["status"], env), "status", pid, "rag serve --port")
+        _busy(run_cli(["delete", "--doc-id", "alpha.md"], env), "delete", pid, "rag serve --port")
         _busy(run_rag(["serve", "--port", "9"], env, timeout=120), "serve", pid, "rag serve --port")
 
         # a collection this test holds: the server's answer is a generic 503, the holder stays in the server's log
@@ -119,7 +120,7 @@ def test_rag_serve_holds_its_store_and_every_command_says_so(two_docs: Path, tmp
         server.process.send_signal(signal.SIGKILL)  # however the holder ends, its lock ends with it
         server.process.wait()
     assert f"(pid {os.getpid()}: " in server.log.read_text()
-    again = run_rag(["ingest", str(two_docs), "--json"], env)
+    again = run_cli(["ingest", str(two_docs), "--json"], env)
     assert again.returncode == 0, again.stderr
 
 
@@ -146,7 +147,7 @@ def test_two_ingests_into_a_fresh_store_the_second_exits_3_while_the_first_write
         while _holder_pid(lock) != first.pid:
             assert first.poll() is None and time.monotonic() < deadline, "the first ingest never held the store"
             time.sleep(0.05)
-        second = run_rag(["ingest", str(notes)], env)
+        second = run_cli(["ingest", str(notes)], env)
         assert first.poll() is None, "the first ingest ended before the second reached the store: make it longer"
         _busy(second, "ingest", first.pid, f"rag ingest {notes}")
         out, err = first.communicate(timeout=300)
@@ -173,9 +174,9 @@ def test_qdrant_local_mode_store_in_use_exits_3(two_docs: Path, tmp_path: Path) 
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "open\n"
-        _busy(run_rag(["ingest", str(two_docs)], env), "ingest", holder.pid, f"python -c {store_path}")
-        _busy(run_rag(["status"], env), "status", holder.pid, f"python -c {store_path}")
+        _busy(run_cli(["ingest", str(two_docs)], env), "ingest", holder.pid, f"python -c {store_path}")
+        _busy(run_cli(["status"], env), "status", holder.pid, f"python -c {store_path}")
     finally:
         holder.communicate("", timeout=60)
     assert holder.returncode == 0
-    assert run_rag(["ingest", str(two_docs)], env).returncode == 0
+    assert run_cli(["ingest", str(two_docs)], env).returncode == 0

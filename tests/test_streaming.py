@@ -23,11 +23,12 @@ from starlette.testclient import TestClient
 from rag.settings import Settings
 from tests.support.app import BASE_URL, ThreadedServer, app_client, settings_for
 from tests.support.docs_store import SERVED_KEY, copy_store
+from tests.support.headers import bearer
 from tests.support.launcher import Server
 
 QUESTION = "How do I deploy the platform on Kubernetes?"
 BODY = {"model": "rag", "messages": [{"role": "user", "content": QUESTION}], "stream": True}
-SERVED_AUTH = {"Authorization": f"Bearer {SERVED_KEY}"}
+SERVED_AUTH = bearer(SERVED_KEY)
 
 
 class SilentUpstream:

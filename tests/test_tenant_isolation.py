@@ -52,28 +52,28 @@ def _probe(retriever: Retriever, tenant: str = "alpha", collection: str = "c") -
 
 @pytest.mark.parametrize("isolation", ["strict", "shared"])
 def test_another_tenants_documents_move_my_sparse_scores_only_when_shared(
-    isolation: TenantIsolation, store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    isolation: TenantIsolation, vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     names = CollectionNamespace(isolation)
-    retriever = Retriever(store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=names)
-    _ingest(store, embedder, sparse, names, "alpha", ALPHA)
+    retriever = Retriever(vector_store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=names)
+    _ingest(vector_store, embedder, sparse, names, "alpha", ALPHA)
     before = _probe(retriever)
-    _ingest(store, embedder, sparse, names, "beta", BETA)
+    _ingest(vector_store, embedder, sparse, names, "beta", BETA)
     after = _probe(retriever)
     if isolation == "strict":
         assert after == pytest.approx(before, rel=1e-6)
-        assert sorted(store.list_collections()) == ["c@alpha", "c@beta"]
+        assert sorted(vector_store.list_collections()) == ["c@alpha", "c@beta"]
     else:
         assert after < before * 0.5  # the leak strict isolation closes: beta's 30 documents lowered alpha's IDF
-        assert store.list_collections() == ["c"]
+        assert vector_store.list_collections() == ["c"]
 
 
 def test_another_tenants_collection_reads_as_not_found(
-    store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
 ) -> None:
     names = CollectionNamespace("strict")
-    retriever = Retriever(store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=names)
-    _ingest(store, embedder, sparse, names, "beta", BETA, collection="beta-private")
+    retriever = Retriever(vector_store, embedder, sparse, prefetch_k=10, fusion=Fusion("dbsf"), namespace=names)
+    _ingest(vector_store, embedder, sparse, names, "beta", BETA, collection="beta-private")
 
     def error(collection: str) -> str:
         with pytest.raises(NotFound) as raised:

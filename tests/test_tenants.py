@@ -18,8 +18,10 @@ from pydantic import SecretStr, ValidationError
 from starlette.testclient import TestClient
 
 from serving.auth import ApiKeyConfigError, ApiKeys
-from tests.support.app import BASE_URL, ScriptedChatModel, app_client, settings_for
+from tests.support.app import BASE_URL, app_client, settings_for
+from tests.support.headers import bearer, bearers
 from tests.support.launcher import RAG_BIN, free_port, rag_env
+from tests.support.scripted_chat import ScriptedChatModel
 
 KEYS = {"alpha": "key-alpha-1", "beta": "key-beta-1", "burst": "key-burst-1"}
 ALPHA_DOC = "Project Falcon's launch codes are kept in the blue vault on the third floor."
@@ -27,8 +29,7 @@ BETA_DOC = "Project Heron's budget is four million euros, approved by the board 
 MODEL = ScriptedChatModel()  # records the prompts it is sent
 
 
-def _headers(tenant: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[tenant]}"}
+H = bearers(KEYS)  # each caller's Authorization header
 
 
 def _openai(api: TestClient, key: str) -> OpenAI:
@@ -59,13 +60,13 @@ def keyed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
             r = api.post(
                 "/v1/documents",
                 json={"id": f"{tenant}.md", "text": text, "title": f"{tenant} notes"},
-                headers=_headers(tenant),
+                headers=H[tenant],
             )
             assert r.status_code == 200 and r.json()["status"] == "created", r.text
         r = api.post(
             "/v1/documents",
             json={"id": "beta-only.md", "text": BETA_DOC, "collection": "beta-private"},
-            headers=_headers("beta"),
+            headers=H["beta"],
         )
         assert r.status_code == 200, r.text
         yield api
@@ -73,7 +74,7 @@ def keyed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 def _retrieve(api: TestClient, tenant: str, **body: object) -> httpx.Response:
     """No relevance threshold: whatever the tenant's collections hold is found, however weakly it matches."""
-    return api.post("/v1/retrieve", json={"min_relevance": 0, **body}, headers=_headers(tenant))
+    return api.post("/v1/retrieve", json={"min_relevance": 0, **body}, headers=H[tenant])
 
 
 def test_every_endpoint_but_health_needs_a_valid_key(keyed_api: TestClient) -> None:
@@ -86,7 +87,7 @@ def test_every_endpoint_but_health_needs_a_valid_key(keyed_api: TestClient) -> N
         ("POST", "/v1/documents"),
         ("DELETE", "/v1/documents/alpha.md"),
     ):
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {KEYS['alpha']}"}):
+        for headers in ({}, bearer("wrong"), {"Authorization": f"Basic {KEYS['alpha']}"}):
             r = keyed_api.request(method, path, json={"query": "x"}, headers=headers)
             assert r.status_code == 401, (path, headers)
             assert r.json()["error"]["code"] == "invalid_api_key" and r.headers["WWW-Authenticate"] == "Bearer"
@@ -122,7 +123,7 @@ def test_a_tenant_never_sees_another_tenants_chunks(keyed_api: TestClient) -> No
     assert {c["doc_id"] for c in (reply.model_extra or {})["citations"]} == {"alpha.md"}  # cited, and only its own
     assert not any("four million" in m.text for prompt in MODEL.prompts for m in prompt)  # nor sees the LLM
     # deleting the other tenant's document removes nothing of it
-    r = keyed_api.delete("/v1/documents/beta.md", headers=_headers("alpha"))
+    r = keyed_api.delete("/v1/documents/beta.md", headers=H["alpha"])
     assert r.status_code == 404 and r.json()["error"]["param"] == "doc_id"
     assert [c["doc_id"] for c in _retrieve(keyed_api, "beta", query=heron).json()["data"]] == ["beta.md"]
 
@@ -143,14 +144,14 @@ def test_request_limits_answer_in_openai_shape(keyed_api: TestClient) -> None:
 def test_rate_limit_per_key_with_retry_after(keyed_api: TestClient) -> None:
     """40 a minute: the 41st quick request of one key gets 429 with Retry-After; every response carries OpenAI's
     request headers; another key is unaffected."""
-    responses = [keyed_api.get("/v1/models", headers=_headers("burst")) for _ in range(41)]
+    responses = [keyed_api.get("/v1/models", headers=H["burst"]) for _ in range(41)]
     assert [r.status_code for r in responses] == [200] * 40 + [429]
     assert [int(r.headers["x-ratelimit-remaining-requests"]) for r in responses] == [*range(39, -1, -1), 0]
     assert {r.headers["x-ratelimit-limit-requests"] for r in responses} == {"40"}
-    r = keyed_api.get("/v1/models", headers=_headers("burst"))
+    r = keyed_api.get("/v1/models", headers=H["burst"])
     assert r.status_code == 429 and r.json()["error"]["type"] == "rate_limit_error"
     assert 1 <= int(r.headers["Retry-After"]) <= 60 and r.headers["x-ratelimit-reset-requests"].endswith("s")
-    assert keyed_api.get("/v1/models", headers=_headers("beta")).status_code == 200
+    assert keyed_api.get("/v1/models", headers=H["beta"]).status_code == 200
 
 
 def test_without_keys_serve_refuses_a_public_address(tmp_path: Path) -> None:

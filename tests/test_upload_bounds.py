@@ -17,7 +17,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from serving.state import AppState
-from tests.support.app import ScriptedChatModel, ThreadedServer, app_client, settings_for
+from tests.support.app import ThreadedServer, empty_store_api, settings_for
+from tests.support.scripted_chat import ScriptedChatModel
 
 UPLOAD = "/v1/documents/files"
 
@@ -28,14 +29,8 @@ def _records(count: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = settings_for(
-        tmp_path_factory.mktemp("upload-bounds") / "qdrant",
-        upload_max_documents=20,
-        upload_max_chunks=3,
-        upload_max_concurrent=1,
-        ingest_batch_chunks=2,
-    )
-    with app_client(settings, ScriptedChatModel()) as client:
+    bounds = {"upload_max_documents": 20, "upload_max_chunks": 3, "upload_max_concurrent": 1, "ingest_batch_chunks": 2}
+    with empty_store_api(tmp_path_factory, "upload-bounds", **bounds) as client:
         yield client
 
 

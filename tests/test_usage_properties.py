@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +14,8 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from rag.limits.usage import UsageCounts, UsageRecord
-from tests.support.app import ScriptedChatModel, app_client, settings_for
+from tests.support.app import empty_store_api
+from tests.support.headers import bearer
 
 TENANTS = ("north", "south", "east")
 KEYS = {f"{t}-{role}": (t, role) for t in TENANTS for role in ("admin", "reader", "writer")}
@@ -26,9 +26,8 @@ Group = tuple[date, str, str | None]
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     lines = "\n".join(f"{key}={tenant} roles={role}" for key, (tenant, role) in KEYS.items())
-    store: Path = tmp_path_factory.mktemp("usage-props") / "qdrant"
-    with app_client(settings_for(store, api_keys=SecretStr(lines), rate_limit_per_minute=0), ScriptedChatModel()) as c:
-        yield c
+    with empty_store_api(tmp_path_factory, "usage-props", api_keys=SecretStr(lines), rate_limit_per_minute=0) as client:
+        yield client
 
 
 WRITTEN: list[UsageRecord] = []  # every record written into the module's app, across examples
@@ -68,7 +67,7 @@ def test_an_admin_reads_its_tenants_usage_and_nobody_reads_anothers(
     r = api.get(
         "/v1/usage",
         params={"from": FIRST.isoformat(), "to": LAST.isoformat(), "group_by": "subject,api_key_id"},
-        headers={"Authorization": f"Bearer {caller}"},
+        headers=bearer(caller),
     )
     if role != "admin":
         assert r.status_code == 403 and r.json()["error"]["type"] == "permission_error"

@@ -14,7 +14,8 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from tests.support.app import ScriptedChatModel, app_client, settings_for
+from tests.support.app import empty_store_api
+from tests.support.headers import bearers
 
 KEYS = """
 writer-key-000001=acme roles=writer subject=loader
@@ -22,18 +23,17 @@ hrwriter-key-0001=acme roles=writer groups=hr subject=hilda
 hr-key-0000000001=acme roles=reader groups=hr subject=hanna
 admin-key-0000001=acme roles=admin subject=root
 """
-H = {who: {"Authorization": f"Bearer {key}"} for who, key in
-     (("loader", "writer-key-000001"), ("hilda", "hrwriter-key-0001"), ("hanna", "hr-key-0000000001"),
-      ("root", "admin-key-0000001"))}  # fmt: skip
+H = bearers({"loader": "writer-key-000001", "hilda": "hrwriter-key-0001", "hanna": "hr-key-0000000001",
+             "root": "admin-key-0000001"})  # fmt: skip
 SECRET = "Salary bands of the platform team, reviewed every March."
 C = "writes"
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    folder = tmp_path_factory.mktemp("writes")
-    settings = settings_for(folder / "qdrant", api_keys=SecretStr(KEYS), max_tokens=4, rate_limit_per_minute=0)
-    with app_client(settings, ScriptedChatModel()) as client:
+    with empty_store_api(
+        tmp_path_factory, "writes", api_keys=SecretStr(KEYS), max_tokens=4, rate_limit_per_minute=0
+    ) as client:
         body = {"id": "hr/victim.md", "text": SECRET, "collection": C, "access": {"groups": ["hr"]}}
         assert client.post("/v1/documents", json=body, headers=H["root"]).json()["status"] == "created"
         yield client

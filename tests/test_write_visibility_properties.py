@@ -125,7 +125,7 @@ def own_namespace(writer: Writer) -> str:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeStore]:
+def edge_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeStore]:
     edge = EdgeStore.under(Path(tmp_path_factory.mktemp("writes")))
     edge.optimize = lambda name: None  # type: ignore[method-assign]  # indexing is not under test: a flush a run
     yield edge
@@ -145,7 +145,7 @@ def _state(store: EdgeStore, tenant: str) -> dict[str, tuple[set[str], set[Docum
     return {d.doc_id: (d.hashes, d.access) for d in store.documents(COLLECTION, Reader.whole_tenant(tenant))}
 
 
-def test_no_write_changes_what_its_writer_may_not_see_nor_tells_it_exists(store: EdgeStore) -> None:
+def test_no_write_changes_what_its_writer_may_not_see_nor_tells_it_exists(edge_store: EdgeStore) -> None:
     cases = 0
 
     @settings(max_examples=MIN_CASES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -163,15 +163,17 @@ def test_no_write_changes_what_its_writer_may_not_see_nor_tells_it_exists(store:
         for world, documents in worlds.items():
             tenant = f"{prefix}-{world}"
             setup: list[str] = []
-            _ingestor(store, tenant, None, setup).run(
+            _ingestor(edge_store, tenant, None, setup).run(
                 Document(s.doc_id, s.text, "", "gen", access=s.access) for s in documents
             )
-            before = _state(store, tenant)
+            before = _state(edge_store, tenant)
             target, text, access = write
             accepted: list[str] = []
             scope = WriteScope(builder.reader(writer.principal(tenant)))
-            summary = _ingestor(store, tenant, scope, accepted).run([Document(target, text, "", "w", access=access)])
-            after = _state(store, tenant)
+            summary = _ingestor(edge_store, tenant, scope, accepted).run(
+                [Document(target, text, "", "w", access=access)]
+            )
+            after = _state(edge_store, tenant)
             status = [
                 name
                 for name in ("added", "updated", "access_updated", "unchanged", "conflicted")
@@ -183,11 +185,11 @@ def test_no_write_changes_what_its_writer_may_not_see_nor_tells_it_exists(store:
             if target in before and target not in hidden:  # what it may see is written in place
                 assert accepted == [target], (world, writer, write, stored)
             for doc_id in list(after):
-                store.delete_document(COLLECTION, tenant, doc_id)
+                edge_store.delete_document(COLLECTION, tenant, doc_id)
         assert answers["A"] == answers["B"], (answers, writer, write, stored)
         cases += 1
 
-    store.ensure_collection(COLLECTION, Flat.dimension)
+    edge_store.ensure_collection(COLLECTION, Flat.dimension)
     example()
     print(f"\n{cases} generated writes")
     assert cases >= MIN_CASES

@@ -92,15 +92,26 @@ def start_server(cmd: list[str], env: dict[str, str], port: int, log: Path, read
     return launch_server(cmd, env, port, log).wait_ready(ready_path, timeout)
 
 
-def start_rag_serve(env: dict[str, str], log: Path, ready_path: str = "/healthz", timeout: float = 240) -> Server:
-    """`rag serve` on a free loopback port in the environment `env` (see `rag_env`)."""
+def launch_rag_serve(env: dict[str, str], log: Path) -> Server:
+    """`rag serve` on a free loopback port in the environment `env` (see `rag_env`), not waited for: several start
+    side by side (each loads its models for seconds)."""
     port = free_port()
-    return start_server([RAG_BIN, "serve", "--port", str(port)], env, port, log, ready_path, timeout)
+    return launch_server([RAG_BIN, "serve", "--port", str(port)], env, port, log)
+
+
+def start_rag_serve(env: dict[str, str], log: Path, ready_path: str = "/healthz", timeout: float = 240) -> Server:
+    """`rag serve` on a free loopback port in the environment `env` (see `rag_env`), once `ready_path` answers."""
+    return launch_rag_serve(env, log).wait_ready(ready_path, timeout)
+
+
+def launch_api(qdrant_path: Path, log: Path, **env: str) -> Server:
+    """`rag serve` over the store at `qdrant_path`, `env` added to `rag_env`'s, not waited for (`wait_ready`)."""
+    return launch_rag_serve(rag_env(qdrant_path, **env), log)
 
 
 def start_api(qdrant_path: Path, log: Path, **env: str) -> Server:
     """`rag serve` over the store at `qdrant_path`, `env` added to `rag_env`'s; ready once `/healthz` answers."""
-    return start_rag_serve(rag_env(qdrant_path, **env), log)
+    return launch_api(qdrant_path, log, **env).wait_ready("/healthz", 240)
 
 
 class RedisServer:

@@ -3,8 +3,8 @@
 
 A test module subclasses `StoreSuite` (or the mixins it wants) once per engine and provides a `store_factory`
 fixture: a `StoreFactory` whose stores all open the same place (the test's folder, or a server) and are closed,
-and their collections gone, after the test. The suite also uses `embedder` and `sparse` fixtures (the real models:
-tests/conftest.py). pytest is needed only to import this module.
+and their collections gone, after the test; the suite's tests take `engine`, one store of that factory. The suite
+also uses `embedder` and `sparse` fixtures (the real models: tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ def ranked(store: VectorStore, embedder: DenseEmbedder, sparse: SparseEncoder, *
 
 class StoreFixtures:
     @pytest.fixture
-    def store(self, store_factory: StoreFactory) -> StoreEngine:
+    def engine(self, store_factory: StoreFactory) -> StoreEngine:
+        """One store of the engine under test."""
         return store_factory()
 
 
@@ -125,98 +126,98 @@ ANSWER_WHEN_MISSING = {"collection_exists": False, "documents": []}
 
 class CollectionsTest(StoreFixtures):
     @pytest.mark.parametrize("call", sorted(NAMED_CALLS))
-    def test_a_bad_collection_name_is_invalid_input_everywhere(self, store: StoreEngine, call: str) -> None:
+    def test_a_bad_collection_name_is_invalid_input_everywhere(self, engine: StoreEngine, call: str) -> None:
         for name in BAD_NAMES:
             with pytest.raises(InvalidInput) as exc:
-                NAMED_CALLS[call](store, name)
+                NAMED_CALLS[call](engine, name)
             assert exc.value.param == "collection", name
-        assert not set(BAD_NAMES) & set(store.list_collections())
+        assert not set(BAD_NAMES) & set(engine.list_collections())
 
     @pytest.mark.parametrize("call", sorted(set(NAMED_CALLS) - {"ensure_collection"}))
-    def test_a_missing_collection_is_not_found_everywhere(self, store: StoreEngine, call: str) -> None:
+    def test_a_missing_collection_is_not_found_everywhere(self, engine: StoreEngine, call: str) -> None:
         if call in ANSWER_WHEN_MISSING:
-            assert NAMED_CALLS[call](store, "missing") == ANSWER_WHEN_MISSING[call]
+            assert NAMED_CALLS[call](engine, "missing") == ANSWER_WHEN_MISSING[call]
             return
         with pytest.raises(NotFound) as exc:
-            NAMED_CALLS[call](store, "missing")
+            NAMED_CALLS[call](engine, "missing")
         assert exc.value.message == "collection 'missing' does not exist" and exc.value.param == "collection"
 
-    def test_names_of_tenant_collections_are_valid(self, store: StoreEngine) -> None:
+    def test_names_of_tenant_collections_are_valid(self, engine: StoreEngine) -> None:
         for name in ("docs@acme", "docs@~0123456789abcdef", "v1.2_x-y"):
-            store.ensure_collection(name, 4)
-        assert {"docs@acme", "docs@~0123456789abcdef", "v1.2_x-y"} <= set(store.list_collections())
+            engine.ensure_collection(name, 4)
+        assert {"docs@acme", "docs@~0123456789abcdef", "v1.2_x-y"} <= set(engine.list_collections())
 
-    def test_dimension_mismatch_is_refused(self, store: StoreEngine) -> None:
-        store.ensure_collection("c", 384)
-        store.ensure_collection("c", 384)  # again: nothing to do
+    def test_dimension_mismatch_is_refused(self, engine: StoreEngine) -> None:
+        engine.ensure_collection("c", 384)
+        engine.ensure_collection("c", 384)  # again: nothing to do
         with pytest.raises(InvalidInput):
-            store.ensure_collection("c", 768)
+            engine.ensure_collection("c", 768)
 
-    def test_misaligned_vectors_are_refused(self, store: StoreEngine) -> None:
-        store.ensure_collection("c", 4)
+    def test_misaligned_vectors_are_refused(self, engine: StoreEngine) -> None:
+        engine.ensure_collection("c", 4)
         with pytest.raises(ValueError, match="aligned"):
-            store.upsert("c", [Chunk("t", "d", "h", 0, "x", "", "")], [], [])
+            engine.upsert("c", [Chunk("t", "d", "h", 0, "x", "", "")], [], [])
 
     def test_drop_collection_removes_it_and_its_points(
-        self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
+        self, engine: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
     ) -> None:
-        fill(store, embedder, sparse, "t1")
-        store.drop_collection("c")
-        assert "c" not in store.list_collections()
-        assert not store.collection_exists("c")
+        fill(engine, embedder, sparse, "t1")
+        engine.drop_collection("c")
+        assert "c" not in engine.list_collections()
+        assert not engine.collection_exists("c")
         with pytest.raises(NotFound):
-            store.drop_collection("c")
-        fill(store, embedder, sparse, "t2")  # the name can be used again, empty
-        assert store.count("c") == len(TEXTS)
-        assert store.count("c", Reader.whole_tenant("t1")) == 0
+            engine.drop_collection("c")
+        fill(engine, embedder, sparse, "t2")  # the name can be used again, empty
+        assert engine.count("c") == len(TEXTS)
+        assert engine.count("c", Reader.whole_tenant("t1")) == 0
 
 
 class DocumentsTest(StoreFixtures):
     def test_document_hashes_delete_stale_and_delete_document(
-        self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
+        self, engine: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
     ) -> None:
-        fill(store, embedder, sparse, "t1")
-        assert document_hashes(store, "c", "t1")["helm.md"] == {"hash-helm.md"}
-        store.delete_stale("c", "t1", "helm.md", keep_hash="other")
-        assert "helm.md" not in document_hashes(store, "c", "t1")
-        store.delete_document("c", "t1", "cats.md")
-        assert set(document_hashes(store, "c", "t1")) == {"ingest.md"}
-        assert store.count("c", Reader.whole_tenant("t1"), doc_id="ingest.md") == 1
+        fill(engine, embedder, sparse, "t1")
+        assert document_hashes(engine, "c", "t1")["helm.md"] == {"hash-helm.md"}
+        engine.delete_stale("c", "t1", "helm.md", keep_hash="other")
+        assert "helm.md" not in document_hashes(engine, "c", "t1")
+        engine.delete_document("c", "t1", "cats.md")
+        assert set(document_hashes(engine, "c", "t1")) == {"ingest.md"}
+        assert engine.count("c", Reader.whole_tenant("t1"), doc_id="ingest.md") == 1
 
     def test_scroll_points_pages_through_every_point_with_its_vectors(
-        self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
+        self, engine: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
     ) -> None:
         for tenant in ("t1", "t2"):
-            fill(store, embedder, sparse, tenant)
-        pages = list(store.scroll_points("c", batch=4))
+            fill(engine, embedder, sparse, tenant)
+        pages = list(engine.scroll_points("c", batch=4))
         assert [len(p.chunks) for p in pages] == [4, 2]
         chunks = [c for p in pages for c in p.chunks]
         assert len({c.point_id for c in chunks}) == 6 and {c.tenant for c in chunks} == {"t1", "t2"}
         assert all(len(d) == embedder.dimension for p in pages for d in p.dense)
         assert all(s.indices for p in pages for s in p.sparse)
-        assert {d.doc_id for d in store.documents("c")} == set(TEXTS) and len(store.documents("c")) == 6
+        assert {d.doc_id for d in engine.documents("c")} == set(TEXTS) and len(engine.documents("c")) == 6
 
 
 class QueryTest(StoreFixtures):
     @pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
     def test_each_mode_finds_the_relevant_chunk(
-        self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder, mode: str
+        self, engine: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder, mode: str
     ) -> None:
-        fill(store, embedder, sparse, "t1")
-        hits = retriever_over(store, embedder, sparse).retrieve(asked(QUESTION, "t1", 2, mode))  # type: ignore[arg-type]
+        fill(engine, embedder, sparse, "t1")
+        hits = retriever_over(engine, embedder, sparse).retrieve(asked(QUESTION, "t1", 2, mode))  # type: ignore[arg-type]
         assert hits[0].chunk.doc_id == "helm.md"
         assert hits[0].score > 0
 
     @pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
     def test_hits_carry_their_stored_dense_vector_when_asked(
-        self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder, mode: str
+        self, engine: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder, mode: str
     ) -> None:
-        fill(store, embedder, sparse, "t1")
+        fill(engine, embedder, sparse, "t1")
         reader, question = Reader.whole_tenant("t1"), embedder.embed_query(QUESTION)
         terms = sparse.encode_query(QUESTION)
         asked = {"dense": question, "sparse": terms, "limit": 3, "prefetch_limit": 10, "mode": mode, "fusion": FUSION}
-        assert all(h.dense is None for h in store.query("c", reader=reader, **asked))  # type: ignore[arg-type]
-        hits = store.query("c", reader=reader, with_dense=True, **asked)  # type: ignore[arg-type]
+        assert all(h.dense is None for h in engine.query("c", reader=reader, **asked))  # type: ignore[arg-type]
+        hits = engine.query("c", reader=reader, with_dense=True, **asked)  # type: ignore[arg-type]
         assert hits
         for hit in hits:  # the vector stored for the chunk (an engine may normalize it: cosine distance)
             assert hit.dense is not None
@@ -225,20 +226,20 @@ class QueryTest(StoreFixtures):
             assert float(got @ stored / (np.linalg.norm(got) * np.linalg.norm(stored))) > 0.999
 
     def test_tenants_never_see_each_other(
-        self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
+        self, engine: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
     ) -> None:
-        fill(store, embedder, sparse, "t1")
-        retriever = retriever_over(store, embedder, sparse)
+        fill(engine, embedder, sparse, "t1")
+        retriever = retriever_over(engine, embedder, sparse)
         assert retriever.retrieve(asked("helm", "t2", 5, "hybrid")) == []
-        assert store.count("c", Reader.whole_tenant("t1")) == 3 and store.count("c", Reader.whole_tenant("t2")) == 0
+        assert engine.count("c", Reader.whole_tenant("t1")) == 3 and engine.count("c", Reader.whole_tenant("t2")) == 0
         with pytest.raises(InvalidInput):
             retriever.retrieve(asked("helm", "t2", 5, "hybrid", filters={"tenant": "t1"}))
 
     def test_payload_and_metadata_filters(
-        self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
+        self, engine: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
     ) -> None:
-        fill(store, embedder, sparse, "t1")
-        retriever = retriever_over(store, embedder, sparse)
+        fill(engine, embedder, sparse, "t1")
+        retriever = retriever_over(engine, embedder, sparse)
         hits = retriever.retrieve(asked("helm", "t1", 5, "dense", filters={"team": "cats"}))
         assert [h.chunk.doc_id for h in hits] == ["cats.md"]
         hits = retriever.retrieve(asked("helm", "t1", 5, "hybrid", filters={"doc_id": ["ingest.md", "cats.md"]}))
@@ -247,17 +248,17 @@ class QueryTest(StoreFixtures):
             with pytest.raises(InvalidInput):  # the first was a 500, found by tests/test_fuzz.py
                 retriever.retrieve(asked("helm", "t1", 5, "hybrid", filters={bad_key: "v"}))
 
-    def test_fusion_method_and_weights_reach_the_engine(self, store: StoreEngine) -> None:
+    def test_fusion_method_and_weights_reach_the_engine(self, engine: StoreEngine) -> None:
         """A is the dense side's best, B the sparse side's, C only found by the dense side (second). Qdrant's weighted
         RRF scores a position p (from 0) as 1 / ((p + 1) / weight + k - 1)."""
-        store.ensure_collection("c", 4)
+        engine.ensure_collection("c", 4)
         vectors = {"A": ([1.0, 0, 0, 0], {7: 0.1}), "B": ([0, 1.0, 0, 0], {7: 5.0}), "C": ([0.6, 0.8, 0, 0], {8: 1.0})}
         chunks = [Chunk("t", d, f"h{d}", 0, d, d, d) for d in vectors]
         sparse_vectors = [SparseVector(list(s), list(s.values())) for _, s in vectors.values()]
-        store.upsert("c", chunks, [v for v, _ in vectors.values()], sparse_vectors)
+        engine.upsert("c", chunks, [v for v, _ in vectors.values()], sparse_vectors)
 
         def scores(fusion: Fusion) -> dict[str, float]:
-            hits = store.query(
+            hits = engine.query(
                 "c",
                 reader=Reader.whole_tenant("t"),
                 mode="hybrid",
@@ -309,9 +310,11 @@ class IndexTest(StoreFixtures):
         else:
             assert indexes == set() and len(warned) == 1 and "team" in warned[0]
 
-    def test_index_info_counts_points(self, store: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder) -> None:
-        fill(store, embedder, sparse, "t1")
-        info = store.index_info("c")
+    def test_index_info_counts_points(
+        self, engine: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
+    ) -> None:
+        fill(engine, embedder, sparse, "t1")
+        info = engine.index_info("c")
         assert info["points"] == 3 and 0 <= info["indexed_vectors"] <= 3 and info["segments"] >= 1
 
 

@@ -5,7 +5,7 @@
 // pages: any password) for public clients by the authorization code flow with PKCE, each account's token carrying
 // that account's claims.
 //
-//   node tests/oidc_provider.mjs PROVIDER_MODULE PORT AUDIENCE JWKS_FILE CLIENTS_FILE [ACCOUNTS_FILE]
+//   node tests/support/oidc_provider.mjs PROVIDER_MODULE PORT AUDIENCE JWKS_FILE CLIENTS_FILE [ACCOUNTS_FILE]
 //
 // CLIENTS_FILE: [{"client_id", "client_secret", "claims": {"tenant", "groups", "roles"}}, or, a public client,
 //                {"client_id", "redirect_uris": [...]}]
