@@ -23,10 +23,35 @@ from tests.support.paths import DOCS
 AS_STORED = CollectionNamespace("shared")  # collections named as stored
 
 
+class RememberingEmbedder:
+    """The real embedder, remembering the vector of every text it embedded: docs/ is embedded once for this module's
+    tests, not once per test and engine. What the tests count is what the ingestor asks for (CountingEmbedder, above
+    this one), and whether it asks at all."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self.inner, self.tokenizer = inner, inner.tokenizer
+        self.dimension, self.name = inner.dimension, inner.name
+        self._vectors: dict[str, list[float]] = {}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if new:
+            self._vectors.update(zip(new, self.inner.embed_documents(new), strict=True))
+        return [self._vectors[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
+@pytest.fixture(scope="module")
+def remembering(embedder: SentenceTransformerEmbedder) -> RememberingEmbedder:
+    return RememberingEmbedder(embedder)
+
+
 class CountingEmbedder:
     """The real embedder, counting the texts it embeds (to prove unchanged documents cost nothing)."""
 
-    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+    def __init__(self, inner: SentenceTransformerEmbedder | RememberingEmbedder) -> None:
         self.inner, self.embedded = inner, 0
         self.dimension, self.name = inner.dimension, inner.name
 
@@ -49,9 +74,9 @@ def _ingest(
 
 
 def test_reingest_is_idempotent_and_skips_unchanged_documents(
-    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, remembering: RememberingEmbedder, sparse: Bm25Encoder
 ) -> None:
-    counting = CountingEmbedder(embedder)
+    counting = CountingEmbedder(remembering)
     first = _ingest(vector_store, counting, sparse, [DOCS])
     assert first.documents_added == first.documents_seen == len(list(DOCS.glob("*.md")))
     assert first.chunks_upserted == counting.embedded == vector_store.count("c") > first.documents_seen
@@ -237,10 +262,10 @@ def test_cli_shards_from_job_env_status_and_delete(
 
 
 def test_unchanged_rerun_never_loads_the_embedding_model(
-    vector_store: VectorStore, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder
+    vector_store: VectorStore, remembering: RememberingEmbedder, sparse: Bm25Encoder
 ) -> None:
     def ingest_with_lazy_model() -> LazyEmbedder:
-        lazy = LazyEmbedder(lambda: embedder, name=embedder.name, tokenizer_dir=packaged_minilm_path())
+        lazy = LazyEmbedder(lambda: remembering, name=remembering.name, tokenizer_dir=packaged_minilm_path())
         chunker = Chunker(lazy.tokenizer, chunk_size=64, chunk_overlap=8)
         Ingestor(vector_store, lazy, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED).run(
             load(discover([DOCS], SUFFIXES))
