@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build (once) and cache JSON Schemas of OpenAI's chat completion and chat completion chunk, generated from the
 # types of OpenAI's official Node.js library (npm `openai`, generated from OpenAI's OpenAPI specification) by
-# ts-json-schema-generator. The wire tests validate every response against them (tests/test_openai_schema.py).
+# ts-json-schema-generator. The wire tests validate every response against them (tests/test_evidence_api.py).
 # Outside the clone, so CI reuses it; needs Node.js 20 and the npm registry. Prints the schema folder on stdout.
 set -euo pipefail
 OPENAI_NODE_VERSION="${OPENAI_NODE_VERSION:-7.59.0}"

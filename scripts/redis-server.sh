@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure Debian's redis-server is installed (the tests start their own on loopback: tests/redis_server.py) and
+# Make sure Debian's redis-server is installed (the tests start their own on loopback: tests/support/launcher.py) and
 # print its path. Installs with apt-get when missing: root here and in CI. Nothing else needs Redis: without
 # RAG_STATE_URL the platform keeps its counters in-process.
 set -euo pipefail
