@@ -1,10 +1,12 @@
-"""`rag ask` end to end: the real CLI, the ingested docs, the in-process model."""
+"""`rag ask` end to end: the real CLI, the ingested docs, the in-process model (in a `rag` process of its own, its
+torch on one thread, ONE_THREAD)."""
 
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli
 from tests.support.docs_store import ONE_THREAD
 from tests.support.launcher import rag_env, run_rag
 
@@ -22,6 +24,7 @@ def test_ask_prints_an_answer_and_numbered_sources(docs_store: Path, tmp_path_fa
 def test_ask_unknown_collection_fails_clearly(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     path = tmp_path_factory.mktemp("ask-store2") / "qdrant"
     shutil.copytree(docs_store, path)
-    result = run_rag(["ask", "anything", "--collection", "nope"], rag_env(path, OMP_NUM_THREADS=ONE_THREAD))
+    # in this process: a collection that does not exist fails before the language model loads
+    result = run_cli(["ask", "anything", "--collection", "nope"], rag_env(path))
     assert result.returncode == 1
     assert "collection 'nope' does not exist" in result.stderr
