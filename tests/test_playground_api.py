@@ -19,11 +19,10 @@ from starlette.testclient import TestClient
 
 from evals.report import write_answers_report
 from serving.routers.playground import PLAYGROUND
-from tests.support.app import app_client, settings_for
+from tests.support.app import empty_store_api
 from tests.support.cli import run_cli
 from tests.support.headers import bearers
 from tests.support.launcher import rag_env
-from tests.support.scripted_chat import ScriptedChatModel
 
 KEYS = """
 writer-key-000001=acme roles=writer subject=loader
@@ -47,14 +46,15 @@ def _pdf(path: Path, text: str) -> Path:
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the app's evaluation reports (`folder / "reports"`)."""
     return tmp_path_factory.mktemp("playground-api")
 
 
 @pytest.fixture(scope="module")
-def api(folder: Path) -> Iterator[TestClient]:
-    settings = settings_for(folder / "qdrant", api_keys=SecretStr(KEYS), reports_dir=folder / "reports",
-                            max_upload_mb=0.5, ingest_max_chunks=20)  # fmt: skip
-    with app_client(settings, ScriptedChatModel()) as client:
+def api(tmp_path_factory: pytest.TempPathFactory, folder: Path) -> Iterator[TestClient]:
+    limits = {"max_upload_mb": 0.5, "ingest_max_chunks": 20}
+    keys, reports = SecretStr(KEYS), folder / "reports"
+    with empty_store_api(tmp_path_factory, "playground-api", api_keys=keys, reports_dir=reports, **limits) as client:
         yield client
 
 
