@@ -35,7 +35,7 @@ from rag.settings import Settings
 from tests.support.cli import run_cli
 from tests.support.docs_store import ONE_THREAD
 from tests.support.headers import bearer
-from tests.support.launcher import Server, free_port, rag_env, start_api
+from tests.support.launcher import Server, free_port, launch_api, rag_env, start_api
 from tests.support.oidc import AUDIENCE, launch_provider, new_signing_key, provider_module
 from tests.support.paths import ROOT
 
@@ -282,9 +282,10 @@ def oidc_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
     entry = provider_module()
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    api = start_api(folder / "qdrant", folder / "serve.log", RAG_OIDC_ISSUER=issuer, RAG_OIDC_AUDIENCE=AUDIENCE,
-                    RAG_OIDC_ALLOW_HTTP="true", RAG_UI_OIDC_CLIENT_ID="playground", RAG_UI_OIDC_SCOPE="openid api",
-                    RAG_UI_OIDC_RESOURCE=AUDIENCE, OMP_NUM_THREADS=ONE_THREAD)  # fmt: skip
+    # started while the provider starts; no LLM (no question is asked here): the in-process model is not loaded
+    api = launch_api(folder / "qdrant", folder / "serve.log", RAG_OIDC_ISSUER=issuer, RAG_OIDC_AUDIENCE=AUDIENCE,
+                     RAG_OIDC_ALLOW_HTTP="true", RAG_UI_OIDC_CLIENT_ID="playground", RAG_UI_OIDC_SCOPE="openid api",
+                     RAG_UI_OIDC_RESOURCE=AUDIENCE, RAG_LLM_BASE_URL="http://127.0.0.1:9/v1")  # fmt: skip
     jwk, _ = new_signing_key("k-playground")
     (folder / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
     (folder / "clients.json").write_text(json.dumps([{"client_id": "playground",
@@ -293,6 +294,7 @@ def oidc_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
     files = [folder / f for f in ("jwks.json", "clients.json", "accounts.json")]
     provider = launch_provider(entry, port, files, folder / "provider.log")
     try:
+        api.wait_ready("/healthz", 240)
         provider.wait_ready("/.well-known/openid-configuration", 60)
         yield api, issuer
     finally:
