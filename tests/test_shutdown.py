@@ -6,12 +6,13 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.docs_store import ONE_THREAD, serve_docs_copy
+from tests.support.docs_store import ONE_THREAD, launch_docs_copy
 from tests.support.launcher import Server
 
 BODY = {
@@ -46,17 +47,37 @@ def _wait_for_log(server: Server, text: str, timeout_s: float) -> None:
         time.sleep(0.02)
 
 
-def test_sigterm_drains_then_lets_the_stream_finish(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    server = serve_docs_copy(
-        docs_store,
-        tmp_path_factory,
-        "drain",
-        RAG_SHUTDOWN_DRAIN_S="1",
-        RAG_SHUTDOWN_TIMEOUT_S="120",  # the 48 tokens can take longer than the default 30 s on a loaded machine
-        RAG_MAX_TOKENS="48",
-        RAG_TEMPERATURE="0",
-        OMP_NUM_THREADS=ONE_THREAD,
-    )
+@pytest.fixture(scope="module")
+def launched(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
+    """Each test's own server, both launched at once (each loads its model for seconds); a test waits for its own,
+    signals it and stops it."""
+    servers = {
+        "drain": launch_docs_copy(
+            docs_store,
+            tmp_path_factory,
+            "drain",
+            RAG_SHUTDOWN_DRAIN_S="1",
+            RAG_SHUTDOWN_TIMEOUT_S="120",  # the 48 tokens can take longer than the default 30 s on a loaded machine
+            RAG_MAX_TOKENS="48",
+            RAG_TEMPERATURE="0",
+            OMP_NUM_THREADS=ONE_THREAD,
+        ),
+        "bounded": launch_docs_copy(
+            docs_store,
+            tmp_path_factory,
+            "bounded",
+            RAG_SHUTDOWN_TIMEOUT_S="1",
+            RAG_MAX_TOKENS="512",
+            OMP_NUM_THREADS=ONE_THREAD,
+        ),
+    }
+    yield servers
+    for server in servers.values():
+        server.stop()  # a no-op for one its test stopped
+
+
+def test_sigterm_drains_then_lets_the_stream_finish(launched: dict[str, Server]) -> None:
+    server = launched["drain"].wait_ready("/healthz", 240)
     try:
         events: list[str] = []
         first = threading.Event()
@@ -74,16 +95,9 @@ def test_sigterm_drains_then_lets_the_stream_finish(docs_store: Path, tmp_path_f
         server.stop()
 
 
-def test_in_flight_requests_get_a_bounded_time(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_in_flight_requests_get_a_bounded_time(launched: dict[str, Server]) -> None:
     """A long generation (512 tokens on the CPU) is cut after RAG_SHUTDOWN_TIMEOUT_S=1 instead of holding the pod."""
-    server = serve_docs_copy(
-        docs_store,
-        tmp_path_factory,
-        "bounded",
-        RAG_SHUTDOWN_TIMEOUT_S="1",
-        RAG_MAX_TOKENS="512",
-        OMP_NUM_THREADS=ONE_THREAD,
-    )
+    server = launched["bounded"].wait_ready("/healthz", 240)
     try:
         events: list[str] = []
         first = threading.Event()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.launcher import Server, start_api
+from tests.support.launcher import Server, launch_api
 
 # The CPU engine's torch on one thread in the suite's servers: its OpenMP threads spin at barriers while other
 # processes (the tests, other test runs) hold the cores, which made a 16-token answer 3 to 10 times slower.
@@ -24,7 +24,12 @@ def copy_store(source: Path, factory: pytest.TempPathFactory, name: str) -> Path
     return path
 
 
-def serve_docs_copy(docs_store: Path, factory: pytest.TempPathFactory, name: str, **env: str) -> Server:
+def launch_docs_copy(docs_store: Path, factory: pytest.TempPathFactory, name: str, **env: str) -> Server:
     """`rag serve` over a private copy of the docs store (a server holds its embedded store alone), logging to
-    `<logs>/<name>.log`."""
-    return start_api(copy_store(docs_store, factory, name), factory.mktemp("logs") / f"{name}.log", **env)
+    `<logs>/<name>.log`, not waited for (`Server.wait_ready`): several start side by side."""
+    return launch_api(copy_store(docs_store, factory, name), factory.mktemp("logs") / f"{name}.log", **env)
+
+
+def serve_docs_copy(docs_store: Path, factory: pytest.TempPathFactory, name: str, **env: str) -> Server:
+    """`launch_docs_copy`, ready once `/healthz` answers."""
+    return launch_docs_copy(docs_store, factory, name, **env).wait_ready("/healthz", 240)
