@@ -247,7 +247,7 @@ def test_authentication_input_settings_and_padded_keys_reach_the_api(tmp_path: P
     assert read == (65_536, 16_384, 30)
     uploads = {k: config[k] for k in ("RAG_UPLOAD_MAX_DOCUMENTS", "RAG_UPLOAD_MAX_CHUNKS", "RAG_UPLOAD_MAX_CONCURRENT")}
     read = Settings(**{k.removeprefix("RAG_").lower(): v for k, v in uploads.items()})
-    assert (read.upload_max_documents, read.upload_max_chunks, read.upload_max_concurrent) == (10_000, 10_000, 2)
+    assert (read.uploads.max_documents, read.uploads.max_chunks, read.uploads.max_concurrent) == (10_000, 10_000, 2)
     sets = {"apiKeys.keys[0].key": "c2VjcmV0a2V5LWZvci1hY21lIQ==", "apiKeys.keys[0].tenant": "acme.eu_1-a"}
     (secret,) = [s for s in render("default", sets).of("Secret") if s["metadata"]["name"].endswith("api-keys")]
     keys_file = tmp_path / "keys"
