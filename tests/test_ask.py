@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import run_cli
-from tests.support.docs_store import ONE_THREAD
+from tests.support.docs_store import ANSWERED_QUESTION, ONE_THREAD
 from tests.support.launcher import rag_env, run_rag
 
 
 def test_ask_prints_an_answer_and_numbered_sources(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     path = tmp_path_factory.mktemp("ask-store") / "qdrant"
     shutil.copytree(docs_store, path)
-    result = run_rag(["ask", "how do I deploy it?"], rag_env(path, RAG_MAX_TOKENS="12", OMP_NUM_THREADS=ONE_THREAD))
+    result = run_rag(["ask", ANSWERED_QUESTION], rag_env(path, RAG_MAX_TOKENS="12", OMP_NUM_THREADS=ONE_THREAD))
     assert result.returncode == 0, result.stderr
     answer, _, sources = result.stdout.partition("\n\nSources:\n")
     assert answer.strip()

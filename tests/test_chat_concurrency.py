@@ -37,6 +37,7 @@ from rag.limits.memory_backend import MemoryState
 from rag.limits.redis_backend import RedisState
 from rag.settings import Settings
 from tests.support.app import ThreadedServer, settings_for
+from tests.support.docs_store import ANSWERED_QUESTION
 from tests.support.headers import bearer
 from tests.support.launcher import RedisServer, free_port
 from tests.support.scripted_chat import ScriptedChatModel
@@ -97,7 +98,7 @@ class Api:
     def client(self, key: str) -> OpenAI:
         return OpenAI(base_url=self.server.base_url + "/v1", api_key=key, max_retries=0, timeout=60)
 
-    def chat(self, key: str, question: str = "how do I deploy it?", *, timeout: float = 60) -> httpx.Response:
+    def chat(self, key: str, question: str = ANSWERED_QUESTION, *, timeout: float = 60) -> httpx.Response:
         body = {"model": "rag", "messages": [{"role": "user", "content": question}]}
         return httpx.post(self.url, json=body, headers=bearer(key), timeout=timeout)
 
@@ -137,7 +138,7 @@ def _eventually(check: Callable[[], bool], what: str, within_s: float = 15) -> N
 
 def _assert_refused(api: Api, key: str, cap: int, *, stream: bool = False) -> None:
     """The next chat of `key`'s tenant is refused: 429 in OpenAI's shape, before any byte of an answer."""
-    messages: Any = [{"role": "user", "content": "how do I deploy it?"}]
+    messages: Any = [{"role": "user", "content": ANSWERED_QUESTION}]
     with pytest.raises(openai.RateLimitError) as refused:
         api.client(key).chat.completions.create(model="rag", messages=messages, stream=stream)
     error = refused.value
@@ -280,7 +281,7 @@ def test_twelve_chats_at_once_spend_at_most_the_cap_past_the_quota(api: Api, gat
     spent). With the cap, METERED_CAP of them run, the rest are refused at once, and the tenant's spending past
     its quota is at most those answers."""
     with ThreadPoolExecutor(12) as pool:
-        chats = [pool.submit(api.chat, "metered-key", f"{HOLD} how do I deploy it?") for _ in range(12)]
+        chats = [pool.submit(api.chat, "metered-key", f"{HOLD} {ANSWERED_QUESTION}") for _ in range(12)]
         _eventually(lambda: sum(c.done() for c in chats) == 12 - METERED_CAP, "the chats past the cap were not refused")
         gate.set()
         answers = [c.result() for c in chats]

@@ -31,6 +31,12 @@ def test_brackets_that_are_not_markers_pass_unchanged() -> None:
     assert markers.markers == [] and markers.removed == 0
 
 
+def test_a_removed_marker_never_closes_an_open_bracket_before_it() -> None:
+    assert run(0, ["[1[1]]"])[0] == "[1 ]"  # not `[1]`, a marker naming a source that is not there
+    assert run(0, ["[1", "[1]", "]"])[0] == "[1 ]"
+    assert run(0, ["[[7]1]"])[0] == "[ 1]"
+
+
 def test_zero_and_out_of_range_numbers_are_removed() -> None:
     text, markers = run(1, ["A [0] B [1, 1, 2]."])
     assert text == "A B [1]."

@@ -18,10 +18,10 @@ import pytest
 from openai import OpenAI
 
 from tests.support.app import ThreadedServer, settings_for
-from tests.support.docs_store import copy_store, serve_docs_copy
+from tests.support.docs_store import ANSWERED_QUESTION, copy_store, serve_docs_copy
 from tests.support.launcher import Server
 
-QUESTION = "How do I deploy it?"  # the docs answer it: the model generates (no abstention)
+QUESTION = ANSWERED_QUESTION  # the docs answer it: the model generates (no abstention)
 CHAT = {"model": "rag", "messages": [{"role": "user", "content": QUESTION}], "max_tokens": 1500}
 STREAMS = 20
 IDLE_CORE_SHARE = 0.15  # of one core, over a sliding window of WINDOW_S: other test runs may share the machine

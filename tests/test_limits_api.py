@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from rag.limits.usage import today
 from tests.support.app import BASE_URL, app_client, settings_for
+from tests.support.docs_store import ANSWERED_QUESTION
 from tests.support.headers import bearer
 from tests.support.launcher import RedisServer
 from tests.support.scripted_chat import ScriptedChatModel
@@ -82,7 +83,7 @@ def test_quota_headers_refusal_streams_and_usage_sums(limited_api: TestClient) -
     while refused is None:
         try:
             raw = reader.chat.completions.with_raw_response.create(
-                model="rag", messages=[{"role": "user", "content": "how do I deploy it?"}]
+                model="rag", messages=[{"role": "user", "content": ANSWERED_QUESTION}]
             )
         except openai.RateLimitError as exc:
             refused = exc
@@ -122,7 +123,7 @@ def test_quota_headers_refusal_streams_and_usage_sums(limited_api: TestClient) -
 def test_a_stream_that_crosses_the_quota_finishes_and_the_next_request_is_refused(limited_api: TestClient) -> None:
     streamer = _client(limited_api, "stream-key")
     raw = streamer.chat.completions.with_raw_response.create(
-        model="rag", messages=[{"role": "user", "content": "how do I deploy it?"}], stream=True,
+        model="rag", messages=[{"role": "user", "content": ANSWERED_QUESTION}], stream=True,
         stream_options={"include_usage": True},
     )  # fmt: skip
     assert raw.headers["x-ratelimit-remaining-tokens"] == str(STREAM_QUOTA)

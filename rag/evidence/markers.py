@@ -19,6 +19,7 @@ MARKER = re.compile(MARKER_PATTERN)
 # What may still become a marker once more text arrives: an opening bracket and the start of its inside.
 _OPEN_PREFIX = re.compile(r"\[(?:\d{1,4}(?:\s*,\s*(?:\d{1,4})?)*)?$")
 _NUMBER = re.compile(r"\d+")
+_TAIL = 256  # enough passed-on text to see an open marker's start (numbers of up to 4 digits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class MarkerFilter:
     removed: int = 0  # numbers that named no source
     _held: str = ""  # text not yet passed on: a possible marker's start, and whitespace before it
     _emitted: int = 0  # characters passed on so far
-    _last: str = ""  # the last character passed on
+    _tail: str = ""  # the end of the text passed on (an open `[n` there would close on what follows a removal)
 
     def feed(self, text: str) -> str:
         """The part of the answer so far that can be passed on, given its next delta."""
@@ -76,13 +77,14 @@ class MarkerFilter:
             else:  # nothing left to cite: the marker goes, and the space that led to it
                 kept = before[:-1] if before.endswith(" ") else before
                 out.append(kept)
-                if (kept or "".join(out) or self._last)[-1:] == "[":  # `[[7]1]` must not become a new marker
+                # `[[7]1]` and `[1[7]]` must not become new markers once `[7]` is gone: a space breaks the bracket
+                if _OPEN_PREFIX.search((self._tail + "".join(out))[-_TAIL:]):
                     out.append(" ")
             position = match.end()
         out.append(text[position:])
         passed = "".join(out)
         self._emitted += len(passed)
-        self._last = passed[-1:] or self._last
+        self._tail = (self._tail + passed)[-_TAIL:]
         return passed
 
 
