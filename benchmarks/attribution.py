@@ -47,7 +47,7 @@ from rag.answering.requests import RequestBuilder
 from rag.answering.stream import AnswerFold, Finished, TokenDelta
 from rag.components import build_pipeline
 from rag.domain import Hit
-from rag.evidence.attribution import Attributor, sentence_spans
+from rag.evidence.attribution import AttributionConfig, Attributor, sentence_spans
 from rag.settings import Settings
 
 WEIGHTS = [round(0.1 * i, 1) for i in range(11)]
@@ -165,7 +165,7 @@ def main() -> None:
     index = open_eval_index(clapnq, settings)
     try:
         components = index.components
-        attributor = Attributor(components.embedder)
+        attributor = Attributor(components.embedder, AttributionConfig.of(settings.evidence))
         builder, tokens = RequestBuilder(settings), args.max_tokens
         requests = [
             builder.chat([Turn("user", g.question)], tenant=TENANT, collection=index.collection, max_tokens=tokens)

@@ -25,6 +25,7 @@ from rag.domain import Chunk, Document, SparseVector
 from rag.embedding.base import DenseEmbedder, SparseEncoder
 from rag.errors import Conflict
 from rag.evidence.injection import INJECTION, InjectionDetector
+from rag.settings import IngestSettings
 from rag.store.base import StoredDocument, VectorStore
 
 if TYPE_CHECKING:
@@ -87,9 +88,8 @@ class Ingestor:
         *,
         collection: str,
         tenant: str,
-        batch_chunks: int = 1024,
-        max_chunks: int = 20_000,
         namespace: CollectionNamespace,
+        bounds: IngestSettings,
         on_document: Callable[[], None] = lambda: None,
         on_failure: Callable[[LoadFailure], None] = lambda f: None,
         on_accepted: Callable[[Document], None] = lambda d: None,
@@ -103,7 +103,8 @@ class Ingestor:
         self._collection, self._tenant = collection, tenant
         # The store collection that holds the tenant's collection.
         self._name = namespace.store_name(collection, tenant)
-        self._batch_chunks, self._max_chunks = batch_chunks, max_chunks
+        # chunks embedded per call (RAG_INGEST_BATCH_CHUNKS), chunks a document may have (RAG_INGEST_MAX_CHUNKS)
+        self._batch_chunks, self._max_chunks = bounds.batch_chunks, bounds.max_chunks
         self._on_document, self._on_failure = on_document, on_failure
         self._collection_ready = False
 
@@ -135,9 +136,8 @@ class Ingestor:
             chunker,
             collection=collection,
             tenant=tenant,
-            batch_chunks=settings.ingest.batch_chunks,
-            max_chunks=settings.ingest.max_chunks,
             namespace=components.namespace,
+            bounds=settings.ingest,
             on_document=on_document,
             on_failure=on_failure,
             on_accepted=on_accepted,

@@ -499,6 +499,12 @@ _PLACE: dict[str, tuple[str, str]] = {
 }
 
 
+def default_of(group: type[_Group], name: str) -> Any:
+    """A setting's default, for a component that keeps one for callers who build it by hand (tests, benchmarks,
+    notebooks): the value is written once, in its group here, and the component's default refers to it."""
+    return group.model_fields[name].get_default(call_default_factory=True)
+
+
 def setting_names() -> list[str]:
     """Every setting's flat name (its variable is `RAG_` and the name in capitals), in the order of the groups."""
     return list(GROUP_OF)

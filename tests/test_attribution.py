@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 
 from rag.domain import Chunk, Hit
 from rag.embedding.dense import SentenceTransformerEmbedder
-from rag.evidence.attribution import Attributor, StreamingAttribution, sentence_spans
+from rag.evidence.attribution import AttributionConfig, Attributor, StreamingAttribution, sentence_spans
+from rag.settings import EvidenceSettings
+
+CONFIG = AttributionConfig.of(EvidenceSettings())  # the settings' defaults
 
 SOURCES = [
     "Water boils at 100 degrees Celsius at sea level; at altitude it boils at lower temperatures.",
@@ -32,7 +35,7 @@ def test_each_sentence_is_tied_to_the_source_that_supports_it(embedder: Sentence
         "- Qdrant runs as a StatefulSet [3]\n"
         "The moon landing happened in 1969 with three astronauts."
     )
-    attributions = Attributor(embedder).attribute(answer, _hits(embedder))
+    attributions = Attributor(embedder, CONFIG).attribute(answer, _hits(embedder))
     assert [answer[a.start : a.end] for a in attributions] == [
         "Water boils at 100 degrees Celsius at sea level [1].",
         "Salt lowers the melting point of ice [2].",
@@ -48,7 +51,7 @@ def test_sources_without_stored_vectors_are_embedded_with_the_same_result(
     embedder: SentenceTransformerEmbedder,
 ) -> None:
     answer = "Ice melts at 0 degrees Celsius. Qdrant is a StatefulSet."
-    attributor = Attributor(embedder)
+    attributor = Attributor(embedder, CONFIG)
     stored = attributor.attribute(answer, _hits(embedder))
     embedded = attributor.attribute(answer, _hits(embedder, with_vectors=False))
     assert [(a.start, a.end, a.sources) for a in stored] == [(a.start, a.end, a.sources) for a in embedded]
@@ -58,7 +61,7 @@ def test_sources_without_stored_vectors_are_embedded_with_the_same_result(
 def test_no_sources_supports_nothing_and_an_empty_answer_has_no_sentences(
     embedder: SentenceTransformerEmbedder,
 ) -> None:
-    attributor = Attributor(embedder)
+    attributor = Attributor(embedder, CONFIG)
     assert [a.supported for a in attributor.attribute("Water boils at 100 C.", [])] == [False]
     assert attributor.attribute("", _hits(embedder)) == [] and attributor.attribute(" [1]. \n", _hits(embedder)) == []
     hit = _hits(embedder)[0]
@@ -98,7 +101,7 @@ def test_attributed_while_streaming_equals_attributed_at_the_end(embedder: Sente
         "Water boils at 100 degrees Celsius at sea level [1]. Salt lowers the melting point of ice [2].\n"
         "- Qdrant runs as a StatefulSet [3]\nThe moon landing happened in 1969 with three astronauts."
     )
-    attributor, hits = Attributor(embedder), _hits(embedder)
+    attributor, hits = Attributor(embedder, CONFIG), _hits(embedder)
     streaming = StreamingAttribution(attributor, hits)
     handed_out = []
     for cut in range(1, len(answer) + 1, 7):

@@ -15,6 +15,7 @@ from rag.domain import Document, DocumentPart
 from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
 from rag.embedding.lazy import LazyEmbedder
 from rag.embedding.sparse import Bm25Encoder
+from rag.settings import IngestSettings
 from rag.store.base import VectorStore, document_hashes
 from rag_cli.main import main
 from tests.support.launcher import rag_env, run_rag
@@ -68,7 +69,14 @@ def _ingest(
 ) -> IngestSummary:
     chunker = Chunker(embedder.inner.tokenizer, chunk_size=64, chunk_overlap=8)
     ingestor = Ingestor(
-        store, embedder, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED, batch_chunks=batch
+        store,
+        embedder,
+        sparse,
+        chunker,
+        collection="c",
+        tenant="t",
+        namespace=AS_STORED,
+        bounds=IngestSettings(batch_chunks=batch),
     )
     return ingestor.run(load(discover(paths, SUFFIXES)))
 
@@ -188,11 +196,27 @@ def test_prune_removes_only_documents_that_left_this_source(
     records.write_text('{"id": "1", "text": "first record"}\n{"id": "2", "text": "second record"}\n')
     counting = CountingEmbedder(embedder)
     chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=8)
-    ingestor = Ingestor(vector_store, counting, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED)
-    ingestor.run(load(discover([a], SUFFIXES)))
-    Ingestor(vector_store, counting, sparse, chunker, collection="c", tenant="b", namespace=AS_STORED).run(
-        load(discover([b], SUFFIXES))
+    ingestor = Ingestor(
+        vector_store,
+        counting,
+        sparse,
+        chunker,
+        collection="c",
+        tenant="t",
+        namespace=AS_STORED,
+        bounds=IngestSettings(),
     )
+    ingestor.run(load(discover([a], SUFFIXES)))
+    Ingestor(
+        vector_store,
+        counting,
+        sparse,
+        chunker,
+        collection="c",
+        tenant="b",
+        namespace=AS_STORED,
+        bounds=IngestSettings(),
+    ).run(load(discover([b], SUFFIXES)))
     (a / "gone.txt").unlink()
     (a / "breaks.txt").write_bytes(b"\x00binary now")  # fails to load: what was stored stays
     records.write_text('{"id": "1", "text": "first rec\n{"id": "2", "text": "second record"}\n')  # one bad record
@@ -221,7 +245,16 @@ def test_shards_partition_the_documents_exactly(
     chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=8)
     seen: list[int] = []
     for i in range(3):
-        ingestor = Ingestor(vector_store, embedder, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED)
+        ingestor = Ingestor(
+            vector_store,
+            embedder,
+            sparse,
+            chunker,
+            collection="c",
+            tenant="t",
+            namespace=AS_STORED,
+            bounds=IngestSettings(),
+        )
         summary = ingestor.run(load(discover([src], SUFFIXES), wanted=Shard(i, 3).owns))
         seen.append(summary.documents_seen)
     assert sum(seen) == 36 and all(n > 0 for n in seen)
@@ -267,9 +300,16 @@ def test_unchanged_rerun_never_loads_the_embedding_model(
     def ingest_with_lazy_model() -> LazyEmbedder:
         lazy = LazyEmbedder(lambda: remembering, name=remembering.name, tokenizer_dir=packaged_minilm_path())
         chunker = Chunker(lazy.tokenizer, chunk_size=64, chunk_overlap=8)
-        Ingestor(vector_store, lazy, sparse, chunker, collection="c", tenant="t", namespace=AS_STORED).run(
-            load(discover([DOCS], SUFFIXES))
-        )
+        Ingestor(
+            vector_store,
+            lazy,
+            sparse,
+            chunker,
+            collection="c",
+            tenant="t",
+            namespace=AS_STORED,
+            bounds=IngestSettings(),
+        ).run(load(discover([DOCS], SUFFIXES)))
         return lazy
 
     assert ingest_with_lazy_model().loaded

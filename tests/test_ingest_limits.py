@@ -25,6 +25,7 @@ from rag.access.namespace import CollectionNamespace
 from rag.domain import Document
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
+from rag.settings import IngestSettings
 from rag.store.base import VectorStore
 
 AS_STORED = CollectionNamespace("shared")  # collections named as stored
@@ -98,7 +99,7 @@ def test_a_document_over_the_chunk_limit_is_reported_and_what_was_stored_stays(
             collection="c",
             tenant="t",
             namespace=AS_STORED,
-            max_chunks=max_chunks,
+            bounds=IngestSettings(max_chunks=max_chunks),
         )
 
     short = Document("d", "A short first version.", "T", "src")

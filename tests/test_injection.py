@@ -19,7 +19,7 @@ from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.evidence.injection import INJECTION, InjectionDetector, pattern_hits
 from rag.evidence.source_policy import apply_source_policy
-from rag.settings import Settings
+from rag.settings import IngestSettings, Settings
 from rag.store.base import VectorStore
 
 ORDINARY = [
@@ -71,6 +71,7 @@ def test_ingest_flags_injected_chunks_in_the_payload_and_counts_them(
         collection="c",
         tenant="t",
         namespace=CollectionNamespace("shared"),  # the collection named as stored
+        bounds=IngestSettings(),
         detector=detector,
     )
     summary = ingestor.run([attack.document, clean])

@@ -17,7 +17,7 @@ from rag.domain import Document
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.errors import InvalidInput, NotFound
-from rag.settings import Settings
+from rag.settings import IngestSettings, Settings
 from rag.store.base import VectorStore
 from rag.store.fusion import Fusion
 
@@ -39,7 +39,9 @@ def _ingest(
     collection: str = "c",
 ) -> None:
     chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=0)
-    Ingestor(store, embedder, sparse, chunker, collection=collection, tenant=tenant, namespace=names).run(docs)
+    Ingestor(
+        store, embedder, sparse, chunker, collection=collection, tenant=tenant, namespace=names, bounds=IngestSettings()
+    ).run(docs)
 
 
 def _probe(retriever: Retriever, tenant: str = "alpha", collection: str = "c") -> float:

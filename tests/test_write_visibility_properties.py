@@ -35,7 +35,7 @@ from rag.access.namespace import CollectionNamespace
 from rag.access.write_scope import WriteScope
 from rag.answering.requests import RequestBuilder
 from rag.domain import Document, SparseVector
-from rag.settings import Settings
+from rag.settings import IngestSettings, Settings
 from rag.store.edge import EdgeStore
 
 COLLECTION = "writes"
@@ -136,8 +136,8 @@ def _ingestor(store: EdgeStore, tenant: str, scope: WriteScope | None, accepted:
     chunker = Chunker(Words(), chunk_size=50, chunk_overlap=0)
     return Ingestor(
         store, Flat(), OneTerm(), chunker,  # type: ignore[arg-type]
-        collection=COLLECTION, tenant=tenant, namespace=CollectionNamespace("shared"), scope=scope,
-        on_accepted=lambda d: accepted.append(d.doc_id),
+        collection=COLLECTION, tenant=tenant, namespace=CollectionNamespace("shared"), bounds=IngestSettings(),
+        scope=scope, on_accepted=lambda d: accepted.append(d.doc_id),
     )  # fmt: skip
 
 

@@ -54,7 +54,7 @@ class PipelineConfig:
         return cls(
             history_turns=retrieval.history_turns,
             excerpt_chars=evidence.excerpt_chars,
-            attribution=AttributionConfig(evidence.attribution_dense_weight, evidence.attribution_min_support),
+            attribution=AttributionConfig.of(evidence),
             abstain_unsupported=evidence.unsupported_answers == "abstain",
             injected_sources=evidence.injected_sources,
             fence_sources=True,

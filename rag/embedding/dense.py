@@ -13,6 +13,7 @@ from rag.embedding.array_embedder import ArrayEmbedder, Vectors
 from rag.embedding.token_batches import hf_token_ids, token_batches
 from rag.errors import BackendUnavailable
 from rag.hf_runtime import offline_and_quiet
+from rag.settings import EmbeddingSettings, default_of
 
 
 def packaged_minilm_path() -> Path:
@@ -25,7 +26,13 @@ def packaged_minilm_path() -> Path:
 class SentenceTransformerEmbedder(ArrayEmbedder):
     """`DenseEmbedder` over a `SentenceTransformer`'s modules, normalized for cosine similarity."""
 
-    def __init__(self, model_path: Path | None = None, *, device: str = "cpu", batch_tokens: int = 4096) -> None:
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        device: str = "cpu",
+        batch_tokens: int = default_of(EmbeddingSettings, "batch_tokens"),
+    ) -> None:
         offline_and_quiet()
         from sentence_transformers import SentenceTransformer
 

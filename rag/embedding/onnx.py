@@ -17,10 +17,17 @@ from rag.embedding.array_embedder import ArrayEmbedder, Vectors
 from rag.embedding.token_batches import TokenBatch, token_batches
 from rag.errors import BackendUnavailable
 from rag.hf_runtime import offline
+from rag.settings import EmbeddingSettings, default_of
 
 
 class OnnxEmbedder(ArrayEmbedder):
-    def __init__(self, model_dir: Path, *, quantized: bool = True, batch_tokens: int = 4096) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        quantized: bool = True,
+        batch_tokens: int = default_of(EmbeddingSettings, "batch_tokens"),
+    ) -> None:
         offline()
         import onnxruntime as ort
         from tokenizers import Tokenizer

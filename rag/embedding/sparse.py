@@ -17,6 +17,7 @@ from functools import lru_cache
 import Stemmer
 
 from rag.domain import SparseVector
+from rag.settings import EmbeddingSettings, default_of
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -172,7 +173,13 @@ class Bm25Tokenizer:
 class Bm25Encoder:
     """`SparseEncoder` producing BM25 vectors for a sparse vector with Qdrant's IDF modifier."""
 
-    def __init__(self, *, k1: float = 1.2, b: float = 0.75, avg_len: float = 120.0) -> None:
+    def __init__(
+        self,
+        *,
+        k1: float = default_of(EmbeddingSettings, "bm25_k1"),
+        b: float = default_of(EmbeddingSettings, "bm25_b"),
+        avg_len: float = default_of(EmbeddingSettings, "bm25_avg_len"),
+    ) -> None:
         self._tokenize = Bm25Tokenizer()
         self._k1, self._b, self._avg_len = k1, b, avg_len
 

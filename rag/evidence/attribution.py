@@ -21,6 +21,7 @@ from rag.domain import Hit
 from rag.embedding.base import DenseEmbedder
 from rag.embedding.sparse import Bm25Tokenizer
 from rag.evidence.markers import MARKER_PATTERN
+from rag.settings import EvidenceSettings
 
 _MARKERS = re.compile(rf"\s*{MARKER_PATTERN}")
 # A sentence ends at `.`, `!` or `?` before whitespace, or at a line break; markers right after the end belong to it.
@@ -41,10 +42,14 @@ class Attribution:
 
 @dataclass(frozen=True, slots=True)
 class AttributionConfig:
-    """As RAG_ATTRIBUTION_DENSE_WEIGHT and RAG_ATTRIBUTION_MIN_SUPPORT (their defaults here)."""
+    """RAG_ATTRIBUTION_DENSE_WEIGHT and RAG_ATTRIBUTION_MIN_SUPPORT (their defaults are the settings')."""
 
-    dense_weight: float = 0.7  # the lexical overlap weighs 1 - dense_weight
-    min_support: float = 0.31
+    dense_weight: float  # the lexical overlap weighs 1 - dense_weight
+    min_support: float
+
+    @classmethod
+    def of(cls, evidence: EvidenceSettings) -> AttributionConfig:
+        return cls(evidence.attribution_dense_weight, evidence.attribution_min_support)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -83,9 +88,9 @@ def _unit_rows(vectors: Sequence[Sequence[float]]) -> npt.NDArray[np.float32]:
 class Attributor:
     """Ties an answer's sentences to the sources that support them."""
 
-    def __init__(self, embedder: DenseEmbedder, config: AttributionConfig | None = None) -> None:
+    def __init__(self, embedder: DenseEmbedder, config: AttributionConfig) -> None:
         self._embedder = embedder
-        self._config = config or AttributionConfig()
+        self._config = config
         self._terms = Bm25Tokenizer()
 
     def attribute(self, text: str, hits: Sequence[Hit]) -> list[Attribution]:

@@ -10,12 +10,13 @@ from limits.aio.storage import MemoryStorage, Storage
 
 from rag.limits.backend import Spent, StateBackend
 from rag.limits.usage import UsageCounts, UsageRecord, UsageRow, month_of
+from rag.settings import LimitSettings, default_of
 
 
 class MemoryState(StateBackend):
     name = "memory"
 
-    def __init__(self, *, retention_days: int = 400) -> None:
+    def __init__(self, *, retention_days: int = default_of(LimitSettings, "usage_retention_days")) -> None:
         self._storage = MemoryStorage()
         self._retention = timedelta(days=retention_days)
         self._usage: dict[tuple[str, date], dict[tuple[str, str | None], UsageCounts]] = defaultdict(dict)

@@ -22,6 +22,7 @@ from redis.retry import Retry
 
 from rag.limits.backend import Spent, StateBackend, StateUnavailable
 from rag.limits.usage import METRICS, UsageCounts, UsageRecord, UsageRow, month_of
+from rag.settings import LimitSettings, default_of
 
 ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -35,7 +36,12 @@ class RedisState(StateBackend):
     errors = ERRORS
 
     def __init__(
-        self, url: str, *, password: str | None = None, timeout_s: float = 0.25, retention_days: int = 400
+        self,
+        url: str,
+        *,
+        password: str | None = None,
+        timeout_s: float = default_of(LimitSettings, "state_timeout_s"),
+        retention_days: int = default_of(LimitSettings, "usage_retention_days"),
     ) -> None:
         if not url.startswith(("redis://", "rediss://")):
             raise ValueError("RAG_STATE_URL must be a redis:// or rediss:// URL")

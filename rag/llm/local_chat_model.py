@@ -28,6 +28,7 @@ from rag.llm.cpu_dtype import cpu_llm_dtype
 from rag.llm.generation_line import GenerationLine
 from rag.llm.generation_thread import GenerationThread
 from rag.llm.stop_conditions import AnswerSoFar
+from rag.settings import LlmSettings, default_of
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 
@@ -52,11 +53,13 @@ class LocalChatModel(BaseChatModel):
     """A `BaseChatModel` over a local transformers model directory, streaming token by token."""
 
     model_dir: Path
-    max_tokens: int = 256
-    temperature: float = 0.0
+    max_tokens: int = default_of(LlmSettings, "max_tokens")
+    temperature: float = default_of(LlmSettings, "temperature")
     repetition_penalty: float = 1.0
     dtype: Literal["auto", "bfloat16", "float32"] = "auto"  # auto: float32 unless the CPU computes bfloat16 natively
-    max_waiting: int = 4  # generations allowed to wait behind the running one; beyond: `Overloaded`
+    max_waiting: int = default_of(
+        LlmSettings, "local_max_waiting"
+    )  # generations allowed to wait behind the running one; beyond: `Overloaded`
 
     _tokenizer: Any = PrivateAttr()
     _model: Any = PrivateAttr()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from rag.settings import RetrievalSettings, default_of
+
 
 @dataclass(frozen=True, slots=True)
 class Fusion:
@@ -12,6 +14,9 @@ class Fusion:
     sparse); `dbsf`: each prefetch's scores normalized by their mean +- 3 standard deviations, then summed."""
 
     method: Literal["rrf", "dbsf"]  # no default here: the platform's is RAG_FUSION (rag/settings.py)
-    # RRF's own parameters (DBSF has none): k from the RRF paper, equal weights (plain RRF) unless given
-    rrf_k: int = 60
-    weights: tuple[float, float] = (1.0, 1.0)
+    # RRF's own parameters (DBSF has none), by default the settings' (RAG_RRF_K, RAG_FUSION_*_WEIGHT)
+    rrf_k: int = default_of(RetrievalSettings, "rrf_k")
+    weights: tuple[float, float] = (
+        default_of(RetrievalSettings, "fusion_dense_weight"),
+        default_of(RetrievalSettings, "fusion_sparse_weight"),
+    )

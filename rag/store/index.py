@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from rag.settings import StoreSettings, default_of
+
 C = TypeVar("C")
 
 
@@ -14,9 +16,9 @@ class HnswParams:
     """HNSW graph degree `m`, build beam `ef_construct`, search beam `ef`; segments under `full_scan_threshold_kb`
     of vectors are searched exactly (Qdrant's own rule)."""
 
-    m: int = 16
-    ef_construct: int = 100
-    ef: int = 128
+    m: int = default_of(StoreSettings, "hnsw_m")
+    ef_construct: int = default_of(StoreSettings, "hnsw_ef_construct")
+    ef: int = default_of(StoreSettings, "hnsw_ef")
     full_scan_threshold_kb: int = 10_000
 
     def config(self, make: Callable[..., C]) -> C:

@@ -21,6 +21,7 @@ from qdrant_client import QdrantClient, models
 
 from rag.domain import SparseVector
 from rag.errors import InvalidInput
+from rag.settings import StoreSettings, default_of
 from rag.store.base import PointBatch
 from rag.store.engine import IndexInfo, Offset, Scroll, Search, StoreEngine
 from rag.store.filters import Conditions, qdrant_filter
@@ -73,7 +74,7 @@ class QdrantStore(StoreEngine):
         url: str | None = None,
         api_key: str | None = None,
         path: Path | None = None,
-        timeout_s: float = 10.0,
+        timeout_s: float = default_of(StoreSettings, "timeout_s"),
         hnsw: HnswParams | None = None,
         indexed_metadata: Sequence[str] = (),
         shard_number: int | None = None,
