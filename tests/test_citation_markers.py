@@ -34,7 +34,10 @@ def test_brackets_that_are_not_markers_pass_unchanged() -> None:
 def test_a_removed_marker_never_closes_an_open_bracket_before_it() -> None:
     assert run(0, ["[1[1]]"])[0] == "[1 ]"  # not `[1]`, a marker naming a source that is not there
     assert run(0, ["[1", "[1]", "]"])[0] == "[1 ]"
-    assert run(0, ["[[7]1]"])[0] == "[ 1]"
+    assert run(0, ["[[7]1]"])[0] == "[1 ]"
+    assert run(0, ["[1,[1]1]"])[0] == "[1,1 ]"
+    assert run(1, ["[1, [7]", "2", "]"])[0] == "[1,2 ]"
+    assert run(0, ["[11111]"])[0] == ""  # a number of any length is checked
 
 
 def test_zero_and_out_of_range_numbers_are_removed() -> None:

@@ -14,12 +14,14 @@ import re
 from dataclasses import dataclass, field
 
 # A whole marker: digits, comma-separated, in brackets (also what attribution and the evals strip from a text).
-MARKER_PATTERN = r"\[(\d{1,4}(?:\s*,\s*\d{1,4})*)\]"
+MARKER_PATTERN = r"\[(\d+(?:\s*,\s*\d+)*)\]"
 MARKER = re.compile(MARKER_PATTERN)
 # What may still become a marker once more text arrives: an opening bracket and the start of its inside.
-_OPEN_PREFIX = re.compile(r"\[(?:\d{1,4}(?:\s*,\s*(?:\d{1,4})?)*)?$")
+_OPEN_PREFIX = re.compile(r"\[(?:\d+(?:\s*,\s*\d+)*\s*(?:,\s*)?)?$")
+# What may follow an open bracket and still close it into a marker.
+_CONTINUATION = re.compile(r"[\d\s,]*")
 _NUMBER = re.compile(r"\d+")
-_TAIL = 256  # enough passed-on text to see an open marker's start (numbers of up to 4 digits)
+_TAIL = 256  # enough passed-on text to see an open marker's start
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,8 @@ class MarkerFilter:
     removed: int = 0  # numbers that named no source
     _held: str = ""  # text not yet passed on: a possible marker's start, and whitespace before it
     _emitted: int = 0  # characters passed on so far
-    _tail: str = ""  # the end of the text passed on (an open `[n` there would close on what follows a removal)
+    _tail: str = ""  # the end of the text passed on
+    _open: str | None = None  # an open `[n,` a removal left at the end of the text passed on: it must not close
 
     def feed(self, text: str) -> str:
         """The part of the answer so far that can be passed on, given its next delta."""
@@ -60,6 +63,21 @@ class MarkerFilter:
         """The source numbers the passed-on text cites."""
         return {n for m in self.markers for n in m.sources}
 
+    def _unclosable(self, segment: str) -> str:
+        """`segment`, passed on after a bracket a removal left open, with a space before a `]` that would close it
+        into a marker (a marker has no space before its `]`)."""
+        if self._open is None or not segment:
+            return segment
+        run = _CONTINUATION.match(segment)
+        end = run.end() if run else 0
+        if end == len(segment):  # still open: what comes next may close it
+            self._open += segment
+            return segment
+        if segment[end] == "]" and MARKER.fullmatch(self._open + segment[: end + 1]):
+            segment = segment[:end] + " " + segment[end:]
+        self._open = None
+        return segment
+
     def _checked(self, text: str) -> str:
         out: list[str] = []
         position = 0
@@ -68,6 +86,7 @@ class MarkerFilter:
             numbers = [int(n) for n in _NUMBER.findall(match.group(1))]
             valid = tuple(dict.fromkeys(n for n in numbers if 1 <= n <= self.sources))
             self.removed += len(numbers) - sum(1 for n in numbers if 1 <= n <= self.sources)
+            before = self._unclosable(before)
             if valid:
                 out.append(before)
                 start = self._emitted + sum(map(len, out))
@@ -77,11 +96,11 @@ class MarkerFilter:
             else:  # nothing left to cite: the marker goes, and the space that led to it
                 kept = before[:-1] if before.endswith(" ") else before
                 out.append(kept)
-                # `[[7]1]` and `[1[7]]` must not become new markers once `[7]` is gone: a space breaks the bracket
-                if _OPEN_PREFIX.search((self._tail + "".join(out))[-_TAIL:]):
-                    out.append(" ")
+                # `[[7]1]` and `[1,[7]2]` must not become new markers once `[7]` is gone (`_unclosable`)
+                left_open = _OPEN_PREFIX.search((self._tail + "".join(out))[-_TAIL:])
+                self._open = left_open.group(0) if left_open else None
             position = match.end()
-        out.append(text[position:])
+        out.append(self._unclosable(text[position:]))
         passed = "".join(out)
         self._emitted += len(passed)
         self._tail = (self._tail + passed)[-_TAIL:]
