@@ -1,4 +1,5 @@
-"""Core library of the RAG platform: settings, domain types, embedders, store, retrieval, prompts, LLM, pipeline.
+"""Core library of the RAG platform, a package per concern: access, answering, evidence, embedding, store, llm,
+limits, records; the settings (a group per concern) and the domain types beside them (docs/architecture.md).
 
 Nothing in here imports a web framework or the other top-level packages (`ingest`, `serving`, `evals`).
 """
