@@ -477,26 +477,15 @@ class Settings(BaseSettings):
         return type(self).model_validate({**self.model_dump(by_alias=True), **values})
 
 
-def _flat_name(name: str, field: FieldInfo) -> str:
-    return field.alias or name
-
-
-# Every group by its name in Settings, and the group of every flat setting name.
+# Every group by its name in Settings; where each flat name lives (its group and its field there); its group.
 GROUPS: dict[str, type[_Group]] = {
     name: field.annotation  # type: ignore[misc]
     for name, field in Settings.model_fields.items()
 }
-GROUP_OF: dict[str, str] = {
-    _flat_name(name, field): group for group, model in GROUPS.items() for name, field in model.model_fields.items()
-}
-
-
-# Where each flat name lives: its group and its field there.
 _PLACE: dict[str, tuple[str, str]] = {
-    _flat_name(name, field): (group, name)
-    for group, model in GROUPS.items()
-    for name, field in model.model_fields.items()
+    field.alias or name: (group, name) for group, model in GROUPS.items() for name, field in model.model_fields.items()
 }
+GROUP_OF: dict[str, str] = {flat: group for flat, (group, _) in _PLACE.items()}
 
 
 def default_of(group: type[_Group], name: str) -> Any:

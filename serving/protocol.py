@@ -104,7 +104,12 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
         json_schema_extra={
-            "examples": [{"model": "rag", "messages": [{"role": "user", "content": "How do I deploy it?"}]}]
+            "examples": [
+                {
+                    "model": "rag",
+                    "messages": [{"role": "user", "content": "How do I deploy the platform on Kubernetes?"}],
+                }
+            ]
         },
     )
     model: Utf8Str = Field(examples=["rag"])

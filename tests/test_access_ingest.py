@@ -11,18 +11,14 @@ import pytest
 
 from ingest.access_rules import AccessManifestError, AccessRule, AccessRules, read_manifest
 from ingest.chunking import Chunker
-from ingest.sync import Ingestor
 from rag.access.document_access import DocumentAccess, Reader
-from rag.access.namespace import CollectionNamespace
 from rag.domain import Document
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
-from rag.settings import IngestSettings
 from rag.store.edge import EdgeStore
 from tests.support.cli import run_cli
+from tests.support.ingestors import ingestor_into_c
 from tests.support.launcher import rag_env
-
-AS_STORED = CollectionNamespace("shared")  # collections named as stored
 
 HR = DocumentAccess.of(groups=["hr"])
 ENG = DocumentAccess.of(groups=["eng"], users=["erik"])
@@ -57,16 +53,7 @@ def test_an_access_only_change_on_1000_documents_embeds_nothing_and_takes_effect
     docs = [Document(f"d{i}", f"Document {i} of the archive.", "", f"src/{i}", access=HR) for i in range(1000)]
 
     def ingest(documents: list[Document]) -> dict[str, int]:
-        ingestor = Ingestor(
-            store,
-            counting,
-            Bm25Encoder(),
-            chunker,
-            collection="c",
-            tenant="t",
-            namespace=AS_STORED,
-            bounds=IngestSettings(),
-        )  # type: ignore[arg-type]
+        ingestor = ingestor_into_c(store, counting, Bm25Encoder(), chunker)  # type: ignore[arg-type]
         summary = ingestor.run(documents).to_json()
         return {k: v for k, v in summary.items() if k.startswith(("documents_", "chunks_"))}
 

@@ -64,7 +64,7 @@ def test_no_generated_request_gets_a_server_error(fuzzed_api: ThreadedServer, tm
         "--max-examples", "15",
         "--seed", "20261127",
         # A generator's own health check, not the API's: DELETE /v1/documents/{doc_id}'s path strings are filtered
-        # (no `/`) and now and then too many were, failing the run with no request sent (seen twice in 8 runs).
+        # (no `/`) and now and then too many were, failing the run with no request sent (twice in nine runs here).
         "--suppress-health-check", "filter_too_much",
         "--workers", "1",
         "--request-timeout", "120",

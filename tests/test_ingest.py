@@ -9,19 +9,16 @@ from ingest.chunking import Chunker
 from ingest.loaders import SUFFIXES, load
 from ingest.partition import Shard
 from ingest.sources import SourceScope, discover
-from ingest.sync import Ingestor, IngestSummary
-from rag.access.namespace import CollectionNamespace
+from ingest.sync import IngestSummary
 from rag.domain import Document, DocumentPart
 from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path
 from rag.embedding.lazy import LazyEmbedder
 from rag.embedding.sparse import Bm25Encoder
-from rag.settings import IngestSettings
 from rag.store.base import VectorStore, document_hashes
 from rag_cli.main import main
+from tests.support.ingestors import ingestor_into_c
 from tests.support.launcher import rag_env, run_rag
 from tests.support.paths import DOCS
-
-AS_STORED = CollectionNamespace("shared")  # collections named as stored
 
 
 class RememberingEmbedder:
@@ -68,16 +65,7 @@ def _ingest(
     store: VectorStore, embedder: CountingEmbedder, sparse: Bm25Encoder, paths: list[Path], batch: int = 256
 ) -> IngestSummary:
     chunker = Chunker(embedder.inner.tokenizer, chunk_size=64, chunk_overlap=8)
-    ingestor = Ingestor(
-        store,
-        embedder,
-        sparse,
-        chunker,
-        collection="c",
-        tenant="t",
-        namespace=AS_STORED,
-        bounds=IngestSettings(batch_chunks=batch),
-    )
+    ingestor = ingestor_into_c(store, embedder, sparse, chunker, batch_chunks=batch)
     return ingestor.run(load(discover(paths, SUFFIXES)))
 
 
@@ -196,27 +184,9 @@ def test_prune_removes_only_documents_that_left_this_source(
     records.write_text('{"id": "1", "text": "first record"}\n{"id": "2", "text": "second record"}\n')
     counting = CountingEmbedder(embedder)
     chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=8)
-    ingestor = Ingestor(
-        vector_store,
-        counting,
-        sparse,
-        chunker,
-        collection="c",
-        tenant="t",
-        namespace=AS_STORED,
-        bounds=IngestSettings(),
-    )
+    ingestor = ingestor_into_c(vector_store, counting, sparse, chunker)
     ingestor.run(load(discover([a], SUFFIXES)))
-    Ingestor(
-        vector_store,
-        counting,
-        sparse,
-        chunker,
-        collection="c",
-        tenant="b",
-        namespace=AS_STORED,
-        bounds=IngestSettings(),
-    ).run(load(discover([b], SUFFIXES)))
+    ingestor_into_c(vector_store, counting, sparse, chunker, tenant="b").run(load(discover([b], SUFFIXES)))
     (a / "gone.txt").unlink()
     (a / "breaks.txt").write_bytes(b"\x00binary now")  # fails to load: what was stored stays
     records.write_text('{"id": "1", "text": "first rec\n{"id": "2", "text": "second record"}\n')  # one bad record
@@ -245,16 +215,7 @@ def test_shards_partition_the_documents_exactly(
     chunker = Chunker(embedder.tokenizer, chunk_size=64, chunk_overlap=8)
     seen: list[int] = []
     for i in range(3):
-        ingestor = Ingestor(
-            vector_store,
-            embedder,
-            sparse,
-            chunker,
-            collection="c",
-            tenant="t",
-            namespace=AS_STORED,
-            bounds=IngestSettings(),
-        )
+        ingestor = ingestor_into_c(vector_store, embedder, sparse, chunker)
         summary = ingestor.run(load(discover([src], SUFFIXES), wanted=Shard(i, 3).owns))
         seen.append(summary.documents_seen)
     assert sum(seen) == 36 and all(n > 0 for n in seen)
@@ -300,16 +261,7 @@ def test_unchanged_rerun_never_loads_the_embedding_model(
     def ingest_with_lazy_model() -> LazyEmbedder:
         lazy = LazyEmbedder(lambda: remembering, name=remembering.name, tokenizer_dir=packaged_minilm_path())
         chunker = Chunker(lazy.tokenizer, chunk_size=64, chunk_overlap=8)
-        Ingestor(
-            vector_store,
-            lazy,
-            sparse,
-            chunker,
-            collection="c",
-            tenant="t",
-            namespace=AS_STORED,
-            bounds=IngestSettings(),
-        ).run(load(discover([DOCS], SUFFIXES)))
+        ingestor_into_c(vector_store, lazy, sparse, chunker).run(load(discover([DOCS], SUFFIXES)))
         return lazy
 
     assert ingest_with_lazy_model().loaded

@@ -21,14 +21,11 @@ from ingest.loaders import SUFFIXES, load
 from ingest.sources import discover
 from ingest.sync import Ingestor
 from rag.access.document_access import Reader
-from rag.access.namespace import CollectionNamespace
 from rag.domain import Document
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
-from rag.settings import IngestSettings
 from rag.store.base import VectorStore
-
-AS_STORED = CollectionNamespace("shared")  # collections named as stored
+from tests.support.ingestors import ingestor_into_c
 
 KB = 1000
 SMALL = LoadOptions(max_record_bytes=100 * KB, max_expanded_bytes=1_000 * KB, max_document_chars=50_000, max_pages=50)
@@ -91,16 +88,7 @@ def test_a_document_over_the_chunk_limit_is_reported_and_what_was_stored_stays(
     chunker = Chunker(embedder.tokenizer, chunk_size=32, chunk_overlap=0)
 
     def ingestor(max_chunks: int) -> Ingestor:
-        return Ingestor(
-            vector_store,
-            embedder,
-            sparse,
-            chunker,
-            collection="c",
-            tenant="t",
-            namespace=AS_STORED,
-            bounds=IngestSettings(max_chunks=max_chunks),
-        )
+        return ingestor_into_c(vector_store, embedder, sparse, chunker, max_chunks=max_chunks)
 
     short = Document("d", "A short first version.", "T", "src")
     assert ingestor(5).run([short]).documents_added == 1

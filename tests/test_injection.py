@@ -11,16 +11,15 @@ from hypothesis import strategies as st
 
 from evals.redteam import KINDS, attack_succeeded, red_team
 from ingest.chunking import Chunker
-from ingest.sync import Ingestor
-from rag.access.namespace import CollectionNamespace
 from rag.answering.prompts import FENCE_RULE, FLAGGED_NOTE, SYSTEM_PROMPT, Turn, citations_for, grounded_messages
 from rag.domain import Chunk, Document, Hit
 from rag.embedding.dense import SentenceTransformerEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.evidence.injection import INJECTION, InjectionDetector, pattern_hits
 from rag.evidence.source_policy import apply_source_policy
-from rag.settings import IngestSettings, Settings
+from rag.settings import Settings
 from rag.store.base import VectorStore
+from tests.support.ingestors import ingestor_into_c
 
 ORDINARY = [
     "The API answers with the sources it used and a usage block, as OpenAI's API does.",
@@ -63,16 +62,8 @@ def test_ingest_flags_injected_chunks_in_the_payload_and_counts_them(
     attack = red_team()[0]
     clean = Document("clean", "The ferry across Lake Verrin takes 25 minutes.", "Ferry", "ferry.md")
     detector = InjectionDetector(embedder, min_similarity=Settings(_env_file=None).evidence.injection_min_similarity)
-    ingestor = Ingestor(
-        vector_store,
-        embedder,
-        sparse,
-        Chunker(embedder.tokenizer, chunk_size=200, chunk_overlap=30),
-        collection="c",
-        tenant="t",
-        namespace=CollectionNamespace("shared"),  # the collection named as stored
-        bounds=IngestSettings(),
-        detector=detector,
+    ingestor = ingestor_into_c(
+        vector_store, embedder, sparse, Chunker(embedder.tokenizer, chunk_size=200, chunk_overlap=30), detector=detector
     )
     summary = ingestor.run([attack.document, clean])
     assert summary.chunks_upserted == 2 and summary.chunks_flagged == 1

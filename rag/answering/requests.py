@@ -170,7 +170,6 @@ class RequestBuilder:
     ) -> ChatRequest:
         """A chat over `turns`; `InvalidInput` (naming the field) when it holds more messages or characters than a
         request may (RAG_MAX_MESSAGES, RAG_MAX_INPUT_CHARS), or asks for more tokens than RAG_MAX_TOKENS_LIMIT."""
-        s = self._settings
         s, limits = self._settings, self._settings.limits
         if len(turns) > limits.max_messages:
             raise InvalidInput(f"too many messages: {len(turns)}, at most {limits.max_messages}", param="messages")

@@ -9,9 +9,10 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.chat_models import generate_from_stream
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import Field
 
 ANSWER = (
@@ -75,11 +76,4 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        chunks = self._chunks(messages, kwargs.get("max_tokens"))
-        text = "".join(c.text for c in chunks)
-        last = chunks[-1].message
-        assert isinstance(last, AIMessageChunk)
-        message = AIMessageChunk(
-            content=text, usage_metadata=last.usage_metadata, response_metadata=last.response_metadata
-        )
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return generate_from_stream(iter(self._chunks(messages, kwargs.get("max_tokens"))))
