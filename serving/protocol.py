@@ -107,7 +107,7 @@ class ChatCompletionRequest(BaseModel):
             "examples": [
                 {
                     "model": "rag",
-                    "messages": [{"role": "user", "content": "How do I deploy the platform on Kubernetes?"}],
+                    "messages": [{"role": "user", "content": "How do I deploy the platform with Helm?"}],
                 }
             ]
         },
