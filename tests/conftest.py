@@ -21,6 +21,7 @@ from tests.support.docs_store import ONE_THREAD, SERVED_KEY, serve_docs_copy
 from tests.support.launcher import RedisServer, Server, rag_env
 from tests.support.paths import DOCS
 from tests.support.postgres import PostgresServer
+from tests.support.s3_server import SeaweedS3
 
 offline()  # before any model loads, as the CLI does
 
@@ -100,3 +101,11 @@ def api_client(docs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     settings = settings_for(copy_store(docs_store, tmp_path_factory, "inprocess"), max_tokens=24)
     with app_client(settings, ScriptedChatModel()) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """One real S3 server (SeaweedFS) for the session; each test takes a bucket of its own (`new_bucket`)."""
+    server = SeaweedS3(tmp_path_factory.mktemp("s3")).start()
+    yield server
+    server.stop()
