@@ -28,7 +28,7 @@ from benchmarks.corpus_vectors import ROOT, dataset
 from evals.beir import load_answers, load_qrels, load_queries
 from evals.eval_index import TENANT, open_eval_index
 from ingest.loaders import SUFFIXES, load
-from ingest.sources import discover
+from ingest.sources.local import discover
 from ingest.sync import Ingestor
 from rag.components import build_components
 from rag.settings import Settings

@@ -21,7 +21,7 @@ from evals.beir import DatasetError
 from evals.data_dir import ENV, resolve_data_dir
 from ingest.chunking import Chunker
 from ingest.loaders import load
-from ingest.sources import SourceFile
+from ingest.sources.base import SourceFile
 from rag.domain import Chunk, Document, SparseVector
 from rag.embedding.base import DenseEmbedder
 from rag.embedding.dense import SentenceTransformerEmbedder

@@ -39,7 +39,7 @@ from evals.eval_index import TENANT, open_eval_index
 from evals.redteam import KINDS, attack_succeeded, red_team
 from ingest.formats.base import LoadFailure
 from ingest.loaders import SUFFIXES, load
-from ingest.sources import discover
+from ingest.sources.local import discover
 from ingest.sync import Ingestor
 from rag.answering.pipeline import PipelineConfig, RagPipeline
 from rag.answering.prompts import Turn

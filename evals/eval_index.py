@@ -18,7 +18,7 @@ from pathlib import Path
 
 from evals.eval_manifest import record_use
 from ingest.loaders import load
-from ingest.sources import SourceFile
+from ingest.sources.base import SourceFile
 from ingest.sync import Ingestor, IngestSummary
 from rag.components import Components, build_components
 from rag.settings import Settings

@@ -30,9 +30,11 @@ from typing import Any
 import yaml
 
 from ingest.formats.base import LoadFailure
-from ingest.sources import glob_matches
+from ingest.sources.base import Unchanged, glob_matches
 from rag.access.document_access import DocumentAccess
 from rag.domain import Document
+
+Sourced = Document | LoadFailure | Unchanged
 
 
 class AccessManifestError(ValueError):
@@ -100,13 +102,14 @@ class AccessRules:
                 return rule.access
         return self.fallback
 
-    def apply(self, items: Iterable[Document | LoadFailure]) -> Iterator[Document | LoadFailure]:
-        """Each document with the access it declares, else what these rules give it."""
+    def apply(self, items: Iterable[Sourced]) -> Iterator[Sourced]:
+        """Each document with the access it declares, else what these rules give it; a document its source says is
+        unchanged (not fetched) gets what these rules give its id."""
         if not self.rules and self.fallback is None:
             yield from items
             return
         for item in items:
-            if isinstance(item, Document) and item.access is None:
+            if isinstance(item, Document | Unchanged) and item.access is None:
                 access = self.access_for(item.doc_id)
                 yield dataclasses.replace(item, access=access) if access is not None else item
             else:

@@ -80,6 +80,7 @@ class Chunker:
                 source=document.source,
                 metadata={**document.metadata, **meta},
                 access=document.access,
+                change_token=document.change_token,
             )
             for i, (text, meta) in enumerate((t, m) for t, m in pieces if t)
         ]

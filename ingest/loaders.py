@@ -17,7 +17,7 @@ from ingest.formats.markdown import load_markdown
 from ingest.formats.pdf import load_pdf
 from ingest.formats.record_files import load_csv, load_jsonl
 from ingest.formats.text import load_text
-from ingest.sources import SourceFile
+from ingest.sources.base import SourceFile
 from rag.domain import Document
 
 LOADERS: dict[str, Loader] = {
@@ -62,7 +62,7 @@ def _within_limits(document: Document, options: LoadOptions, source: SourceFile)
     try:
         options.check_text(document.text)
     except BadDocument as exc:
-        return LoadFailure(document.source, str(exc), file=str(source.path))
+        return LoadFailure(document.source, str(exc), file=source.location)
     return document
 
 
@@ -80,7 +80,7 @@ def load(
             continue
         if source.refused:
             if wanted(source.doc_id):  # one shard reports it, not all of them
-                yield LoadFailure(str(source.path), source.refused)
+                yield LoadFailure(source.location, source.refused)
             continue
         try:
             loader = _loader(source)
@@ -92,8 +92,8 @@ def load(
                 elif wanted(item.doc_id):
                     yield _within_limits(item, options, source)
         except BadDocument as exc:
-            yield LoadFailure(str(source.path), str(exc))
+            yield LoadFailure(source.location, str(exc))
         except OSError as exc:
-            yield LoadFailure(str(source.path), f"cannot read: {exc.strerror or exc}")
+            yield LoadFailure(source.location, f"cannot read: {exc.strerror or exc}")
         except Exception as exc:  # a parser's own error on a malformed file: report it, go on
-            yield LoadFailure(str(source.path), f"cannot parse: {type(exc).__name__}: {exc}")
+            yield LoadFailure(source.location, f"cannot parse: {type(exc).__name__}: {exc}")

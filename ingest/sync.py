@@ -4,6 +4,10 @@ Identity (docs/architecture.md#ingestion-identity): `doc_hash` says if a documen
 rerun rewrites the same points. A changed document's new chunks are written first and its old-hash points deleted
 after, so a crash leaves the old or the new version searchable (briefly both), and a rerun converges.
 
+Sources (ingest/sources/) send `Unchanged` for a document whose change token (or the server) says it is as stored: it
+counts as seen, so neither fetched nor pruned. A document fetched under a new token whose content is unchanged gets
+the new token set on its chunks in place, nothing re-embedded.
+
 Access (rag/access/document_access.py) is diffed apart from content: a document whose content is unchanged but whose
 access is not gets its chunks' access fields set in one store update (`VectorStore.set_access`), never re-embedded.
 """
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ingest.chunking import Chunker
 from ingest.formats.base import LoadFailure
 from ingest.prefetch import prefetch
+from ingest.sources.base import SourceCounts, Unchanged
 from rag.access.document_access import DocumentAccess, Reader
 from rag.access.namespace import CollectionNamespace
 from rag.access.write_scope import WriteScope
@@ -47,11 +52,24 @@ class IngestSummary:
     chunks_upserted: int = 0
     chunks_flagged: int = 0  # of those, chunks that read as instructions to a model (rag/evidence/injection.py)
     embedding_tokens: int = 0  # the embedder's tokens in the chunks embedded (usage metering)
+    # At the sources (ingest/sources/base.py SourceCounts): documents listed, bodies fetched and their bytes,
+    # documents not fetched because their token or the server said they had not changed, documents gone since listed.
+    documents_listed: int = 0
+    documents_fetched: int = 0
+    bytes_downloaded: int = 0
+    documents_not_modified: int = 0
+    documents_gone: int = 0
+    incomplete: list[str] = field(default_factory=list)  # sources whose listing was not whole: nothing pruned there
     failed: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def add_source_counts(self, counts: SourceCounts) -> None:
+        self.documents_listed, self.documents_fetched = counts.documents_listed, counts.documents_fetched
+        self.bytes_downloaded, self.documents_gone = counts.bytes_downloaded, counts.documents_gone
+        self.documents_not_modified, self.incomplete = counts.documents_not_modified, list(counts.incomplete)
 
 
 def _access(document: StoredDocument | None) -> set[DocumentAccess | None] | None:
@@ -145,25 +163,30 @@ class Ingestor:
             scope=scope,
         )
 
+    def stored_documents(self) -> list[StoredDocument]:
+        """The tenant's documents in the collection, as stored now (none if the collection is new): what a source
+        compares its listing's change tokens with (pass them back to `run`)."""
+        return self._store.documents(self._name, Reader.whole_tenant(self._tenant))
+
     def run(
         self,
-        items: Iterable[Document | LoadFailure],
+        items: Iterable[Document | LoadFailure | Unchanged],
         *,
         prune: Callable[[StoredDocument], bool] | None = None,
         stop: Callable[[IngestSummary], str | None] | None = None,
+        stored: list[StoredDocument] | None = None,
     ) -> IngestSummary:
         """Sync `items` into the collection. With `prune`, stored documents it selects (this run's source and shard)
         that the run did not see are deleted at the end, except those of files that failed to load this time. With
         `stop`, asked before each batch is embedded: a reason ends the run there (`summary.stopped`), keeping what
-        was written."""
+        was written. `stored`: `stored_documents()` read just before, when the items were built from it."""
         started = time.perf_counter()
         summary = IngestSummary(collection=self._collection, store=self._store.location)
-        # none if the collection is new
-        stored_docs = self._store.documents(self._name, Reader.whole_tenant(self._tenant))
-        stored = {d.doc_id: d for d in stored_docs}
+        stored_docs = self.stored_documents() if stored is None else stored
+        by_id = {d.doc_id: d for d in stored_docs}
         seen: set[str] = set()
         failed_files: set[str] = set()
-        batches = self._batches(items, stored, seen, failed_files, summary)
+        batches = self._batches(items, by_id, seen, failed_files, summary)
         for batch in prefetch(batches, depth=2):
             if stop is not None and (reason := stop(summary)) is not None:
                 summary.stopped = reason
@@ -182,7 +205,7 @@ class Ingestor:
 
     def _batches(
         self,
-        items: Iterable[Document | LoadFailure],
+        items: Iterable[Document | LoadFailure | Unchanged],
         stored: dict[str, StoredDocument],
         seen: set[str],
         failed_files: set[str],
@@ -204,6 +227,9 @@ class Ingestor:
                 fail(item)
                 continue
             summary.documents_seen += 1
+            if isinstance(item, Unchanged):
+                self._keep(item, stored.get(item.doc_id), seen, summary, fail)
+                continue
             if self._scope is not None:
                 try:
                     item = replace(item, doc_id=self._scope.target(item.doc_id, lambda i: _access(stored.get(i))))
@@ -217,11 +243,9 @@ class Ingestor:
             seen.add(item.doc_id)
             previous = stored.get(item.doc_id)
             if previous is not None and previous.hashes == {item.doc_hash}:
-                if previous.access == {item.access}:
-                    summary.documents_unchanged += 1
-                else:  # one payload update of its chunks (the store serializes it with the writer's calls)
-                    self._store.set_access(self._name, self._tenant, item.doc_id, item.access)
-                    summary.documents_access_updated += 1
+                self._update_in_place(previous, item.access, summary)
+                if previous.tokens != {item.change_token}:  # fetched under a new token: same content, nothing stored
+                    self._store.set_change_token(self._name, self._tenant, item.doc_id, item.change_token)
                 self._on_accepted(item)
                 continue
             chunks = self._chunker.chunk(item, self._tenant)
@@ -238,6 +262,34 @@ class Ingestor:
                 pending, pending_chunks = [], 0
         if pending:
             yield self._encoded(pending)
+
+    def _update_in_place(self, previous: StoredDocument, access: DocumentAccess | None, summary: IngestSummary) -> None:
+        """A document whose content is as stored: unchanged, or its access set on its chunks when that changed (one
+        payload update, which the store serializes with the writer's calls)."""
+        if previous.access == {access}:
+            summary.documents_unchanged += 1
+        else:
+            self._store.set_access(self._name, self._tenant, previous.doc_id, access)
+            summary.documents_access_updated += 1
+
+    def _keep(
+        self,
+        item: Unchanged,
+        previous: StoredDocument | None,
+        seen: set[str],
+        summary: IngestSummary,
+        fail: Callable[[LoadFailure], None],
+    ) -> None:
+        """A document its source says is as stored (ingest/sources/): seen, not fetched; its access still applies.
+        Sources run under the whole tenant's write scope (the CLI), so its id is the stored one."""
+        if item.doc_id in seen:
+            fail(LoadFailure(item.source, f"duplicate document id '{item.doc_id}' in this run"))
+            return
+        seen.add(item.doc_id)
+        if previous is None:  # a source only says so of a document the store holds
+            fail(LoadFailure(item.source, "not stored, yet reported unchanged: fetched again next run"))
+            return
+        self._update_in_place(previous, item.access, summary)
 
     def _encoded(self, pending: list[_Pending]) -> _Batch:
         chunks = [c for p in pending for c in p.chunks]

@@ -55,6 +55,9 @@ class Document:
     metadata: JsonDict = field(default_factory=dict)
     parts: tuple[DocumentPart, ...] = ()
     access: DocumentAccess | None = None
+    # The source's cheap change token it was fetched under (ingest/sources/base.py: an ETag, a file's size and mtime;
+    # "" when none): stored with its chunks so the next sync fetches it only when the token changed. Not hashed.
+    change_token: str = ""
     # Changes when what is stored would change: title, text, metadata, or part metadata (pages). Computed once.
     doc_hash: str = field(init=False, repr=False, compare=False)
 
@@ -79,6 +82,7 @@ class Chunk:
     flags: tuple[
         str, ...
     ] = ()  # what ingestion noticed (`injection`: rag/evidence/injection.py); not part of the point id
+    change_token: str = ""  # its document's change token at its source (not part of the point id)
 
     @property
     def point_id(self) -> str:

@@ -218,6 +218,16 @@ class IngestSettings(_Group):
     # Chunking (token-aware, counted in the embedding model's tokens).
     chunk_size: int = 200
     chunk_overlap: int = 30
+    # Remote sources (docs/sources.md): bodies an object store source fetches at once; a web source's polite request
+    # rate, crawl bounds (a start URL's link depth, pages per run), request timeout and User-Agent, and its
+    # credentials: an Authorization header value (`Bearer ...`, `Basic ...`) sent to that site only.
+    fetch_workers: int = Field(default=8, ge=1, le=64, alias="ingest_fetch_workers")
+    web_requests_per_second: float = Field(default=2.0, gt=0)
+    web_max_pages: int = Field(default=10_000, ge=1)
+    web_max_depth: int = Field(default=3, ge=0)
+    web_timeout_s: float = Field(default=30.0, gt=0)
+    web_user_agent: str = "rag-platform-ingest/0.1"
+    web_authorization: SecretStr | None = None
 
 
 class RetrievalSettings(_Group):

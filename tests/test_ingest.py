@@ -8,7 +8,7 @@ import pytest
 from ingest.chunking import Chunker
 from ingest.loaders import SUFFIXES, load
 from ingest.partition import Shard
-from ingest.sources import SourceScope, discover
+from ingest.sources.local import SourceScope, discover
 from ingest.sync import IngestSummary
 from rag.domain import Document, DocumentPart
 from rag.embedding.dense import SentenceTransformerEmbedder, packaged_minilm_path

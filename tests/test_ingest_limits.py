@@ -18,7 +18,7 @@ from benchmarks.ingest_bombs import (
 from ingest.chunking import Chunker
 from ingest.formats.base import LoadFailure, LoadOptions
 from ingest.loaders import SUFFIXES, load
-from ingest.sources import discover
+from ingest.sources.local import discover
 from ingest.sync import Ingestor
 from rag.access.document_access import Reader
 from rag.domain import Document

@@ -11,7 +11,8 @@ from pypdf import PdfReader, PdfWriter
 
 from ingest.formats.base import LoadFailure, LoadOptions
 from ingest.loaders import SUFFIXES, load
-from ingest.sources import SourceScope, UsageError, discover
+from ingest.sources.base import UsageError
+from ingest.sources.local import SourceScope, discover
 from rag.domain import Document
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ingest.sources import SourceFile
+from ingest.sources.base import SourceFile
 from rag.domain import Document
 from rag.settings import IngestSettings
 

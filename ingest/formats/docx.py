@@ -14,7 +14,7 @@ from docx.text.paragraph import Paragraph
 
 from ingest.formats.base import BadDocument, Loaded, LoadOptions, title_from_name
 from ingest.formats.text import require_text
-from ingest.sources import SourceFile
+from ingest.sources.base import SourceFile
 from rag.domain import Document
 
 
@@ -64,9 +64,9 @@ def load_docx(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
             "(RAG_INGEST_MAX_EXPANDED_MB)"
         )
     try:
-        document = docx.Document(str(source.path))
+        document = docx.Document(source.location)
     except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as exc:
         raise BadDocument(f"corrupt DOCX: {exc}") from exc
     text = require_text(_text(document, options))
     core_title = (document.core_properties.title or "").strip()
-    yield Document(source.doc_id, text, core_title or title_from_name(source), str(source.path), {"format": "docx"})
+    yield Document(source.doc_id, text, core_title or title_from_name(source), source.location, {"format": "docx"})

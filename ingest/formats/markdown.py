@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from ingest.formats.base import Loaded, LoadOptions, title_from_name
 from ingest.formats.text import decode_text, require_text
-from ingest.sources import SourceFile
+from ingest.sources.base import SourceFile
 from rag.domain import Document
 
 
@@ -20,4 +20,4 @@ def _title(text: str) -> str | None:
 def load_markdown(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
     text = require_text(decode_text(source.path.read_bytes()))
     title = _title(text) or title_from_name(source)
-    yield Document(source.doc_id, text, title, str(source.path), {"format": "md"})
+    yield Document(source.doc_id, text, title, source.location, {"format": "md"})

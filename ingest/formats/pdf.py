@@ -12,7 +12,7 @@ from pypdf.errors import LimitReachedError, PdfReadError
 from pypdf.generic import ArrayObject, DictionaryObject
 
 from ingest.formats.base import BadDocument, Loaded, LoadOptions, title_from_name
-from ingest.sources import SourceFile
+from ingest.sources.base import SourceFile
 from rag.domain import Document, DocumentPart
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # it warns per quirk of a file; failures are reported by us
@@ -89,4 +89,4 @@ def load_pdf(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
     text = "\n\n".join(p.text for p in parts)
     title = str(info_title).strip() if info_title and str(info_title).strip() else title_from_name(source)
     metadata = {"format": "pdf", "pages": len(pages)}
-    yield Document(source.doc_id, text, title, str(source.path), metadata, parts)
+    yield Document(source.doc_id, text, title, source.location, metadata, parts)

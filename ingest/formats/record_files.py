@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 from ingest.formats.base import BadDocument, Loaded, LoadFailure, LoadOptions
 from ingest.formats.text import detect_encoding
-from ingest.sources import SourceFile
+from ingest.sources.base import SourceFile
 from rag.access.document_access import DocumentAccess, split_names
 from rag.domain import Document
 
@@ -54,27 +54,27 @@ def _access(row: Mapping[str, Any]) -> DocumentAccess | None:
 
 
 def _record(source: SourceFile, line: int, row: Mapping[str, Any], options: LoadOptions, fmt: str) -> Loaded:
-    where = f"{source.path}:{line}"
+    where = f"{source.location}:{line}"
     text = row.get(options.text_field)
     if not isinstance(text, str) or not text.strip():
-        return LoadFailure(where, f"no text in field '{options.text_field}'", file=str(source.path))
+        return LoadFailure(where, f"no text in field '{options.text_field}'", file=source.location)
     key = row.get(options.id_field)
     doc_id = f"{source.doc_id}#{key if key not in (None, '') else line}"
     title = row.get(options.title_field)
     try:
         access = _access(row)
     except BadDocument as exc:
-        return LoadFailure(where, str(exc), file=str(source.path))
+        return LoadFailure(where, str(exc), file=source.location)
     skip = {options.text_field, options.title_field, options.id_field, *ACCESS_FIELDS}
     metadata = {k: v for k, v in row.items() if k not in skip and v not in (None, "")}
     metadata["format"] = fmt
-    return Document(doc_id, text, str(title or ""), f"{source.path}#{key or line}", metadata, access=access)
+    return Document(doc_id, text, str(title or ""), f"{source.location}#{key or line}", metadata, access=access)
 
 
 def too_large(source: SourceFile, line: int, options: LoadOptions) -> LoadFailure:
     limit = options.max_record_bytes
     message = f"record larger than {limit:,} bytes (RAG_INGEST_MAX_RECORD_MB): skipped"
-    return LoadFailure(f"{source.path}:{line}", message, file=str(source.path))
+    return LoadFailure(f"{source.location}:{line}", message, file=source.location)
 
 
 def bounded_lines(f: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
@@ -101,7 +101,7 @@ def load_jsonl(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
     with source.path.open("rb") as f:
         encoding = _encoding(f)
         for line, raw in bounded_lines(f, options.max_record_bytes):
-            where = f"{source.path}:{line}"
+            where = f"{source.location}:{line}"
             if raw is None:
                 yield too_large(source, line, options)
                 continue
@@ -110,13 +110,13 @@ def load_jsonl(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
             try:
                 row = json.loads(raw.decode(encoding).lstrip("\ufeff"))
             except UnicodeDecodeError:
-                yield LoadFailure(where, f"not valid {encoding} text", file=str(source.path))
+                yield LoadFailure(where, f"not valid {encoding} text", file=source.location)
                 continue
             except json.JSONDecodeError as exc:
-                yield LoadFailure(where, f"not JSON: {exc.msg}", file=str(source.path))
+                yield LoadFailure(where, f"not JSON: {exc.msg}", file=source.location)
                 continue
             if not isinstance(row, dict):
-                yield LoadFailure(where, "a record must be a JSON object", file=str(source.path))
+                yield LoadFailure(where, "a record must be a JSON object", file=source.location)
                 continue
             yield _record(source, line, row, options, "jsonl")
 
@@ -133,7 +133,7 @@ def load_csv(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
         except csv.Error as exc:
             raise BadDocument(f"not CSV: {exc}") from exc
         if fieldnames is None or options.text_field not in fieldnames:
-            yield LoadFailure(str(source.path), f"CSV has no '{options.text_field}' column (set --text-field)")
+            yield LoadFailure(source.location, f"CSV has no '{options.text_field}' column (set --text-field)")
             return
         while True:
             start = reader.line_num + 1

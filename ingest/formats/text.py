@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from charset_normalizer import CharsetMatch, from_bytes
 
 from ingest.formats.base import BadDocument, Loaded, LoadOptions, title_from_name
-from ingest.sources import SourceFile
+from ingest.sources.base import SourceFile
 from rag.domain import Document
 
 _ALLOWED_CONTROLS = frozenset("\t\n\r\f\v")
@@ -77,4 +77,4 @@ def require_text(text: str) -> str:
 
 def load_text(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
     text = require_text(decode_text(source.path.read_bytes()))
-    yield Document(source.doc_id, text, title_from_name(source), str(source.path), {"format": "txt"})
+    yield Document(source.doc_id, text, title_from_name(source), source.location, {"format": "txt"})

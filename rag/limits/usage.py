@@ -14,6 +14,12 @@ class UsageCounts:
     retrieval_calls: int = 0  # retrievals: one per chat that retrieved, one per POST /v1/retrieve
     chunks_embedded: int = 0  # ingestion
     embedding_tokens: int = 0  # ingestion: the embedder's tokens of the chunks it embedded
+    # ingestion at its sources (ingest/sources/): documents listed, bodies fetched and their bytes, documents whose
+    # change token (or the server) said they had not changed, so nothing was fetched
+    documents_listed: int = 0
+    documents_fetched: int = 0
+    bytes_downloaded: int = 0
+    documents_not_modified: int = 0
 
     @property
     def tokens(self) -> int:

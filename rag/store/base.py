@@ -30,8 +30,8 @@ class PointBatch:
 
 @dataclass(slots=True)
 class StoredDocument:
-    """A document as the store holds it: its chunks' `doc_hash` values and access (more than one of either after
-    an interrupted update), the `source` they came from and the title."""
+    """A document as the store holds it: its chunks' `doc_hash` values, access and change tokens (more than one of
+    any after an interrupted update), the `source` they came from and the title."""
 
     tenant: str
     doc_id: str
@@ -39,6 +39,7 @@ class StoredDocument:
     hashes: set[str]
     access: set[DocumentAccess | None] = field(default_factory=set)
     title: str = ""
+    tokens: set[str] = field(default_factory=set)
 
 
 class VectorStore(Protocol):
@@ -74,6 +75,11 @@ class VectorStore(Protocol):
     def set_access(self, collection: str, tenant: str, doc_id: str, access: DocumentAccess | None) -> None:
         """Who may see the document (None: the deployment's default), set on all its chunks in one payload update:
         nothing is re-embedded, and the next query sees it."""
+        ...
+
+    def set_change_token(self, collection: str, tenant: str, doc_id: str, token: str) -> None:
+        """The change token its source now gives the document (same content, new token), set on all its chunks in one
+        payload update: the next sync compares against it."""
         ...
 
     def documents(self, collection: str, reader: Reader | None = None) -> list[StoredDocument]:

@@ -31,6 +31,7 @@ from rag.store.payload import (
     DENSE,
     DOCUMENT_FIELDS,
     FLAGS_FIELD,
+    TOKEN_FIELD,
     StoredRecord,
     add_document,
     chunk_of,
@@ -186,6 +187,11 @@ class StoreEngine(ABC):
         with self._on(name):
             document = conditions(Reader.whole_tenant(tenant), doc_id=doc_id)
             self._set_payload(name, document, access_payload(access))
+
+    def set_change_token(self, collection: str, tenant: str, doc_id: str, token: str) -> None:
+        name = check_store_name(collection)
+        with self._on(name):
+            self._set_payload(name, conditions(Reader.whole_tenant(tenant), doc_id=doc_id), {TOKEN_FIELD: token})
 
     def _delete_where(self, collection: str, conds: Conditions) -> None:
         name = check_store_name(collection)

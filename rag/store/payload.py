@@ -1,5 +1,6 @@
 """The payload of a chunk's point, identical in every engine: `tenant`, `doc_id`, `doc_hash`, `chunk_index`,
-`text`, `source`, `title`, `metadata`, who may see it: `access`, a list of tokens (rag/access/document_access.py), and
+`text`, `source`, `title`, `metadata`, `change_token` (its document's token at its source: ingest/sources/), who may
+see it: `access`, a list of tokens (rag/access/document_access.py), and
 what ingestion noticed: `flags` (`injection`: it reads as instructions to a model, rag/evidence/injection.py)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rag.store.base import PointBatch, StoredDocument
 DENSE = "dense"  # named dense vector (cosine)
 SPARSE = "bm25"  # named sparse vector (IDF modifier)
 FLAGS_FIELD = "flags"
+TOKEN_FIELD = "change_token"
 INDEXED_FIELDS = ("tenant", "doc_id", "doc_hash", ACCESS_FIELD, FLAGS_FIELD)
 
 
@@ -35,6 +37,7 @@ def payload_of(chunk: Chunk) -> dict[str, Any]:
         "metadata": chunk.metadata,
         **access_payload(chunk.access),
         FLAGS_FIELD: list(chunk.flags),
+        TOKEN_FIELD: chunk.change_token,
     }
 
 
@@ -50,6 +53,7 @@ def chunk_of(payload: dict[str, Any]) -> Chunk:
         metadata=payload.get("metadata") or {},
         access=access_of_payload(payload),
         flags=tuple(payload.get(FLAGS_FIELD) or ()),
+        change_token=str(payload.get(TOKEN_FIELD) or ""),
     )
 
 
@@ -73,7 +77,15 @@ def point_batch(records: Sequence[StoredRecord]) -> PointBatch:
     )
 
 
-DOCUMENT_FIELDS = ["tenant", "doc_id", "doc_hash", "source", "title", ACCESS_FIELD]  # what `documents` reads
+DOCUMENT_FIELDS = [
+    "tenant",
+    "doc_id",
+    "doc_hash",
+    "source",
+    "title",
+    ACCESS_FIELD,
+    TOKEN_FIELD,
+]  # what `documents` reads
 
 
 def add_document(found: dict[tuple[str, str], StoredDocument], payload: dict[str, Any] | None) -> None:
@@ -82,10 +94,12 @@ def add_document(found: dict[tuple[str, str], StoredDocument], payload: dict[str
     key = (str(p["tenant"]), str(p["doc_id"]))
     doc = found.get(key)
     access: DocumentAccess | None = access_of_payload(p)
+    token = str(p.get(TOKEN_FIELD) or "")
     if doc is None:
         found[key] = StoredDocument(
-            key[0], key[1], str(p.get("source", "")), {str(p["doc_hash"])}, {access}, str(p.get("title", ""))
+            key[0], key[1], str(p.get("source", "")), {str(p["doc_hash"])}, {access}, str(p.get("title", "")), {token}
         )
     else:
         doc.hashes.add(str(p["doc_hash"]))
         doc.access.add(access)
+        doc.tokens.add(token)

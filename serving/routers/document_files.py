@@ -30,7 +30,7 @@ from starlette.types import Receive
 
 from ingest.formats.base import LoadFailure, LoadOptions
 from ingest.loaders import estimated_documents, load
-from ingest.sources import SourceFile
+from ingest.sources.base import SourceFile
 from ingest.sync import Ingestor, IngestSummary
 from rag.access.identity import Principal
 from rag.access.write_scope import WriteScope

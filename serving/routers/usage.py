@@ -30,6 +30,10 @@ class UsageResult(BaseModel):
     retrieval_calls: int
     chunks_embedded: int
     embedding_tokens: int
+    documents_listed: int = 0  # ingestion jobs at their sources (docs/sources.md)
+    documents_fetched: int = 0
+    bytes_downloaded: int = 0
+    documents_not_modified: int = 0
     subject: str | None = None  # set when grouped by subject
     api_key_id: str | None = None  # set when grouped by api_key_id (the key's short hash)
 
@@ -58,6 +62,10 @@ def _result(counts: UsageCounts, subject: str | None, key_id: str | None) -> Usa
         retrieval_calls=counts.retrieval_calls,
         chunks_embedded=counts.chunks_embedded,
         embedding_tokens=counts.embedding_tokens,
+        documents_listed=counts.documents_listed,
+        documents_fetched=counts.documents_fetched,
+        bytes_downloaded=counts.bytes_downloaded,
+        documents_not_modified=counts.documents_not_modified,
         subject=subject,
         api_key_id=key_id,
     )

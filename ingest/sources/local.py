@@ -1,42 +1,36 @@
-"""Find the files a user names: directories searched recursively, include/exclude globs, stable order and ids.
+"""Local paths as a source: directories searched recursively, include/exclude globs, stable order and ids.
 
 Nothing outside the paths given on the command line is ever read: a symbolic link under them is refused unless
 `follow_links` is set and it resolves to a regular file inside those paths. Links, FIFOs, sockets and devices that
 are not taken are refused with a reason (`SourceFile.refused`), so the run reports them instead of skipping them.
+
+A file's change token is its size and modification time: an unchanged file is not read again. A file modified within
+the file system's timestamp granularity of the listing gets no token (it is read next time too), as git treats a
+"racily clean" entry.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import stat
-from collections.abc import Collection, Iterator, Sequence
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-BEIR_CORPUS_NAME = "corpus.jsonl"
+from ingest.sources.base import (
+    BEIR_CORPUS_NAME,
+    Fetched,
+    FetchResult,
+    KnownTokens,
+    Listed,
+    SourceFile,
+    UsageError,
+    selected,
+)
 
-
-class UsageError(Exception):
-    """A path that does not exist or cannot be ingested at all: the command line is wrong."""
-
-
-@dataclass(frozen=True, slots=True)
-class SourceFile:
-    """A file to load; `doc_id` is its path relative to the root it was found under. A `refused` file is not read:
-    the reason is reported as its failure."""
-
-    path: Path
-    doc_id: str
-    refused: str = ""
-
-    @property
-    def is_beir_corpus(self) -> bool:
-        return self.path.name == BEIR_CORPUS_NAME
-
-    @property
-    def suffix(self) -> str:
-        return self.path.suffix.lower()
+# A file whose mtime is this close to the listing may still change within the same timestamp tick.
+_RACY_NS = 2_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,19 +47,6 @@ class SourceScope:
         """Whether a stored chunk's `source` (a file path, `#record` appended for records) lies under a root."""
         path = source.split("#", 1)[0]
         return any(path == root or path.startswith(root.rstrip("/") + "/") for root in self.roots)
-
-
-def glob_matches(rel: str, pattern: str) -> bool:
-    """A glob matches the path relative to the root (`docs/*.md`, `**/*.pdf`; `*` crosses folders) or the file name
-    alone (`*.pdf`)."""
-    name = rel.rsplit("/", 1)[-1]
-    return fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern)
-
-
-def _selected(rel: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
-    if include and not any(glob_matches(rel, p) for p in include):
-        return False
-    return not any(glob_matches(rel, p) for p in exclude)
 
 
 def _special(mode: int) -> str:
@@ -122,6 +103,7 @@ def discover(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     follow_links: bool = False,
+    link_roots: Sequence[Path] = (),
 ) -> list[SourceFile]:
     """Files to ingest, in a stable order. Directories are searched recursively for files with a supported suffix
     (or named corpus.jsonl); a file named directly is taken whatever its suffix, so its loader can say what is wrong.
@@ -129,21 +111,85 @@ def discover(
     returned refused (see the module's docstring).
     """
     roots = [given.resolve() for given in paths]
+    inside = [*roots, *(r.resolve() for r in link_roots)]  # where a followed link may lead
     found: list[SourceFile] = []
     for given, root in zip(paths, roots, strict=True):
         if root.is_dir():
             entries: list[SourceFile] = []
             for path in _walk(root):
                 rel = path.relative_to(root).as_posix()
-                if (path.suffix.lower() in suffixes or path.name == BEIR_CORPUS_NAME or path.is_dir()) and _selected(
+                if (path.suffix.lower() in suffixes or path.name == BEIR_CORPUS_NAME or path.is_dir()) and selected(
                     rel, include, exclude
                 ):
-                    entries.append(SourceFile(path, rel, _refusal(path, roots, follow_links)))
+                    entries.append(SourceFile(path, rel, _refusal(path, inside, follow_links)))
             found.extend(sorted(entries, key=lambda s: s.doc_id))
         elif root.exists():
-            if _selected(root.name, include, exclude):
+            if selected(root.name, include, exclude):
                 refused = "" if root.is_file() else f"{_special(root.stat().st_mode)}, not a regular file: skipped"
                 found.append(SourceFile(root, root.name, refused))
         else:
             raise UsageError(f"no such file or directory: {given}")
     return found
+
+
+def _token(path: Path, listed_at_ns: int) -> str:
+    """Size and modification time, or "" for a file modified too close to the listing to be trusted."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    if st.st_mtime_ns >= listed_at_ns - _RACY_NS:
+        return ""
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+class LocalSource:
+    """One path given on the command line: a file, or a directory searched recursively."""
+
+    fetch_workers = 1
+    follows_links = False
+
+    def __init__(
+        self,
+        path: Path,
+        suffixes: Collection[str],
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        follow_links: bool = False,
+        link_roots: Sequence[Path] = (),
+        holds_many: Callable[[SourceFile], bool] = lambda f: False,
+        estimate: Callable[[SourceFile], int] = lambda f: 1,
+    ) -> None:
+        """`holds_many`: files of many documents (records), which get no token: their records are diffed by content.
+        `estimate`: the documents a file holds, for progress. UsageError when the path does not exist."""
+        self._files = {
+            f.doc_id: f
+            for f in discover(
+                [path], suffixes, include=include, exclude=exclude, follow_links=follow_links, link_roots=link_roots
+            )
+        }
+        self._scope = SourceScope.of([path])
+        self._holds_many, self._estimate = holds_many, estimate
+
+    @property
+    def uri(self) -> str:
+        return self._scope.roots[0]
+
+    def covers(self, stored_source: str) -> bool:
+        return self._scope.covers(stored_source)
+
+    def listing(self, wanted: Callable[[str], bool]) -> Iterator[Listed]:
+        now = time.time_ns()
+        for file in self._files.values():
+            many = self._holds_many(file)
+            if not many and not wanted(file.doc_id):
+                continue
+            token = "" if many or file.refused else _token(file.path, now)
+            yield Listed(file.doc_id, str(file.path), token, documents=self._estimate(file) if many else 1)
+
+    def fetch(self, listed: Listed, known: KnownTokens) -> FetchResult:
+        return Fetched(self._files[listed.doc_id], listed.token)
+
+    def close(self) -> None:
+        pass
