@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ingest.partition import shard_from_env
 from serving.auth import ApiKeys, read_key_file
@@ -30,6 +32,54 @@ from tests.support.helm import (
 KUBERNETES_VERSIONS = ["1.30.0", "1.35.0"]
 PROFILE_FILES = {name: [a for f in files for a in ("-f", str(CHART / f))] for name, files in PROFILES.items()}
 
+# Ingestion sources, one of each kind (values.yaml documents the keys): an S3 prefix on a MinIO endpoint with an
+# access manifest and four shards, an intranet sitemap over two shards, a link crawl, and a volume.
+S3_SOURCE: dict[str, Any] = {
+    "name": "handbook", "type": "s3", "uri": "s3://acme-docs/handbook/", "schedule": "0 2 * * *",
+    "collection": "handbook", "tenant": "acme", "shards": 4, "credentialsSecret": "handbook-s3",
+    "env": {"AWS_ENDPOINT_URL": "https://minio.storage.svc:9000", "AWS_REGION": "us-east-1"},
+    "accessManifest": {"configMap": "handbook-access"}, "access": {"groups": ["staff", "ops"]},
+}  # fmt: skip
+SITEMAP_SOURCE: dict[str, Any] = {
+    "name": "intranet", "type": "web", "uri": "https://intranet.acme.internal/sitemap.xml", "schedule": "@daily",
+    "credentialsSecret": "intranet-auth", "shards": 2, "prune": False, "access": {"tenantWide": True},
+}  # fmt: skip
+CRAWL_SOURCE: dict[str, Any] = {
+    "name": "wiki", "type": "web", "uri": "http://wiki.acme.internal:8080/docs/", "schedule": "0 5 * * *",
+    "maxDepth": 2, "maxPages": 500,
+}  # fmt: skip
+PVC_SOURCE: dict[str, Any] = {
+    "name": "contracts", "type": "pvc", "pvc": {"claimName": "contracts-blob", "subPath": "signed"},
+    "schedule": "0 4 * * 0", "followLinks": True, "serviceAccountName": "contracts-reader",
+}  # fmt: skip
+SOURCES = [S3_SOURCE, SITEMAP_SOURCE, CRAWL_SOURCE, PVC_SOURCE]
+
+
+def render_sources_text(
+    sources: list[dict[str, Any]], profile: str = "default", sets: dict[str, str] | None = None
+) -> str:
+    """The chart rendered with these `ingest.sources` (as JSON: --set cannot write a list of objects plainly)."""
+    args = [*PROFILE_FILES[profile], *[a for k, v in (sets or {}).items() for a in ("--set", f"{k}={v}")]]
+    done = helm_run(
+        "template",
+        "rag",
+        str(CHART),
+        "--namespace",
+        "rag",
+        *args,
+        "--set-json",
+        f"ingest.sources={json.dumps(sources)}",
+    )
+    if done.returncode != 0:
+        raise RenderError(done.stderr)
+    return done.stdout
+
+
+def render_sources(
+    sources: list[dict[str, Any]], profile: str = "default", sets: dict[str, str] | None = None
+) -> Manifests:
+    return Manifests([o for o in yaml.safe_load_all(render_sources_text(sources, profile, sets)) if o])
+
 
 @pytest.fixture(scope="module")
 def profiles() -> dict[str, Manifests]:
@@ -45,9 +95,8 @@ def test_lint_strict(profile: str) -> None:
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_rendered_object_is_valid_kubernetes(profile: str, version: str, tmp_path: Path) -> None:
-    sets = {"ingest.job.enabled": "true", "ingest.cronJob.enabled": "true", "ingest.source.pvc.claimName": "docs"}
     path = tmp_path / "rendered.yaml"
-    path.write_text(render_text(profile, sets))
+    path.write_text(render_sources_text(SOURCES, profile, {"ingest.job.enabled": "true"}))
     validator = Path(sys.executable).parent / "kubernetes-validate"
     done = subprocess.run(
         [str(validator), "--strict", "-k", version, str(path)], capture_output=True, text=True, timeout=300
@@ -96,17 +145,15 @@ def test_the_schema_refuses_an_unsafe_oidc_setup(sets: dict[str, str], error: st
 
 
 def test_ingest_jobs_mount_the_access_manifest_and_pass_the_runs_access() -> None:
-    sets = {
-        "ingest.job.enabled": "true",
-        "ingest.source.pvc.claimName": "docs",
-        "ingest.accessManifest.configMap": "team-access",
-        "ingest.access.groups": "{staff,ops}",
-    }
-    spec = render("default", sets).get("Job", "ingest")["spec"]["template"]["spec"]
+    source = {**PVC_SOURCE, "accessManifest": {"configMap": "team-access", "key": "rules.yaml"},
+              "access": {"groups": ["staff", "ops"], "users": ["ann"], "services": ["hr-bot"]}}  # fmt: skip
+    (job,) = _ingest_jobs(render_sources([source], sets={"ingest.job.enabled": "true"}))
+    spec = job["spec"]["template"]["spec"]
     (container,) = spec["containers"]
     args = container["args"]
-    assert args[args.index("--access-manifest") + 1] == "/etc/rag/access/access.yaml"
+    assert args[args.index("--access-manifest") + 1] == "/etc/rag/access/rules.yaml"
     assert args[args.index("--access-groups") + 1] == "staff,ops" and "--access-tenant-wide" not in args
+    assert args[args.index("--access-users") + 1] == "ann" and args[args.index("--access-services") + 1] == "hr-bot"
     assert {"name": "access", "configMap": {"name": "team-access"}} in spec["volumes"]
     assert {"name": "access", "mountPath": "/etc/rag/access", "readOnly": True} in container["volumeMounts"]
 
@@ -157,12 +204,9 @@ def test_probes(profiles: dict[str, Manifests]) -> None:
 
 
 def test_secure_by_default(profiles: dict[str, Manifests]) -> None:
-    sets = {
-        "ingest.job.enabled": "true",
-        "ingest.source.type": "objectStore",
-        "ingest.source.objectStore.remote": "s3:b",
-    }
-    for manifests in [*profiles.values(), render("default", sets)]:
+    with_sources = render_sources(SOURCES, sets={"ingest.job.enabled": "true"})
+    assert len([c for c, _ in with_sources.pod_specs() if c == "ingest"]) == 2 * len(SOURCES)
+    for manifests in [*profiles.values(), with_sources]:
         specs = manifests.pod_specs()
         assert {c for c, _ in specs} >= {"api", "qdrant", "test"}
         for component, spec in specs:
@@ -277,6 +321,7 @@ def _allowed(manifests: Manifests) -> set[tuple[str, str, int]]:
     source's egress and the destination's ingress must both allow it (policies select pods by labels)."""
     pods: dict[str, dict[str, str]] = {}
     ports: dict[str, dict[str, int]] = {}
+    templates: list[tuple[str, dict[str, str]]] = []
     for obj in manifests.objects:
         template = None
         if obj["kind"] in ("Deployment", "StatefulSet", "Job"):
@@ -286,14 +331,15 @@ def _allowed(manifests: Manifests) -> set[tuple[str, str, int]]:
         elif obj["kind"] == "Pod":
             template = obj
         if template is not None:
+            templates.append((obj["metadata"]["name"], template["metadata"]["labels"]))
             pods[component_of(obj)] = template["metadata"]["labels"]
             ports[component_of(obj)] = {
                 p["name"]: p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])
             }
     policies = manifests.of("NetworkPolicy")
-    for component, labels in pods.items():
+    for name, labels in templates:
         selected = [p for p in policies if _selects(p["spec"]["podSelector"], labels)]
-        assert len(selected) == 1 and selected[0]["spec"]["policyTypes"] == ["Ingress", "Egress"], component
+        assert len(selected) == 1 and selected[0]["spec"]["policyTypes"] == ["Ingress", "Egress"], name
     candidate_ports = {6333, 6334, 6335, 6379, 8000}
     allowed = set()
     for src, src_labels in pods.items():
@@ -315,7 +361,7 @@ def _allowed(manifests: Manifests) -> set[tuple[str, str, int]]:
 
 
 def test_network_policies_allow_only_the_architecture(profiles: dict[str, Manifests]) -> None:
-    sets = {"ingest.job.enabled": "true", "ingest.source.pvc.claimName": "docs"}
+    sets = {"ingest.job.enabled": "true"}
     expected = {
         ("api", "vllm", 8000),
         ("api", "qdrant", 6333),
@@ -325,9 +371,10 @@ def test_network_policies_allow_only_the_architecture(profiles: dict[str, Manife
         ("qdrant", "qdrant", 6335),  # cluster peers
         ("test", "api", 8000),
     }
-    assert _allowed(render("default", sets)) == expected  # no shared state: no Redis
-    assert _allowed(render("ha", sets)) == expected | {("api", "redis", 6379), ("ingest", "redis", 6379)}
-    dev = _allowed(render("dev", sets))
+    assert _allowed(render_sources(SOURCES, "default", sets)) == expected  # no shared state: no Redis
+    ha = _allowed(render_sources(SOURCES, "ha", sets))
+    assert ha == expected | {("api", "redis", 6379), ("ingest", "redis", 6379)}
+    dev = _allowed(render_sources(SOURCES, "dev", sets))
     assert dev == {e for e in expected if "vllm" not in e}
     # ingress -> API: open to every namespace by default, or to the given peers only
     api_policy = next(p for p in profiles["default"].of("NetworkPolicy") if component_of(p) == "api")
@@ -341,34 +388,179 @@ def _ingest_jobs(manifests: Manifests) -> list[dict[str, Any]]:
     return [j for j in manifests.of("Job") if component_of(j) == "ingest"]
 
 
-def test_sharded_ingestion_is_wired_to_rag_ingest() -> None:
-    sets = {"ingest.job.enabled": "true", "ingest.job.shards": "3", "ingest.job.parallelism": "3",
-            "ingest.source.pvc.claimName": "docs", "ingest.cronJob.enabled": "true"}  # fmt: skip
-    manifests = render("default", sets)
-    (job,) = _ingest_jobs(manifests)
-    spec = job["spec"]
-    assert spec["completionMode"] == "Indexed" and spec["completions"] == 3
-    container = spec["template"]["spec"]["containers"][0]
-    assert container["args"][:2] == ["ingest", "/data"] and "--prune" in container["args"]
-    assert "--follow-links" not in container["args"]  # links in the source are refused unless asked for
-    (linked,) = _ingest_jobs(render("default", {**sets, "ingest.followLinks": "true"}))
-    assert "--follow-links" in linked["spec"]["template"]["spec"]["containers"][0]["args"]
-    count = env_of(container)["JOB_COMPLETIONS"]["value"]
-    assert count == "3"
+def _pod(workload: dict[str, Any]) -> dict[str, Any]:
+    """The pod spec of a Job or a CronJob."""
+    job = workload["spec"]["jobTemplate"]["spec"] if workload["kind"] == "CronJob" else workload["spec"]
+    pod: dict[str, Any] = job["template"]["spec"]
+    return pod
+
+
+def test_each_source_is_a_cronjob_running_rag_ingest_over_it() -> None:
+    """Two sources, two CronJobs: `rag ingest URI` with the source's flags, its credentials Secret's keys as
+    variables, its plain variables, its shards as the Indexed Job's completions and parallelism and JOB_COMPLETIONS;
+    its pods labelled with its name. No volume but the scratch /tmp for a remote source."""
+    manifests = render_sources([S3_SOURCE, SITEMAP_SOURCE])
+    crons = {c["metadata"]["labels"]["rag-platform/ingest-source"]: c for c in manifests.of("CronJob")}
+    assert sorted(crons) == ["handbook", "intranet"] and not _ingest_jobs(manifests)  # ingest.job is off
+    assert crons["handbook"]["metadata"]["name"] == "rag-rag-platform-ingest-handbook"
+    assert (crons["handbook"]["spec"]["schedule"], crons["intranet"]["spec"]["schedule"]) == ("0 2 * * *", "@daily")
+    assert crons["handbook"]["spec"]["suspend"] is False and crons["handbook"]["spec"]["concurrencyPolicy"] == "Forbid"
+    s3, web = _pod(crons["handbook"]), _pod(crons["intranet"])
+    assert s3["containers"][0]["args"] == [
+        "ingest", "s3://acme-docs/handbook/", "--collection", "handbook", "--tenant", "acme", "--prune",
+        "--access-manifest", "/etc/rag/access/access.yaml", "--access-groups", "staff,ops",
+    ]  # fmt: skip
+    assert web["containers"][0]["args"] == ["ingest", "https://intranet.acme.internal/sitemap.xml",
+                                            "--access-tenant-wide"]  # prune: false  # fmt: skip
+    for pod, secret in ((s3, "handbook-s3"), (web, "intranet-auth")):
+        (container,) = pod["containers"]
+        assert container["envFrom"][1:] == [{"secretRef": {"name": secret}}]  # after the settings ConfigMap
+        assert "initContainers" not in pod and {v["name"] for v in pod["volumes"]} <= {"tmp", "access"}
+    s3_env = env_of(s3["containers"][0])
+    assert s3_env["AWS_ENDPOINT_URL"]["value"] == "https://minio.storage.svc:9000"
+    assert s3_env["AWS_REGION"]["value"] == "us-east-1"
+    for name, shards in (("handbook", 4), ("intranet", 2)):
+        job = crons[name]["spec"]["jobTemplate"]["spec"]
+        assert (job["completionMode"], job["completions"], job["parallelism"]) == ("Indexed", shards, shards)
+        assert env_of(job["template"]["spec"]["containers"][0])["JOB_COMPLETIONS"]["value"] == str(shards)
+        assert job["template"]["metadata"]["labels"]["rag-platform/ingest-source"] == name
     # what each pod's `rag ingest` makes of it: Kubernetes sets JOB_COMPLETION_INDEX per pod
-    shards = [shard_from_env({"JOB_COMPLETION_INDEX": str(i), "JOB_COMPLETIONS": count}) for i in range(3)]
+    partitions = [shard_from_env({"JOB_COMPLETION_INDEX": str(i), "JOB_COMPLETIONS": "4"}) for i in range(4)]
     doc_ids = [f"doc-{n}.md" for n in range(300)]
-    owners = [sum(shard.owns(d) for shard in shards) for d in doc_ids]
+    owners = [sum(shard.owns(d) for shard in partitions) for d in doc_ids]
     assert owners == [1] * len(doc_ids)  # every document ingested by exactly one pod
-    volumes = {v["name"]: v for v in spec["template"]["spec"]["volumes"]}
-    assert volumes["source"]["persistentVolumeClaim"] == {"claimName": "docs", "readOnly": True}
-    (cron,) = manifests.of("CronJob")
-    assert cron["spec"]["jobTemplate"]["spec"]["completionMode"] == "Indexed"
-    # an object store source: an init container copies the prefix into the pod first
-    store = render("default", {"ingest.job.enabled": "true", "ingest.source.type": "objectStore",
-                               "ingest.source.objectStore.remote": "docs-s3:bucket/handbook"})  # fmt: skip
-    pod = _ingest_jobs(store)[0]["spec"]["template"]["spec"]
-    assert pod["initContainers"][0]["args"][:3] == ["copy", "docs-s3:bucket/handbook", "/data"]
+
+
+def test_a_volume_source_and_the_one_off_jobs() -> None:
+    """A pvc source mounts its claim read-only at /data (links followed only when asked); a crawl passes its bounds;
+    with ingest.job.enabled every source also gets a Job named after the release revision."""
+    manifests = render_sources([PVC_SOURCE, CRAWL_SOURCE], sets={"ingest.job.enabled": "true"})
+    jobs = {j["metadata"]["name"]: j for j in _ingest_jobs(manifests)}
+    assert sorted(jobs) == ["rag-rag-platform-ingest-contracts-1", "rag-rag-platform-ingest-wiki-1"]
+    volume = _pod(jobs["rag-rag-platform-ingest-contracts-1"])
+    (container,) = volume["containers"]
+    assert container["args"] == ["ingest", "/data", "--prune", "--follow-links"]
+    volumes = {v["name"]: v for v in volume["volumes"]}
+    assert volumes["source"]["persistentVolumeClaim"] == {"claimName": "contracts-blob", "readOnly": True}
+    assert {"name": "source", "mountPath": "/data", "readOnly": True, "subPath": "signed"} in container["volumeMounts"]
+    assert volume["serviceAccountName"] == "contracts-reader" and volume["automountServiceAccountToken"] is False
+    unlinked = _pod(render_sources([{**PVC_SOURCE, "followLinks": False}]).of("CronJob")[0])
+    assert "--follow-links" not in unlinked["containers"][0]["args"]  # links in the source are refused unless asked
+    crawl = _pod(jobs["rag-rag-platform-ingest-wiki-1"])
+    assert crawl["containers"][0]["args"] == ["ingest", "http://wiki.acme.internal:8080/docs/", "--prune",
+                                              "--max-depth", "2", "--max-pages", "500"]  # fmt: skip
+    assert crawl["serviceAccountName"] == "rag-rag-platform"  # the chart's
+    job = jobs["rag-rag-platform-ingest-wiki-1"]["spec"]
+    assert (job["completions"], job["backoffLimitPerIndex"], job["ttlSecondsAfterFinished"]) == (1, 2, 86400)
+    assert {c["metadata"]["name"] for c in manifests.of("CronJob")} == {"rag-rag-platform-ingest-contracts",
+                                                                        "rag-rag-platform-ingest-wiki"}  # fmt: skip
+    assert not render("default", {"ingest.job.enabled": "true"}).of("CronJob")  # no source: no job
+
+
+def test_each_source_has_a_network_policy_of_its_own() -> None:
+    """Each source's pods: DNS, Qdrant, Redis, and the source's own egress: the endpoint's port (`env`'s
+    AWS_ENDPOINT_URL, 443 for AWS, the web URI's), any address; the rules it lists instead; nothing more for a
+    volume. Never the records database."""
+    aws = {**S3_SOURCE, "name": "aws", "env": {"AWS_REGION": "eu-west-1"}}
+    listed = {**S3_SOURCE, "name": "listed", "egress": [
+        {"cidr": "10.20.0.0/16", "except": ["10.20.1.0/24"], "ports": [9000]},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "storage"}},
+         "podSelector": {"matchLabels": {"app": "minio"}}, "ports": [9000, 9001]},
+    ]}  # fmt: skip
+    manifests = render_sources([*SOURCES, aws, listed], "ha")
+    policies = {p["spec"]["podSelector"]["matchLabels"].get("rag-platform/ingest-source"): p["spec"]
+                for p in manifests.of("NetworkPolicy") if component_of(p) == "ingest"}  # fmt: skip
+    assert sorted(policies) == sorted(s["name"] for s in [*SOURCES, aws, listed])
+    for name, policy in policies.items():
+        assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "ingest"
+        assert policy["policyTypes"] == ["Ingress", "Egress"] and policy["ingress"] == []
+        egress = policy["egress"]
+        assert egress[0] == {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+        to = [r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for r in egress[1:3]]
+        assert to == ["qdrant", "redis"], name
+        assert not any({"port": 5432, "protocol": "TCP"} in r["ports"] for r in egress), name
+    own = {name: policy["egress"][3:] for name, policy in policies.items()}
+    assert own["handbook"] == [{"ports": [{"port": 9000, "protocol": "TCP"}]}]  # the endpoint's port, any address
+    assert own["aws"] == own["intranet"] == [{"ports": [{"port": 443, "protocol": "TCP"}]}]
+    assert own["wiki"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+    assert own["contracts"] == []  # a volume: no network source
+    assert own["listed"] == [
+        {"ports": [{"port": 9000, "protocol": "TCP"}],
+         "to": [{"ipBlock": {"cidr": "10.20.0.0/16", "except": ["10.20.1.0/24"]}}]},
+        {"ports": [{"port": 9000, "protocol": "TCP"}, {"port": 9001, "protocol": "TCP"}],
+         "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "storage"}},
+                 "podSelector": {"matchLabels": {"app": "minio"}}}]},
+    ]  # fmt: skip
+    # the pods each policy selects are that source's only
+    for cron in manifests.of("CronJob"):
+        labels = cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+        assert [n for n, p in policies.items() if _selects(p["podSelector"], labels)] == [
+            labels["rag-platform/ingest-source"]
+        ]
+    assert not render_sources(SOURCES, sets={"networkPolicy.enabled": "false"}).of("NetworkPolicy")
+
+
+@pytest.mark.parametrize(
+    ("sources", "message"),
+    [
+        ([{**S3_SOURCE, "type": "ftp"}], "/ingest/sources/0/type"),
+        ([{k: v for k, v in S3_SOURCE.items() if k != "uri"}], "missing property 'uri'"),
+        ([{**S3_SOURCE, "uri": "https://acme-docs.s3.amazonaws.com/handbook/"}], "/ingest/sources/0/uri"),
+        ([{**SITEMAP_SOURCE, "uri": "s3://acme-docs/site/"}], "/ingest/sources/0/uri"),
+        ([{**PVC_SOURCE, "uri": "s3://acme-docs/"}], "/ingest/sources/0/uri"),
+        ([{k: v for k, v in PVC_SOURCE.items() if k != "pvc"}], "missing property 'pvc'"),
+        ([{**CRAWL_SOURCE, "shards": 2}], "/ingest/sources/0/shards"),  # a link crawl cannot be sharded
+        ([{**S3_SOURCE, "followLinks": True}], "/ingest/sources/0/followLinks"),
+        ([{**S3_SOURCE, "maxPages": 10}], "/ingest/sources/0/maxPages"),
+        ([{**S3_SOURCE, "name": "Handbook_EU"}], "/ingest/sources/0/name"),
+        ([{**S3_SOURCE, "name": "a-name-longer-than-24-chars"}], "/ingest/sources/0/name"),
+        ([{**S3_SOURCE, "schedule": "daily"}], "/ingest/sources/0/schedule"),
+        ([{**S3_SOURCE, "credentials": "handbook-s3"}], "credentials"),
+        ([{**S3_SOURCE, "env": {"AWS_SECRET_ACCESS_KEY": "x"}}], "AWS_SECRET_ACCESS_KEY"),  # a Secret's, never plain
+        ([{**SITEMAP_SOURCE, "env": {"RAG_WEB_AUTHORIZATION": "Bearer x"}}], "RAG_WEB_AUTHORIZATION"),
+        ([{**S3_SOURCE, "egress": [{"ports": [0]}]}], "/ingest/sources/0/egress/0/ports/0"),
+        ([{**S3_SOURCE, "egress": [{"cidr": "10.0.0.0/8", "podSelector": {}, "ports": [1]}]}], "podSelector"),
+        ([S3_SOURCE, {**SITEMAP_SOURCE, "name": "handbook"}], 'two sources are named "handbook"'),
+    ],
+)
+def test_the_schema_refuses_bad_sources(sources: list[dict[str, Any]], message: str) -> None:
+    with pytest.raises(RenderError) as failure:
+        render_sources_text(sources)
+    assert message in str(failure.value)
+
+
+def test_a_sitemap_is_a_uri_whose_path_ends_in_xml_as_rag_ingest_reads_it() -> None:
+    """Sharded: a sitemap (the path ends in .xml, any case, a query after it); one pod: a crawl."""
+    for uri in ("https://intranet.acme.internal/Sitemap.XML?lang=en", "https://intranet.acme.internal/a/b.xml"):
+        (cron,) = render_sources([{**SITEMAP_SOURCE, "uri": uri}]).of("CronJob")
+        assert cron["spec"]["jobTemplate"]["spec"]["completions"] == 2
+    for uri in ("https://intranet.acme.internal/feed.xml/", "https://sitemap.xml", "https://intranet.acme.internal/"):
+        with pytest.raises(RenderError, match="/ingest/sources/0/shards"):
+            render_sources_text([{**SITEMAP_SOURCE, "uri": uri}])
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        ({"ingest.source.type": "pvc", "ingest.source.pvc.claimName": "docs"}, "/ingest/source"),
+        ({"ingest.cronJob.enabled": "true"}, "/ingest/cronJob"),
+        ({"ingest.job.shards": "3"}, "shards"),  # a source's now
+        ({"ingest.collection": "docs"}, "collection"),  # a source's now
+    ],
+)
+def test_the_schema_refuses_the_replaced_single_source_keys(sets: dict[str, str], message: str) -> None:
+    with pytest.raises(RenderError, match="schema") as failure:
+        render_text("default", sets)
+    assert message in str(failure.value)
+
+
+def test_notes_tell_how_to_run_each_source_now() -> None:
+    done = helm_run("install", "rag", str(CHART), "--dry-run=client", "--namespace", "rag",
+                    "--set-json", f"ingest.sources={json.dumps([S3_SOURCE, PVC_SOURCE])}")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    notes = done.stdout.split("NOTES:", 1)[1]
+    assert "handbook (s3 s3://acme-docs/handbook/)" in notes and "contracts (pvc claim contracts-blob)" in notes
+    assert "create job --from=cronjob/rag-rag-platform-ingest-handbook rag-rag-platform-ingest-handbook-now" in notes
 
 
 def test_config_checksum_rolls_the_pods_when_settings_change(profiles: dict[str, Manifests]) -> None:
@@ -448,7 +640,6 @@ def test_helm_test_pod_runs_the_smoke_check(profiles: dict[str, Manifests]) -> N
         ({"api.port": "80"}, "/api/port"),  # a privileged port in a non-root container
         ({"podSecurityContext.runAsNonRoot": "false"}, "runAsNonRoot"),
         ({"vllm.securityContext.allowPrivilegeEscalation": "true"}, "allowPrivilegeEscalation"),
-        ({"ingest.job.enabled": "true"}, "/ingest/source"),  # no source
         ({"apiKeys.keys[0].key": "short", "apiKeys.keys[0].tenant": "t"}, "/apiKeys/keys/0/key"),
         ({"vllm.gpus": "-1"}, "/vllm/gpus"),
         ({"unknownTopLevel": "x"}, "unknownTopLevel"),
@@ -456,7 +647,7 @@ def test_helm_test_pod_runs_the_smoke_check(profiles: dict[str, Manifests]) -> N
         ({"config.RAG_INJECTED_SOURCES": "ignore"}, "RAG_INJECTED_SOURCES"),
         ({"config.RAG_UNSUPPORTED_ANSWERS": "hide"}, "RAG_UNSUPPORTED_ANSWERS"),
         ({"config.RAG_ANSWERABILITY_MIN": "1.5"}, "RAG_ANSWERABILITY_MIN"),
-        ({"ingest.followLinks": "yes"}, "/ingest/followLinks"),
+        ({"ingest.job.enabled": "yes"}, "/ingest/job/enabled"),
         ({"state.mode": "external"}, "/state/external/url"),  # no URL
         ({"state.mode": "external", "state.external.url": "http://r:6379"}, "/state/external/url"),
         ({"state.mode": "shared"}, "/state/mode"),
@@ -595,7 +786,6 @@ def test_the_records_database_internal_external_and_sqlite(profiles: dict[str, M
     for component in ("api", "migrate"):
         to_db = [r for r in policies[component]["egress"] if r.get("ports") == [{"port": 5432, "protocol": "TCP"}]]
         assert to_db and to_db[0]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "postgres"
-    assert not any(r.get("ports") == [{"port": 5432, "protocol": "TCP"}] for r in policies["ingest"]["egress"])
 
     external = render("default", {"database.mode": "external", "database.external.urlSecret.name": "records-db"})
     assert not external.has("StatefulSet", "postgres") and "RAG_DATABASE_URL" not in external.config()
