@@ -633,6 +633,7 @@ def test_helm_test_pod_runs_the_smoke_check(profiles: dict[str, Manifests]) -> N
     [
         ({"llm.backend": "gpt"}, "/llm/backend"),
         ({"config.RAG_QDRANT_API_KEY": "secret"}, "RAG_QDRANT_API_KEY"),
+        ({"config.RAG_WEB_AUTHORIZATION": "Bearer x"}, "RAG_WEB_AUTHORIZATION"),  # a source's credentialsSecret's
         ({"config.MY_SETTING": "x"}, "MY_SETTING"),
         ({"qdrant.replicas": "3"}, "/qdrant/cluster/enabled"),  # several replicas without cluster mode
         ({"llm.backend": "external"}, "/llm/external"),  # no URL
