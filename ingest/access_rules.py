@@ -95,6 +95,17 @@ class AccessRules:
     rules: Sequence[AccessRule] = ()
     fallback: DocumentAccess | None = None
 
+    def fingerprint(self) -> str:
+        """Changes when the access these rules give any document may change (the same in every process)."""
+
+        def spelled(access: DocumentAccess | None) -> object:
+            if access is None:
+                return None
+            names = (sorted(access.users), sorted(access.groups), sorted(access.services))
+            return (*names, access.tenant_wide)
+
+        return repr(([(r.match, spelled(r.access)) for r in self.rules], spelled(self.fallback)))
+
     def access_for(self, doc_id: str) -> DocumentAccess | None:
         path = doc_id.split("#", 1)[0]  # a record's id is its file's, then `#key`
         for rule in self.rules:

@@ -7,6 +7,9 @@ document compared with the change token the store holds, only the changed or unk
   again what was already stored.
 - Tokens are stored with the loading recipe's fingerprint (the loaders' version and the load options): a change of
   recipe fetches everything once again; the content hash still decides what is embedded.
+- A file of records (JSONL, CSV, a BEIR corpus) stores its token on every record it holds: when it is unchanged, its
+  stored records are all `Unchanged`, keeping the access they have. Its recipe also holds the run's access rules
+  (a record's access may come from its own fields, known only by reading it), so a change of rules reads it again.
 - A listing that does not finish (`ListingIncomplete`) is recorded in `counts.incomplete`: the run prunes nothing
   under that source. What was listed before is still synced.
 """
@@ -45,9 +48,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def recipe_of(options: LoadOptions) -> str:
+def recipe_of(options: LoadOptions, access_rules: str = "") -> str:
     """A short fingerprint of how bytes become documents: stored tokens made under another recipe do not match."""
-    return hashlib.blake2b(f"{LOADERS_VERSION}|{options!r}".encode(), digest_size=4).hexdigest()
+    return hashlib.blake2b(f"{LOADERS_VERSION}|{options!r}|{access_rules}".encode(), digest_size=4).hexdigest()
 
 
 def _ordered(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
@@ -75,14 +78,22 @@ class SourceDocuments:
         options: LoadOptions,
         *,
         wanted: Callable[[str], bool] = lambda doc_id: True,
+        access_rules: str = "",
         on_listed: Callable[[int], None] = lambda documents: None,
         on_note: Callable[[str], None] = lambda line: None,
     ) -> None:
-        """`wanted`: this shard's document ids; `on_listed(n)`: a listed document holding about n documents (for a
+        """`wanted`: this shard's document ids; `access_rules`: a fingerprint of the run's access rules (files of
+        records are read again when it changes); `on_listed(n)`: a listed document holding about n documents (for a
         progress total); `on_note`: a line to show (a listing that stopped early without failing)."""
         self._sources = list(sources)
+        stored = list(stored)
         self._stored: Mapping[str, StoredDocument] = {d.doc_id: d for d in stored}
+        self._records: dict[str, list[StoredDocument]] = {}  # a record file's location -> its stored records
+        for document in stored:
+            if "#" in document.source:
+                self._records.setdefault(document.source.split("#", 1)[0], []).append(document)
         self._options, self._recipe = options, f"{recipe_of(options)}/"
+        self._records_recipe = f"{recipe_of(options, access_rules)}/"
         self._wanted, self._on_listed, self._on_note = wanted, on_listed, on_note
         self.counts = SourceCounts()
 
@@ -102,6 +113,15 @@ class SourceDocuments:
             return token[len(self._recipe) :] if token.startswith(self._recipe) else ""
 
         return known
+
+    def _unchanged_records(self, listed: Listed) -> list[Unchanged] | None:
+        """A record file's stored records, when all of them carry its token under this recipe (None otherwise:
+        fetch it). Each keeps the access it has: the rules that gave it are part of the recipe."""
+        records = self._records.get(listed.uri, [])
+        token = self._records_recipe + listed.token
+        if not records or any(d.tokens != {token} or len(d.hashes) != 1 or len(d.access) != 1 for d in records):
+            return None
+        return [Unchanged(d.doc_id, d.source, next(iter(d.access))) for d in records if self._wanted(d.doc_id)]
 
     def __iter__(self) -> Iterator[Loaded | Unchanged]:
         for source in self._sources:
@@ -134,21 +154,28 @@ class SourceDocuments:
             listing = listed_so_far
         try:
 
-            def fetch(listed: Listed) -> FetchResult | Unchanged:
-                if listed.token and known(listed.doc_id) == listed.token:
-                    return Unchanged(listed.doc_id, listed.uri)
-                return source.fetch(listed, known)
+            def fetch(listed: Listed) -> tuple[Listed, FetchResult | Unchanged | list[Unchanged]]:
+                if listed.token and listed.many and (records := self._unchanged_records(listed)) is not None:
+                    return listed, records
+                if listed.token and not listed.many and known(listed.doc_id) == listed.token:
+                    return listed, Unchanged(listed.doc_id, listed.uri)
+                return listed, source.fetch(listed, known)
 
-            for result in _ordered(fetch, listing, source.fetch_workers):
-                yield from self._documents(result)
+            for listed, result in _ordered(fetch, listing, source.fetch_workers):
+                yield from self._documents(listed, result)
         except ListingFailed as exc:  # a link crawl's listing failing part-way
             failure = exc
         if failure is not None:
             yield LoadFailure(source.uri, str(failure))
 
-    def _documents(self, result: FetchResult | Unchanged) -> Iterator[Loaded | Unchanged]:
+    def _documents(
+        self, listed: Listed, result: FetchResult | Unchanged | list[Unchanged]
+    ) -> Iterator[Loaded | Unchanged]:
         counts = self.counts
-        if isinstance(result, Unchanged | NotModified):
+        if isinstance(result, list):  # a file of records, unchanged
+            counts.documents_not_modified += 1
+            yield from result
+        elif isinstance(result, Unchanged | NotModified):
             counts.documents_not_modified += 1
             yield result if isinstance(result, Unchanged) else Unchanged(result.doc_id, result.uri)
         elif isinstance(result, Gone):
@@ -156,12 +183,12 @@ class SourceDocuments:
         elif isinstance(result, Unfetched):
             yield LoadFailure(result.uri, result.error)
         else:
-            yield from self._loaded(result)
+            yield from self._loaded(result, listed.many)
 
-    def _loaded(self, fetched: Fetched) -> Iterator[Loaded]:
+    def _loaded(self, fetched: Fetched, many: bool) -> Iterator[Loaded]:
         self.counts.documents_fetched += 1
         self.counts.bytes_downloaded += fetched.downloaded
-        token = self._recipe + fetched.token if fetched.token else ""
+        token = (self._records_recipe if many else self._recipe) + fetched.token if fetched.token else ""
         try:
             for item in load([fetched.file], self._options, wanted=self._wanted):
                 yield replace(item, change_token=token) if isinstance(item, Document) and token else item

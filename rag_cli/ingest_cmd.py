@@ -223,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
                 stored,
                 options,
                 wanted=shard.owns,
+                access_rules=rules.fingerprint(),
                 on_listed=progress.add_total,
                 on_note=lambda line: progress.write(f"rag ingest: note: {line}"),
             )

@@ -72,6 +72,7 @@ class Listed:
     token: str = ""  # the cheap change token ("": none, fetch it)
     size: int | None = None  # bytes, when the listing says
     documents: int = 1  # documents it holds, as estimated for progress (a file of records: many)
+    many: bool = False  # a file of records (JSONL, CSV, a BEIR corpus): its records are stored as documents
 
 
 @dataclass(slots=True)

@@ -161,8 +161,8 @@ class LocalSource:
         holds_many: Callable[[SourceFile], bool] = lambda f: False,
         estimate: Callable[[SourceFile], int] = lambda f: 1,
     ) -> None:
-        """`holds_many`: files of many documents (records), which get no token: their records are diffed by content.
-        `estimate`: the documents a file holds, for progress. UsageError when the path does not exist."""
+        """`holds_many`: files of many documents (records). `estimate`: the documents a file holds, for progress.
+        UsageError when the path does not exist."""
         self._files = {
             f.doc_id: f
             for f in discover(
@@ -185,8 +185,8 @@ class LocalSource:
             many = self._holds_many(file)
             if not many and not wanted(file.doc_id):
                 continue
-            token = "" if many or file.refused else _token(file.path, now)
-            yield Listed(file.doc_id, str(file.path), token, documents=self._estimate(file) if many else 1)
+            token = "" if file.refused else _token(file.path, now)
+            yield Listed(file.doc_id, file.location, token, documents=self._estimate(file) if many else 1, many=many)
 
     def fetch(self, listed: Listed, known: KnownTokens) -> FetchResult:
         return Fetched(self._files[listed.doc_id], listed.token)

@@ -83,8 +83,7 @@ class S3Source:
         client: Any = None,
     ) -> None:
         """`max_object_bytes`: a one-document object larger than this is refused without downloading it.
-        `holds_many(name)`: objects of many documents (records), which get no token: they are fetched each run and
-        their records diffed by content."""
+        `holds_many(name)`: objects of many documents (records), streamed whatever their size."""
         self._bucket, self._prefix = parse_s3_uri(uri)
         self._suffixes, self._include, self._exclude = suffixes, include, exclude
         self._max_bytes, self._holds_many = max_object_bytes, holds_many
@@ -126,8 +125,8 @@ class S3Source:
                     doc_id, many = self._doc_id(key), self._holds_many(PurePosixPath(key).name)
                     if not many and not wanted(doc_id):
                         continue
-                    token = "" if many else str(item.get("ETag", ""))
-                    yield Listed(doc_id, f"s3://{self._bucket}/{key}", token, int(item.get("Size", 0)))
+                    uri, size = f"s3://{self._bucket}/{key}", int(item.get("Size", 0))
+                    yield Listed(doc_id, uri, str(item.get("ETag", "")), size, many=many)
         except Exception as exc:  # botocore's ClientError, EndpointConnectionError, ReadTimeout...
             raise ListingFailed(f"listing {self.uri} failed part-way: {_error(exc)}") from None
 
@@ -156,7 +155,7 @@ class S3Source:
             if _not_found(exc):
                 return Gone(listed.doc_id, listed.uri, "deleted since it was listed")
             return Unfetched(listed.doc_id, listed.uri, f"cannot fetch: {_error(exc)}")
-        token = "" if many else str(response.get("ETag", listed.token))
+        token = str(response.get("ETag", listed.token))
         file = SourceFile(scratch / name, listed.doc_id, uri=listed.uri)
         return Fetched(file, token, downloaded, scratch)
 

@@ -265,7 +265,15 @@ class WebSource:
         except ET.ParseError as exc:
             raise ListingFailed(f"sitemap {url} is not XML ({exc}): nothing pruned") from None
         kind = root.tag.rsplit("}", 1)[-1]
-        locs = [(e.text or "").strip() for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "loc"]
+        entry = "sitemap" if kind == "sitemapindex" else "url"
+        # each entry's own <loc>, not the <image:loc> (video, news) of the extensions inside it
+        locs = [
+            (loc.text or "").strip()
+            for e in root
+            if _local(e.tag) == entry
+            for loc in e
+            if _local(loc.tag) == "loc" and _namespace(loc.tag) == _namespace(e.tag)
+        ]
         if kind == "sitemapindex":
             for child in locs:
                 child_url = urljoin(url, child)
@@ -355,6 +363,7 @@ class WebSource:
                     raise _Stop(Gone(listed.doc_id, listed.uri, f"redirects to '{doc_id}', listed on its own"))
                 continue
             if status == 304:
+                self._listed.add(doc_id)  # a page redirecting here later is dropped, as after a 200
                 return NotModified(doc_id, url)
             if status in (404, 410):
                 return Gone(doc_id, url, f"HTTP {status}")
@@ -368,10 +377,12 @@ class WebSource:
                 return Gone(doc_id, url, f"not a document ({media})")
             if self.follows_links:
                 self._follow(url, depth, body, suffix)
-            return Fetched(self._spooled(doc_id, url, body, suffix), _token(response), len(body), None)
+            file, scratch = self._spooled(doc_id, url, body, suffix)
+            return Fetched(file, _token(response), len(body), scratch)
         raise _Stop(Unfetched(listed.doc_id, listed.uri, f"more than {_MAX_REDIRECTS} redirects"))
 
-    def _spooled(self, doc_id: str, url: str, body: bytes, suffix: str) -> SourceFile:
+    def _spooled(self, doc_id: str, url: str, body: bytes, suffix: str) -> tuple[SourceFile, Path]:
+        """The body in a file of a new scratch folder (removed by `Fetched.discard` once loaded)."""
         import tempfile
 
         scratch = Path(tempfile.mkdtemp(prefix="rag-web-", dir=self._scratch_root))
@@ -379,7 +390,7 @@ class WebSource:
         name = stem if stem.lower().endswith(suffix) else f"{stem}{suffix}"
         path = scratch / name[-200:]
         path.write_bytes(body)
-        return SourceFile(path, doc_id, uri=url)
+        return SourceFile(path, doc_id, uri=url), scratch
 
     def close(self) -> None:
         self._http.close()
@@ -387,6 +398,15 @@ class WebSource:
 
 class _TooLarge(Exception):
     pass
+
+
+def _local(tag: str) -> str:
+    """An XML tag's name without its `{namespace}`."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _namespace(tag: str) -> str:
+    return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
 
 
 def _without_credentials(url: str) -> str:
