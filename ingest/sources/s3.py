@@ -92,7 +92,10 @@ class S3Source:
             import boto3  # the S3 route only: other runs start without it
             from botocore.config import Config
 
-            client = boto3.client("s3", config=Config(max_pool_connections=max(10, self.fetch_workers)))
+            # a session of its own, which reads boto3's configuration now (boto3's default session keeps what it
+            # read first: a second run in one process would reuse the first one's endpoint and credentials)
+            session = boto3.session.Session()
+            client = session.client("s3", config=Config(max_pool_connections=max(10, self.fetch_workers)))
         self._client = client
 
     @property
