@@ -1,6 +1,8 @@
 """Ingestion into a real local Qdrant with the real embedder: identity, skip-unchanged, updates, exit codes."""
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from rag.embedding.lazy import LazyEmbedder
 from rag.embedding.sparse import Bm25Encoder
 from rag.store.base import VectorStore, document_hashes
 from rag_cli.main import main
+from tests.support.cli import run_cli
 from tests.support.ingestors import ingestor_into_c
 from tests.support.launcher import rag_env, run_rag
 from tests.support.paths import DOCS
@@ -291,3 +294,30 @@ def test_a_first_run_says_once_that_the_model_is_prepared_and_nothing_else(tmp_p
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "preparing the embedding model once" in lines[0], lines
     assert "1 added" in result.stdout
+
+
+def test_a_file_whose_size_and_mtime_are_unchanged_is_not_read_again(tmp_path: Path) -> None:
+    """A local file's change token is its size and mtime (ingest/sources/local.py): the same token is not read (shown
+    here by new bytes of the same size under the old mtime, which stay unseen); a file modified within the
+    timestamp granularity of the listing gets no token, so it is read again the next time too."""
+    src = tmp_path / "src"
+    src.mkdir()
+    note, past = src / "note.txt", time.time() - 100
+    note.write_text("alpha")
+    os.utime(note, (past, past))
+    env = rag_env(tmp_path / "q")
+
+    def ingest() -> dict[str, object]:
+        result = run_cli(["ingest", str(src), "--json"], env)
+        assert result.returncode == 0, result.stderr
+        return dict(json.loads(result.stdout))
+
+    assert ingest()["documents_added"] == 1
+    note.write_text("omega")  # same size
+    os.utime(note, (past, past))
+    unread = ingest()
+    assert (unread["documents_fetched"], unread["documents_not_modified"], unread["chunks_upserted"]) == (0, 1, 0)
+    note.write_text("omega")  # mtime now: read, stored without a token
+    assert ingest()["documents_updated"] == 1
+    racy = ingest()
+    assert (racy["documents_fetched"], racy["documents_unchanged"]) == (1, 1)

@@ -6,14 +6,24 @@ The exactness property over random puts, overwrites, deletes and syncs is tests/
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ingest.chunking import Chunker
+from ingest.formats.base import LoadOptions
+from ingest.loaders import SUFFIXES
+from ingest.source_documents import SourceDocuments
+from ingest.sources.s3 import S3Source
+from ingest.sync import IngestSummary
 from rag.access.document_access import Reader
+from rag.embedding.dense import SentenceTransformerEmbedder
+from rag.embedding.sparse import Bm25Encoder
 from rag.store.base import StoredDocument
 from rag.store.edge import EdgeStore
 from tests.support.cli import CliResult, run_cli
+from tests.support.ingestors import ingestor_into_c
 from tests.support.launcher import rag_env
 from tests.support.s3_server import CountingProxy, SeaweedS3
 
@@ -192,3 +202,36 @@ def test_an_unknown_bucket_or_bad_uri_is_a_clear_error(s3_server: SeaweedS3, tmp
     assert s3_server.secret_key not in missing.stdout + missing.stderr
     bad = run_cli(["ingest", "s3:///nobucket"], env)
     assert bad.returncode == 2 and "expected s3://BUCKET/PREFIX" in bad.stderr
+
+
+def test_a_sync_stopped_part_way_resumes_without_fetching_again_what_it_stored(
+    s3_server: SeaweedS3, embedder: SentenceTransformerEmbedder, sparse: Bm25Encoder, tmp_path: Path
+) -> None:
+    """Stopped after its first batches (as a killed job stops between writes), a rerun fetches only the objects whose
+    chunks did not reach the store: the tokens are written with the chunks."""
+    client, bucket = s3_server.client(), s3_server.new_bucket()
+    objects = {f"d/o{i:03}.txt": _note(i) for i in range(60)}
+    _put_all(client, bucket, objects)
+    store = EdgeStore.under(tmp_path / "q")
+    chunker = Chunker(embedder.tokenizer, chunk_size=200, chunk_overlap=30)
+    try:
+        with CountingProxy(s3_server.endpoint_url) as proxy:
+            reader = s3_server.client(proxy.url)
+
+            def sync(stop: Callable[[IngestSummary], str | None] | None) -> IngestSummary:
+                ingestor = ingestor_into_c(store, embedder, sparse, chunker, batch_chunks=8)
+                stored = ingestor.stored_documents()
+                source = S3Source(f"s3://{bucket}/d/", SUFFIXES, max_object_bytes=1_000_000, client=reader)
+                return ingestor.run(SourceDocuments([source], stored, LoadOptions()), stop=stop, stored=stored)
+
+            first = sync(lambda s: "stopped" if s.chunks_upserted >= 16 else None)
+            assert first.stopped == "stopped" and first.chunks_upserted == 16
+            stored_first = {d.doc_id for d in store.documents("c")}
+            assert len(stored_first) == 16 and sum(proxy.object_gets.values()) > 16  # it had fetched ahead
+            proxy.reset()
+            second = sync(None)
+            stored_keys = {f"/{bucket}/d/{doc_id}" for doc_id in stored_first}
+            assert set(proxy.object_gets) == {f"/{bucket}/{k}" for k in objects} - stored_keys
+            assert second.documents_added == 60 - 16 and second.documents_unchanged == 16
+    finally:
+        store.close()
