@@ -8,6 +8,7 @@ parser raises stops the run.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import PurePosixPath
 
 from ingest.formats.base import BadDocument, Loaded, Loader, LoadFailure, LoadOptions
 from ingest.formats.beir import load_beir_corpus
@@ -17,7 +18,7 @@ from ingest.formats.markdown import load_markdown
 from ingest.formats.pdf import load_pdf
 from ingest.formats.record_files import load_csv, load_jsonl
 from ingest.formats.text import load_text
-from ingest.sources.base import SourceFile
+from ingest.sources.base import BEIR_CORPUS_NAME, SourceFile
 from rag.domain import Document
 
 LOADERS: dict[str, Loader] = {
@@ -38,7 +39,12 @@ _RECORD_FILES = frozenset({".jsonl", ".csv"})
 
 def holds_many(source: SourceFile) -> bool:
     """A file of records (many documents, ids known only once read), as opposed to one document per file."""
-    return source.is_beir_corpus or source.suffix in _RECORD_FILES
+    return holds_many_named(source.path.name)
+
+
+def holds_many_named(name: str) -> bool:
+    """`holds_many` by a file's (or an object's) name alone."""
+    return name == BEIR_CORPUS_NAME or PurePosixPath(name).suffix.lower() in _RECORD_FILES
 
 
 def estimated_documents(source: SourceFile) -> int:

@@ -106,7 +106,7 @@ def _run_access(args: argparse.Namespace) -> DocumentAccess | None:
 def _open_sources(args: argparse.Namespace, settings: Settings, options: LoadOptions) -> list[Source]:
     """A source per argument: `s3://` an object store prefix, `http(s)://` a web site, anything else a path.
     UsageError or ValueError when one cannot be used."""
-    from ingest.loaders import SUFFIXES, estimated_documents, holds_many
+    from ingest.loaders import SUFFIXES, estimated_documents, holds_many, holds_many_named
     from ingest.sources.local import LocalSource
     from ingest.sources.s3 import S3Source
     from ingest.sources.web import WebOptions, WebSource
@@ -123,7 +123,7 @@ def _open_sources(args: argparse.Namespace, settings: Settings, options: LoadOpt
                     include=args.include,
                     exclude=args.exclude,
                     max_object_bytes=options.max_file_bytes,
-                    holds_many=holds_many_name,
+                    holds_many=holds_many_named,
                     fetch_workers=settings.ingest.fetch_workers,
                 )
             )
@@ -153,14 +153,6 @@ def _open_sources(args: argparse.Namespace, settings: Settings, options: LoadOpt
                 )
             )
     return sources
-
-
-def holds_many_name(name: str) -> bool:
-    """An object of many documents by its name: a record file or a BEIR corpus."""
-    from ingest.loaders import holds_many
-    from ingest.sources.base import SourceFile
-
-    return holds_many(SourceFile(Path(name), name))
 
 
 def run(args: argparse.Namespace) -> int:
