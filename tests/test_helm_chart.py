@@ -457,6 +457,18 @@ def test_a_volume_source_and_the_one_off_jobs() -> None:
     assert not render("default", {"ingest.job.enabled": "true"}).of("CronJob")  # no source: no job
 
 
+def test_ingest_jobs_scratch_space_is_sized_for_downloads() -> None:
+    """Remote sources download each changed document into /tmp while it is loaded: its size is ingest.scratchSize."""
+    for size, expected in ((None, "4Gi"), ("20Gi", "20Gi")):
+        sets = {"ingest.scratchSize": size} if size else None
+        pod = _pod(render_sources([S3_SOURCE], sets=sets).of("CronJob")[0])
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["tmp"]["emptyDir"] == {"sizeLimit": expected}
+        assert {"name": "tmp", "mountPath": "/tmp"} in pod["containers"][0]["volumeMounts"]
+    with pytest.raises(RenderError, match="scratchSize"):
+        render_sources([S3_SOURCE], sets={"ingest.scratchSize": "lots"})
+
+
 def test_each_source_has_a_network_policy_of_its_own() -> None:
     """Each source's pods: DNS, Qdrant, Redis, and the source's own egress: the endpoint's port (`env`'s
     AWS_ENDPOINT_URL, 443 for AWS, the web URI's), any address; the rules it lists instead; nothing more for a

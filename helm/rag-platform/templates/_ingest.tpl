@@ -217,7 +217,9 @@ template:
           claimName: {{ $s.pvc.claimName }}
           readOnly: true
       {{- end }}
-      {{- include "rag.tmpVolume" $root | nindent 6 }}
+      - name: tmp  # scratch for the documents a remote source downloads (values: ingest.scratchSize)
+        emptyDir:
+          sizeLimit: {{ $in.scratchSize }}
       {{- with $manifest.configMap }}
       - name: access
         configMap:
