@@ -184,6 +184,21 @@ class DocumentsTest(StoreFixtures):
         assert set(document_hashes(engine, "c", "t1")) == {"ingest.md"}
         assert engine.count("c", Reader.whole_tenant("t1"), doc_id="ingest.md") == 1
 
+    def test_change_tokens_are_stored_read_back_and_set_in_place(
+        self, engine: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
+    ) -> None:
+        """A document's change token (ingest/sources/) on every chunk: `documents` reads it, `set_change_token` sets
+        it on all of the document's chunks of that tenant, and nothing else."""
+        fill(engine, embedder, sparse, "t1")
+        fill(engine, embedder, sparse, "t2")
+        assert {d.doc_id: d.tokens for d in engine.documents("c", Reader.whole_tenant("t1"))}["helm.md"] == {""}
+        engine.set_change_token("c", "t1", "helm.md", "etag-2")
+        tokens = {(d.tenant, d.doc_id): d.tokens for d in engine.documents("c")}
+        assert tokens[("t1", "helm.md")] == {"etag-2"}
+        assert tokens[("t2", "helm.md")] == {""} and tokens[("t1", "cats.md")] == {""}
+        (chunk,) = [c for p in engine.scroll_points("c") for c in p.chunks if (c.tenant, c.doc_id) == ("t1", "helm.md")]
+        assert chunk.change_token == "etag-2"
+
     def test_scroll_points_pages_through_every_point_with_its_vectors(
         self, engine: StoreEngine, embedder: DenseEmbedder, sparse: SparseEncoder
     ) -> None:
