@@ -1,5 +1,5 @@
-"""Web sites as a source: a sitemap (`https://host/path/sitemap.xml`, sitemap indexes followed) or a start URL whose
-same-site links are crawled, bounded by link depth and page count.
+"""Web sites as a source: a sitemap (`https://host/path/sitemap.xml`, or `.xml.gz`; sitemap indexes followed, three
+deep at most) or a start URL whose same-site links are crawled, bounded by link depth and page count.
 
 - The source never leaves the host and path prefix it was given: the sitemap's folder, or the start URL's (a start
   URL without a trailing slash whose last segment has no dot is taken as a folder). Redirects are followed within
@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.robotparser
 import xml.etree.ElementTree as ET
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -81,7 +82,19 @@ class WebOptions:
 
 
 def _sitemap_mode(path: str) -> bool:
-    return path.lower().endswith(".xml")
+    return path.lower().endswith((".xml", ".xml.gz"))
+
+
+def _gunzipped(body: bytes, url: str) -> bytes:
+    """A gzip-compressed sitemap (`sitemap.xml.gz`, served as is) uncompressed, within the protocol's limit."""
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflate.decompress(body, _MAX_SITEMAP_BYTES)
+    except zlib.error as exc:
+        raise ListingFailed(f"sitemap {url} is not valid gzip ({exc}): nothing pruned") from None
+    if inflate.unconsumed_tail:
+        raise ListingFailed(f"sitemap {url} inflates past {_MAX_SITEMAP_BYTES:,} bytes: nothing pruned")
+    return data
 
 
 def _prefix_of(path: str, sitemap: bool) -> str:
@@ -191,7 +204,7 @@ class WebSource:
 
     def _inside(self, url: str) -> bool:
         parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}" == self._origin and (
+        return _origin_of(url) == self._origin and (
             (parts.path or "/").startswith(self._prefix) or (parts.path or "/") == self._prefix.rstrip("/")
         )
 
@@ -221,12 +234,20 @@ class WebSource:
             return response.status_code, response.headers, bytes(body)
 
     def _read_robots(self) -> None:
-        url = f"{self._origin}/robots.txt"
-        try:
-            status, _, body = self._get(url, limit=500_000)
-        except (httpx.HTTPError, _TooLarge) as exc:
-            raise ListingFailed(f"{self.uri}: robots.txt unreachable ({_error(exc)}): nothing fetched") from None
-        robots = urllib.robotparser.RobotFileParser(url)
+        """robots.txt's rules and Crawl-delay; its redirects followed on this origin (RFC 9309 asks for five)."""
+        url = robots_url = f"{self._origin}/robots.txt"
+        for _ in range(_MAX_REDIRECTS + 1):
+            try:
+                status, headers, body = self._get(url, limit=500_000)
+            except (httpx.HTTPError, _TooLarge) as exc:
+                raise ListingFailed(f"{self.uri}: robots.txt unreachable ({_error(exc)}): nothing fetched") from None
+            if status not in (301, 302, 303, 307, 308):
+                break
+            target = urldefrag(urljoin(url, headers.get("location", ""))).url
+            if _origin_of(target) != self._origin:  # the credentials go to this site only
+                raise ListingFailed(f"{self.uri}: robots.txt redirects to another site: nothing fetched")
+            url = target
+        robots = urllib.robotparser.RobotFileParser(robots_url)
         if 400 <= status < 500:
             robots.parse([])  # no rules: everything allowed
         elif status != 200:
@@ -251,8 +272,10 @@ class WebSource:
         return self._inside(url) and self._allowed(url) and selected(self.doc_id(url), self._include, self._exclude)
 
     def _sitemap_urls(self, url: str, level: int, seen: set[str]) -> Iterator[str]:
-        if url in seen or level > _SITEMAP_NESTING:
+        if url in seen:  # an index listing itself, or a sitemap twice: its pages are listed already
             return
+        if level > _SITEMAP_NESTING:  # its pages unknown: the listing is not whole
+            raise ListingFailed(f"sitemap {url}: indexes nested more than {_SITEMAP_NESTING} deep: nothing pruned")
         seen.add(url)
         try:
             status, _, body = self._get(url, limit=_MAX_SITEMAP_BYTES)
@@ -260,11 +283,13 @@ class WebSource:
             raise ListingFailed(f"sitemap {url} unreachable: {_error(exc)}; nothing pruned") from None
         if status != 200:
             raise ListingFailed(f"sitemap {url} answered HTTP {status}: nothing pruned")
+        if body[:2] == b"\x1f\x8b":
+            body = _gunzipped(body, url)
         try:
             root = ET.fromstring(body)
         except ET.ParseError as exc:
             raise ListingFailed(f"sitemap {url} is not XML ({exc}): nothing pruned") from None
-        kind = root.tag.rsplit("}", 1)[-1]
+        kind = _local(root.tag)
         entry = "sitemap" if kind == "sitemapindex" else "url"
         # each entry's own <loc>, not the <image:loc> (video, news) of the extensions inside it
         locs = [
@@ -398,6 +423,12 @@ class WebSource:
 
 class _TooLarge(Exception):
     pass
+
+
+def _origin_of(url: str) -> str:
+    """`scheme://netloc` of a URL (userinfo kept: a URL with credentials is never this site's)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _local(tag: str) -> str:

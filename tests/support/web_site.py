@@ -25,7 +25,8 @@ path with that query):
   removed, gone or redirected, read at request time (so a removed page leaves the sitemap); an entry of a page
   carries `<lastmod>` (the time of its `put`). `sitemap_urls(paths)` pins that list instead (paths, or absolute
   URLs; say a page that 404s, or a URL on another host) until the next `sitemap_index`. `fail_sitemap(status=500)`
-  makes the index and its children answer `status`, `heal_sitemap()` ends it. /sitemap.xml is 404 until one of
+  makes the index and its children answer `status` (`only="/sitemaps/2.xml"`: that child alone, a listing that
+  fails part-way), `heal_sitemap()` ends it. /sitemap.xml is 404 until one of
   `sitemap_index` or `sitemap_urls` is called.
 - `slow(path, seconds)` makes a request for `path` wait `seconds` before its answer (0 ends it): a timeout test.
 
@@ -172,6 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # headers and body go in two writes: without this, Nagle and the client's delayed ACK hold the body ~40 ms
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         server = self._server()
         with server.connections_lock:
             server.connections.add(self.connection)
@@ -220,6 +223,7 @@ class LocalSite:
         self._sitemap_per_child: int | None = None  # None: no sitemap (404)
         self._sitemap_pinned: list[str] | None = None
         self._sitemap_status: int | None = None
+        self._sitemap_failing: str | None = None  # the one sitemap path `fail_sitemap` fails (None: all)
         self._regenerate = False
         self._delays: dict[str, float] = {}
         self.bodies: Counter[str] = Counter()
@@ -311,10 +315,10 @@ class LocalSite:
             if self._sitemap_per_child is None:
                 self._sitemap_per_child = 2
 
-    def fail_sitemap(self, status: int = 500) -> None:
-        """The sitemap index and its children answer `status` until `heal_sitemap`."""
+    def fail_sitemap(self, status: int = 500, only: str | None = None) -> None:
+        """The sitemap index and its children (or the one at path `only`) answer `status` until `heal_sitemap`."""
         with self._lock:
-            self._sitemap_status = status
+            self._sitemap_status, self._sitemap_failing = status, only
 
     def heal_sitemap(self) -> None:
         with self._lock:
@@ -365,7 +369,7 @@ class LocalSite:
         if path == "/robots.txt" and self._robots is not None:
             return self._serve(self._robots, headers)
         if self._sitemap_per_child is not None and (path == "/sitemap.xml" or SITEMAP_CHILD.fullmatch(path)):
-            if self._sitemap_status is not None:
+            if self._sitemap_status is not None and self._sitemap_failing in (None, path):
                 return _error(self._sitemap_status)
             sitemap = self._sitemap(path)
             return _error(404) if sitemap is None else self._serve(_page(sitemap, "application/xml", None), headers)
