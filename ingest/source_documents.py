@@ -10,8 +10,9 @@ document compared with the change token the store holds, only the changed or unk
 - A file of records (JSONL, CSV, a BEIR corpus) stores its token on every record it holds: when it is unchanged, its
   stored records are all `Unchanged`, keeping the access they have. Its recipe also holds the run's access rules
   (a record's access may come from its own fields, known only by reading it), so a change of rules reads it again.
-- A listing that does not finish (`ListingIncomplete`) is recorded in `counts.incomplete`: the run prunes nothing
-  under that source. What was listed before is still synced.
+- A listing that does not finish (`ListingIncomplete`), or a document that cannot be fetched because the source or
+  the network failed (a timeout, a 5xx), is recorded in `counts.incomplete`: the run prunes nothing under that
+  source. What was listed before is still synced; a failed document keeps its stored version.
 """
 
 from __future__ import annotations
@@ -103,6 +104,10 @@ class SourceDocuments:
         covering = [s for s in self._sources if s.covers(document.source)]
         return bool(covering) and not any(s.uri in self.counts.incomplete for s in covering)
 
+    def _incomplete(self, source: Source) -> None:
+        if source.uri not in self.counts.incomplete:
+            self.counts.incomplete.append(source.uri)
+
     def _known(self, source: Source) -> Callable[[str], str]:
         def known(doc_id: str) -> str:
             """The token the store holds for a document of this source under this recipe ("": none to compare)."""
@@ -134,7 +139,7 @@ class SourceDocuments:
                 self._on_listed(listed.documents)
                 yield listed
         except ListingIncomplete as exc:
-            self.counts.incomplete.append(source.uri)
+            self._incomplete(source)
             if not isinstance(exc, ListingFailed):
                 self._on_note(str(exc))
                 return
@@ -162,14 +167,14 @@ class SourceDocuments:
                 return listed, source.fetch(listed, known)
 
             for listed, result in _ordered(fetch, listing, source.fetch_workers):
-                yield from self._documents(listed, result)
+                yield from self._documents(source, listed, result)
         except ListingFailed as exc:  # a link crawl's listing failing part-way
             failure = exc
         if failure is not None:
             yield LoadFailure(source.uri, str(failure))
 
     def _documents(
-        self, listed: Listed, result: FetchResult | Unchanged | list[Unchanged]
+        self, source: Source, listed: Listed, result: FetchResult | Unchanged | list[Unchanged]
     ) -> Iterator[Loaded | Unchanged]:
         counts = self.counts
         if isinstance(result, list):  # a file of records, unchanged
@@ -181,6 +186,8 @@ class SourceDocuments:
         elif isinstance(result, Gone):
             counts.documents_gone += 1  # absent from the listing: pruned with --prune
         elif isinstance(result, Unfetched):
+            if result.transient:  # the source or the network failed, not the document: prune nothing there
+                self._incomplete(source)
             yield LoadFailure(result.uri, result.error)
         else:
             yield from self._loaded(result, listed.many)

@@ -542,8 +542,9 @@ def test_the_schema_refuses_bad_sources(sources: list[dict[str, Any]], message: 
 
 
 def test_a_sitemap_is_a_uri_whose_path_ends_in_xml_as_rag_ingest_reads_it() -> None:
-    """Sharded: a sitemap (the path ends in .xml, any case, a query after it); one pod: a crawl."""
-    for uri in ("https://intranet.acme.internal/Sitemap.XML?lang=en", "https://intranet.acme.internal/a/b.xml"):
+    """Sharded: a sitemap (the path ends in .xml or .xml.gz, any case, a query after it); one pod: a crawl."""
+    sitemaps = ("https://intranet.acme.internal/Sitemap.XML?lang=en", "https://intranet.acme.internal/a/b.xml")
+    for uri in (*sitemaps, "https://intranet.acme.internal/sitemap.xml.gz"):
         (cron,) = render_sources([{**SITEMAP_SOURCE, "uri": uri}]).of("CronJob")
         assert cron["spec"]["jobTemplate"]["spec"]["completions"] == 2
     for uri in ("https://intranet.acme.internal/feed.xml/", "https://sitemap.xml", "https://intranet.acme.internal/"):

@@ -301,13 +301,16 @@ def test_a_regenerated_last_modified_over_the_same_content_stores_nothing(site: 
 def test_a_page_that_fails_is_reported_and_its_stored_version_kept(
     site: LocalSite, tmp_path: Path, failure: str
 ) -> None:
+    """The page keeps its stored version; and as the site (not the page) failed, the run prunes nothing under it,
+    not even a page that left the sitemap."""
     store = tmp_path / "store"
-    for name in ("a", "b"):
+    for name in ("a", "b", "c"):
         site.put(f"/{name}.html", _page(name))
     site.sitemap_index()
     _ingest(site.url + "/sitemap.xml", store)
     before = _stored(store)["b.html"]
 
+    site.remove("/c.html")  # gone from the sitemap: pruned by a clean run
     if failure == "500":
         site.fail("/b.html", 500)
     else:
@@ -318,7 +321,8 @@ def test_a_page_that_fails_is_reported_and_its_stored_version_kept(
     assert [f["path"] for f in summary["failed"]] == [site.url + "/b.html"]
     assert ("HTTP 500" if failure == "500" else "Timeout") in summary["failed"][0]["error"]
     assert summary["documents_pruned"] == 0 and summary["documents_unchanged"] == 1
-    assert _stored(store)["b.html"] == before
+    assert summary["incomplete"] == [site.url + "/"]
+    assert _stored(store)["b.html"] == before and "c.html" in _stored(store)
     assert f"failed: {site.url}/b.html" in result.stderr
 
 

@@ -110,11 +110,13 @@ class Gone:
 @dataclass(frozen=True, slots=True)
 class Unfetched:
     """A listed document the source could not fetch (a timeout, a 5xx, refused by a limit): reported as failed; its
-    stored version stays."""
+    stored version stays. `transient`: the source or the network failed (a timeout, a 5xx, a refused connection), not
+    the document: the run then prunes nothing under that source."""
 
     doc_id: str
     uri: str
     error: str
+    transient: bool = False
 
 
 @dataclass(frozen=True, slots=True)

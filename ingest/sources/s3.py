@@ -157,7 +157,7 @@ class S3Source:
             _remove(scratch)
             if _not_found(exc):
                 return Gone(listed.doc_id, listed.uri, "deleted since it was listed")
-            return Unfetched(listed.doc_id, listed.uri, f"cannot fetch: {_error(exc)}")
+            return Unfetched(listed.doc_id, listed.uri, f"cannot fetch: {_error(exc)}", transient=True)
         token = str(response.get("ETag", listed.token))
         file = SourceFile(scratch / name, listed.doc_id, uri=listed.uri)
         return Fetched(file, token, downloaded, scratch)

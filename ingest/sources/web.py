@@ -176,7 +176,7 @@ class WebSource:
             authorization = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
         if authorization:
             headers["Authorization"] = authorization
-        self._origin = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+        self._origin = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}".lower()  # host names ignore case
         self._start = urlunsplit((parts.scheme, self._origin.split("://", 1)[1], parts.path or "/", parts.query, ""))
         path = parts.path or "/"
         self._sitemap = _sitemap_mode(path)
@@ -302,7 +302,7 @@ class WebSource:
         if kind == "sitemapindex":
             for child in locs:
                 child_url = urljoin(url, child)
-                if urlsplit(child_url).netloc == urlsplit(self._origin).netloc:  # a sitemap on another host: ignored
+                if _origin_of(child_url) == self._origin:  # a sitemap on another host: ignored
                     yield from self._sitemap_urls(child_url, level + 1, seen)
         elif kind == "urlset":
             yield from (urldefrag(urljoin(url, loc)).url for loc in locs if loc)
@@ -378,7 +378,7 @@ class WebSource:
             except _TooLarge as exc:
                 raise _Stop(Unfetched(doc_id, url, f"page {exc}")) from None
             except httpx.HTTPError as exc:
-                raise _Stop(Unfetched(doc_id, url, f"cannot fetch: {_error(exc)}")) from None
+                raise _Stop(Unfetched(doc_id, url, f"cannot fetch: {_error(exc)}", transient=True)) from None
             if status in (301, 302, 303, 307, 308):
                 target = urldefrag(urljoin(url, response_headers.get("location", ""))).url
                 if not self._takes(target):
@@ -393,7 +393,7 @@ class WebSource:
             if status in (404, 410):
                 return Gone(doc_id, url, f"HTTP {status}")
             if status != 200:
-                raise _Stop(Unfetched(doc_id, url, f"HTTP {status}"))
+                raise _Stop(Unfetched(doc_id, url, f"HTTP {status}", transient=True))
             self._listed.add(doc_id)
             response = httpx.Response(status, headers=response_headers)
             suffix = _format(response, urlsplit(url).path)
@@ -426,9 +426,9 @@ class _TooLarge(Exception):
 
 
 def _origin_of(url: str) -> str:
-    """`scheme://netloc` of a URL (userinfo kept: a URL with credentials is never this site's)."""
+    """`scheme://netloc` of a URL, in lower case (userinfo kept: a URL with credentials is never this site's)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _local(tag: str) -> str:
