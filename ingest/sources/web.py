@@ -21,11 +21,7 @@ deep at most) or a start URL whose same-site links are crawled, bounded by link 
 from __future__ import annotations
 
 import base64
-import threading
-import time
 import urllib.robotparser
-import xml.etree.ElementTree as ET
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -48,10 +44,10 @@ from ingest.sources.base import (
     UsageError,
     selected,
 )
+from ingest.sources.http_validators import Pacer, conditions, token_of
+from ingest.sources.sitemaps import MAX_SITEMAP_BYTES, SITEMAP_NESTING, is_sitemap, parse_sitemap
 
 _MAX_REDIRECTS = 5
-_MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps protocol's own limit (uncompressed)
-_SITEMAP_NESTING = 3
 # Content types to the format (loader suffix) they are loaded as.
 _FORMATS = {
     "text/html": ".html",
@@ -81,22 +77,6 @@ class WebOptions:
     max_page_bytes: int = 50_000_000
 
 
-def _sitemap_mode(path: str) -> bool:
-    return path.lower().endswith((".xml", ".xml.gz"))
-
-
-def _gunzipped(body: bytes, url: str) -> bytes:
-    """A gzip-compressed sitemap (`sitemap.xml.gz`, served as is) uncompressed, within the protocol's limit."""
-    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        data = inflate.decompress(body, _MAX_SITEMAP_BYTES)
-    except zlib.error as exc:
-        raise ListingFailed(f"sitemap {url} is not valid gzip ({exc}): nothing pruned") from None
-    if inflate.unconsumed_tail:
-        raise ListingFailed(f"sitemap {url} inflates past {_MAX_SITEMAP_BYTES:,} bytes: nothing pruned")
-    return data
-
-
 def _prefix_of(path: str, sitemap: bool) -> str:
     """The path prefix a source stays under (always ending in `/`)."""
     if sitemap or path.endswith("/"):
@@ -105,43 +85,11 @@ def _prefix_of(path: str, sitemap: bool) -> str:
     return (path.rsplit("/", 1)[0] + "/") if "." in last else path + "/"
 
 
-class _Pacer:
-    """At most one request per `interval` seconds, across threads."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if self._next > now:
-                time.sleep(self._next - now)
-            self._next = max(now, self._next) + self.interval
-
-
 class _Stop(Exception):
     """A response that ends a fetch: gone, not modified, or failed."""
 
     def __init__(self, result: FetchResult) -> None:
         self.result = result
-
-
-def _token(response: httpx.Response) -> str:
-    etag = response.headers.get("etag")
-    if etag:
-        return f"etag:{etag}"
-    modified = response.headers.get("last-modified")
-    return f"lm:{modified}" if modified else ""
-
-
-def _conditions(token: str) -> dict[str, str]:
-    if token.startswith("etag:"):
-        return {"If-None-Match": token[len("etag:") :]}
-    if token.startswith("lm:"):
-        return {"If-Modified-Since": token[len("lm:") :]}
-    return {}
 
 
 def _format(response: httpx.Response, path: str) -> str | None:
@@ -179,13 +127,13 @@ class WebSource:
         self._origin = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}".lower()  # host names ignore case
         self._start = urlunsplit((parts.scheme, self._origin.split("://", 1)[1], parts.path or "/", parts.query, ""))
         path = parts.path or "/"
-        self._sitemap = _sitemap_mode(path)
+        self._sitemap = is_sitemap(path)
         self._prefix = _prefix_of(path, self._sitemap)
         self._include, self._exclude, self._options = include, exclude, options
         self.follows_links = not self._sitemap
         # no automatic redirects: each hop is checked against the site and its robots.txt
         self._http = httpx.Client(headers=headers, timeout=options.timeout_s, follow_redirects=False)
-        self._pacer = _Pacer(1.0 / options.requests_per_second)
+        self._pacer = Pacer(1.0 / options.requests_per_second)
         self._robots: urllib.robotparser.RobotFileParser | None = None
         self._depth: dict[str, int] = {}
         self._frontier: deque[str] = deque()
@@ -274,40 +222,23 @@ class WebSource:
     def _sitemap_urls(self, url: str, level: int, seen: set[str]) -> Iterator[str]:
         if url in seen:  # an index listing itself, or a sitemap twice: its pages are listed already
             return
-        if level > _SITEMAP_NESTING:  # its pages unknown: the listing is not whole
-            raise ListingFailed(f"sitemap {url}: indexes nested more than {_SITEMAP_NESTING} deep: nothing pruned")
+        if level > SITEMAP_NESTING:  # its pages unknown: the listing is not whole
+            raise ListingFailed(f"sitemap {url}: indexes nested more than {SITEMAP_NESTING} deep: nothing pruned")
         seen.add(url)
         try:
-            status, _, body = self._get(url, limit=_MAX_SITEMAP_BYTES)
+            status, _, body = self._get(url, limit=MAX_SITEMAP_BYTES)
         except (httpx.HTTPError, _TooLarge) as exc:
             raise ListingFailed(f"sitemap {url} unreachable: {_error(exc)}; nothing pruned") from None
         if status != 200:
             raise ListingFailed(f"sitemap {url} answered HTTP {status}: nothing pruned")
-        if body[:2] == b"\x1f\x8b":
-            body = _gunzipped(body, url)
-        try:
-            root = ET.fromstring(body)
-        except ET.ParseError as exc:
-            raise ListingFailed(f"sitemap {url} is not XML ({exc}): nothing pruned") from None
-        kind = _local(root.tag)
-        entry = "sitemap" if kind == "sitemapindex" else "url"
-        # each entry's own <loc>, not the <image:loc> (video, news) of the extensions inside it
-        locs = [
-            (loc.text or "").strip()
-            for e in root
-            if _local(e.tag) == entry
-            for loc in e
-            if _local(loc.tag) == "loc" and _namespace(loc.tag) == _namespace(e.tag)
-        ]
+        kind, locs = parse_sitemap(body, url)
         if kind == "sitemapindex":
             for child in locs:
                 child_url = urljoin(url, child)
                 if _origin_of(child_url) == self._origin:  # a sitemap on another host: ignored
                     yield from self._sitemap_urls(child_url, level + 1, seen)
-        elif kind == "urlset":
-            yield from (urldefrag(urljoin(url, loc)).url for loc in locs if loc)
         else:
-            raise ListingFailed(f"sitemap {url}: expected <urlset> or <sitemapindex>, got <{kind}>")
+            yield from (urldefrag(urljoin(url, loc)).url for loc in locs if loc)
 
     def _sitemap_listing(self, wanted: Callable[[str], bool]) -> Iterator[Listed]:
         listed: list[Listed] = []
@@ -372,7 +303,7 @@ class WebSource:
         # a crawl reads every page above the depth bound for its links; a sitemap's pages may all answer 304
         conditional = not self.follows_links or depth >= self._options.max_depth
         for _ in range(_MAX_REDIRECTS + 1):
-            headers = _conditions(known(doc_id)) if conditional else {}
+            headers = conditions(known(doc_id)) if conditional else {}
             try:
                 status, response_headers, body = self._get(url, headers, limit=self._options.max_page_bytes)
             except _TooLarge as exc:
@@ -403,7 +334,7 @@ class WebSource:
             if self.follows_links:
                 self._follow(url, depth, body, suffix)
             file, scratch = self._spooled(doc_id, url, body, suffix)
-            return Fetched(file, _token(response), len(body), scratch)
+            return Fetched(file, token_of(response.headers), len(body), scratch)
         raise _Stop(Unfetched(listed.doc_id, listed.uri, f"more than {_MAX_REDIRECTS} redirects"))
 
     def _spooled(self, doc_id: str, url: str, body: bytes, suffix: str) -> tuple[SourceFile, Path]:
@@ -429,15 +360,6 @@ def _origin_of(url: str) -> str:
     """`scheme://netloc` of a URL, in lower case (userinfo kept: a URL with credentials is never this site's)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _local(tag: str) -> str:
-    """An XML tag's name without its `{namespace}`."""
-    return tag.rsplit("}", 1)[-1]
-
-
-def _namespace(tag: str) -> str:
-    return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
 
 
 def _without_credentials(url: str) -> str:
