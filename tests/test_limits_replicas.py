@@ -120,18 +120,33 @@ def test_an_ingest_job_records_its_usage_in_the_shared_state(redis_server: Redis
     from tests.support.launcher import rag_env
     from tests.support.paths import DOCS
 
+    import os
+    import shutil
+    import time
+
     env = rag_env(tmp_path / "qdrant", RAG_STATE_URL=redis_server.url)
-    result = run_cli(["ingest", str(DOCS / "limits.md"), "--tenant", "ingest-usage", "--json"], env)
+    page = Path(shutil.copy(DOCS / "limits.md", tmp_path / "limits.md"))
+    os.utime(page, (time.time() - 60, time.time() - 60))  # well before the runs: its size and mtime are its token
+    result = run_cli(["ingest", str(page), "--tenant", "ingest-usage", "--json"], env)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
 
-    async def rows() -> list[tuple[str, int, int]]:
+    async def rows() -> list[tuple[str, int, int, int, int, int, int]]:
         state = RedisState(redis_server.url)
         try:
             found = await state.usage("ingest-usage", today(), today())
         finally:
             await state.aclose()
-        return [(r.subject, r.counts.chunks_embedded, r.counts.embedding_tokens) for r in found]
+        return [
+            (r.subject, r.counts.chunks_embedded, r.counts.embedding_tokens, r.counts.documents_listed,
+             r.counts.documents_fetched, r.counts.bytes_downloaded, r.counts.documents_not_modified)
+            for r in found
+        ]  # fmt: skip
 
-    assert asyncio.run(rows()) == [("rag ingest", summary["chunks_upserted"], summary["embedding_tokens"])]
+    # a local file is read, not downloaded: no bytes
+    assert asyncio.run(rows()) == [("rag ingest", summary["chunks_upserted"], summary["embedding_tokens"], 1, 1, 0, 0)]
     assert summary["embedding_tokens"] > summary["chunks_upserted"] > 0
+    # an unchanged re-run: listed, not read (not modified), its counts added to the same day's row
+    assert run_cli(["ingest", str(page), "--tenant", "ingest-usage", "--json"], env).returncode == 0
+    expected = ("rag ingest", summary["chunks_upserted"], summary["embedding_tokens"], 2, 1, 0, 1)
+    assert asyncio.run(rows()) == [expected]
