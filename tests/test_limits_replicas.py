@@ -113,16 +113,15 @@ def test_replicas_sharing_redis_hold_one_limit_and_without_it_each_holds_its_own
 def test_an_ingest_job_records_its_usage_in_the_shared_state(redis_server: RedisServer, tmp_path: Path) -> None:
     import asyncio
     import json
+    import os
+    import shutil
+    import time
 
     from rag.limits.redis_backend import RedisState
     from rag.limits.usage import today
     from tests.support.cli import run_cli
     from tests.support.launcher import rag_env
     from tests.support.paths import DOCS
-
-    import os
-    import shutil
-    import time
 
     env = rag_env(tmp_path / "qdrant", RAG_STATE_URL=redis_server.url)
     page = Path(shutil.copy(DOCS / "limits.md", tmp_path / "limits.md"))
