@@ -235,3 +235,29 @@ def test_a_sync_stopped_part_way_resumes_without_fetching_again_what_it_stored(
             assert second.documents_added == 60 - 16 and second.documents_unchanged == 16
     finally:
         store.close()
+
+
+def test_an_access_manifest_matches_keys_and_its_changes_apply_without_fetching(
+    s3_server: SeaweedS3, tmp_path: Path
+) -> None:
+    client, bucket = s3_server.client(), s3_server.new_bucket()
+    _put_all(
+        client, bucket, {"kb/hr/leave.md": b"# Leave\n\nTwenty-five days.", "kb/eng/oncall.md": b"# On call\n\nWeekly."}
+    )
+    manifest = tmp_path / "access.yaml"
+    manifest.write_text('- match: "hr/*"\n  groups: [hr]\n')
+    with CountingProxy(s3_server.endpoint_url) as proxy:
+        env = {**rag_env(tmp_path / "q"), **s3_server.env(proxy.url)}
+        args = [f"s3://{bucket}/kb/", "--access-manifest", str(manifest), "--access-tenant-wide"]
+        assert _ingest(env, *args)[1]["documents_added"] == 2
+        stored = _stored(tmp_path / "q")
+        hr, eng = next(iter(stored["hr/leave.md"].access)), next(iter(stored["eng/oncall.md"].access))
+        assert hr is not None and hr.groups == {"hr"} and not hr.tenant_wide
+        assert eng is not None and eng.tenant_wide
+        manifest.write_text('- match: "hr/*"\n  groups: [hr, managers]\n')
+        proxy.reset()
+        changed = _ingest(env, *args)[1]
+        assert proxy.object_gets == {}  # access is not content: set in place, nothing fetched or embedded
+        assert changed["documents_access_updated"] == 1 and changed["chunks_upserted"] == 0
+        hr = next(iter(_stored(tmp_path / "q")["hr/leave.md"].access))
+        assert hr is not None and hr.groups == {"hr", "managers"}
