@@ -1,4 +1,4 @@
-"""Load the files `ingest.sources.discover` found, each by its format's loader (picked by suffix).
+"""Load the files a source found or fetched (ingest/sources/), each by its format's loader (picked by suffix).
 
 Formats: plain text (any common encoding), Markdown, HTML, PDF, DOCX, JSON Lines and CSV records, BEIR corpora.
 A file that cannot be loaded becomes a `LoadFailure` (path and a one-line reason) and the rest go on; nothing a
