@@ -11,7 +11,7 @@ from pypdf import PdfReader, PdfWriter
 
 from ingest.formats.base import LoadFailure, LoadOptions
 from ingest.loaders import SUFFIXES, load
-from ingest.sources.base import UsageError
+from ingest.sources.base import SourceFile, UsageError
 from ingest.sources.local import SourceScope, discover
 from rag.domain import Document
 
@@ -229,3 +229,24 @@ def test_a_link_given_on_the_command_line_is_trusted_and_a_fifo_is_reported(tmp_
     assert [type(r).__name__ for r in _load_all([d / "s.txt"])] == ["Document"]  # the operator named it
     [fifo] = _load_all([d / "fifo.txt"])
     assert isinstance(fifo, LoadFailure) and "FIFO" in fifo.error
+
+
+def test_every_format_loads_fetched_bytes_under_the_documents_uri(tmp_path: Path) -> None:
+    """A remote source hands the loaders a scratch file named like its key with the document's URI (S3, web): every
+    format reads the file at hand and stores the URI as the source, records included."""
+    files = tmp_path / "fetched"
+    files.mkdir()
+    (files / "a.txt").write_text("Plain text.")
+    (files / "b.md").write_text("# Title\n\nMarkdown.")
+    (files / "c.html").write_text("<html><title>Page</title><body><main><p>HTML text.</p></main></body></html>")
+    _pdf(files / "d.pdf", ["A PDF page."])
+    document = docx.Document()
+    document.add_paragraph("A DOCX paragraph.")
+    document.save(str(files / "e.docx"))
+    (files / "f.jsonl").write_text('{"id": "r1", "text": "A record."}\n')
+    (files / "g.csv").write_text("id,text\nr1,A row.\n")
+    for path in sorted(files.iterdir()):
+        uri = f"s3://bucket/kb/{path.name}"
+        loaded = list(load([SourceFile(path, path.name, uri=uri)], LoadOptions()))
+        assert [type(d) for d in loaded] == [Document], (path.name, loaded)
+        assert loaded[0].source.split("#")[0] == uri

@@ -64,7 +64,7 @@ def load_docx(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
             "(RAG_INGEST_MAX_EXPANDED_MB)"
         )
     try:
-        document = docx.Document(source.location)
+        document = docx.Document(str(source.path))
     except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as exc:
         raise BadDocument(f"corrupt DOCX: {exc}") from exc
     text = require_text(_text(document, options))
