@@ -209,6 +209,8 @@ class IngestSettings(_Group):
     max_document_chars: int = Field(default=5_000_000, ge=1, alias="ingest_max_document_chars")
     max_pages: int = Field(default=5_000, ge=1, alias="ingest_max_pages")
     max_chunks: int = Field(default=20_000, ge=1, alias="ingest_max_chunks")
+    # pixels of one image (a PNG, JPEG or TIFF page, a rendered PDF page): larger ones are refused undecoded
+    max_image_pixels: int = Field(default=100_000_000, ge=1, alias="ingest_max_image_pixels")
     # chunks embedded per call: larger batches sort by length better
     batch_chunks: int = Field(default=1024, alias="ingest_batch_chunks")
     progress_every_s: float = 30.0  # without a terminal (job logs), a progress line this often
@@ -218,6 +220,13 @@ class IngestSettings(_Group):
     # Chunking (token-aware, counted in the embedding model's tokens).
     chunk_size: int = 200
     chunk_overlap: int = 30
+    # OCR (docs/ingestion.md): `auto` reads the pages that have no text layer (scans, images), `off` refuses them,
+    # `force` reads every page from its image; the engine's languages (Tesseract codes joined by `+`, each a
+    # Debian package tesseract-ocr-LANG), the resolution PDF pages are rendered at, and the time one page may take.
+    ocr: Literal["auto", "off", "force"] = "auto"
+    ocr_languages: str = "eng"
+    ocr_dpi: int = Field(default=300, ge=72, le=600)
+    ocr_page_timeout_s: float = Field(default=60.0, gt=0)
     # Remote sources (docs/sources.md): bodies an object store source fetches at once; a web source's polite request
     # rate, crawl bounds (a start URL's link depth, pages per run), request timeout and User-Agent, and its
     # credentials: an Authorization header value (`Bearer ...`, `Basic ...`) sent to that site only.

@@ -39,7 +39,12 @@ class LoadOptions:
     max_record_bytes: int = 8 * _MB  # one line or row of a record file
     max_expanded_bytes: int = 100 * _MB  # what a compressed container (DOCX parts, a PDF stream) inflates to
     max_document_chars: int = 5_000_000  # text extracted from one document
-    max_pages: int = 5_000  # pages of one PDF
+    max_pages: int = 5_000  # pages of one PDF, TIFF or presentation
+    max_image_pixels: int = 100_000_000  # pixels of one image or rendered page (a decompression bomb is refused)
+    ocr: str = "auto"  # auto | off | force (RAG_OCR)
+    ocr_languages: str = "eng"
+    ocr_dpi: int = 300
+    ocr_page_timeout_s: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: IngestSettings, **fields: str) -> LoadOptions:
@@ -53,6 +58,11 @@ class LoadOptions:
             max_expanded_bytes=int(settings.max_expanded_mb * _MB),
             max_document_chars=settings.max_document_chars,
             max_pages=settings.max_pages,
+            max_image_pixels=settings.max_image_pixels,
+            ocr=settings.ocr,
+            ocr_languages=settings.ocr_languages,
+            ocr_dpi=settings.ocr_dpi,
+            ocr_page_timeout_s=settings.ocr_page_timeout_s,
         )
 
     def check_text(self, text: str) -> str:
