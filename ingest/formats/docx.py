@@ -16,6 +16,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
 from ingest.formats.base import BadDocument, Loaded, LoadOptions, title_from_name
+from ingest.formats.containers import check_container
 from ingest.formats.tables import MAX_SPAN, markdown_table
 from ingest.formats.text import require_text
 from ingest.sources.base import SourceFile
@@ -81,16 +82,6 @@ def _grid(table: Table, budget: list[int]) -> list[list[str]]:
     return grid
 
 
-def _expanded_bytes(source: SourceFile) -> int:
-    """What the package's parts inflate to, as its zip directory declares (zipfile never inflates a part past its
-    declared size, so the sum bounds what python-docx can read)."""
-    try:
-        with zipfile.ZipFile(source.path) as package:
-            return sum(info.file_size for info in package.infolist())
-    except zipfile.BadZipFile as exc:
-        raise BadDocument("corrupt DOCX (not a zip package)") from exc
-
-
 def _text(document: DocxDocument, options: LoadOptions) -> str:
     """Paragraphs and tables in order, stopping as soon as the text is over the document limit."""
     items = list(document.iter_inner_content())
@@ -125,12 +116,7 @@ def _text(document: DocxDocument, options: LoadOptions) -> str:
 
 
 def load_docx(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
-    expanded = _expanded_bytes(source)
-    if expanded > options.max_expanded_bytes:
-        raise BadDocument(
-            f"expands to {expanded:,} bytes, over the {options.max_expanded_bytes:,}-byte limit "
-            "(RAG_INGEST_MAX_EXPANDED_MB)"
-        )
+    check_container(source, options, "DOCX")
     try:
         document = docx.Document(str(source.path))
     except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as exc:
