@@ -1,6 +1,7 @@
 """Load the files a source found or fetched (ingest/sources/), each by its format's loader (picked by suffix).
 
-Formats: plain text (any common encoding), Markdown, HTML, PDF, DOCX, JSON Lines and CSV records, BEIR corpora.
+Formats: plain text (any common encoding), Markdown, HTML, PDF (tables, OCR of scanned pages), DOCX, PPTX, XLSX,
+images through OCR (PNG, JPEG, TIFF), JSON Lines and CSV records, BEIR corpora (docs/ingestion.md: what each gives).
 A file that cannot be loaded becomes a `LoadFailure` (path and a one-line reason) and the rest go on; nothing a
 parser raises stops the run.
 """
@@ -14,10 +15,13 @@ from ingest.formats.base import BadDocument, Loaded, Loader, LoadFailure, LoadOp
 from ingest.formats.beir import load_beir_corpus
 from ingest.formats.docx import load_docx
 from ingest.formats.html import load_html
+from ingest.formats.image import load_image
 from ingest.formats.markdown import load_markdown
 from ingest.formats.pdf import load_pdf
+from ingest.formats.pptx import load_pptx
 from ingest.formats.record_files import load_csv, load_jsonl
 from ingest.formats.text import load_text
+from ingest.formats.xlsx import load_xlsx
 from ingest.sources.base import BEIR_CORPUS_NAME, SourceFile
 from rag.domain import Document
 
@@ -32,6 +36,13 @@ LOADERS: dict[str, Loader] = {
     ".docx": load_docx,
     ".jsonl": load_jsonl,
     ".csv": load_csv,
+    ".pptx": load_pptx,
+    ".xlsx": load_xlsx,
+    ".png": load_image,
+    ".jpg": load_image,
+    ".jpeg": load_image,
+    ".tif": load_image,
+    ".tiff": load_image,
 }
 SUFFIXES = frozenset(LOADERS)
 _RECORD_FILES = frozenset({".jsonl", ".csv"})

@@ -222,7 +222,8 @@ class IngestSettings(_Group):
     chunk_overlap: int = 30
     # OCR (docs/ingestion.md): `auto` reads the pages that have no text layer (scans, images), `off` refuses them,
     # `force` reads every page from its image; the engine's languages (Tesseract codes joined by `+`, each a
-    # Debian package tesseract-ocr-LANG), the resolution PDF pages are rendered at, and the time one page may take.
+    # Debian package tesseract-ocr-LANG), the resolution a page with no scanned image is rendered at (a scan is read
+    # at its own), and the time one page may take.
     ocr: Literal["auto", "off", "force"] = "auto"
     ocr_languages: str = "eng"
     ocr_dpi: int = Field(default=300, ge=72, le=600)

