@@ -11,6 +11,7 @@ once, with its top-left slot and spans (the slots a merge covers are not in it),
     long_table(body_rows=200) -> KnownTable
     write_docx(path, tables, caption="before" | "after" | "heading") -> Path
     html_page(tables, caption="caption" | "heading", thead=True, title=...) -> str;  write_html(path, tables, ...)
+    write_pdf(path, tables) -> Path;  pdf_caption(n, table) -> str   the caption line above table n in the PDF
     markdown_tables(text) -> list[ParsedTable]     every Markdown table in a text, cells unescaped
     cell_accuracy(known, parsed) -> float          the share of known slots found in the same row and column
 
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 import docx
+from fpdf import FPDF
 
 from ingest.formats.tables import CAPTION_PREFIX
 
@@ -221,6 +223,36 @@ def write_html(
 ) -> Path:
     """`html_page(...)` written to `path` (UTF-8)."""
     path.write_text(html_page(tables, caption=caption, thead=thead, title=title), encoding="utf-8")
+    return path
+
+
+def pdf_caption(n: int, table: KnownTable) -> str:
+    """The caption line `write_pdf` prints above its `n`th table (from 1), as a PDF's author writes one: `Table 2:
+    Contacts`. A PDF has no caption element: the reader takes this line as the caption."""
+    return f"Table {n}: {table.caption}"
+
+
+def write_pdf(path: Path, tables: Sequence[KnownTable], *, font_size: float = 9) -> Path:
+    """A US Letter PDF drawn by fpdf2 with, per table: a paragraph of prose, the caption line (`pdf_caption`), the
+    table with every cell ruled and merged cells drawn merged (colspan, rowspan), and a paragraph after it. A table
+    longer than a page runs on over the next pages, its header row repeated at the top of each (fpdf2's default)."""
+    pdf = FPDF(format="letter")
+    pdf.set_auto_page_break(True, margin=15)
+    pdf.add_page()
+    pdf.set_font("helvetica", size=font_size)
+    line = font_size * 0.55  # mm
+    for n, table in enumerate(tables, 1):
+        pdf.multi_cell(0, line, f"The table below lists {table.caption.lower()} for section {n}.", new_x="LMARGIN")
+        pdf.ln(line / 2)
+        pdf.cell(0, line, pdf_caption(n, table), new_x="LMARGIN", new_y="NEXT")
+        with pdf.table(text_align="LEFT", line_height=line) as drawn:
+            rows = [drawn.row() for _ in table.grid]
+            for cell in table.cells():
+                rows[cell.row].cell(cell.text, colspan=cell.cols, rowspan=cell.rows)
+        pdf.ln(line / 2)
+        pdf.multi_cell(0, line, f"Figures in table {n} are provisional until the accounts close.", new_x="LMARGIN")
+        pdf.ln(line * 2)
+    pdf.output(str(path))
     return path
 
 
