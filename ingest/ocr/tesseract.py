@@ -1,11 +1,12 @@
 """Tesseract (Debian's `tesseract-ocr`, its LSTM recognizer) behind the OCR seam: one `tesseract` process per page,
-killed at the page's timeout. benchmarks/ocr_engines.py measured it against tesserocr and RapidOCR (whose models ship
-in its wheel); benchmarks/results/ocr_engines.json says why Tesseract reads here.
+killed at the page's timeout, so that a page that hangs or crashes Tesseract fails alone. benchmarks/ocr_engines.py
+measured it against tesserocr, Debian's libtesseract in-process and RapidOCR (whose models ship in its wheel);
+benchmarks/results/ocr_engines.json says why this one reads here.
 
-The process runs with one OpenMP thread (OMP_THREAD_LIMIT=1): Debian builds Tesseract with OpenMP, and its LSTM asks
-for more threads than this machine's two cores, so unbounded it spent 4 to 6 CPU seconds and 5 s on a page that takes
-0.7 s on one thread (the benchmark measures both; `threads=None` keeps Tesseract's default). Two pages in two
-processes use both cores.
+The process runs on one OpenMP thread (OMP_THREAD_LIMIT=1): Debian builds Tesseract with OpenMP, and its LSTM opens
+a parallel region of four threads at every time step; on two cores that cost 5 to 6 CPU seconds a page at 200 dpi
+against 0.9 on one thread (the benchmark's `pytesseract` row; `threads=None` keeps Tesseract's default). Two pages
+read at once, in two processes, use both cores.
 
 The page goes in on stdin as an uncompressed PGM (encoding a PNG costs a tenth of the OCR for nothing), with its
 resolution when the image records it (`--dpi`; else Tesseract estimates it from the text's size). The text comes back

@@ -6,7 +6,8 @@ the way a desk scanner degrades it: rotated by 0.5 to 1.5 degrees, Gaussian-blur
 speckled with salt-and-pepper noise (0.2% of pixels), all drawn from a seed so that every run scans the same page.
 The pages are saved as PNG, JPEG, multi-page TIFF and image-only PDF (`write_scan`). The text is fixed scientific
 prose (`page_text(n)`: 150 to 250 words), so a test can assert a character error rate on a fixed set; any other
-text (SciFact abstracts, say) renders the same way through `render_page`.
+text (SciFact abstracts, say) renders the same way through `render_page`, or `render_pages` when it fills more than
+one page.
 """
 
 from __future__ import annotations
@@ -126,27 +127,37 @@ def _wrap(text: str, face: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: 
     return lines
 
 
-def clean_page(text: str, dpi: int, *, title: str = "") -> Image.Image:
-    """`text` (and a title line above it) typeset on a white grayscale Letter page at `dpi`; ValueError when it
-    does not fit on one page."""
+def clean_pages(text: str, dpi: int, *, title: str = "") -> list[Image.Image]:
+    """`text` (under a title set larger, when given) typeset on as many white grayscale Letter pages at `dpi` as it
+    fills."""
     width, height = int(PAGE_INCHES[0] * dpi), int(PAGE_INCHES[1] * dpi)
     margin = int(MARGIN_INCHES * dpi)
     size = round(FONT_POINTS / 72 * dpi)
     face, step = font(size), round(size * LINE_SPACING)
-    page = Image.new("L", (width, height), 255)
-    draw = ImageDraw.Draw(page)
-    y = margin
+    heading, heading_step = font(round(size * 1.3)), round(step * 1.3)
+    lines = [(line, heading, heading_step) for line in _wrap(title, heading, width - 2 * margin)] if title else []
     if title:
-        for line in _wrap(title, font(round(size * 1.3)), width - 2 * margin):
-            draw.text((margin, y), line, font=font(round(size * 1.3)), fill=0)
-            y += round(step * 1.3)
-        y += step
-    for line in _wrap(text, face, width - 2 * margin):
-        if y + step > height - margin:
-            raise ValueError(f"the text does not fit on one page at {dpi} dpi")
-        draw.text((margin, y), line, font=face, fill=0)
-        y += step
-    return page
+        lines.append(("", face, step))
+    lines += [(line, face, step) for line in _wrap(text, face, width - 2 * margin)]
+    pages: list[Image.Image] = []
+    y = height
+    for line, line_face, line_step in lines:
+        if y + line_step > height - margin:
+            if not line:  # a page does not start with a blank line
+                continue
+            pages.append(Image.new("L", (width, height), 255))
+            draw, y = ImageDraw.Draw(pages[-1]), margin
+        draw.text((margin, y), line, font=line_face, fill=0)
+        y += line_step
+    return pages
+
+
+def clean_page(text: str, dpi: int, *, title: str = "") -> Image.Image:
+    """`text` typeset on one white grayscale Letter page at `dpi`; ValueError when it does not fit on one."""
+    pages = clean_pages(text, dpi, title=title)
+    if len(pages) != 1:
+        raise ValueError(f"the text fills {len(pages)} pages at {dpi} dpi, not one")
+    return pages[0]
 
 
 def clean_two_column_page(left: str, right: str, dpi: int) -> Image.Image:
@@ -182,8 +193,13 @@ def degrade(page: Image.Image, seed: int) -> Image.Image:
 
 
 def render_page(text: str, dpi: int, *, seed: int = 0, title: str = "") -> Image.Image:
-    """`text` as a degraded scan at `dpi` (`clean_page` then `degrade`)."""
+    """`text` as a one-page degraded scan at `dpi` (`clean_page` then `degrade`)."""
     return degrade(clean_page(text, dpi, title=title), seed)
+
+
+def render_pages(text: str, dpi: int, *, seed: int = 0, title: str = "") -> list[Image.Image]:
+    """`text` as a degraded scan of as many pages as it fills at `dpi` (page i degraded with seed + i)."""
+    return [degrade(page, seed + i) for i, page in enumerate(clean_pages(text, dpi, title=title))]
 
 
 def scanned_pages(numbers: Sequence[int], dpi: int) -> list[tuple[str, Image.Image]]:
