@@ -235,12 +235,6 @@ def test_a_200_row_pdf_table_over_pages_is_split_between_rows_each_piece_under_i
     assert pieces[0].text.startswith(f"Table: {pdf_caption(1, table)}\n{head}\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest/formats/pdf_tables.py page_with_tables (line 60) reads one page at a time: a table running on from"
-    " the page before (no caption line above it, the same header row) gets no caption, so the chunks of pages 2 and"
-    " later start with the header row but not with `Table: Table 1: Parts inventory`",
-)
 def test_every_piece_of_a_pdf_table_over_pages_starts_with_its_caption(
     long_pdf: tuple[KnownTable, Document], chunker: Chunker
 ) -> None:
@@ -358,12 +352,6 @@ def test_a_page_past_the_ocr_timeout_is_reported_and_the_text_page_kept(pdfs: Pd
     assert "RAG_OCR_PAGE_TIMEOUT_S" in refused.error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest/formats/pdf.py _parts (line 140) takes a page for a scan only when its text layer is under 16"
-    " characters: a scanned page carrying a born-digital stamp (a Bates number, a fax header) is read as its stamp"
-    " alone and the scanned text is lost, with no failure reported",
-)
 def test_a_scanned_page_with_a_stamped_line_of_text_is_still_ocrd(pdfs: Pdfs, tmp_path: Path) -> None:
     stamp = _letter()
     stamp.set_font("helvetica", size=8)

@@ -22,6 +22,7 @@ from pypdf.errors import LimitReachedError, PdfReadError
 from pypdf.generic import ArrayObject, DictionaryObject
 
 from ingest.formats.base import BadDocument, Loaded, LoadFailure, LoadOptions, title_from_name
+from ingest.formats.pdf_pages import PageDrawing
 from ingest.sources.base import SourceFile
 from rag.domain import Document, DocumentPart
 
@@ -72,7 +73,15 @@ def _page_texts(reader: PdfReader, options: LoadOptions) -> list[tuple[int, str]
     return texts
 
 
-_MIN_TEXT_LAYER = 16  # characters: a page with fewer and an image is a scan (a stamp or page number aside)
+_MIN_TEXT_LAYER = 16  # characters: a page with fewer and an image is a scan
+# ... and so is a page mostly covered by one image whose text layer is short: a stamp, a Bates number, a fax header
+_SCAN_COVER, _STAMP_TEXT = 0.5, 200
+
+
+def _is_scan(text: str, drawing: PageDrawing | None) -> bool:
+    if drawing is None or not drawing.images:
+        return False
+    return len(text) < _MIN_TEXT_LAYER or (drawing.image_cover >= _SCAN_COVER and len(text) < _STAMP_TEXT)
 
 
 class _PageReader:
@@ -107,8 +116,8 @@ class _PageReader:
         except OcrTimeout:
             message = f"OCR took longer than {options.ocr_page_timeout_s:g} s (RAG_OCR_PAGE_TIMEOUT_S)"
             return None, LoadFailure(where, message, file=source.location)
-        except BadDocument as exc:
-            return None, LoadFailure(where, str(exc), file=source.location)
+        except BadDocument as exc:  # the failure's path names the page: not its message again
+            return None, LoadFailure(where, str(exc).removeprefix(f"page {page_number}: "), file=source.location)
         if not read.text.strip():
             return None, None
         confidence = round(read.confidence, 3)
@@ -134,18 +143,27 @@ def _parts(
     parts: list[DocumentPart] = []
     failures: list[LoadFailure] = []
     ocr = _PageReader(source, options)
+    carried: tuple[tuple[str, ...], str | None] | None = None  # the last table, for one running onto the next page
     try:
         for n, text in pages:
             drawing = drawings[n - 1] if n - 1 < len(drawings) else None
-            scan = drawing is not None and drawing.images and len(text) < _MIN_TEXT_LAYER
+            scan = _is_scan(text, drawing)
             if options.ocr == "force" or (options.ocr == "auto" and scan):
                 part, failure = ocr.read(n, drawing.scan_dpi if drawing is not None else None)
                 parts.extend([part] if part else [])
                 failures.extend([failure] if failure else [])
-            elif drawing is not None and drawing.lines and (found := page_with_tables(source.path, n)):
-                parts.append(DocumentPart(found[0], {"page": n, "tables": found[1]}))
+                continue
+            if scan:  # OCR is off: reported, not stored as its stamp alone
+                where = f"{source.location} page {n}"
+                failures.append(LoadFailure(where, "a scan, not read: OCR is off (RAG_OCR=off)", file=source.location))
+                continue
+            found = page_with_tables(source.path, n, carried) if drawing is not None and drawing.lines else None
+            if found is not None:
+                parts.append(DocumentPart(found.text, {"page": n, "tables": found.tables}))
+                carried = found.last
             elif text:
                 parts.append(DocumentPart(text, {"page": n}))
+                carried = None
     finally:
         ocr.close()
     return parts, failures
@@ -174,11 +192,13 @@ def load_pdf(source: SourceFile, options: LoadOptions) -> Iterator[Loaded]:
         raise BadDocument(f"corrupt PDF: {exc}") from exc
     parts, failures = _parts(source, pages, options)
     if not parts:
+        if failures and all("RAG_OCR=off" in f.error for f in failures):
+            raise BadDocument("no extractable text: OCR is off (RAG_OCR=off)")
         if failures:
-            raise BadDocument(
-                f"no text: {failures[0].error}"
-                + (f" (and {len(failures) - 1} more pages)" if len(failures) > 1 else "")
-            )
+            first = failures[0]
+            page = first.path.removeprefix(source.location).strip()
+            more = f" (and {len(failures) - 1} more pages)" if len(failures) > 1 else ""
+            raise BadDocument(f"no text: {page + ': ' if page else ''}{first.error}{more}")
         reason = "OCR is off (RAG_OCR=off)" if options.ocr == "off" else "no page has a text layer or an image"
         raise BadDocument(f"no extractable text: {reason}")
     text = options.check_text("\n\n".join(p.text for p in parts))

@@ -20,10 +20,12 @@ class PageDrawing:
     images: bool
     lines: bool
     scan_dpi: float | None = None  # the resolution its largest image is drawn at (pixels per inch on the page)
+    image_cover: float = 0.0  # the share of the page its largest image covers (a scan: most of it)
 
 
-def _scan_dpi(images: list[Any]) -> float | None:
-    best: tuple[float, float] | None = None  # (area on the page, dpi)
+def _largest(images: list[Any]) -> tuple[float, float] | None:
+    """(area on the page in square points, dpi) of the largest image."""
+    best: tuple[float, float] | None = None
     for image in images:
         width_px, _ = image.get_px_size()
         left, bottom, right, top = image.get_bounds()
@@ -32,7 +34,7 @@ def _scan_dpi(images: list[Any]) -> float | None:
             area = (right - left) * (top - bottom)
             if best is None or area > best[0]:
                 best = (area, width_px / width_in)
-    return None if best is None else best[1]
+    return best
 
 
 def page_drawings(path: Path) -> list[PageDrawing]:
@@ -49,7 +51,10 @@ def page_drawings(path: Path) -> list[PageDrawing]:
                 kinds = [o.type for o in objects]
                 images = [o for o in objects if o.type == _IMAGE_OBJECT]
                 lines = kinds.count(_PATH_OBJECT) >= _MIN_PATHS
-                drawings.append(PageDrawing(bool(images), lines, _scan_dpi(images) if images else None))
+                largest = _largest(images)
+                width, height = page.get_size()
+                cover = largest[0] / (width * height) if largest and width * height > 0 else 0.0
+                drawings.append(PageDrawing(bool(images), lines, largest[1] if largest else None, min(1.0, cover)))
                 page.close()
         finally:
             document.close()

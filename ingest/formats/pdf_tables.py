@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,21 @@ def _split_caption(text: str) -> tuple[str, str | None]:
     return text, None
 
 
-def page_with_tables(path: Path, page_number: int) -> tuple[str, int] | None:
-    """The page's text with its tables as Markdown in their places, and how many tables; None when it has none."""
+@dataclass(frozen=True, slots=True)
+class TablesOnPage:
+    """A page's text with its tables in place; `last` is its last table's header row and caption, which a table
+    running on at the top of the next page (same header, nothing above it) takes as its own caption."""
+
+    text: str
+    tables: int
+    last: tuple[tuple[str, ...], str | None]
+
+
+def page_with_tables(
+    path: Path, page_number: int, carried: tuple[tuple[str, ...], str | None] | None = None
+) -> TablesOnPage | None:
+    """The page's text with its tables as Markdown in their places; None when it has none. `carried`: the previous
+    page's last table (header row, caption)."""
     import pdfplumber
 
     with pdfplumber.open(str(path), pages=[page_number]) as pdf:
@@ -68,11 +82,17 @@ def page_with_tables(path: Path, page_number: int) -> tuple[str, int] | None:
             return None
         blocks: list[str] = []
         above = 0.0
+        last: tuple[tuple[str, ...], str | None] = ((), None)
         for table in tables:
             _, top, _, bottom = table.bbox
             text, caption = _split_caption(_band_text(page, above, top))
+            grid = _grid(table)
+            header = tuple(grid[0]) if grid else ()
+            if caption is None and not text.strip() and not blocks and carried and carried[0] == header:
+                caption = carried[1]  # the table runs on from the page before
             blocks.append(text)
-            blocks.append(markdown_table(_grid(table), caption))
+            blocks.append(markdown_table(grid, caption))
+            last = (header, caption)
             above = bottom
         blocks.append(_band_text(page, above, float(page.height)))
-        return "\n\n".join(b for b in blocks if b.strip()), len(tables)
+        return TablesOnPage("\n\n".join(b for b in blocks if b.strip()), len(tables), last)
