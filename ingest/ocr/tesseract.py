@@ -4,8 +4,8 @@ measured it against tesserocr, Debian's libtesseract in-process and RapidOCR (wh
 benchmarks/results/ocr_engines.json says why this one reads here.
 
 The process runs on one OpenMP thread (OMP_THREAD_LIMIT=1): Debian builds Tesseract with OpenMP, and its LSTM opens
-a parallel region of four threads at every time step; on two cores that cost 5 to 6 CPU seconds a page at 200 dpi
-against 0.9 on one thread (the benchmark's `pytesseract` row; `threads=None` keeps Tesseract's default). Two pages
+a parallel region of four threads at every time step; on two cores that cost about 4.5 CPU seconds a page at 200 dpi
+against 0.75 on one thread (the benchmark's `pytesseract` row; `threads=None` keeps Tesseract's default). Two pages
 read at once, in two processes, use both cores.
 
 The page goes in on stdin as an uncompressed PGM (encoding a PNG costs a tenth of the OCR for nothing), with its
